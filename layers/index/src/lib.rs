@@ -1,0 +1,1 @@
+//! pyoci-index

@@ -1,0 +1,1 @@
+//! pyoci-oci
