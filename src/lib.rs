@@ -1,1 +1,23 @@
-//! pyoci
+//! PyOCI: any OCI registry as a private Python package index.
+//!
+//! The proxy is a stack of tower layers, each in its own crate under `layers/` and usable on
+//! its own; [`pyoci_service`] assembles them (see `stack.rs`, which reads in the order a
+//! request meets them) into one service that any hyper or tower app can mount, and
+//! [`serve`] runs it as the `pyoci` server.
+
+mod app;
+mod body;
+pub mod config;
+mod error;
+mod handlers;
+mod layout;
+pub mod package;
+mod route;
+mod router;
+mod server;
+mod stack;
+
+pub use body::Body;
+pub use config::Config;
+pub use server::serve;
+pub use stack::{pyoci_service, PyociService};

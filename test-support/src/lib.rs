@@ -1,1 +1,43 @@
-//! test support
+//! Test support for PyOCI's end-to-end tests: real processes, real clients, nothing mocked.
+//!
+//! - [`Registry`]: the CNCF distribution registry (`/usr/bin/docker-registry`) in one of three
+//!   auth modes ([`RegistryAuth`]): none, htpasswd (Basic) or token (Bearer, like ghcr.io).
+//! - [`TokenIssuer`]: the Docker token server a token-mode registry points clients to, with
+//!   users, per-user [`Rule`]s and a request count.
+//! - [`Pyoci`]: the `pyoci` server binary under test, on a free port, with its log captured.
+//! - [`Python`]: the virtualenv `scripts/test` fills with twine, pip, uv, build and poetry.
+//! - [`build_fixture`]: builds the `tests/fixtures/hello-pyoci` project into an sdist and a wheel.
+//! - [`HttpClient`] and [`Multipart`]: direct HTTP for asserting status codes and headers.
+//!
+//! Everything runs on loopback, and each process is killed when its handle drops. A missing
+//! tool is a panic telling you to run `scripts/test`, never a silently skipped test.
+//!
+//! ```
+//! use pyoci_test_support::{HttpClient, Registry, RegistryAuth};
+//!
+//! let registry = Registry::start(RegistryAuth::None);
+//! let response = HttpClient::new().get(&format!("http://{}/v2/", registry.host_port()));
+//! assert_eq!(response.status, 200);
+//! assert_eq!(registry.url_segment(), format!("http%3A%2F%2F127.0.0.1%3A{}", registry.port()));
+//! ```
+
+mod fixture;
+mod http;
+mod ports;
+mod process;
+mod pyoci;
+mod python;
+mod registry;
+mod timefmt;
+mod token_issuer;
+mod upload;
+
+pub use fixture::{build_fixture, file_sha256, sha256_hex, Dists};
+pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
+pub use ports::free_port;
+pub use process::{output_text, run_checked, run_expecting_failure};
+pub use pyoci::Pyoci;
+pub use python::{Python, Venv};
+pub use registry::{Registry, RegistryAuth};
+pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
+pub use upload::{upload_form, upload_form_with_sha256};

@@ -9,7 +9,12 @@ pub enum Credentials {
     #[default]
     Anonymous,
     /// `Authorization: Basic` — a registry username and password or access token.
-    Basic { username: String, password: Secret },
+    Basic {
+        /// The registry username; not secret, may appear in logs.
+        username: String,
+        /// The password or access token.
+        password: Secret,
+    },
     /// `Authorization: Bearer`, or a Basic password given for the configured bearer username:
     /// a registry token sent to the registry as it is.
     Bearer(Secret),
@@ -46,6 +51,7 @@ impl fmt::Debug for Credentials {
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a password or token.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
     }
@@ -91,7 +97,11 @@ mod tests {
             password: Secret::new("hunter2"),
         };
         let bearer = Credentials::Bearer(Secret::new("tok3n"));
-        let printed = format!("{basic:?} {bearer:?} {:?} {}", Secret::new("x1y2"), Secret::new("x1y2"));
+        let printed = format!(
+            "{basic:?} {bearer:?} {:?} {}",
+            Secret::new("x1y2"),
+            Secret::new("x1y2")
+        );
         assert!(printed.contains("alice"));
         for secret in ["hunter2", "tok3n", "x1y2"] {
             assert!(!printed.contains(secret), "{printed}");

@@ -1,1 +1,110 @@
-//! pyoci-oci
+//! An OCI distribution-spec client, built on the outgoing tower HTTP service.
+//!
+//! [`OciClient`] speaks the registry API PyOCI needs: tags, manifests and image indexes,
+//! blobs (small ones in one request, big ones streamed without buffering), deletes. It sends
+//! every request through an outgoing service `S` of type
+//! `Service<http::Request<reqwest::Body>, Response = http::Response<reqwest::Body>, Error = BoxError>`
+//! — normally the token-exchange layer over [`HttpClient`] — and puts the user's
+//! [`Credentials`](pyoci_basic_auth::Credentials) in each request's extensions; it never adds an
+//! `Authorization` header itself.
+//!
+//! Every failure is an [`OciError`]; [`OciError::status_hint`] gives the HTTP status the proxy
+//! should answer with. Repository names are always sent lowercase.
+//!
+//! # Example
+//!
+//! A stub registry stands in for the network here; in the proxy, `service` is the
+//! token-exchange layer over `HttpClient::new(reqwest::Client::new())`.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use pyoci_basic_auth::Credentials;
+//! use pyoci_oci::{OciClient, OciError, Registry};
+//! use tower::{service_fn, BoxError};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), OciError> {
+//! let registry_stub = service_fn(|request: Request<reqwest::Body>| async move {
+//!     let response = match request.uri().path() {
+//!         "/v2/acme/hello_world/tags/list" => Response::new(reqwest::Body::from(
+//!             r#"{"name":"acme/hello_world","tags":["1.0.0","0.9.0"]}"#,
+//!         )),
+//!         _ => {
+//!             let mut missing = Response::new(reqwest::Body::from(
+//!                 r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#,
+//!             ));
+//!             *missing.status_mut() = StatusCode::NOT_FOUND;
+//!             missing
+//!         }
+//!     };
+//!     Ok::<_, BoxError>(response)
+//! });
+//!
+//! let registry = Registry::new("https", "ghcr.io")?;
+//! let client = OciClient::new(registry_stub, registry, Credentials::Anonymous);
+//!
+//! // Names are sent lowercase.
+//! let tags = client.list_tags("Acme/Hello_World").await?;
+//! assert_eq!(tags, ["1.0.0", "0.9.0"]);
+//!
+//! let missing = client.list_tags("acme/nothing").await.unwrap_err();
+//! assert!(matches!(missing, OciError::NotFound { .. }));
+//! assert_eq!(missing.status_hint(), StatusCode::NOT_FOUND);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Streaming a big blob
+//!
+//! ```no_run
+//! # use bytes::Bytes;
+//! # use pyoci_basic_auth::Credentials;
+//! # use pyoci_oci::{HttpClient, OciClient, OciError, Registry, Sha256Stream};
+//! # async fn upload(body: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Result<(), OciError> {
+//! let client = OciClient::new(
+//!     HttpClient::new(reqwest::Client::new()),
+//!     Registry::new("http", "127.0.0.1:5000")?,
+//!     Credentials::Anonymous,
+//! );
+//! let (hashing, sha256) = Sha256Stream::new(body);
+//! let upload = client.start_blob_upload("acme/hello_world").await?;
+//! let upload = upload.send_stream(hashing).await?;
+//! let Some(computed) = sha256.result() else {
+//!     upload.cancel().await;
+//!     return Ok(());
+//! };
+//! let blob = upload.commit(&computed.digest).await?;
+//! assert_eq!(blob.size, computed.size);
+//! # Ok(())
+//! # }
+//! ```
+
+mod blobs;
+mod client;
+mod digest;
+mod error;
+mod http_client;
+mod manifests;
+mod names;
+mod registry;
+mod sha256_stream;
+mod tags;
+mod types;
+mod upload;
+
+#[cfg(test)]
+mod test_support;
+
+pub use client::OciClient;
+pub use digest::Digest;
+pub use error::{error_for_status, OciError};
+pub use http_client::{HttpClient, HttpClientFuture};
+pub use names::{normalize_repository, validate_tag};
+pub use registry::Registry;
+pub use sha256_stream::{Sha256Handle, Sha256Stream, StreamDigest};
+pub use tags::parse_next_link;
+pub use types::{
+    Descriptor, ImageIndex, ImageManifest, Manifest, Platform, EMPTY_CONFIG_BYTES,
+    EMPTY_CONFIG_DIGEST, EMPTY_CONFIG_MEDIA_TYPE, OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE,
+};
+pub use upload::{BlobUpload, CommittedBlob};

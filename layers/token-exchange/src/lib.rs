@@ -1,1 +1,83 @@
-//! pyoci-token-exchange
+//! Answers registry authentication challenges for outgoing requests.
+//!
+//! Sits between the OCI client and the HTTP client service. The user's
+//! [`Credentials`](pyoci_basic_auth::Credentials) travel in each request's extensions; this layer
+//! is the only place that turns them into an `Authorization` header:
+//!
+//! - `Bearer` credentials (a registry token) are sent as they are.
+//! - Otherwise a cached registry token for the same origin, credentials and access
+//!   (`repository:<name>:pull|push|delete`) is sent when there is one; or Basic credentials, when
+//!   the origin asked for them before.
+//! - A `401` with a `Bearer` challenge (ghcr.io, Docker Hub, ACR, distribution with token auth)
+//!   makes the layer fetch a token from the challenge's realm — through the same inner service,
+//!   with the Basic credentials if any — cache it until shortly before it expires, and retry the
+//!   request once with it.
+//! - A `401` with a `Basic` challenge (htpasswd registries, AWS ECR) is retried once with the
+//!   Basic credentials.
+//! - If the token service refuses the credentials (`401`/`403`), its response is returned as
+//!   it is; if it cannot be reached or answers nonsense, the call fails with a
+//!   [`TokenExchangeError`].
+//!
+//! Only requests whose body is buffered ([`reqwest::Body::as_bytes`] is `Some`) can be retried;
+//! for a streamed body the token is still fetched and cached, and the `401` is returned.
+//! Tokens and passwords are never logged.
+//!
+//! # Example
+//!
+//! ```
+//! use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+//! use http::{Request, Response, StatusCode};
+//! use pyoci_basic_auth::{Credentials, Secret};
+//! use pyoci_token_exchange::TokenExchangeLayer;
+//! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
+//!
+//! // A registry that wants a token, and its token service.
+//! async fn registry(req: Request<reqwest::Body>) -> Result<Response<reqwest::Body>, BoxError> {
+//!     let response = if req.uri().path() == "/token" {
+//!         Response::new(r#"{"token":"t0k3n","expires_in":300}"#.into())
+//!     } else if req.headers().get(AUTHORIZATION).is_some_and(|value| value == "Bearer t0k3n") {
+//!         Response::new("the manifest".into())
+//!     } else {
+//!         Response::builder()
+//!             .status(StatusCode::UNAUTHORIZED)
+//!             .header(
+//!                 WWW_AUTHENTICATE,
+//!                 r#"Bearer realm="https://registry.test/token",service="registry.test",scope="repository:ns/pkg:pull""#,
+//!             )
+//!             .body(reqwest::Body::from(""))?
+//!     };
+//!     Ok(response)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), BoxError> {
+//! let client = ServiceBuilder::new()
+//!     .layer(TokenExchangeLayer::new())
+//!     .service(service_fn(registry));
+//!
+//! let mut request = Request::get("https://registry.test/v2/ns/pkg/manifests/1.0")
+//!     .body(reqwest::Body::from(""))?;
+//! request.extensions_mut().insert(Credentials::Basic {
+//!     username: "alice".into(),
+//!     password: Secret::new("s3cret"),
+//! });
+//! let response = client.oneshot(request).await?;
+//! assert_eq!(response.status(), StatusCode::OK);
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod access;
+mod cache;
+mod challenge;
+mod error;
+mod headers;
+mod layer;
+mod realm;
+mod service;
+
+pub use challenge::{parse_challenges, Challenge, ChallengeError};
+pub use error::TokenExchangeError;
+pub use layer::TokenExchangeLayer;
+pub use service::{ResponseFuture, TokenExchange};

@@ -1,0 +1,317 @@
+use std::future::Future;
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, PROXY_AUTHORIZATION};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use tower::{BoxError, Service};
+
+use crate::error::check;
+use crate::names::normalize_repository;
+use crate::registry::Target;
+use crate::{Digest, OciClient, OciError};
+
+const OCTET_STREAM: &str = "application/octet-stream";
+
+impl<S> OciClient<S>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    /// Whether the blob `digest` exists in `repository` (HEAD; 404 means no).
+    pub fn blob_exists(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<bool, OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        let digest = digest.clone();
+        async move {
+            let repository = repository?;
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/blobs/{digest}"))?;
+            let response = client
+                .send(
+                    Method::HEAD,
+                    &target,
+                    HeaderMap::new(),
+                    reqwest::Body::default(),
+                )
+                .await?;
+            if response.status() == StatusCode::NOT_FOUND {
+                return Ok(false);
+            }
+            check(&Method::HEAD, response, &blob_name(&repository, &digest)).await?;
+            Ok(true)
+        }
+    }
+
+    /// Uploads a small blob held in memory (a config, a metadata file) in one `PUT`,
+    /// unless the registry already has it. The registry checks `bytes` against `digest`.
+    pub fn push_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<(), OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = repository.to_owned();
+        let digest = digest.clone();
+        async move {
+            if client.blob_exists(&repository, &digest).await? {
+                return Ok(());
+            }
+            let location = client.open_upload(&repository).await?;
+            let target = location.with_query_param("digest", digest.as_str())?;
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+            let response = client
+                .send(Method::PUT, &target, headers, reqwest::Body::from(bytes))
+                .await?;
+            let what = blob_name(&repository.to_ascii_lowercase(), &digest);
+            check(&Method::PUT, response, &what).await?;
+            Ok(())
+        }
+    }
+
+    /// Downloads the blob `digest`, streamed. Registries may redirect to storage; the
+    /// wrapped HTTP client follows, dropping `Authorization` when the host changes.
+    pub fn get_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<Response<reqwest::Body>, OciError>> + Send + 'static {
+        self.get_blob_with(repository, digest, HeaderMap::new())
+    }
+
+    /// [`get_blob`](Self::get_blob) with extra request headers, such as `Range` (the answer
+    /// is then `206 Partial Content`). `Authorization`, `Proxy-Authorization` and `Host` are
+    /// dropped: credentials only travel as the request's [`Credentials`](pyoci_basic_auth::Credentials).
+    pub fn get_blob_with(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        mut extra_headers: HeaderMap,
+    ) -> impl Future<Output = Result<Response<reqwest::Body>, OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        let digest = digest.clone();
+        for name in [AUTHORIZATION, PROXY_AUTHORIZATION, HOST] {
+            extra_headers.remove(name);
+        }
+        async move {
+            let repository = repository?;
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/blobs/{digest}"))?;
+            let response = client
+                .send(
+                    Method::GET,
+                    &target,
+                    extra_headers,
+                    reqwest::Body::default(),
+                )
+                .await?;
+            check(&Method::GET, response, &blob_name(&repository, &digest)).await
+        }
+    }
+
+    /// Starts an upload session (`POST /v2/<name>/blobs/uploads/`) and returns its location.
+    pub(crate) fn open_upload(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<Target, OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        async move {
+            let repository = repository?;
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/blobs/uploads/"))?;
+            let response = client
+                .send(
+                    Method::POST,
+                    &target,
+                    HeaderMap::new(),
+                    reqwest::Body::default(),
+                )
+                .await?;
+            let what = format!("repository {repository}");
+            let response = check(&Method::POST, response, &what).await?;
+            client.location_of(&response)
+        }
+    }
+
+    /// The target named by a response's `Location` header.
+    pub(crate) fn location_of(
+        &self,
+        response: &Response<reqwest::Body>,
+    ) -> Result<Target, OciError> {
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .ok_or_else(|| {
+                OciError::InvalidResponse(format!(
+                    "the registry answered {} without a Location header",
+                    response.status()
+                ))
+            })?
+            .to_str()
+            .map_err(|_| OciError::InvalidResponse("the Location header is not text".into()))?;
+        self.registry.resolve(location)
+    }
+}
+
+pub(crate) fn blob_name(repository: &str, digest: &Digest) -> String {
+    format!("blob {repository}@{digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{alice, requests, respond, stub_client};
+    use http::header::RANGE;
+
+    fn upload_registry(
+        location: &'static str,
+    ) -> impl Fn(&crate::test_support::Recorded) -> Result<Response<reqwest::Body>, BoxError>
+           + Clone
+           + Send
+           + Sync
+           + 'static {
+        move |request| match request.method {
+            Method::HEAD => respond(404, &[], ""),
+            Method::POST => respond(202, &[("location", location)], ""),
+            Method::PUT => respond(201, &[], ""),
+            _ => respond(500, &[], "unexpected"),
+        }
+    }
+
+    #[tokio::test]
+    async fn push_blob_posts_then_puts_with_the_digest_appended() {
+        let cases = [
+            (
+                "/v2/acme/x/blobs/uploads/u1",
+                "https://registry.test/v2/acme/x/blobs/uploads/u1?digest=",
+            ),
+            (
+                "https://registry.test/v2/acme/x/blobs/uploads/u1?_state=abc",
+                "https://registry.test/v2/acme/x/blobs/uploads/u1?_state=abc&digest=",
+            ),
+        ];
+        for (location, put_prefix) in cases {
+            let (client, log) = stub_client(upload_registry(location));
+            let digest = Digest::sha256_of(b"{}");
+            client
+                .push_blob("Acme/X", &digest, Bytes::from_static(b"{}"))
+                .await
+                .unwrap();
+            let seen = requests(&log);
+            let calls: Vec<_> = seen
+                .iter()
+                .map(|r| (r.method.clone(), r.uri.clone()))
+                .collect();
+            assert_eq!(
+                calls,
+                [
+                    (
+                        Method::HEAD,
+                        format!("https://registry.test/v2/acme/x/blobs/{digest}")
+                    ),
+                    (
+                        Method::POST,
+                        "https://registry.test/v2/acme/x/blobs/uploads/".to_owned()
+                    ),
+                    (Method::PUT, format!("{put_prefix}{digest}")),
+                ]
+            );
+            assert_eq!(seen[2].body, "{}");
+            assert!(seen.iter().all(|r| r.credentials == Some(alice())));
+        }
+    }
+
+    #[tokio::test]
+    async fn push_blob_skips_a_blob_the_registry_has() {
+        let (client, log) = stub_client(|_| respond(200, &[], ""));
+        client
+            .push_blob("a", &Digest::sha256_of(b"{}"), Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        let seen = requests(&log);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].method, Method::HEAD);
+    }
+
+    #[tokio::test]
+    async fn upload_without_location_is_an_invalid_response() {
+        let (client, _) = stub_client(|request| match request.method {
+            Method::HEAD => respond(404, &[], ""),
+            _ => respond(202, &[], ""),
+        });
+        let error = client
+            .push_blob("a", &Digest::sha256_of(b""), Bytes::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OciError::InvalidResponse(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn blob_exists_is_false_on_404_and_an_error_on_401() {
+        let (client, _) = stub_client(|_| respond(404, &[], ""));
+        assert!(!client
+            .blob_exists("a", &Digest::sha256_of(b""))
+            .await
+            .unwrap());
+        let (client, _) = stub_client(|_| respond(401, &[], ""));
+        let error = client
+            .blob_exists("a", &Digest::sha256_of(b""))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OciError::Unauthorized), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn get_blob_passes_range_but_never_authorization() {
+        let (client, log) =
+            stub_client(|_| respond(206, &[("content-range", "bytes 0-1/5")], "he"));
+        let mut headers = HeaderMap::new();
+        headers.insert(RANGE, HeaderValue::from_static("bytes=0-1"));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Basic c2VjcmV0"));
+        let digest = Digest::sha256_of(b"hello");
+        let response = client
+            .get_blob_with("Acme/X", &digest, headers)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+        let [request] = requests(&log).try_into().unwrap();
+        assert_eq!(
+            request.uri,
+            format!("https://registry.test/v2/acme/x/blobs/{digest}")
+        );
+        assert_eq!(request.headers[RANGE], "bytes=0-1");
+        assert!(request.headers.get(AUTHORIZATION).is_none());
+        assert_eq!(request.credentials, Some(alice()));
+    }
+
+    #[tokio::test]
+    async fn get_blob_not_found() {
+        let (client, _) = stub_client(|_| {
+            respond(
+                404,
+                &[],
+                r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
+            )
+        });
+        let digest = Digest::sha256_of(b"hello");
+        match client.get_blob("a", &digest).await.unwrap_err() {
+            OciError::NotFound { what } => {
+                assert_eq!(what, format!("blob a@{digest} (BLOB_UNKNOWN)"))
+            }
+            other => panic!("expected NotFound, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,393 @@
+use std::fmt;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::Deserialize;
+
+/// Everything that can go wrong while talking to a registry.
+///
+/// The messages are meant for the person running pip or twine: they say what failed and,
+/// where there is something to do, what to do. [`OciError::status_hint`] maps each variant
+/// to the HTTP status the proxy should answer with.
+#[derive(Debug)]
+pub enum OciError {
+    /// The registry answered 401 even after the token layer did its best: the credentials
+    /// are missing, wrong, or not allowed to obtain a token for this repository.
+    Unauthorized,
+    /// The registry answered 403: the credentials are valid but lack permission.
+    Forbidden,
+    /// The registry answered 404 (`NAME_UNKNOWN`, `MANIFEST_UNKNOWN`, `BLOB_UNKNOWN`...).
+    NotFound {
+        /// What was looked for, e.g. `manifest acme/hello:1.0 (MANIFEST_UNKNOWN)`.
+        what: String,
+    },
+    /// The registry answered 405 to a DELETE: it does not allow deletes.
+    DeleteUnsupported,
+    /// The registry refused the request with another 4xx status.
+    Rejected {
+        /// The status the registry answered with.
+        status: StatusCode,
+        /// The distribution error code (`MANIFEST_INVALID`, `DIGEST_INVALID`...), when sent.
+        code: Option<String>,
+        /// The registry's explanation.
+        message: String,
+    },
+    /// The registry answered with a 5xx status.
+    RegistryFailed {
+        /// The status the registry answered with.
+        status: StatusCode,
+        /// The registry's explanation.
+        message: String,
+    },
+    /// The request never got an answer: connection refused, timeout, DNS failure, TLS error...
+    Unreachable(String),
+    /// The registry answered, but not with what the distribution spec promises
+    /// (unparseable JSON, missing `Location` header, unexpected media type...).
+    InvalidResponse(String),
+    /// The streamed request body failed, e.g. the uploading client disconnected.
+    Body(String),
+    /// A value given to this crate is not valid: a repository name, tag, digest, media type
+    /// or registry address.
+    InvalidInput(String),
+}
+
+impl OciError {
+    /// The HTTP status the proxy should answer with when this error ends a request.
+    ///
+    /// Unauthorized → 401, Forbidden → 403, NotFound → 404, DeleteUnsupported → 405,
+    /// InvalidInput → 400, a failed upload body → 400, a registry's 416 (bad `Range`) → 416,
+    /// everything else (the registry misbehaved or could not be reached) → 502.
+    pub fn status_hint(&self) -> StatusCode {
+        match self {
+            OciError::Unauthorized => StatusCode::UNAUTHORIZED,
+            OciError::Forbidden => StatusCode::FORBIDDEN,
+            OciError::NotFound { .. } => StatusCode::NOT_FOUND,
+            OciError::DeleteUnsupported => StatusCode::METHOD_NOT_ALLOWED,
+            OciError::InvalidInput(_) | OciError::Body(_) => StatusCode::BAD_REQUEST,
+            OciError::Rejected { status, .. } if *status == StatusCode::RANGE_NOT_SATISFIABLE => {
+                StatusCode::RANGE_NOT_SATISFIABLE
+            }
+            OciError::Rejected { .. }
+            | OciError::RegistryFailed { .. }
+            | OciError::Unreachable(_)
+            | OciError::InvalidResponse(_) => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    /// The distribution error code of a [`OciError::Rejected`], e.g. `DIGEST_INVALID`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            OciError::Rejected { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for OciError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OciError::Unauthorized => f.write_str(
+                "the registry refused the credentials (401 Unauthorized): check the username and \
+                 password or token, and that they may access this repository",
+            ),
+            OciError::Forbidden => f.write_str(
+                "the registry denied access (403 Forbidden): the credentials are valid but lack \
+                 permission for this repository or action",
+            ),
+            OciError::NotFound { what } => write!(f, "{what} was not found in the registry"),
+            OciError::DeleteUnsupported => f.write_str(
+                "the registry does not allow deletes (405 Method Not Allowed): delete with the \
+                 registry's own tools, or enable deletes in its configuration",
+            ),
+            OciError::Rejected {
+                status,
+                code,
+                message,
+            } => {
+                write!(f, "the registry rejected the request ({status}")?;
+                if let Some(code) = code {
+                    write!(f, ", {code}")?;
+                }
+                write!(f, "): {message}")
+            }
+            OciError::RegistryFailed { status, message } => write!(
+                f,
+                "the registry failed ({status}): {message}; try again later"
+            ),
+            OciError::Unreachable(reason) => write!(
+                f,
+                "could not reach the registry: {reason}; check the registry address and that it is up"
+            ),
+            OciError::InvalidResponse(reason) => {
+                write!(f, "the registry sent an unexpected response: {reason}")
+            }
+            OciError::Body(reason) => write!(
+                f,
+                "the upload was interrupted while reading its body: {reason}; retry the upload"
+            ),
+            OciError::InvalidInput(reason) => f.write_str(reason),
+        }
+    }
+}
+
+impl std::error::Error for OciError {}
+
+/// Error bodies are only read to build a message, so a little is plenty.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// Registry messages longer than this are cut, so one bad answer cannot flood a log or a page.
+const MESSAGE_LIMIT: usize = 300;
+
+/// Passes a successful (2xx) response through; turns any other into the matching error,
+/// reading the distribution error body. The one place where statuses become errors.
+pub(crate) async fn check(
+    method: &Method,
+    response: http::Response<reqwest::Body>,
+    what: &str,
+) -> Result<http::Response<reqwest::Body>, OciError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = read_body(response.into_body(), ERROR_BODY_LIMIT, "error body")
+        .await
+        .unwrap_or_default();
+    Err(error_for_status(method, status, &body, what))
+}
+
+/// Maps a registry's non-success answer to an [`OciError`].
+///
+/// `what` names the resource for [`OciError::NotFound`]; `body` is the (possibly empty)
+/// response body, parsed as a distribution error document when it is one.
+pub fn error_for_status(method: &Method, status: StatusCode, body: &[u8], what: &str) -> OciError {
+    let (code, message) = describe_error_body(body, status);
+    match status {
+        StatusCode::UNAUTHORIZED => OciError::Unauthorized,
+        StatusCode::FORBIDDEN => OciError::Forbidden,
+        StatusCode::NOT_FOUND => OciError::NotFound {
+            what: match code {
+                Some(code) => format!("{what} ({code})"),
+                None => what.to_owned(),
+            },
+        },
+        StatusCode::METHOD_NOT_ALLOWED if method == Method::DELETE => OciError::DeleteUnsupported,
+        status if status.is_client_error() => OciError::Rejected {
+            status,
+            code,
+            message,
+        },
+        status if status.is_server_error() => OciError::RegistryFailed { status, message },
+        status => {
+            OciError::InvalidResponse(format!("unexpected status {status} for {method} of {what}"))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorDocument {
+    errors: Vec<ErrorEntry>,
+}
+
+#[derive(Deserialize)]
+struct ErrorEntry {
+    code: Option<String>,
+    message: Option<String>,
+    detail: Option<serde_json::Value>,
+}
+
+/// The first error code and a readable message from a distribution error body
+/// (`{"errors":[{"code","message","detail"}]}`), or the body as text when it is not one.
+fn describe_error_body(body: &[u8], status: StatusCode) -> (Option<String>, String) {
+    if let Ok(document) = serde_json::from_slice::<ErrorDocument>(body) {
+        let code = document.errors.iter().find_map(|entry| entry.code.clone());
+        let messages: Vec<String> = document.errors.iter().map(describe_entry).collect();
+        let message = messages.join("; ");
+        if !message.is_empty() {
+            return (code, truncate(&message));
+        }
+        return (code, status_reason(status));
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        (None, status_reason(status))
+    } else {
+        (None, truncate(text))
+    }
+}
+
+fn describe_entry(entry: &ErrorEntry) -> String {
+    let mut text = entry
+        .message
+        .clone()
+        .or_else(|| entry.code.clone())
+        .unwrap_or_default();
+    match &entry.detail {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(detail)) if detail.is_empty() => {}
+        Some(serde_json::Value::String(detail)) => text.push_str(&format!(" ({detail})")),
+        Some(detail) => text.push_str(&format!(" ({detail})")),
+    }
+    text
+}
+
+fn status_reason(status: StatusCode) -> String {
+    status
+        .canonical_reason()
+        .unwrap_or("no explanation")
+        .to_owned()
+}
+
+/// Cuts `text` to [`MESSAGE_LIMIT`] characters and drops control characters, so a registry
+/// message can go into a log line or an error page as it is.
+fn truncate(text: &str) -> String {
+    let mut cut: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MESSAGE_LIMIT)
+        .collect();
+    if text.chars().count() > MESSAGE_LIMIT {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Reads a whole response body of at most `limit` bytes.
+pub(crate) async fn read_body(
+    body: reqwest::Body,
+    limit: usize,
+    what: &str,
+) -> Result<Bytes, OciError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(OciError::InvalidResponse(format!(
+            "the {what} is larger than {limit} bytes"
+        ))),
+        Err(error) => Err(OciError::Unreachable(format!(
+            "reading the {what} failed: {}",
+            describe_chain(error.as_ref())
+        ))),
+    }
+}
+
+/// An error and its sources joined by `: `, e.g.
+/// `error sending request: client error (Connect): tcp connect error: Connection refused`.
+pub(crate) fn describe_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(method: Method, status: u16, body: &str) -> OciError {
+        let status = StatusCode::from_u16(status).unwrap();
+        error_for_status(&method, status, body.as_bytes(), "manifest acme/x:1.0")
+    }
+
+    #[test]
+    fn statuses_map_to_variants_and_hints() {
+        let cases = [
+            (Method::GET, 401, StatusCode::UNAUTHORIZED),
+            (Method::GET, 403, StatusCode::FORBIDDEN),
+            (Method::GET, 404, StatusCode::NOT_FOUND),
+            (Method::DELETE, 405, StatusCode::METHOD_NOT_ALLOWED),
+            (Method::PUT, 405, StatusCode::BAD_GATEWAY),
+            (Method::PUT, 400, StatusCode::BAD_GATEWAY),
+            (Method::GET, 500, StatusCode::BAD_GATEWAY),
+            (Method::GET, 416, StatusCode::RANGE_NOT_SATISFIABLE),
+        ];
+        for (method, status, hint) in cases {
+            let error = map(method.clone(), status, "");
+            assert_eq!(error.status_hint(), hint, "{method} {status}: {error:?}");
+        }
+        assert!(matches!(map(Method::GET, 401, ""), OciError::Unauthorized));
+        assert!(matches!(map(Method::GET, 403, ""), OciError::Forbidden));
+        assert!(matches!(
+            map(Method::DELETE, 405, ""),
+            OciError::DeleteUnsupported
+        ));
+        assert!(matches!(
+            map(Method::PUT, 405, ""),
+            OciError::Rejected { status, .. } if status == StatusCode::METHOD_NOT_ALLOWED
+        ));
+    }
+
+    #[test]
+    fn distribution_error_body_gives_code_and_message() {
+        let body = r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content","detail":"sha256:abc"}]}"#;
+        let error = map(Method::PUT, 400, body);
+        match &error {
+            OciError::Rejected {
+                status,
+                code,
+                message,
+            } => {
+                assert_eq!(*status, StatusCode::BAD_REQUEST);
+                assert_eq!(code.as_deref(), Some("DIGEST_INVALID"));
+                assert_eq!(
+                    message,
+                    "provided digest did not match uploaded content (sha256:abc)"
+                );
+            }
+            other => panic!("expected Rejected, got {other:?}"),
+        }
+        assert_eq!(error.code(), Some("DIGEST_INVALID"));
+        assert!(error.to_string().contains("DIGEST_INVALID"), "{error}");
+    }
+
+    #[test]
+    fn not_found_names_the_resource_and_code() {
+        let body = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        let error = map(Method::GET, 404, body);
+        assert_eq!(
+            error.to_string(),
+            "manifest acme/x:1.0 (MANIFEST_UNKNOWN) was not found in the registry"
+        );
+    }
+
+    #[test]
+    fn plain_text_and_empty_bodies_still_explain() {
+        match map(Method::GET, 503, "upstream\nconnect error") {
+            OciError::RegistryFailed { message, .. } => {
+                assert_eq!(message, "upstreamconnect error")
+            }
+            other => panic!("expected RegistryFailed, got {other:?}"),
+        }
+        match map(Method::GET, 500, "") {
+            OciError::RegistryFailed { message, .. } => {
+                assert_eq!(message, "Internal Server Error")
+            }
+            other => panic!("expected RegistryFailed, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let long = "x".repeat(5000);
+        match map(Method::PUT, 400, &long) {
+            OciError::Rejected { message, .. } => {
+                assert_eq!(message.chars().count(), MESSAGE_LIMIT + 1)
+            }
+            other => panic!("expected Rejected, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn redirects_that_were_not_followed_are_invalid_responses() {
+        assert!(matches!(
+            map(Method::GET, 307, ""),
+            OciError::InvalidResponse(_)
+        ));
+    }
+}

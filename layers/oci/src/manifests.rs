@@ -1,0 +1,465 @@
+use std::future::Future;
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tower::{BoxError, Service};
+
+use crate::error::{check, read_body};
+use crate::names::{normalize_repository, validate_reference};
+use crate::{
+    Descriptor, Digest, ImageIndex, ImageManifest, Manifest, OciClient, OciError,
+    OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE,
+};
+
+/// The header in which registries send a manifest's digest.
+pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+/// Registries refuse manifests above 4 MiB; refusing to read more protects our memory.
+const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
+
+impl<S> OciClient<S>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    /// Fetches the manifest `reference` (a tag or a digest) of `repository`, accepting the
+    /// media types in `accept` (registries answer 404 for a type not listed).
+    ///
+    /// When `reference` is a digest, the bytes are checked against it.
+    pub fn get_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        accept: &[&str],
+    ) -> impl Future<Output = Result<Manifest, OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        let reference = reference.to_owned();
+        let accept = HeaderValue::from_str(&accept.join(", ")).map_err(|_| {
+            OciError::InvalidInput(format!("invalid media types to accept: {accept:?}"))
+        });
+        async move {
+            let repository = repository?;
+            validate_reference(&reference)?;
+            let what = manifest_name(&repository, &reference);
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/manifests/{reference}"))?;
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, accept?);
+            let response = client
+                .send(Method::GET, &target, headers, reqwest::Body::default())
+                .await?;
+            let response = check(&Method::GET, response, &what).await?;
+            let (parts, body) = response.into_parts();
+            let bytes = read_body(body, MANIFEST_LIMIT, "manifest").await?;
+            let computed = Digest::sha256_of(&bytes);
+            if reference.contains(':') && computed.as_str() != reference {
+                return Err(OciError::InvalidResponse(format!(
+                    "{what} came back with content of digest {computed}"
+                )));
+            }
+            let digest = header_digest(&parts.headers).unwrap_or(computed);
+            let media_type = media_type_of(&parts.headers, &bytes);
+            Ok(Manifest {
+                media_type,
+                digest,
+                bytes,
+            })
+        }
+    }
+
+    /// Fetches an OCI image index; an error if `reference` is anything else.
+    pub fn get_index(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> impl Future<Output = Result<(ImageIndex, Digest), OciError>> + Send + 'static {
+        let manifest = self.get_manifest(repository, reference, &[OCI_INDEX_MEDIA_TYPE]);
+        let what = format!("{}:{reference}", repository.to_ascii_lowercase());
+        async move { parse_typed::<ImageIndex>(manifest.await?, OCI_INDEX_MEDIA_TYPE, &what) }
+    }
+
+    /// Fetches an OCI image manifest; an error if `reference` is anything else.
+    pub fn get_image_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+    ) -> impl Future<Output = Result<(ImageManifest, Digest), OciError>> + Send + 'static {
+        let manifest = self.get_manifest(repository, reference, &[OCI_MANIFEST_MEDIA_TYPE]);
+        let what = format!("{}:{reference}", repository.to_ascii_lowercase());
+        async move { parse_typed::<ImageManifest>(manifest.await?, OCI_MANIFEST_MEDIA_TYPE, &what) }
+    }
+
+    /// Stores `bytes` as manifest `reference` (a tag or a digest) with `Content-Type`
+    /// `media_type`, which must equal the document's `mediaType`. Returns its digest.
+    pub fn put_manifest(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> impl Future<Output = Result<Digest, OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        let reference = reference.to_owned();
+        let content_type = HeaderValue::from_str(media_type)
+            .map_err(|_| OciError::InvalidInput(format!("invalid media type {media_type:?}")));
+        async move {
+            let repository = repository?;
+            validate_reference(&reference)?;
+            let what = manifest_name(&repository, &reference);
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/manifests/{reference}"))?;
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, content_type?);
+            let computed = Digest::sha256_of(&bytes);
+            let response = client
+                .send(Method::PUT, &target, headers, reqwest::Body::from(bytes))
+                .await?;
+            let response = check(&Method::PUT, response, &what).await?;
+            Ok(header_digest(response.headers()).unwrap_or(computed))
+        }
+    }
+
+    /// Stores `index` under `tag`. Returns its digest.
+    pub fn put_index(
+        &self,
+        repository: &str,
+        tag: &str,
+        index: &ImageIndex,
+    ) -> impl Future<Output = Result<Digest, OciError>> + Send + 'static {
+        let bytes = to_json(index);
+        let client = self.clone();
+        let repository = repository.to_owned();
+        let tag = tag.to_owned();
+        let media_type = index.media_type.clone();
+        async move {
+            client
+                .put_manifest(&repository, &tag, &media_type, bytes?)
+                .await
+        }
+    }
+
+    /// Stores `manifest` by its digest and returns its descriptor (media type, digest, size),
+    /// ready to be given a platform and annotations and put into an index.
+    pub fn put_image_manifest(
+        &self,
+        repository: &str,
+        manifest: &ImageManifest,
+    ) -> impl Future<Output = Result<Descriptor, OciError>> + Send + 'static {
+        let bytes = to_json(manifest);
+        let client = self.clone();
+        let repository = repository.to_owned();
+        let media_type = manifest.media_type.clone();
+        async move {
+            let bytes = bytes?;
+            let digest = Digest::sha256_of(&bytes);
+            let size = bytes.len() as u64;
+            client
+                .put_manifest(&repository, digest.as_str(), &media_type, bytes)
+                .await?;
+            Ok(Descriptor::new(media_type, digest, size))
+        }
+    }
+
+    /// Deletes the manifest `digest`, which also removes every tag pointing to it.
+    /// [`OciError::DeleteUnsupported`] when the registry does not allow deletes.
+    pub fn delete_manifest(
+        &self,
+        repository: &str,
+        digest: &Digest,
+    ) -> impl Future<Output = Result<(), OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        let digest = digest.clone();
+        async move {
+            let repository = repository?;
+            let what = manifest_name(&repository, digest.as_str());
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/manifests/{digest}"))?;
+            let response = client
+                .send(
+                    Method::DELETE,
+                    &target,
+                    HeaderMap::new(),
+                    reqwest::Body::default(),
+                )
+                .await?;
+            check(&Method::DELETE, response, &what).await?;
+            Ok(())
+        }
+    }
+}
+
+fn manifest_name(repository: &str, reference: &str) -> String {
+    if reference.contains(':') {
+        format!("manifest {repository}@{reference}")
+    } else {
+        format!("manifest {repository}:{reference}")
+    }
+}
+
+fn to_json<T: serde::Serialize>(document: &T) -> Result<Bytes, OciError> {
+    serde_json::to_vec(document)
+        .map(Bytes::from)
+        .map_err(|error| OciError::InvalidInput(format!("cannot serialize the manifest: {error}")))
+}
+
+/// The digest a registry sent in `Docker-Content-Digest`, when it is a valid sha256 digest.
+pub(crate) fn header_digest(headers: &HeaderMap) -> Option<Digest> {
+    let value = headers.get(DOCKER_CONTENT_DIGEST)?.to_str().ok()?;
+    Digest::parse(value.trim()).ok()
+}
+
+#[derive(Deserialize)]
+struct MediaTypeField {
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
+
+/// The media type from `Content-Type`, or from the document's `mediaType` when the header is
+/// missing or generic JSON.
+fn media_type_of(headers: &HeaderMap, bytes: &[u8]) -> String {
+    let header = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|value| value.trim().to_ascii_lowercase())
+        .filter(|value| {
+            !value.is_empty() && value != "application/json" && value != "application/octet-stream"
+        });
+    header
+        .or_else(|| {
+            serde_json::from_slice::<MediaTypeField>(bytes)
+                .ok()
+                .and_then(|field| field.media_type)
+        })
+        .unwrap_or_default()
+}
+
+/// Parses a fetched manifest as `T`, refusing other media types.
+fn parse_typed<T: DeserializeOwned + HasMediaType>(
+    manifest: Manifest,
+    expected: &str,
+    what: &str,
+) -> Result<(T, Digest), OciError> {
+    let wrong_type = |found: &str| {
+        OciError::InvalidResponse(format!(
+            "{what} has media type {found:?}, expected {expected:?}"
+        ))
+    };
+    if !manifest.media_type.is_empty() && manifest.media_type != expected {
+        return Err(wrong_type(&manifest.media_type));
+    }
+    let document: T = serde_json::from_slice(&manifest.bytes).map_err(|error| {
+        OciError::InvalidResponse(format!("{what} is not a valid {expected}: {error}"))
+    })?;
+    if document.media_type() != expected {
+        return Err(wrong_type(document.media_type()));
+    }
+    Ok((document, manifest.digest))
+}
+
+trait HasMediaType {
+    fn media_type(&self) -> &str;
+}
+
+impl HasMediaType for ImageIndex {
+    fn media_type(&self) -> &str {
+        &self.media_type
+    }
+}
+
+impl HasMediaType for ImageManifest {
+    fn media_type(&self) -> &str {
+        &self.media_type
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{alice, requests, respond, stub_client};
+    use crate::{Platform, EMPTY_CONFIG_MEDIA_TYPE};
+
+    const INDEX: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"x-extra":1}"#;
+    const DIGEST_FROM_HEADER: &str =
+        "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+    #[tokio::test]
+    async fn get_sends_accept_and_reads_docker_content_digest() {
+        let (client, log) = stub_client(|_| {
+            respond(
+                200,
+                &[
+                    ("content-type", OCI_INDEX_MEDIA_TYPE),
+                    ("docker-content-digest", DIGEST_FROM_HEADER),
+                ],
+                INDEX,
+            )
+        });
+        let manifest = client
+            .get_manifest(
+                "Acme/Hello",
+                "1.0.0",
+                &[OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE],
+            )
+            .await
+            .unwrap();
+        assert_eq!(manifest.media_type, OCI_INDEX_MEDIA_TYPE);
+        assert_eq!(manifest.digest.as_str(), DIGEST_FROM_HEADER);
+        assert_eq!(manifest.bytes, INDEX.as_bytes());
+        let [request] = requests(&log).try_into().unwrap();
+        assert_eq!(request.method, Method::GET);
+        assert_eq!(
+            request.uri,
+            "https://registry.test/v2/acme/hello/manifests/1.0.0"
+        );
+        assert_eq!(
+            request.headers[ACCEPT],
+            "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+        );
+        assert_eq!(request.credentials, Some(alice()));
+    }
+
+    #[tokio::test]
+    async fn without_headers_digest_is_computed_and_media_type_read_from_the_document() {
+        let (client, _) =
+            stub_client(|_| respond(200, &[("content-type", "application/json")], INDEX));
+        let (index, digest) = client.get_index("acme/hello", "1.0.0").await.unwrap();
+        assert_eq!(digest, Digest::sha256_of(INDEX.as_bytes()));
+        assert_eq!(index.extra["x-extra"], 1);
+    }
+
+    #[tokio::test]
+    async fn fetching_by_digest_checks_the_content() {
+        let (client, _) = stub_client(|_| respond(200, &[], INDEX));
+        let right = Digest::sha256_of(INDEX.as_bytes());
+        let manifest = client
+            .get_manifest("a", right.as_str(), &[OCI_INDEX_MEDIA_TYPE])
+            .await
+            .unwrap();
+        assert_eq!(manifest.digest, right);
+        let wrong = Digest::sha256_of(b"something else");
+        let error = client
+            .get_manifest("a", wrong.as_str(), &[OCI_INDEX_MEDIA_TYPE])
+            .await
+            .unwrap_err();
+        assert!(matches!(error, OciError::InvalidResponse(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn get_index_refuses_other_documents() {
+        let manifest =
+            serde_json::to_string(&ImageManifest::new(Descriptor::empty_config(), vec![])).unwrap();
+        let cases = [
+            (OCI_MANIFEST_MEDIA_TYPE, manifest.clone()),
+            ("application/json", manifest),
+            (
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                INDEX.to_owned(),
+            ),
+        ];
+        for (content_type, body) in cases {
+            let (client, _) =
+                stub_client(move |_| respond(200, &[("content-type", content_type)], &body));
+            let error = client.get_index("a", "latest").await.unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidResponse(_)),
+                "{content_type}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn put_sends_content_type_and_returns_the_digest() {
+        let (client, log) = stub_client(|request| {
+            let digest = Digest::sha256_of(&request.body);
+            respond(201, &[("docker-content-digest", digest.as_str())], "")
+        });
+        let mut entry = Descriptor::new(OCI_MANIFEST_MEDIA_TYPE, Digest::sha256_of(b"m"), 1);
+        entry.platform = Some(Platform::new(".tar.gz", "any"));
+        let index = ImageIndex::new(vec![entry]);
+        let digest = client
+            .put_index("Acme/Hello", "1.0.0", &index)
+            .await
+            .unwrap();
+        let [request] = requests(&log).try_into().unwrap();
+        assert_eq!(request.method, Method::PUT);
+        assert_eq!(
+            request.uri,
+            "https://registry.test/v2/acme/hello/manifests/1.0.0"
+        );
+        assert_eq!(request.headers[CONTENT_TYPE], OCI_INDEX_MEDIA_TYPE);
+        assert!(!request.streamed, "small documents are replayable");
+        assert_eq!(digest, Digest::sha256_of(&request.body));
+        let sent: ImageIndex = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(sent, index);
+    }
+
+    #[tokio::test]
+    async fn image_manifests_are_pushed_by_digest() {
+        let (client, log) = stub_client(|_| respond(201, &[], ""));
+        let mut manifest = ImageManifest::new(
+            Descriptor::empty_config(),
+            vec![Descriptor::new(
+                "application/pyoci.package.v1",
+                Digest::sha256_of(b"f"),
+                1,
+            )],
+        );
+        manifest.artifact_type = Some("application/pyoci.package.v1".into());
+        let descriptor = client
+            .put_image_manifest("acme/hello", &manifest)
+            .await
+            .unwrap();
+        let [request] = requests(&log).try_into().unwrap();
+        assert_eq!(descriptor.media_type, OCI_MANIFEST_MEDIA_TYPE);
+        assert_eq!(descriptor.digest, Digest::sha256_of(&request.body));
+        assert_eq!(descriptor.size, request.body.len() as u64);
+        assert_eq!(
+            request.uri,
+            format!(
+                "https://registry.test/v2/acme/hello/manifests/{}",
+                descriptor.digest
+            )
+        );
+        assert_eq!(request.headers[CONTENT_TYPE], OCI_MANIFEST_MEDIA_TYPE);
+        let sent: ImageManifest = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(sent.config.media_type, EMPTY_CONFIG_MEDIA_TYPE);
+    }
+
+    #[tokio::test]
+    async fn delete_targets_the_digest() {
+        let (client, log) = stub_client(|_| respond(202, &[], ""));
+        let digest = Digest::sha256_of(b"m");
+        client.delete_manifest("Acme/Hello", &digest).await.unwrap();
+        let [request] = requests(&log).try_into().unwrap();
+        assert_eq!(request.method, Method::DELETE);
+        assert_eq!(
+            request.uri,
+            format!("https://registry.test/v2/acme/hello/manifests/{digest}")
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_references_are_never_sent() {
+        let (client, log) = stub_client(|_| respond(200, &[], INDEX));
+        for reference in ["1.0.0+local", "../x", "sha256:short", ""] {
+            let error = client.get_index("a", reference).await.unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidInput(_)),
+                "{reference}: {error:?}"
+            );
+        }
+        assert!(requests(&log).is_empty());
+    }
+}

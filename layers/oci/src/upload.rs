@@ -1,0 +1,344 @@
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use tower::{BoxError, Service};
+use tracing::debug;
+
+use crate::blobs::blob_name;
+use crate::error::check;
+use crate::names::normalize_repository;
+use crate::registry::Target;
+use crate::{Descriptor, Digest, OciClient, OciError};
+
+/// An open blob upload session, for files too big to hold in memory.
+///
+/// [`OciClient::start_blob_upload`] opens it with a small `POST` (which also lets the token
+/// layer obtain a push token before any unreplayable body goes out),
+/// [`send_stream`](Self::send_stream) sends data as one chunked `PATCH`,
+/// [`commit`](Self::commit) seals it under its digest, [`cancel`](Self::cancel) abandons it.
+pub struct BlobUpload<S> {
+    client: OciClient<S>,
+    repository: String,
+    location: Target,
+    uploaded: u64,
+}
+
+/// A blob the registry now holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedBlob {
+    /// The digest the registry verified.
+    pub digest: Digest,
+    /// The number of bytes sent.
+    pub size: u64,
+}
+
+impl CommittedBlob {
+    /// A descriptor of this blob with `media_type`, e.g. for a manifest's layer.
+    pub fn descriptor(&self, media_type: impl Into<String>) -> Descriptor {
+        Descriptor::new(media_type, self.digest.clone(), self.size)
+    }
+}
+
+impl<S> fmt::Debug for BlobUpload<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlobUpload")
+            .field("repository", &self.repository)
+            .field("uploaded", &self.uploaded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> OciClient<S>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    /// Opens an upload session in `repository` for a streamed blob.
+    pub fn start_blob_upload(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<BlobUpload<S>, OciError>> + Send + 'static {
+        let client = self.clone();
+        let repository = normalize_repository(repository);
+        async move {
+            let repository = repository?;
+            let location = client.open_upload(&repository).await?;
+            Ok(BlobUpload {
+                client,
+                repository,
+                location,
+                uploaded: 0,
+            })
+        }
+    }
+}
+
+impl<S> BlobUpload<S>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    /// Bytes sent so far.
+    pub fn uploaded(&self) -> u64 {
+        self.uploaded
+    }
+
+    /// Sends `stream` as one `PATCH` with a chunked body, never holding more than a chunk in
+    /// memory. If the stream fails (the uploading client went away), the result is
+    /// [`OciError::Body`]; on any error except an unreachable registry the session is
+    /// cancelled, as it cannot be used any more.
+    pub async fn send_stream<St, E>(mut self, stream: St) -> Result<BlobUpload<S>, OciError>
+    where
+        St: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let sent = Arc::new(AtomicU64::new(0));
+        let body_failure: Arc<Mutex<Option<String>>> = Arc::default();
+        let body = {
+            let sent = Arc::clone(&sent);
+            let body_failure = Arc::clone(&body_failure);
+            reqwest::Body::wrap_stream(stream.map(move |item| match item {
+                Ok(chunk) => {
+                    sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                    Ok(chunk)
+                }
+                Err(error) => {
+                    let error: BoxError = error.into();
+                    if let Ok(mut slot) = body_failure.lock() {
+                        *slot = Some(error.to_string());
+                    }
+                    Err(error)
+                }
+            }))
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        let result = self
+            .client
+            .send(Method::PATCH, &self.location, headers, body)
+            .await;
+        let failure = body_failure.lock().ok().and_then(|mut slot| slot.take());
+        let outcome = match (failure, result) {
+            (Some(reason), _) => Err(OciError::Body(reason)),
+            (None, Err(error)) => return Err(error),
+            (None, Ok(response)) => {
+                let what = format!("upload session in {}", self.repository);
+                match check(&Method::PATCH, response, &what).await {
+                    Ok(response) => self.client.location_of(&response),
+                    Err(error) => Err(error),
+                }
+            }
+        };
+        match outcome {
+            Ok(location) => {
+                self.location = location;
+                self.uploaded += sent.load(Ordering::Relaxed);
+                Ok(self)
+            }
+            Err(error) => {
+                self.cancel().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Seals the upload as blob `digest` (`PUT <location>&digest=`); the registry verifies
+    /// the digest (a mismatch is [`OciError::Rejected`] with code `DIGEST_INVALID`, and
+    /// nothing is stored).
+    pub async fn commit(self, digest: &Digest) -> Result<CommittedBlob, OciError> {
+        let target = self.location.with_query_param("digest", digest.as_str())?;
+        let response = self
+            .client
+            .send(
+                Method::PUT,
+                &target,
+                HeaderMap::new(),
+                reqwest::Body::default(),
+            )
+            .await?;
+        let what = blob_name(&self.repository, digest);
+        match check(&Method::PUT, response, &what).await {
+            Ok(_) => Ok(CommittedBlob {
+                digest: digest.clone(),
+                size: self.uploaded,
+            }),
+            Err(error) => {
+                if matches!(error, OciError::Rejected { .. }) {
+                    self.cancel().await;
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Abandons the upload (`DELETE <location>`), so the registry keeps nothing. Best effort:
+    /// errors are only logged, as registries also expire abandoned uploads.
+    pub fn cancel(self) -> impl Future<Output = ()> + Send + 'static {
+        let request = self.client.send(
+            Method::DELETE,
+            &self.location,
+            HeaderMap::new(),
+            reqwest::Body::default(),
+        );
+        let repository = self.repository;
+        async move {
+            match request.await {
+                Ok(response) if response.status().is_success() => {}
+                Ok(response) => {
+                    debug!(%repository, status = response.status().as_u16(), "cancelling an upload failed")
+                }
+                Err(error) => debug!(%repository, %error, "cancelling an upload failed"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::{alice, requests, respond, stub_client, Recorded};
+    use crate::Sha256Stream;
+    use futures_util::stream;
+
+    const FIRST: &str = "https://registry.test/v2/acme/x/blobs/uploads/u1?_state=one";
+    const SECOND: &str = "/v2/acme/x/blobs/uploads/u1?_state=two";
+
+    fn registry(request: &Recorded) -> Result<Response<reqwest::Body>, BoxError> {
+        match request.method {
+            Method::POST => respond(202, &[("location", FIRST)], ""),
+            Method::PATCH => respond(202, &[("location", SECOND), ("range", "0-9")], ""),
+            Method::PUT
+                if request
+                    .uri
+                    .contains(&Digest::sha256_of(b"0123456789").to_string()) =>
+            {
+                respond(201, &[], "")
+            }
+            Method::PUT => respond(
+                400,
+                &[],
+                r#"{"errors":[{"code":"DIGEST_INVALID","message":"provided digest did not match uploaded content"}]}"#,
+            ),
+            Method::DELETE => respond(204, &[], ""),
+            _ => respond(500, &[], ""),
+        }
+    }
+
+    fn chunks(
+        parts: &[&'static str],
+    ) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+        stream::iter(
+            parts
+                .iter()
+                .map(|part| Ok(Bytes::from_static(part.as_bytes())))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[tokio::test]
+    async fn streams_with_patch_then_commits_with_put() {
+        let (client, log) = stub_client(registry);
+        let (hashing, handle) = Sha256Stream::new(chunks(&["0123", "456", "789"]));
+        let upload = client.start_blob_upload("Acme/X").await.unwrap();
+        let upload = upload.send_stream(hashing).await.unwrap();
+        assert_eq!(upload.uploaded(), 10);
+        let computed = handle.result().unwrap();
+        let blob = upload.commit(&computed.digest).await.unwrap();
+        assert_eq!(blob.digest, Digest::sha256_of(b"0123456789"));
+        assert_eq!(blob.size, 10);
+        assert_eq!(blob.descriptor("application/pyoci.package.v1").size, 10);
+
+        let seen = requests(&log);
+        let calls: Vec<_> = seen
+            .iter()
+            .map(|r| (r.method.clone(), r.uri.clone()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                (
+                    Method::POST,
+                    "https://registry.test/v2/acme/x/blobs/uploads/".to_owned()
+                ),
+                (Method::PATCH, FIRST.to_owned()),
+                (
+                    Method::PUT,
+                    format!("https://registry.test{SECOND}&digest={}", blob.digest)
+                ),
+            ]
+        );
+        let patch = &seen[1];
+        assert!(
+            patch.streamed,
+            "the PATCH body must be a stream, not a buffer"
+        );
+        assert_eq!(patch.body, "0123456789");
+        assert!(patch.headers.get("content-range").is_none());
+        assert!(seen[2].body.is_empty());
+        assert!(seen.iter().all(|r| r.credentials == Some(alice())));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_digest_is_rejected_and_the_upload_cancelled() {
+        let (client, log) = stub_client(registry);
+        let upload = client.start_blob_upload("acme/x").await.unwrap();
+        let upload = upload.send_stream(chunks(&["0123456789"])).await.unwrap();
+        let error = upload
+            .commit(&Digest::sha256_of(b"other"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some("DIGEST_INVALID"), "{error:?}");
+        let last = requests(&log).pop().unwrap();
+        assert_eq!(last.method, Method::DELETE);
+        assert_eq!(last.uri, format!("https://registry.test{SECOND}"));
+    }
+
+    #[tokio::test]
+    async fn cancel_deletes_the_location_and_ignores_errors() {
+        let (client, log) = stub_client(|request| match request.method {
+            Method::POST => respond(202, &[("location", FIRST)], ""),
+            _ => respond(500, &[], "boom"),
+        });
+        let upload = client.start_blob_upload("acme/x").await.unwrap();
+        upload.cancel().await;
+        let last = requests(&log).pop().unwrap();
+        assert_eq!((last.method, last.uri.as_str()), (Method::DELETE, FIRST));
+    }
+
+    #[tokio::test]
+    async fn a_failing_body_is_a_body_error() {
+        let (client, log) = stub_client(registry);
+        let failing = stream::iter(vec![
+            Ok(Bytes::from_static(b"0123")),
+            Err(std::io::Error::other("client disconnected")),
+        ]);
+        let upload = client.start_blob_upload("acme/x").await.unwrap();
+        let error = upload.send_stream(failing).await.unwrap_err();
+        match &error {
+            OciError::Body(reason) => assert_eq!(reason, "client disconnected"),
+            other => panic!("expected Body, got {other:?}"),
+        }
+        assert_eq!(error.status_hint(), http::StatusCode::BAD_REQUEST);
+        let last = requests(&log).pop().unwrap();
+        assert_eq!(
+            last.method,
+            Method::DELETE,
+            "the broken session is cancelled"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use http::{HeaderValue, Request, Response, StatusCode};
+use pyoci_basic_auth::Credentials;
+use tower::{BoxError, Service, ServiceExt};
+
+use crate::access::{access_key, origin_of};
+use crate::cache::{OriginKey, TokenCache, TokenKey};
+use crate::challenge::challenges_in;
+use crate::headers::{basic_authorization, bearer_authorization};
+use crate::realm::{fetch_token, RealmAnswer};
+use crate::TokenExchangeError;
+
+/// How long to keep sending Basic credentials right away to an origin that asked for them.
+const REMEMBER_BASIC_FOR: Duration = Duration::from_secs(60 * 60);
+
+/// Response future of [`TokenExchange`].
+pub type ResponseFuture =
+    Pin<Box<dyn Future<Output = Result<Response<reqwest::Body>, BoxError>> + Send + 'static>>;
+
+/// Authorizes outgoing registry requests with the [`Credentials`] in their extensions, answering
+/// `401` challenges with a cached registry token (or Basic credentials) and one retry.
+///
+/// Created by [`TokenExchangeLayer`](crate::TokenExchangeLayer); see the [crate docs](crate).
+#[derive(Debug, Clone)]
+pub struct TokenExchange<S> {
+    inner: S,
+    cache: Arc<TokenCache>,
+}
+
+impl<S> TokenExchange<S> {
+    pub(crate) fn new(inner: S, cache: Arc<TokenCache>) -> Self {
+        Self { inner, cache }
+    }
+}
+
+impl<S> Service<Request<reqwest::Body>> for TokenExchange<S>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    type Response = Response<reqwest::Body>;
+    type Error = BoxError;
+    type Future = ResponseFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Request<reqwest::Body>) -> Self::Future {
+        // The service that was polled ready sends the first request; clones send the rest.
+        let clone = self.inner.clone();
+        let ready = std::mem::replace(&mut self.inner, clone);
+        Box::pin(authorize(ready, self.cache.clone(), req))
+    }
+}
+
+/// Which authorization the first attempt carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Nothing,
+    CachedToken,
+    Basic,
+}
+
+async fn authorize<S>(
+    mut inner: S,
+    cache: Arc<TokenCache>,
+    mut req: Request<reqwest::Body>,
+) -> Result<Response<reqwest::Body>, BoxError>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>> + Clone,
+    S::Error: Into<BoxError>,
+{
+    let credentials = req
+        .extensions()
+        .get::<Credentials>()
+        .cloned()
+        .unwrap_or_default();
+    if let Credentials::Bearer(token) = &credentials {
+        let authorization =
+            bearer_authorization(token.expose()).ok_or(TokenExchangeError::UnusableBearerToken)?;
+        req.headers_mut().insert(AUTHORIZATION, authorization);
+        return inner.call(req).await.map_err(Into::into);
+    }
+
+    let origin = OriginKey {
+        origin: origin_of(req.uri()),
+        credentials: credentials.clone(),
+    };
+    let token_key = TokenKey {
+        origin: origin.clone(),
+        access: access_key(req.method(), req.uri().path()),
+    };
+    let basic = match &credentials {
+        Credentials::Basic { username, password } => {
+            basic_authorization(username, password.expose())
+        }
+        _ => None,
+    };
+
+    let now = Instant::now();
+    let sent = if let Some(token) = cache.token(&token_key, now) {
+        req.headers_mut().insert(AUTHORIZATION, token);
+        Sent::CachedToken
+    } else if let Some(basic) = basic.clone().filter(|_| cache.uses_basic(&origin, now)) {
+        req.headers_mut().insert(AUTHORIZATION, basic);
+        Sent::Basic
+    } else {
+        Sent::Nothing
+    };
+
+    let (req, replay) = Replay::split(req);
+    let response = inner.call(req).await.map_err(Into::into)?;
+    if response.status() != StatusCode::UNAUTHORIZED {
+        return Ok(response);
+    }
+    if sent == Sent::CachedToken {
+        // Revoked, or (ACR) not valid for this scope: exchange once more with this challenge.
+        cache.evict_token(&token_key);
+    }
+
+    let challenges = challenges_in(response.headers());
+    if let Some(bearer) = challenges
+        .iter()
+        .find(|challenge| challenge.is_bearer() && challenge.realm().is_some())
+    {
+        if sent == Sent::Basic {
+            cache.forget_basic(&origin);
+        }
+        let token = match fetch_token(inner.clone(), bearer, &credentials).await? {
+            RealmAnswer::Token(token) => token,
+            RealmAnswer::Rejected(refusal) => return Ok(refusal),
+        };
+        let fetched_at = Instant::now();
+        cache.insert_token(
+            token_key.clone(),
+            token.authorization.clone(),
+            fetched_at + token.usable_for,
+            fetched_at,
+        );
+        let Some(replay) = replay else {
+            tracing::debug!("request body cannot be replayed; token cached for the next request");
+            return Ok(response);
+        };
+        let retried = inner
+            .oneshot(replay.request(token.authorization))
+            .await
+            .map_err(Into::into)?;
+        if retried.status() == StatusCode::UNAUTHORIZED {
+            // A fresh token that does not work is of no use to the next request either.
+            cache.evict_token(&token_key);
+        }
+        return Ok(retried);
+    }
+
+    let basic_challenge = challenges.iter().any(|challenge| challenge.is_basic());
+    match (basic, replay) {
+        (Some(basic), replay) if basic_challenge && sent != Sent::Basic => {
+            let Some(replay) = replay else {
+                cache.remember_basic(origin, now + REMEMBER_BASIC_FOR, now);
+                return Ok(response);
+            };
+            let retried = inner
+                .oneshot(replay.request(basic))
+                .await
+                .map_err(Into::into)?;
+            if retried.status() != StatusCode::UNAUTHORIZED {
+                let now = Instant::now();
+                cache.remember_basic(origin, now + REMEMBER_BASIC_FOR, now);
+            }
+            Ok(retried)
+        }
+        _ => Ok(response),
+    }
+}
+
+/// A copy of a request with a buffered body, to send again with other credentials.
+struct Replay {
+    parts: Parts,
+    body: Bytes,
+}
+
+impl Replay {
+    /// Splits off a replayable copy when the body is buffered; streamed bodies cannot be resent.
+    fn split(req: Request<reqwest::Body>) -> (Request<reqwest::Body>, Option<Replay>) {
+        let Some(bytes) = req.body().as_bytes().map(Bytes::copy_from_slice) else {
+            return (req, None);
+        };
+        let (parts, _) = req.into_parts();
+        let replay = Replay {
+            parts: parts.clone(),
+            body: bytes.clone(),
+        };
+        (
+            Request::from_parts(parts, reqwest::Body::from(bytes)),
+            Some(replay),
+        )
+    }
+
+    fn request(self, authorization: HeaderValue) -> Request<reqwest::Body> {
+        let mut req = Request::from_parts(self.parts, reqwest::Body::from(self.body));
+        req.headers_mut().insert(AUTHORIZATION, authorization);
+        req
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,685 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::Method;
+use http_body_util::{BodyExt, Full};
+use pyoci_basic_auth::Secret;
+use tower::{service_fn, Layer};
+
+use super::*;
+use crate::TokenExchangeLayer;
+
+type Body = reqwest::Body;
+type Handler = Arc<dyn Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync>;
+
+const REALM: &str = "https://auth.test/token";
+const PASSWORD: &str = "s3cret";
+
+/// A registry at `registry.test` and its token service at `auth.test`, counting calls.
+#[derive(Clone)]
+struct Stub {
+    registry: Handler,
+    realm: Handler,
+    registry_calls: Arc<AtomicUsize>,
+    realm_calls: Arc<AtomicUsize>,
+    realm_queries: Arc<Mutex<Vec<String>>>,
+}
+
+impl Stub {
+    /// A token registry: accepts any `Bearer tok-...`, and a realm issuing `tok-<username>`.
+    fn tokens() -> Self {
+        Self::new(token_registry, issue_token(r#""expires_in":300"#))
+    }
+
+    fn new(
+        registry: impl Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync + 'static,
+        realm: impl Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            registry: Arc::new(registry),
+            realm: Arc::new(realm),
+            registry_calls: Arc::default(),
+            realm_calls: Arc::default(),
+            realm_queries: Arc::default(),
+        }
+    }
+
+    fn service(
+        &self,
+    ) -> impl Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = BoxError,
+        Future = impl Future<Output = Result<Response<Body>, BoxError>> + Send,
+    > + Clone
+           + Send
+           + 'static {
+        let stub = self.clone();
+        service_fn(move |req: Request<Body>| {
+            let result = stub.handle(&req);
+            async move { result }
+        })
+    }
+
+    fn handle(&self, req: &Request<Body>) -> Result<Response<Body>, BoxError> {
+        if req.uri().host() == Some("auth.test") {
+            self.realm_calls.fetch_add(1, Ordering::SeqCst);
+            let query = req.uri().query().unwrap_or_default().to_owned();
+            self.realm_queries.lock().unwrap().push(query);
+            (self.realm)(req)
+        } else {
+            self.registry_calls.fetch_add(1, Ordering::SeqCst);
+            (self.registry)(req)
+        }
+    }
+
+    fn calls(&self) -> (usize, usize) {
+        (
+            self.registry_calls.load(Ordering::SeqCst),
+            self.realm_calls.load(Ordering::SeqCst),
+        )
+    }
+
+    fn realm_queries(&self) -> Vec<String> {
+        self.realm_queries.lock().unwrap().clone()
+    }
+}
+
+fn respond(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.into()));
+    *response.status_mut() = status;
+    response
+}
+
+fn bearer_challenge(scope: &str) -> Response<Body> {
+    let mut response = respond(StatusCode::UNAUTHORIZED, "{\"errors\":[]}");
+    let challenge = format!(r#"Bearer realm="{REALM}",service="registry.test",scope="{scope}""#);
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, challenge.parse().unwrap());
+    response
+}
+
+fn scope_for(req: &Request<Body>) -> String {
+    let action = match *req.method() {
+        Method::GET | Method::HEAD => "pull",
+        Method::DELETE => "delete",
+        _ => "pull,push",
+    };
+    format!("repository:ns/pkg:{action}")
+}
+
+fn authorization(req: &Request<Body>) -> Option<&str> {
+    req.headers()
+        .get(AUTHORIZATION)
+        .map(|value| value.to_str().unwrap())
+}
+
+/// Accepts `Bearer tok-...` and answers with the token; challenges everything else.
+fn token_registry(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
+    Ok(
+        match authorization(req).and_then(|value| value.strip_prefix("Bearer ")) {
+            Some(token) if token.starts_with("tok-") => respond(StatusCode::OK, token),
+            _ => bearer_challenge(&scope_for(req)),
+        },
+    )
+}
+
+/// The Basic username if the password is right, `anon` without credentials, `None` otherwise.
+fn realm_user(req: &Request<Body>) -> Option<String> {
+    let Some(value) = authorization(req) else {
+        return Some("anon".into());
+    };
+    let decoded = STANDARD.decode(value.strip_prefix("Basic ")?).ok()?;
+    let (user, password) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(u, p)| (u.to_owned(), p.to_owned()))?;
+    (password == PASSWORD).then_some(user)
+}
+
+/// A token service issuing `tok-<user>` with the given extra JSON fields.
+fn issue_token(
+    fields: &'static str,
+) -> impl Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync + 'static {
+    move |req| {
+        Ok(match realm_user(req) {
+            Some(user) => respond(
+                StatusCode::OK,
+                format!(r#"{{"token":"tok-{user}","access_token":"tok-{user}",{fields}}}"#),
+            ),
+            None => respond(StatusCode::UNAUTHORIZED, "bad credentials"),
+        })
+    }
+}
+
+fn alice() -> Credentials {
+    user("alice", PASSWORD)
+}
+
+fn user(username: &str, password: &str) -> Credentials {
+    Credentials::Basic {
+        username: username.into(),
+        password: Secret::new(password),
+    }
+}
+
+fn request(method: Method, path: &str, credentials: Credentials) -> Request<Body> {
+    let mut req = Request::new(Body::from(""));
+    *req.method_mut() = method;
+    *req.uri_mut() = format!("https://registry.test{path}").parse().unwrap();
+    req.extensions_mut().insert(credentials);
+    req
+}
+
+fn get(credentials: Credentials) -> Request<Body> {
+    request(Method::GET, "/v2/ns/pkg/manifests/1.0", credentials)
+}
+
+async fn send(
+    layer: &TokenExchangeLayer,
+    stub: &Stub,
+    req: Request<Body>,
+) -> Result<(StatusCode, String), BoxError> {
+    let response = layer.layer(stub.service()).oneshot(req).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Ok((status, String::from_utf8(body.to_vec()).unwrap()))
+}
+
+async fn send_ok(
+    layer: &TokenExchangeLayer,
+    stub: &Stub,
+    req: Request<Body>,
+) -> (StatusCode, String) {
+    send(layer, stub, req).await.unwrap()
+}
+
+#[tokio::test]
+async fn token_is_fetched_once_then_reused() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    assert_eq!(
+        send_ok(&layer, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+    assert_eq!(stub.calls(), (2, 1));
+    assert_eq!(
+        stub.realm_queries(),
+        ["service=registry.test&scope=repository%3Ans%2Fpkg%3Apull"]
+    );
+
+    assert_eq!(
+        send_ok(&layer, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+    assert_eq!(
+        stub.calls(),
+        (3, 1),
+        "second request uses the cached token directly"
+    );
+}
+
+#[tokio::test]
+async fn clones_and_services_of_one_layer_share_the_cache() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    send_ok(&layer, &stub, get(alice())).await;
+    let other_layer = layer.clone();
+    let (status, _) = send_ok(&other_layer, &stub, get(alice())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stub.calls(), (3, 1));
+
+    let separate = TokenExchangeLayer::new();
+    send_ok(&separate, &stub, get(alice())).await;
+    assert_eq!(stub.calls().1, 2, "a new layer starts with an empty cache");
+}
+
+#[tokio::test]
+async fn different_credentials_get_separate_tokens() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let bob = || user("bob", PASSWORD);
+    assert_eq!(send_ok(&layer, &stub, get(alice())).await.1, "tok-alice");
+    assert_eq!(send_ok(&layer, &stub, get(bob())).await.1, "tok-bob");
+    assert_eq!(
+        send_ok(&layer, &stub, get(Credentials::Anonymous)).await.1,
+        "tok-anon"
+    );
+    assert_eq!(stub.calls().1, 3);
+
+    // No extension at all is anonymous too, and shares the anonymous token.
+    let mut no_extension = get(Credentials::Anonymous);
+    no_extension.extensions_mut().clear();
+    assert_eq!(send_ok(&layer, &stub, no_extension).await.1, "tok-anon");
+    assert_eq!(send_ok(&layer, &stub, get(bob())).await.1, "tok-bob");
+    assert_eq!(send_ok(&layer, &stub, get(alice())).await.1, "tok-alice");
+    assert_eq!(stub.calls().1, 3);
+}
+
+#[tokio::test]
+async fn pull_push_and_delete_tokens_are_separate() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let push = || request(Method::POST, "/v2/ns/pkg/blobs/uploads/", alice());
+    let delete = || request(Method::DELETE, "/v2/ns/pkg/manifests/sha256:ab", alice());
+    send_ok(&layer, &stub, get(alice())).await;
+    send_ok(&layer, &stub, push()).await;
+    send_ok(&layer, &stub, delete()).await;
+    assert_eq!(
+        stub.realm_queries(),
+        [
+            "service=registry.test&scope=repository%3Ans%2Fpkg%3Apull",
+            "service=registry.test&scope=repository%3Ans%2Fpkg%3Apull%2Cpush",
+            "service=registry.test&scope=repository%3Ans%2Fpkg%3Adelete",
+        ]
+    );
+    // A blob HEAD is a pull like the manifest GET; a PUT of a manifest is a push like the POST.
+    let head = request(Method::HEAD, "/v2/ns/pkg/blobs/sha256:cd", alice());
+    let put = request(Method::PUT, "/v2/ns/pkg/manifests/1.0", alice());
+    assert_eq!(send_ok(&layer, &stub, head).await.0, StatusCode::OK);
+    assert_eq!(send_ok(&layer, &stub, put).await.0, StatusCode::OK);
+    assert_eq!(stub.calls().1, 3);
+}
+
+#[tokio::test]
+async fn short_lived_token_is_fetched_again() {
+    let layer = TokenExchangeLayer::new();
+    let stub = Stub::new(token_registry, issue_token(r#""expires_in":1"#));
+    send_ok(&layer, &stub, get(alice())).await;
+    let (status, _) = send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stub.calls(), (4, 2));
+}
+
+#[tokio::test]
+async fn missing_expires_in_still_caches() {
+    let layer = TokenExchangeLayer::new();
+    let stub = Stub::new(
+        token_registry,
+        issue_token(r#""issued_at":"2024-01-01T00:00:00Z""#),
+    );
+    send_ok(&layer, &stub, get(alice())).await;
+    send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(stub.calls(), (3, 1));
+}
+
+#[tokio::test]
+async fn refused_cached_token_is_replaced_once() {
+    // The registry only accepts tokens of the current generation, like a revocation.
+    let generation = Arc::new(AtomicUsize::new(1));
+    let (accepts, issues) = (generation.clone(), generation.clone());
+    let stub = Stub::new(
+        move |req| {
+            let current = format!("Bearer tok-{}", accepts.load(Ordering::SeqCst));
+            Ok(if authorization(req) == Some(current.as_str()) {
+                respond(StatusCode::OK, current)
+            } else {
+                bearer_challenge(&scope_for(req))
+            })
+        },
+        move |_| {
+            let token = format!("tok-{}", issues.load(Ordering::SeqCst));
+            Ok(respond(
+                StatusCode::OK,
+                format!(r#"{{"token":"{token}","expires_in":300}}"#),
+            ))
+        },
+    );
+    let layer = TokenExchangeLayer::new();
+    send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(stub.calls(), (2, 1));
+
+    generation.store(2, Ordering::SeqCst);
+    let (status, body) = send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "Bearer tok-2"));
+    assert_eq!(
+        stub.calls(),
+        (4, 2),
+        "cached token refused, one exchange, one retry"
+    );
+
+    send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(stub.calls(), (5, 2), "the new token was cached");
+}
+
+#[tokio::test]
+async fn token_that_does_not_help_is_not_retried_again() {
+    // Anonymous access the registry never grants: a token is issued but is never enough.
+    let stub = Stub::new(
+        |req| Ok(bearer_challenge(&scope_for(req))),
+        issue_token(r#""expires_in":300"#),
+    );
+    let layer = TokenExchangeLayer::new();
+    let (status, _) = send_ok(&layer, &stub, get(Credentials::Anonymous)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stub.calls(), (2, 1), "one retry, no loop");
+
+    let (status, _) = send_ok(&layer, &stub, get(Credentials::Anonymous)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(stub.calls(), (4, 2), "the useless token was not kept");
+}
+
+fn basic_registry(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
+    let expected = format!("Basic {}", STANDARD.encode(format!("alice:{PASSWORD}")));
+    Ok(if authorization(req) == Some(expected.as_str()) {
+        respond(StatusCode::OK, "welcome")
+    } else {
+        let mut response = respond(StatusCode::UNAUTHORIZED, "");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            r#"Basic realm="pyoci-test""#.parse().unwrap(),
+        );
+        response
+    })
+}
+
+#[tokio::test]
+async fn basic_challenge_is_answered_with_basic_credentials() {
+    let layer = TokenExchangeLayer::new();
+    let stub = Stub::new(basic_registry, |_| panic!("no token service"));
+    assert_eq!(
+        send_ok(&layer, &stub, get(alice())).await,
+        (StatusCode::OK, "welcome".into())
+    );
+    assert_eq!(stub.calls(), (2, 0));
+    assert_eq!(send_ok(&layer, &stub, get(alice())).await.0, StatusCode::OK);
+    assert_eq!(
+        stub.calls(),
+        (3, 0),
+        "Basic is sent right away once the origin asked for it"
+    );
+
+    assert_eq!(
+        send_ok(&layer, &stub, get(Credentials::Anonymous)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        stub.calls(),
+        (4, 0),
+        "anonymous requests have nothing to retry with"
+    );
+
+    let wrong = || user("alice", "wrong");
+    assert_eq!(
+        send_ok(&layer, &stub, get(wrong())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(stub.calls(), (6, 0));
+    assert_eq!(
+        send_ok(&layer, &stub, get(wrong())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        stub.calls(),
+        (8, 0),
+        "refused credentials are not remembered as working"
+    );
+}
+
+#[tokio::test]
+async fn token_service_refusal_goes_back_to_the_caller() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (status, body) = send_ok(&layer, &stub, get(user("alice", "wrong"))).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::UNAUTHORIZED, "bad credentials")
+    );
+    assert_eq!(stub.calls(), (1, 1), "no retry after a refusal");
+
+    let stub = Stub::new(token_registry, |_| {
+        Ok(respond(StatusCode::FORBIDDEN, "denied"))
+    });
+    let (status, _) = send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(stub.calls(), (1, 1));
+}
+
+async fn exchange_error(
+    realm: impl Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync + 'static,
+) -> String {
+    let stub = Stub::new(token_registry, realm);
+    let error = send(&TokenExchangeLayer::new(), &stub, get(alice()))
+        .await
+        .unwrap_err();
+    assert!(
+        error.downcast_ref::<TokenExchangeError>().is_some(),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(!message.contains(PASSWORD), "{message}");
+    assert!(
+        !message.contains(&STANDARD.encode(format!("alice:{PASSWORD}"))),
+        "{message}"
+    );
+    message
+}
+
+#[tokio::test]
+async fn token_service_failures_are_errors_naming_the_host() {
+    let message = exchange_error(|_| Ok(respond(StatusCode::BAD_GATEWAY, ""))).await;
+    assert!(
+        message.contains("auth.test") && message.contains("502"),
+        "{message}"
+    );
+
+    let message = exchange_error(|_| Ok(respond(StatusCode::OK, r#"{"expires_in":300}"#))).await;
+    assert!(
+        message.contains("auth.test") && message.contains("access_token"),
+        "{message}"
+    );
+
+    let message = exchange_error(|_| Err("connection refused".into())).await;
+    assert!(
+        message.contains("auth.test") && message.contains("connection refused"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn relative_realm_is_an_error() {
+    let stub = Stub::new(
+        |_| {
+            let mut response = respond(StatusCode::UNAUTHORIZED, "");
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                r#"Bearer realm="/token""#.parse().unwrap(),
+            );
+            Ok(response)
+        },
+        |_| panic!("not called"),
+    );
+    let error = send(&TokenExchangeLayer::new(), &stub, get(alice()))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("\"/token\""), "{error}");
+}
+
+#[tokio::test]
+async fn streamed_body_gets_the_401_but_the_token_is_cached() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let mut streamed = request(Method::POST, "/v2/ns/pkg/blobs/uploads/", alice());
+    *streamed.body_mut() = Body::wrap(Full::new(Bytes::from_static(b"wheel bytes")));
+    assert_eq!(
+        send_ok(&layer, &stub, streamed).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(stub.calls(), (1, 1));
+
+    let buffered = request(Method::POST, "/v2/ns/pkg/blobs/uploads/", alice());
+    assert_eq!(
+        send_ok(&layer, &stub, buffered).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+    assert_eq!(
+        stub.calls(),
+        (2, 1),
+        "the cached push token was sent right away"
+    );
+}
+
+#[tokio::test]
+async fn bearer_credentials_pass_straight_through() {
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let given = || Credentials::Bearer(Secret::new("tok-given"));
+    assert_eq!(
+        send_ok(&layer, &stub, get(given())).await,
+        (StatusCode::OK, "tok-given".into())
+    );
+    let refused = Credentials::Bearer(Secret::new("expired"));
+    assert_eq!(
+        send_ok(&layer, &stub, get(refused)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        stub.calls(),
+        (2, 0),
+        "no exchange and no retry for bearer credentials"
+    );
+
+    let unsendable = Credentials::Bearer(Secret::new("two words"));
+    let error = send(&layer, &stub, get(unsendable)).await.unwrap_err();
+    assert!(!error.to_string().contains("two words"), "{error}");
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Marker(u32);
+
+#[tokio::test]
+async fn retry_replays_the_whole_request() {
+    let stub = Stub::new(
+        |req| {
+            if authorization(req).is_none() {
+                return Ok(bearer_challenge(&scope_for(req)));
+            }
+            let seen = format!(
+                "{} {} {:?} {:?} {}",
+                req.method(),
+                req.uri(),
+                req.headers().get(CONTENT_TYPE),
+                req.extensions().get::<Marker>(),
+                String::from_utf8_lossy(req.body().as_bytes().unwrap()),
+            );
+            Ok(respond(StatusCode::CREATED, seen))
+        },
+        issue_token(r#""expires_in":300"#),
+    );
+    let mut req = request(Method::PUT, "/v2/ns/pkg/manifests/1.0?x=1", alice());
+    req.headers_mut().insert(
+        CONTENT_TYPE,
+        "application/vnd.oci.image.index.v1+json".parse().unwrap(),
+    );
+    req.extensions_mut().insert(Marker(7));
+    *req.body_mut() = Body::from("{\"manifest\":true}");
+    let (status, seen) = send_ok(&TokenExchangeLayer::new(), &stub, req).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(
+        seen,
+        "PUT https://registry.test/v2/ns/pkg/manifests/1.0?x=1 \
+         Some(\"application/vnd.oci.image.index.v1+json\") Some(Marker(7)) {\"manifest\":true}"
+    );
+    assert_eq!(stub.calls(), (2, 1));
+}
+
+#[tokio::test]
+async fn bearer_challenge_found_among_several_headers() {
+    let stub = Stub::new(
+        |req| {
+            if authorization(req).is_some() {
+                return token_registry(req);
+            }
+            let mut response = bearer_challenge("repository:ns/pkg:pull");
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, r#"Basic realm="x""#.parse().unwrap());
+            response.headers_mut().append(
+                WWW_AUTHENTICATE,
+                format!(r#"Bearer realm="{REALM}",scope="repository:ns/pkg:pull""#)
+                    .parse()
+                    .unwrap(),
+            );
+            Ok(response)
+        },
+        issue_token(r#""expires_in":300"#),
+    );
+    let (status, body) = send_ok(
+        &TokenExchangeLayer::new(),
+        &stub,
+        get(Credentials::Anonymous),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "tok-anon"));
+    assert_eq!(stub.realm_queries(), ["scope=repository%3Ans%2Fpkg%3Apull"]);
+}
+
+#[tokio::test]
+async fn other_statuses_pass_through_untouched() {
+    let stub = Stub::new(
+        |_| Ok(respond(StatusCode::NOT_FOUND, "no such manifest")),
+        |_| panic!("not called"),
+    );
+    let (status, body) = send_ok(&TokenExchangeLayer::new(), &stub, get(alice())).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "no such manifest")
+    );
+
+    let challenge_without_realm = Stub::new(
+        |_| {
+            let mut response = respond(StatusCode::UNAUTHORIZED, "");
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, r#"Bearer service="x""#.parse().unwrap());
+            Ok(response)
+        },
+        |_| panic!("not called"),
+    );
+    let (status, _) = send_ok(
+        &TokenExchangeLayer::new(),
+        &challenge_without_realm,
+        get(alice()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Collects formatted log lines.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn logs_name_the_realm_but_never_secrets() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    send_ok(&layer, &stub, get(alice())).await;
+    send_ok(&layer, &stub, get(user("alice", "wrong"))).await;
+
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("fetched registry token"), "{logs}");
+    assert!(
+        logs.contains("auth.test") && logs.contains("repository:ns/pkg:pull"),
+        "{logs}"
+    );
+    assert!(logs.contains("refused the credentials"), "{logs}");
+    for secret in [PASSWORD, "wrong", "tok-", "Basic ", "Bearer "] {
+        assert!(!logs.contains(secret), "{secret} in {logs}");
+    }
+}

@@ -1,0 +1,57 @@
+//! Settings, from flags or the environment variables the original PyOCI reads.
+
+use std::net::IpAddr;
+
+use clap::Parser;
+
+/// PyOCI's settings. Every flag can also be given as the environment variable shown in
+/// `pyoci --help`; the names are those of the original PyOCI so deployments carry over.
+#[derive(Clone, Debug, Parser)]
+#[command(
+    name = "pyoci",
+    version,
+    about = "Serve any OCI registry as a private Python package index",
+    long_about = "Serve any OCI registry as a private Python package index.\n\n\
+        Index URL: http://USER:TOKEN@HOST:PORT/<registry>/<namespace>/\n\
+        where <registry> is a host (spoken to over https) or a percent-encoded \
+        http%3A%2F%2Fhost%3Aport for a plain-http registry."
+)]
+pub struct Config {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to listen on.
+    #[arg(long, env = "PYOCI_HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// URL path prefix PyOCI is served under, e.g. `/pyoci` behind a reverse proxy.
+    #[arg(long = "path", env = "PYOCI_PATH", default_value = "")]
+    pub path_prefix: String,
+
+    /// Largest request body accepted, in bytes (an upload's whole multipart body).
+    #[arg(long, env = "PYOCI_MAX_BODY", default_value_t = 2 * 1024 * 1024 * 1024)]
+    pub max_body: usize,
+
+    /// How many versions a project page lists, the newest by PEP 440; 0 lists all.
+    #[arg(long, env = "PYOCI_MAX_VERSIONS", default_value_t = 100)]
+    pub max_versions: usize,
+
+    /// A username whose password is a registry token, sent to the registry as
+    /// `Authorization: Bearer` without a token exchange.
+    #[arg(long, env = "PYOCI_BEARER_USERNAME")]
+    pub bearer_username: Option<String>,
+}
+
+impl Config {
+    /// The path prefix without its trailing slash, `""` when PyOCI is served at the root.
+    pub fn prefix(&self) -> &str {
+        self.path_prefix.trim_end_matches('/')
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::parse_from(["pyoci"])
+    }
+}

@@ -1,0 +1,158 @@
+//! The one place where anything that went wrong becomes an HTTP response.
+//!
+//! Client mistakes are 4xx, registry trouble is 5xx; every body says what happened and what
+//! to do about it, in plain text (twine and pip show it to the user).
+
+use std::fmt;
+
+use http::{header, HeaderValue, Response, StatusCode};
+use pyoci_oci::OciError;
+use pyoci_upload::UploadError;
+
+use crate::{
+    body::Body,
+    package::{FilenameError, NameError, VersionError},
+    route::RouteError,
+};
+
+/// Everything a request can fail with.
+#[derive(Debug)]
+pub enum Error {
+    /// The URL matches nothing or is malformed.
+    Route(RouteError),
+    /// The request is wrong in a way the message explains.
+    BadRequest(String),
+    /// The project, version or file does not exist.
+    NotFound(String),
+    /// An upload would replace a file with different bytes.
+    Conflict(String),
+    /// The request body is larger than `PYOCI_MAX_BODY`.
+    TooLarge(String),
+    /// The registry said no, failed, or could not be reached.
+    Registry(OciError),
+    /// The upload body could not be read as the upload API.
+    Upload(UploadError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Route(err) => write!(f, "{err}"),
+            Error::BadRequest(message)
+            | Error::NotFound(message)
+            | Error::Conflict(message)
+            | Error::TooLarge(message) => f.write_str(message),
+            Error::Registry(err) => write!(f, "{err}"),
+            Error::Upload(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl Error {
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::Route(RouteError::NotFound(_)) | Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Route(RouteError::BadRequest(_)) | Error::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Error::Route(RouteError::MethodNotAllowed { .. }) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Upload(err) => upload_status(err),
+            Error::Registry(err) => err.status_hint(),
+        }
+    }
+
+    /// The response for this error.
+    pub fn into_response(self) -> Response<Body> {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(%status, error = %self, "request failed");
+        } else {
+            tracing::debug!(%status, error = %self, "request refused");
+        }
+        let mut response = Response::new(Body::from(format!("{self}\n")));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            // pip and uv retry with netrc/keyring credentials only when asked this way.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"pyoci\""),
+            );
+        }
+        if let Error::Route(RouteError::MethodNotAllowed { .. }) = self {
+            headers.insert(
+                header::ALLOW,
+                HeaderValue::from_static("GET, HEAD, POST, DELETE"),
+            );
+        }
+        response
+    }
+}
+
+fn upload_status(err: &UploadError) -> StatusCode {
+    if exceeded_body_limit(err) {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else if err.is_client_error() || matches!(err, UploadError::BodyRead(_)) {
+        // A body that cannot be read is the client's doing (it went away or sent garbage).
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
+/// Whether a body failed because it grew past `PYOCI_MAX_BODY`.
+pub fn exceeded_body_limit(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(err) = current {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}
+
+impl From<RouteError> for Error {
+    fn from(err: RouteError) -> Self {
+        Error::Route(err)
+    }
+}
+
+impl From<OciError> for Error {
+    fn from(err: OciError) -> Self {
+        Error::Registry(err)
+    }
+}
+
+impl From<UploadError> for Error {
+    fn from(err: UploadError) -> Self {
+        Error::Upload(err)
+    }
+}
+
+impl From<NameError> for Error {
+    fn from(err: NameError) -> Self {
+        Error::BadRequest(err.to_string())
+    }
+}
+
+impl From<VersionError> for Error {
+    fn from(err: VersionError) -> Self {
+        Error::BadRequest(err.to_string())
+    }
+}
+
+impl From<FilenameError> for Error {
+    fn from(err: FilenameError) -> Self {
+        Error::BadRequest(err.to_string())
+    }
+}

@@ -1,0 +1,58 @@
+//! `DELETE /<registry>/<namespace>/<project>/<filename>`: removes one file.
+
+use http::{Response, StatusCode};
+use pyoci_basic_auth::Credentials;
+
+use super::{read_index, repository, text};
+use crate::{
+    app::App,
+    body::Body,
+    error::Error,
+    package::{DistFilename, ProjectName},
+    route::Target,
+};
+
+/// Takes the file out of its version's index; the version's other files stay. When it was
+/// the last file, the index itself is deleted, which removes the tag.
+pub async fn delete_file(
+    app: &App,
+    target: Target,
+    project: String,
+    filename: String,
+    credentials: Credentials,
+) -> Result<Response<Body>, Error> {
+    let name = ProjectName::parse(&project)?;
+    let file = DistFilename::parse(&filename)?;
+    let oci = app.oci(&target, credentials);
+    let repo = repository(&target, &name);
+    let not_found = || Error::NotFound(format!("no file `{filename}` in `{repo}`"));
+    if file.name() != &name {
+        return Err(not_found());
+    }
+    let (mut index, index_digest) = read_index(&oci, &repo, file.version())
+        .await?
+        .ok_or_else(not_found)?;
+    let position = index
+        .manifests
+        .iter()
+        .position(|entry| {
+            entry
+                .platform
+                .as_ref()
+                .is_some_and(|p| p.architecture == file.architecture())
+        })
+        .ok_or_else(not_found)?;
+    let removed = index.manifests.remove(position);
+    if index.manifests.is_empty() {
+        oci.delete_manifest(&repo, &index_digest).await?;
+    } else {
+        oci.put_index(&repo, &file.version().tag(), &index).await?;
+    }
+    // The file's manifest is unreferenced now; removing it lets the registry's garbage
+    // collection reclaim the blob. Registries that refuse deletes keep it, harmlessly.
+    if let Err(err) = oci.delete_manifest(&repo, &removed.digest).await {
+        tracing::debug!(%repo, error = %err, "file manifest left in place");
+    }
+    tracing::info!(%repo, %filename, "deleted file");
+    Ok(text(StatusCode::OK, format!("deleted {filename}")))
+}

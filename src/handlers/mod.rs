@@ -1,0 +1,115 @@
+//! One module per endpoint. Each handler takes the parsed route and the caller's
+//! credentials, speaks to the registry through an [`OciClient`], and returns a response or
+//! an [`Error`].
+
+mod delete;
+mod file;
+mod json;
+mod page;
+mod upload;
+
+pub use delete::delete_file;
+pub use file::get_file;
+pub use json::project_json;
+pub use page::project_page;
+pub use upload::{UploadHandler, UploadTarget};
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use pyoci_oci::{Digest, ImageIndex, OciClient, OciError};
+
+use crate::{
+    app::RegistryService,
+    error::Error,
+    package::{PackageVersion, ProjectName},
+    route::Target,
+};
+
+/// How many version indexes a listing fetches at once.
+const CONCURRENT_INDEX_READS: usize = 8;
+
+type Oci = OciClient<RegistryService>;
+
+/// The OCI repository of a project: `<namespace>/<project with - as _>`.
+fn repository(target: &Target, name: &ProjectName) -> String {
+    format!("{}/{}", target.namespace, name.oci_name())
+}
+
+/// A project's versions, newest first by PEP 440, at most `max` of them (0 = all).
+/// Tags that are not versions (`latest`, signatures) are skipped.
+async fn versions(oci: &Oci, repo: &str, max: usize) -> Result<Vec<PackageVersion>, Error> {
+    let tags = oci.list_tags(repo).await.map_err(|err| match err {
+        OciError::NotFound { .. } => Error::NotFound(format!(
+            "no such project: the registry has no repository `{repo}`"
+        )),
+        other => Error::Registry(other),
+    })?;
+    let mut versions: Vec<PackageVersion> = tags
+        .iter()
+        .filter_map(|tag| PackageVersion::from_tag(tag))
+        .collect();
+    versions.sort_unstable_by(|a, b| b.cmp(a));
+    if max > 0 {
+        versions.truncate(max);
+    }
+    Ok(versions)
+}
+
+/// A version's image index, or `None` when the tag is gone or is not an index.
+async fn read_index(
+    oci: &Oci,
+    repo: &str,
+    version: &PackageVersion,
+) -> Result<Option<(ImageIndex, Digest)>, Error> {
+    match oci.get_index(repo, &version.tag()).await {
+        Ok(found) => Ok(Some(found)),
+        Err(OciError::NotFound { .. } | OciError::InvalidResponse(_)) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The indexes of several versions, read concurrently, in the order given.
+async fn read_indexes(
+    oci: &Oci,
+    repo: &str,
+    versions: Vec<PackageVersion>,
+) -> Result<Vec<(PackageVersion, ImageIndex)>, Error> {
+    let indexes: Vec<_> = stream::iter(versions)
+        .map(|version| async move {
+            let index = read_index(oci, repo, &version).await?;
+            Ok::<_, Error>(index.map(|(index, _)| (version, index)))
+        })
+        .buffered(CONCURRENT_INDEX_READS)
+        .try_collect()
+        .await?;
+    Ok(indexes.into_iter().flatten().collect())
+}
+
+/// The URL path of a project page, under the configured prefix.
+fn project_path(prefix: &str, target: &Target, name: &ProjectName) -> String {
+    format!(
+        "{prefix}/{}/{}/{}/",
+        target.registry_segment, target.namespace, name
+    )
+}
+
+/// A permanent redirect, for unnormalized project names and missing trailing slashes.
+pub(crate) fn redirect(location: &str) -> http::Response<crate::body::Body> {
+    let mut response =
+        http::Response::new(crate::body::Body::from(format!("moved to {location}\n")));
+    *response.status_mut() = http::StatusCode::MOVED_PERMANENTLY;
+    if let Ok(value) = http::HeaderValue::from_str(location) {
+        response.headers_mut().insert(http::header::LOCATION, value);
+    }
+    response
+}
+
+/// A short plain-text success response.
+pub(crate) fn text(status: http::StatusCode, message: String) -> http::Response<crate::body::Body> {
+    let mut response = http::Response::new(crate::body::Body::from(format!("{message}\n")));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,92 @@
+//! What the upload form says about the file, checked against the file itself.
+
+use std::collections::BTreeMap;
+
+use pyoci_upload::Form;
+
+use super::digests::FileDigests;
+use crate::{
+    error::Error,
+    package::{DistFilename, DistKind, PackageVersion, ProjectName},
+};
+
+/// Classifier prefix whose entries become manifest annotations (labels), as in the original.
+const LABEL_CLASSIFIER: &str = "PyOCI :: Label :: ";
+
+/// The form's `:action`, `name`, `version` and `filetype`, where sent, must describe the file.
+pub fn check_form_agrees(form: &Form, file: &DistFilename) -> Result<(), Error> {
+    if let Some(action) = form.get(":action") {
+        if action != "file_upload" {
+            return Err(Error::BadRequest(format!(
+                "unsupported :action `{action}`: PyOCI only accepts `file_upload`"
+            )));
+        }
+    }
+    if let Some(name) = form.get("name") {
+        if ProjectName::parse(name)? != *file.name() {
+            return Err(Error::BadRequest(format!(
+                "the form's name `{name}` does not match the file `{file}`"
+            )));
+        }
+    }
+    if let Some(version) = form.get("version") {
+        if PackageVersion::parse(version)? != *file.version() {
+            return Err(Error::BadRequest(format!(
+                "the form's version `{version}` does not match the file `{file}`"
+            )));
+        }
+    }
+    let expected_filetype = match file.kind() {
+        DistKind::Wheel => "bdist_wheel",
+        DistKind::Sdist => "sdist",
+    };
+    if let Some(filetype) = form.get("filetype") {
+        if filetype != expected_filetype {
+            return Err(Error::BadRequest(format!(
+                "the form's filetype `{filetype}` does not match the file `{file}`, \
+                 which is a {expected_filetype}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every digest the client declared must match the bytes received.
+pub fn check_declared_digests(form: &Form, received: &FileDigests) -> Result<(), Error> {
+    for (field, actual) in [
+        ("sha256_digest", &received.sha256),
+        ("blake2_256_digest", &received.blake2_256),
+        ("md5_digest", &received.md5),
+    ] {
+        if let Some(declared) = form.get(field).filter(|d| !d.is_empty()) {
+            if !declared.eq_ignore_ascii_case(actual) {
+                return Err(Error::BadRequest(format!(
+                    "{field} mismatch: the form declares {declared} but the file received \
+                     hashes to {actual}; the upload was corrupted or the form is wrong, \
+                     nothing was stored"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `PyOCI :: Label :: <key> :: <value>` classifiers, as annotations.
+pub fn labels(form: &Form) -> BTreeMap<String, String> {
+    form.get_all("classifiers")
+        .filter_map(|classifier| classifier.strip_prefix(LABEL_CLASSIFIER))
+        .filter_map(|label| label.split_once(" :: "))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .filter(|(key, _)| !key.is_empty())
+        .collect()
+}
+
+/// `project_urls` fields (`"Label, URL"`) as the JSON object the original stores.
+pub fn project_urls(form: &Form) -> Option<String> {
+    let urls: serde_json::Map<String, serde_json::Value> = form
+        .get_all("project_urls")
+        .filter_map(|entry| entry.split_once(','))
+        .map(|(label, url)| (label.trim().to_owned(), url.trim().into()))
+        .collect();
+    (!urls.is_empty()).then(|| serde_json::Value::Object(urls).to_string())
+}

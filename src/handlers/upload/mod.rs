@@ -1,0 +1,202 @@
+//! `POST /<registry>/<namespace>/`: the legacy upload API twine, uv and poetry speak.
+//!
+//! The file streams from the client to a registry blob upload while it is hashed; nothing is
+//! made visible until the blob is committed, its manifest pushed and the version's index
+//! rewritten, so a failed or mismatching upload leaves nothing a listing would show.
+
+mod digests;
+mod metadata;
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http::{Request, Response, StatusCode};
+use pyoci_basic_auth::Credentials;
+use pyoci_oci::{Descriptor, Digest};
+use pyoci_upload::Upload;
+use tower::Service;
+
+use self::{
+    digests::{DigestingStream, FileDigests},
+    metadata::{check_declared_digests, check_form_agrees, labels, project_urls},
+};
+use super::{read_index, repository, text, Oci};
+use crate::{app::App, body::Body, error::Error, layout, package::DistFilename, route::Target};
+
+/// The upload's namespace, put in the request extensions by the router.
+#[derive(Clone, Debug)]
+pub struct UploadTarget(pub Target);
+
+/// The upload endpoint as a service over a parsed [`Upload`] body.
+#[derive(Clone)]
+pub struct UploadHandler {
+    app: Arc<App>,
+}
+
+impl UploadHandler {
+    pub fn new(app: Arc<App>) -> Self {
+        UploadHandler { app }
+    }
+}
+
+impl Service<Request<Upload>> for UploadHandler {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Upload>) -> Self::Future {
+        let app = self.app.clone();
+        Box::pin(async move {
+            let (parts, upload) = request.into_parts();
+            let credentials = parts
+                .extensions
+                .get::<Credentials>()
+                .cloned()
+                .unwrap_or_default();
+            let Some(UploadTarget(target)) = parts.extensions.get::<UploadTarget>().cloned() else {
+                return Ok(Error::NotFound("no upload target".into()).into_response());
+            };
+            Ok(upload_file(&app, target, credentials, upload)
+                .await
+                .unwrap_or_else(Error::into_response))
+        })
+    }
+}
+
+async fn upload_file(
+    app: &App,
+    target: Target,
+    credentials: Credentials,
+    mut upload: Upload,
+) -> Result<Response<Body>, Error> {
+    let file = upload.next_file().await?;
+    let filename = DistFilename::parse(file.filename())?;
+    check_form_agrees(upload.form(), &filename)?;
+    let oci = app.oci(&target, credentials);
+    let repo = repository(&target, filename.name());
+    let (file, digests) = DigestingStream::new(file);
+
+    if let Some(existing) = stored_sha256(&oci, &repo, &filename).await? {
+        file.try_for_each(|_| async { Ok(()) }).await?;
+        let form = upload.finish().await?;
+        let received = digests.result()?;
+        check_declared_digests(&form, &received)?;
+        return same_or_conflict(&filename, &existing, &received);
+    }
+
+    let blob_upload = oci.start_blob_upload(&repo).await?;
+    let blob_upload = match blob_upload.send_stream(file).await {
+        Ok(blob_upload) => blob_upload,
+        // When the client's body broke the stream, say so rather than blame the registry.
+        Err(err) => return Err(digests.failure().unwrap_or(err.into())),
+    };
+    let checked = async {
+        let form = upload.finish().await?;
+        let received = digests.result()?;
+        check_form_agrees(&form, &filename)?;
+        check_declared_digests(&form, &received)?;
+        Ok::<_, Error>((form, received))
+    };
+    let (form, received) = match checked.await {
+        Ok(checked) => checked,
+        Err(err) => {
+            blob_upload.cancel().await;
+            return Err(err);
+        }
+    };
+    let layer_digest = Digest::from_hex(&received.sha256)?;
+    blob_upload.commit(&layer_digest).await?;
+
+    let created = now();
+    oci.push_blob(
+        &repo,
+        &Descriptor::empty_config().digest,
+        Bytes::from_static(b"{}"),
+    )
+    .await?;
+    let manifest = layout::file_manifest(layer_digest, received.size, &created, labels(&form));
+    let manifest = oci.put_image_manifest(&repo, &manifest).await?;
+
+    // Read the index again right before writing it, so concurrent uploads of other files of
+    // this version are kept.
+    let mut index = match read_index(&oci, &repo, filename.version()).await? {
+        Some((index, _)) => index,
+        None => layout::version_index(),
+    };
+    if let Some(entry) = layout::find_file(&index, filename.architecture()) {
+        let existing = entry
+            .annotations
+            .get(layout::SHA256_ANNOTATION)
+            .cloned()
+            .unwrap_or_default();
+        return same_or_conflict(&filename, &existing, &received);
+    }
+    index.manifests.push(layout::file_entry(
+        manifest,
+        filename.architecture(),
+        &received.sha256,
+        &created,
+        project_urls(&form),
+    ));
+    index
+        .annotations
+        .insert(layout::CREATED_ANNOTATION.to_owned(), created);
+    oci.put_index(&repo, &filename.version().tag(), &index)
+        .await?;
+    tracing::info!(%repo, %filename, size = received.size, "uploaded file");
+    Ok(text(StatusCode::OK, format!("uploaded {filename}")))
+}
+
+/// The sha256 of the stored file with this name, if there is one.
+async fn stored_sha256(
+    oci: &Oci,
+    repo: &str,
+    filename: &DistFilename,
+) -> Result<Option<String>, Error> {
+    let Some((index, _)) = read_index(oci, repo, filename.version()).await? else {
+        return Ok(None);
+    };
+    Ok(
+        layout::find_file(&index, filename.architecture()).map(|entry| {
+            entry
+                .annotations
+                .get(layout::SHA256_ANNOTATION)
+                .cloned()
+                .unwrap_or_default()
+        }),
+    )
+}
+
+/// PyPI's rule: the same bytes again are a success, other bytes under the name are refused.
+fn same_or_conflict(
+    filename: &DistFilename,
+    stored_sha256: &str,
+    received: &FileDigests,
+) -> Result<Response<Body>, Error> {
+    if stored_sha256.eq_ignore_ascii_case(&received.sha256) {
+        Ok(text(
+            StatusCode::OK,
+            format!("{filename} already exists with the same content"),
+        ))
+    } else {
+        Err(Error::Conflict(format!(
+            "File already exists: {filename} is stored with other content. Files cannot be \
+             replaced; publish a new version (or delete the file first)"
+        )))
+    }
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

@@ -1,0 +1,234 @@
+use std::fmt;
+
+use super::{NameError, PackageVersion, ProjectName, VersionError};
+
+/// A wheel or sdist filename, split the way PyOCI stores it: the project, the version (the
+/// tag) and the "architecture" (the index entry's `platform.architecture`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DistFilename {
+    name: ProjectName,
+    version: PackageVersion,
+    kind: DistKind,
+    architecture: String,
+}
+
+/// The kind of distribution a filename names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistKind {
+    /// `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`
+    Wheel,
+    /// `{name}-{version}.tar.gz`
+    Sdist,
+}
+
+/// A filename that is not a wheel or sdist PyOCI can store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilenameError {
+    /// Neither `.whl` nor `.tar.gz`, or not shaped like one.
+    NotADistribution(String),
+    /// The name part is not a project name.
+    Name(NameError),
+    /// The version part is not a storable version.
+    Version(VersionError),
+}
+
+impl fmt::Display for FilenameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FilenameError::NotADistribution(filename) => write!(
+                f,
+                "`{filename}` is not a wheel (`name-version-python-abi-platform.whl`) or an \
+                 sdist (`name-version.tar.gz`) filename"
+            ),
+            FilenameError::Name(err) => write!(f, "bad project name in filename: {err}"),
+            FilenameError::Version(err) => write!(f, "bad version in filename: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for FilenameError {}
+
+const WHEEL_SUFFIX: &str = ".whl";
+const SDIST_SUFFIX: &str = ".tar.gz";
+const MAX_LEN: usize = 255;
+
+impl DistFilename {
+    /// Parses an uploaded or requested filename.
+    pub fn parse(filename: &str) -> Result<Self, FilenameError> {
+        let not_a_distribution =
+            || FilenameError::NotADistribution(filename.chars().take(MAX_LEN).collect());
+        if filename.len() > MAX_LEN || !filename.chars().all(is_filename_char) {
+            return Err(not_a_distribution());
+        }
+        if let Some(stem) = filename.strip_suffix(WHEEL_SUFFIX) {
+            let parts: Vec<&str> = stem.split('-').collect();
+            if !(parts.len() == 5 || parts.len() == 6) || parts.iter().any(|p| p.is_empty()) {
+                return Err(not_a_distribution());
+            }
+            let (name, version) = (parts[0], parts[1]);
+            let architecture = &filename[name.len() + version.len() + 2..];
+            Self::new(name, version, DistKind::Wheel, architecture)
+        } else if let Some(stem) = filename.strip_suffix(SDIST_SUFFIX) {
+            // Old sdists kept `-` in the name; the version never holds one once normalized.
+            let (name, version) = stem.rsplit_once('-').ok_or_else(not_a_distribution)?;
+            Self::new(name, version, DistKind::Sdist, SDIST_SUFFIX)
+        } else {
+            Err(not_a_distribution())
+        }
+    }
+
+    /// Rebuilds a filename from what a PyOCI index stores: the project, the version read from
+    /// the tag and an entry's architecture. Fails for architectures that do not make a
+    /// distribution filename (entries some other tool wrote), which a listing skips.
+    pub fn from_stored(
+        name: &ProjectName,
+        version: &PackageVersion,
+        architecture: &str,
+    ) -> Result<Self, FilenameError> {
+        let separator = if architecture == SDIST_SUFFIX {
+            ""
+        } else {
+            "-"
+        };
+        let filename = format!("{}-{version}{separator}{architecture}", name.oci_name());
+        let parsed = Self::parse(&filename)?;
+        if parsed.architecture != architecture {
+            return Err(FilenameError::NotADistribution(filename));
+        }
+        Ok(parsed)
+    }
+
+    fn new(
+        name: &str,
+        version: &str,
+        kind: DistKind,
+        architecture: &str,
+    ) -> Result<Self, FilenameError> {
+        Ok(DistFilename {
+            name: ProjectName::parse(name).map_err(FilenameError::Name)?,
+            version: PackageVersion::parse(version).map_err(FilenameError::Version)?,
+            kind,
+            architecture: architecture.to_owned(),
+        })
+    }
+
+    /// The project the file belongs to.
+    pub fn name(&self) -> &ProjectName {
+        &self.name
+    }
+
+    /// The file's version.
+    pub fn version(&self) -> &PackageVersion {
+        &self.version
+    }
+
+    /// Wheel or sdist.
+    pub fn kind(&self) -> DistKind {
+        self.kind
+    }
+
+    /// What the index entry stores as `platform.architecture`: `.tar.gz` for an sdist, the
+    /// part after `name-version-` for a wheel.
+    pub fn architecture(&self) -> &str {
+        &self.architecture
+    }
+}
+
+impl fmt::Display for DistFilename {
+    /// The filename PyOCI serves: normalized name and version, the stored architecture.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let separator = if self.kind == DistKind::Sdist {
+            ""
+        } else {
+            "-"
+        };
+        write!(
+            f,
+            "{}-{}{separator}{}",
+            self.name.oci_name(),
+            self.version,
+            self.architecture
+        )
+    }
+}
+
+fn is_filename_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '!')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_wheels() {
+        let wheel = DistFilename::parse("hello_world-1.0.0-py3-none-any.whl").unwrap();
+        assert_eq!(wheel.name().normalized(), "hello-world");
+        assert_eq!(wheel.version().to_string(), "1.0.0");
+        assert_eq!(wheel.kind(), DistKind::Wheel);
+        assert_eq!(wheel.architecture(), "py3-none-any.whl");
+        assert_eq!(wheel.to_string(), "hello_world-1.0.0-py3-none-any.whl");
+
+        let built =
+            DistFilename::parse("numpy-2.1.0-1-cp312-cp312-manylinux_2_17_x86_64.whl").unwrap();
+        assert_eq!(
+            built.architecture(),
+            "1-cp312-cp312-manylinux_2_17_x86_64.whl"
+        );
+        let local = DistFilename::parse("torch-2.0+cpu-cp311-none-any.whl").unwrap();
+        assert_eq!(local.version().tag(), "2.0-cpu");
+    }
+
+    #[test]
+    fn parses_sdists() {
+        let sdist = DistFilename::parse("hello_world-1.0.0.tar.gz").unwrap();
+        assert_eq!(sdist.kind(), DistKind::Sdist);
+        assert_eq!(sdist.architecture(), ".tar.gz");
+        let legacy = DistFilename::parse("Hello-World-2.0rc1.tar.gz").unwrap();
+        assert_eq!(legacy.name().normalized(), "hello-world");
+        assert_eq!(legacy.to_string(), "hello_world-2.0rc1.tar.gz");
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_distribution() {
+        for filename in [
+            "hello.zip",
+            "hello-1.0.whl",
+            "hello-1.0-py3-none.whl",
+            "a-1-2-3-4-5-6.whl",
+            "hello.tar.gz",
+            "../hello-1.0.tar.gz",
+            "hello-1.0-py3-none-any.whl/x",
+            "hello-1.0-py3--any.whl",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    DistFilename::parse(filename),
+                    Err(FilenameError::NotADistribution(_))
+                ),
+                "{filename}"
+            );
+        }
+        assert!(matches!(
+            DistFilename::parse("hello-1!1.0.tar.gz"),
+            Err(FilenameError::Version(VersionError::Epoch(_)))
+        ));
+    }
+
+    #[test]
+    fn rebuilds_stored_files() {
+        let name = ProjectName::parse("hello-world").unwrap();
+        let version = PackageVersion::from_tag("1.0-cpu").unwrap();
+        let wheel = DistFilename::from_stored(&name, &version, "py3-none-any.whl").unwrap();
+        assert_eq!(wheel.to_string(), "hello_world-1.0+cpu-py3-none-any.whl");
+        let sdist = DistFilename::from_stored(&name, &version, ".tar.gz").unwrap();
+        assert_eq!(sdist.to_string(), "hello_world-1.0+cpu.tar.gz");
+        for foreign in ["amd64", "", "../x.whl", "py3-none-any.whl/../x"] {
+            assert!(
+                DistFilename::from_stored(&name, &version, foreign).is_err(),
+                "{foreign}"
+            );
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The URL scheme: which request is which, parsed once into a typed [`Route`].
+//!
+//! `/<registry>/<namespace>[/<sub/path>]/<project>/[<filename>|json]`, where `<registry>` is a
+//! host (https) or a percent-encoded `http%3A%2F%2Fhost%3Aport` (plain http).
+
+use std::fmt;
+
+use http::Method;
+use percent_encoding::percent_decode_str;
+use pyoci_oci::Registry;
+
+/// Where packages live: a registry and a namespace (repository prefix) in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The registry to talk to.
+    pub registry: Registry,
+    /// The registry segment exactly as the client wrote it, for building URLs back.
+    pub registry_segment: String,
+    /// `acme` or `acme/python/team1`, lowercase.
+    pub namespace: String,
+}
+
+/// What a request asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /health`
+    Health,
+    /// `GET .../<project>/`: the simple-index page.
+    ProjectPage { target: Target, project: String },
+    /// `GET .../<project>` without the slash.
+    AddSlash { location: String },
+    /// `GET .../<project>/<filename>`: a file.
+    File {
+        target: Target,
+        project: String,
+        filename: String,
+    },
+    /// `DELETE .../<project>/<filename>`.
+    DeleteFile {
+        target: Target,
+        project: String,
+        filename: String,
+    },
+    /// `GET .../<project>/json`: the PyPI-style JSON the original PyOCI serves for Renovate.
+    ProjectJson { target: Target, project: String },
+    /// `POST /<registry>/<namespace>/`: the legacy upload API.
+    Upload { target: Target },
+}
+
+/// A request that matches no route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RouteError {
+    /// Nothing lives at this path.
+    NotFound(String),
+    /// The path is shaped right but a part of it is unusable.
+    BadRequest(String),
+    /// The path exists but not for this method.
+    MethodNotAllowed { allow: &'static str },
+}
+
+impl fmt::Display for RouteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteError::NotFound(message) | RouteError::BadRequest(message) => f.write_str(message),
+            RouteError::MethodNotAllowed { allow } => {
+                write!(f, "method not allowed here; this URL accepts {allow}")
+            }
+        }
+    }
+}
+
+const USAGE: &str = "PyOCI URLs look like /<registry>/<namespace>/<project>/, e.g. \
+                     /ghcr.io/my-org/hello-world/; upload to /<registry>/<namespace>/";
+const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
+
+/// Parses a request's method and raw (still percent-encoded) path.
+pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteError> {
+    if path == "/health" {
+        return Ok(Route::Health);
+    }
+    let not_found = || RouteError::NotFound(format!("no such page. {USAGE}"));
+    let rest = path
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .ok_or_else(not_found)?;
+    let mut segments: Vec<&str> = rest.split('/').collect();
+    let trailing_slash = segments.last() == Some(&"");
+    if trailing_slash {
+        segments.pop();
+    }
+    let Some((registry_segment, rest)) = segments.split_first() else {
+        return Err(not_found());
+    };
+    if registry_segment.is_empty() {
+        return Err(not_found());
+    }
+    let rest: Vec<String> = rest.iter().map(|s| decode(s)).collect::<Result<_, _>>()?;
+
+    if *method == Method::POST {
+        let target = target(registry_segment, &rest)?;
+        return Ok(Route::Upload { target });
+    }
+    let is_read = *method == Method::GET || *method == Method::HEAD;
+    let Some((last, before)) = rest.split_last() else {
+        return Err(not_found());
+    };
+    let looks_like_file = DIST_SUFFIXES.iter().any(|s| last.ends_with(s));
+
+    if *method == Method::DELETE {
+        let (project, namespace) = split_project(before, looks_like_file && !trailing_slash)?;
+        return Ok(Route::DeleteFile {
+            target: target(registry_segment, namespace)?,
+            project,
+            filename: last.clone(),
+        });
+    }
+    if !is_read {
+        return Err(RouteError::MethodNotAllowed {
+            allow: "GET, HEAD, POST (upload) and DELETE (files)",
+        });
+    }
+    if trailing_slash {
+        return Ok(Route::ProjectPage {
+            target: target(registry_segment, before)?,
+            project: last.clone(),
+        });
+    }
+    if looks_like_file || (last == "json" && before.len() >= 2) {
+        let (project, namespace) = split_project(before, true)?;
+        let target = target(registry_segment, namespace)?;
+        return Ok(if looks_like_file {
+            Route::File {
+                target,
+                project,
+                filename: last.clone(),
+            }
+        } else {
+            Route::ProjectJson { target, project }
+        });
+    }
+    if before.is_empty() {
+        return Err(not_found());
+    }
+    Ok(Route::AddSlash {
+        location: format!("{path}/"),
+    })
+}
+
+fn split_project(segments: &[String], ok: bool) -> Result<(String, &[String]), RouteError> {
+    match segments.split_last() {
+        Some((project, namespace)) if ok && !namespace.is_empty() => {
+            Ok((project.clone(), namespace))
+        }
+        _ => Err(RouteError::NotFound(format!(
+            "expected /<registry>/<namespace>/<project>/<filename>. {USAGE}"
+        ))),
+    }
+}
+
+fn decode(segment: &str) -> Result<String, RouteError> {
+    percent_decode_str(segment)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| RouteError::BadRequest("the URL path is not valid UTF-8".into()))
+}
+
+fn target(registry_segment: &str, namespace: &[String]) -> Result<Target, RouteError> {
+    if namespace.is_empty() {
+        return Err(RouteError::NotFound(format!(
+            "a namespace is missing after the registry. {USAGE}"
+        )));
+    }
+    for component in namespace {
+        if !is_repository_component(component) {
+            return Err(RouteError::BadRequest(format!(
+                "`{component}` cannot be part of an OCI repository name: use lowercase \
+                 letters, digits and single `.`, `_` or `-` between them"
+            )));
+        }
+    }
+    Ok(Target {
+        registry: parse_registry(registry_segment)?,
+        registry_segment: registry_segment.to_owned(),
+        namespace: namespace.join("/").to_ascii_lowercase(),
+    })
+}
+
+/// `ghcr.io` -> https; `http%3A%2F%2Fhost%3A5000` or `https%3A%2F%2F...` -> as given.
+fn parse_registry(segment: &str) -> Result<Registry, RouteError> {
+    let decoded = decode(segment)?;
+    let (scheme, authority) = decoded.split_once("://").unwrap_or(("https", &decoded));
+    let bad = |why: String| {
+        RouteError::BadRequest(format!(
+            "`{decoded}` is not a registry: {why}. Give a host such as ghcr.io, or \
+             http%3A%2F%2Fhost%3Aport for a plain-http registry"
+        ))
+    };
+    if authority.contains(['@', '/', '?', '#']) {
+        return Err(bad("only host[:port] may follow the scheme".into()));
+    }
+    Registry::new(scheme, authority).map_err(|err| bad(err.to_string()))
+}
+
+/// OCI distribution: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*` (we lowercase before checking).
+fn is_repository_component(component: &str) -> bool {
+    let lower = component.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    !bytes.is_empty()
+        && bytes.first().is_some_and(alnum)
+        && bytes.last().is_some_and(alnum)
+        && bytes
+            .iter()
+            .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
+        && !lower.contains("..")
+        && !lower.contains("._")
+        && !lower.contains("_.")
+        && !lower.contains("___")
+        && !lower.contains(".-")
+        && !lower.contains("-.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REG: &str = "http%3A%2F%2F127.0.0.1%3A5000";
+
+    fn get(path: &str) -> Result<Route, RouteError> {
+        route(&Method::GET, path, "")
+    }
+
+    fn target_of(route: Route) -> Target {
+        match route {
+            Route::ProjectPage { target, .. }
+            | Route::File { target, .. }
+            | Route::DeleteFile { target, .. }
+            | Route::ProjectJson { target, .. }
+            | Route::Upload { target } => target,
+            other => panic!("no target in {other:?}"),
+        }
+    }
+
+    #[test]
+    fn project_pages() {
+        let page = get(&format!("/{REG}/acme/team1/Hello_World/")).unwrap();
+        assert!(matches!(&page, Route::ProjectPage { project, .. } if project == "Hello_World"));
+        let target = target_of(page);
+        assert_eq!(target.registry.to_string(), "http://127.0.0.1:5000");
+        assert_eq!(target.namespace, "acme/team1");
+        assert_eq!(target.registry_segment, REG);
+
+        let https = target_of(get("/ghcr.io/Acme/hello/").unwrap());
+        assert_eq!(https.registry.to_string(), "https://ghcr.io");
+        assert_eq!(https.namespace, "acme");
+    }
+
+    #[test]
+    fn files_json_and_redirects() {
+        assert!(matches!(
+            get("/ghcr.io/acme/hello/hello-1.0%2Bcpu.tar.gz").unwrap(),
+            Route::File { project, filename, .. } if project == "hello" && filename == "hello-1.0+cpu.tar.gz"
+        ));
+        assert!(matches!(
+            get("/ghcr.io/acme/hello/json").unwrap(),
+            Route::ProjectJson { project, .. } if project == "hello"
+        ));
+        assert_eq!(
+            get("/ghcr.io/acme/hello").unwrap(),
+            Route::AddSlash {
+                location: "/ghcr.io/acme/hello/".into()
+            }
+        );
+        assert!(matches!(
+            get("/ghcr.io/").unwrap_err(),
+            RouteError::NotFound(_)
+        ));
+        assert!(matches!(
+            get("/ghcr.io/acme").unwrap_err(),
+            RouteError::NotFound(_)
+        ));
+        assert!(matches!(get("/").unwrap_err(), RouteError::NotFound(_)));
+        assert_eq!(get("/health").unwrap(), Route::Health);
+    }
+
+    #[test]
+    fn uploads_and_deletes() {
+        for path in ["/ghcr.io/acme/team/", "/ghcr.io/acme/team"] {
+            let upload = route(&Method::POST, path, "").unwrap();
+            assert!(matches!(&upload, Route::Upload { .. }));
+            assert_eq!(target_of(upload).namespace, "acme/team");
+        }
+        assert!(route(&Method::POST, "/ghcr.io/", "").is_err());
+        let delete = route(&Method::DELETE, "/ghcr.io/acme/hello/hello-1.0.tar.gz", "").unwrap();
+        assert!(
+            matches!(delete, Route::DeleteFile { ref filename, .. } if filename == "hello-1.0.tar.gz")
+        );
+        assert!(route(&Method::DELETE, "/ghcr.io/acme/hello/", "").is_err());
+        assert!(matches!(
+            route(&Method::PUT, "/ghcr.io/acme/hello/", "").unwrap_err(),
+            RouteError::MethodNotAllowed { .. }
+        ));
+    }
+
+    #[test]
+    fn prefix_is_required_when_set() {
+        assert!(route(&Method::GET, "/pyoci/ghcr.io/acme/hello/", "/pyoci").is_ok());
+        assert!(route(&Method::GET, "/ghcr.io/acme/hello/", "/pyoci").is_err());
+        assert!(route(&Method::GET, "/pyocix/ghcr.io/acme/hello/", "/pyoci").is_err());
+    }
+
+    #[test]
+    fn bad_registries_and_namespaces() {
+        for path in [
+            "/ftp%3A%2F%2Fhost/acme/hello/",
+            "/http%3A%2F%2Fuser%40host/acme/hello/",
+            "/host%2Fpath/acme/hello/",
+            "/ghcr.io/ac..me/hello/",
+            "/ghcr.io/-acme/hello/",
+            "/ghcr.io/ac%20me/hello/",
+            "/ghcr.io/%FF/hello/",
+        ] {
+            assert!(
+                matches!(get(path), Err(RouteError::BadRequest(_))),
+                "{path}"
+            );
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Dispatches a request to its handler by its [`Route`].
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{Method, Request, Response, StatusCode};
+use pyoci_basic_auth::Credentials;
+use tower::{util::BoxCloneSyncService, Service, ServiceExt};
+
+use crate::{
+    app::App,
+    body::Body,
+    error::Error,
+    handlers::{self, UploadTarget},
+    route::{route, Route},
+};
+
+/// The upload endpoint, built with its body-parsing layer in `stack.rs`.
+pub type UploadService = BoxCloneSyncService<Request<Body>, Response<Body>, Infallible>;
+
+/// The innermost service: routes and handlers.
+#[derive(Clone)]
+pub struct Router {
+    app: Arc<App>,
+    upload: UploadService,
+}
+
+impl Router {
+    pub fn new(app: Arc<App>, upload: UploadService) -> Self {
+        Router { app, upload }
+    }
+}
+
+impl Service<Request<Body>> for Router {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let app = self.app.clone();
+        let upload = self.upload.clone();
+        Box::pin(async move {
+            Ok(dispatch(app, upload, request)
+                .await
+                .unwrap_or_else(Error::into_response))
+        })
+    }
+}
+
+async fn dispatch(
+    app: Arc<App>,
+    upload: UploadService,
+    mut request: Request<Body>,
+) -> Result<Response<Body>, Error> {
+    let credentials = request
+        .extensions()
+        .get::<Credentials>()
+        .cloned()
+        .unwrap_or_default();
+    let head_only = request.method() == Method::HEAD;
+    match route(request.method(), request.uri().path(), app.config.prefix())? {
+        Route::Health => Ok(handlers::text(StatusCode::OK, "ok".into())),
+        Route::AddSlash { location } => Ok(handlers::redirect(&location)),
+        Route::ProjectPage { target, project } => {
+            handlers::project_page(&app, target, project, credentials).await
+        }
+        Route::File {
+            target,
+            project,
+            filename,
+        } => handlers::get_file(&app, target, project, filename, credentials, head_only).await,
+        Route::DeleteFile {
+            target,
+            project,
+            filename,
+        } => handlers::delete_file(&app, target, project, filename, credentials).await,
+        Route::ProjectJson { target, project } => {
+            handlers::project_json(&app, target, project, credentials).await
+        }
+        Route::Upload { target } => {
+            request.extensions_mut().insert(UploadTarget(target));
+            // Infallible: the upload service answers every error itself.
+            upload
+                .oneshot(request)
+                .await
+                .or_else(|never| match never {})
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The whole proxy as one tower service, assembled here in the order a request meets it.
+
+use std::{convert::Infallible, sync::Arc};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pyoci_basic_auth::ExtractCredentialsLayer;
+use pyoci_index::RenderIndexLayer;
+use pyoci_oci::HttpClient;
+use pyoci_token_exchange::TokenExchangeLayer;
+use pyoci_upload::ParseUploadLayer;
+use tower::{util::BoxCloneSyncService, BoxError, Layer, ServiceBuilder};
+use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer, ServiceBuilderExt};
+
+use crate::{app::App, body::Body, config::Config, handlers::UploadHandler, router::Router};
+
+/// The proxy as one service: requests with any body in, responses with PyOCI's body out.
+pub type PyociService<B> = BoxCloneSyncService<Request<B>, Response<Body>, Infallible>;
+
+/// Builds the proxy, ready to be served by hyper or mounted in another tower app.
+pub fn pyoci_service<B>(config: Config) -> Result<PyociService<B>, BoxError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    // Outgoing, toward the registry: auth challenges answered over a pooled HTTP client.
+    let http = HttpClient::new(
+        reqwest::Client::builder()
+            .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
+            .build()?,
+    );
+    let registry = TokenExchangeLayer::new().layer(http);
+
+    let max_body = config.max_body;
+    let mut credentials = ExtractCredentialsLayer::new();
+    if let Some(username) = &config.bearer_username {
+        credentials = credentials.bearer_username(username.clone());
+    }
+    let app = Arc::new(App::new(config, registry));
+
+    // The upload endpoint reads its multipart body as a stream, never whole.
+    let upload = ServiceBuilder::new()
+        .layer(ParseUploadLayer::new())
+        .service(UploadHandler::new(app.clone()));
+
+    // Incoming, from the Python client, outermost first.
+    let service = ServiceBuilder::new()
+        // One response body type for whoever mounts the service.
+        .map_response_body(Body::new)
+        // A span per request: method and path, never headers (they carry credentials).
+        .layer(TraceLayer::new_for_http())
+        // PYOCI_MAX_BODY: 413 up front when Content-Length says so, else when exceeded.
+        .layer(RequestBodyLimitLayer::new(max_body))
+        .map_request_body(Body::new)
+        // Who is asking: `Authorization` -> `Credentials`, forwarded to the registry.
+        .layer(credentials)
+        // Handlers return typed pages; this renders them as HTML or JSON per `Accept`.
+        .layer(RenderIndexLayer::new())
+        .service(Router::new(app, BoxCloneSyncService::new(upload)));
+    Ok(BoxCloneSyncService::new(service))
+}

@@ -1,0 +1,260 @@
+//! A real CNCF distribution registry (`docker-registry serve`) on a free loopback port.
+
+mod config;
+
+use std::{
+    fs,
+    io::{Read, Write},
+    net::TcpStream,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
+    thread,
+    time::{Duration, Instant},
+};
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use tempfile::TempDir;
+
+use self::config::{AuthConfig, RegistryConfig, INSTANCE_HEADER};
+use crate::{process::KillOnDrop, TokenIssuer};
+
+/// What must be encoded for a URL to fit in one path segment.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'%')
+    .add(b'/')
+    .add(b':')
+    .add(b'?')
+    .add(b'#')
+    .add(b'@');
+
+const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
+const START_ATTEMPTS: usize = 5;
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How the registry asks clients to authenticate.
+pub enum RegistryAuth<'a> {
+    /// Anyone may pull, push and delete.
+    None,
+    /// Basic auth against an htpasswd file (bcrypt) holding these `(user, password)` pairs;
+    /// the registry answers `401` with `WWW-Authenticate: Basic realm="pyoci-test"`.
+    Htpasswd(&'a [(&'a str, &'a str)]),
+    /// Bearer tokens from this issuer (the ghcr.io / Docker Hub scheme); the registry answers
+    /// `401` with `WWW-Authenticate: Bearer realm="<issuer>/token",service=...,scope=...`.
+    Token(TokenIssuer),
+}
+
+/// A running registry; the process is killed and its storage deleted on drop.
+pub struct Registry {
+    // Declared first so the process dies before its directory is removed.
+    _process: KillOnDrop,
+    port: u16,
+    log_path: PathBuf,
+    token_issuer: Option<TokenIssuer>,
+    _dir: TempDir,
+}
+
+static INSTANCES: AtomicUsize = AtomicUsize::new(0);
+
+impl Registry {
+    /// Starts a registry and waits until it answers `GET /v2/`.
+    ///
+    /// Panics when `/usr/bin/docker-registry` is missing (run `scripts/test`, which installs
+    /// it) or when the registry does not come up; the panic includes the registry's log.
+    pub fn start(auth: RegistryAuth<'_>) -> Registry {
+        if !Path::new(REGISTRY_BINARY).exists() {
+            panic!(
+                "docker-registry not found: run scripts/test, which installs it \
+                 (looked for {REGISTRY_BINARY})"
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pyoci-registry-")
+            .tempdir()
+            .unwrap_or_else(|err| panic!("cannot create a temporary directory: {err}"));
+        let (auth_config, token_issuer) = match auth {
+            RegistryAuth::None => (AuthConfig::None, None),
+            RegistryAuth::Htpasswd(users) => {
+                let path = dir.path().join("htpasswd");
+                write_htpasswd(&path, users);
+                (AuthConfig::Htpasswd { path }, None)
+            }
+            RegistryAuth::Token(issuer) => {
+                let auth = AuthConfig::Token {
+                    realm: issuer.realm(),
+                    service: issuer.service().to_owned(),
+                    issuer: issuer.issuer().to_owned(),
+                    root_cert_bundle: issuer.cert_path().to_owned(),
+                };
+                (auth, Some(issuer))
+            }
+        };
+
+        let mut failures = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let instance = format!(
+                "{}-{}",
+                std::process::id(),
+                INSTANCES.fetch_add(1, Ordering::Relaxed)
+            );
+            let config = RegistryConfig {
+                data_dir: dir.path().join("data"),
+                port: crate::free_port(),
+                instance,
+                auth: auth_config.clone(),
+            };
+            let config_path = dir.path().join("config.yml");
+            write_file(&config_path, config.render().as_bytes());
+            let log_path = dir.path().join(format!("registry-{attempt}.log"));
+            let mut process = spawn(&config_path, &log_path);
+
+            match wait_until_ready(&mut process, &config) {
+                Ok(()) => {
+                    return Registry {
+                        _process: process,
+                        port: config.port,
+                        log_path,
+                        token_issuer,
+                        _dir: dir,
+                    }
+                }
+                Err(why) => {
+                    let log = fs::read_to_string(&log_path).unwrap_or_default();
+                    let port_taken = log.contains("address already in use");
+                    failures.push_str(&format!(
+                        "attempt {attempt} on port {}: {why}\n--- registry log ---\n{log}\n",
+                        config.port
+                    ));
+                    if !port_taken {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("the registry did not start\n{failures}");
+    }
+
+    /// The port the registry listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:PORT`, as skopeo and OCI repository references want it.
+    pub fn host_port(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.host_port())
+    }
+
+    /// The registry as PyOCI's first URL segment: `http%3A%2F%2F127.0.0.1%3APORT`
+    /// (a percent-encoded URL is how PyOCI learns a registry speaks plain http).
+    pub fn url_segment(&self) -> String {
+        utf8_percent_encode(&self.url(), PATH_SEGMENT).to_string()
+    }
+
+    /// The token issuer of a [`RegistryAuth::Token`] registry.
+    pub fn token_issuer(&self) -> Option<&TokenIssuer> {
+        self.token_issuer.as_ref()
+    }
+
+    /// What the registry has logged so far (warnings and the access log).
+    pub fn log(&self) -> String {
+        fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+fn write_file(path: &Path, contents: &[u8]) {
+    fs::write(path, contents)
+        .unwrap_or_else(|err| panic!("cannot write {}: {err}", path.display()));
+}
+
+fn write_htpasswd(path: &Path, users: &[(&str, &str)]) {
+    let mut entries = String::new();
+    for (user, password) in users {
+        let output = Command::new("htpasswd")
+            .args(["-Bbn", user, password])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|err| {
+                panic!("htpasswd not found: run scripts/test, which installs apache2-utils ({err})")
+            });
+        if !output.status.success() {
+            panic!(
+                "htpasswd -Bbn {user} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        entries.push_str(String::from_utf8_lossy(&output.stdout).trim());
+        entries.push('\n');
+    }
+    write_file(path, entries.as_bytes());
+}
+
+fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
+    let log = fs::File::create(log_path)
+        .unwrap_or_else(|err| panic!("cannot create {}: {err}", log_path.display()));
+    let log_for_stderr = log
+        .try_clone()
+        .unwrap_or_else(|err| panic!("cannot share the registry log file: {err}"));
+    let mut command = Command::new(REGISTRY_BINARY);
+    command
+        .arg("serve")
+        .arg(config_path)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_for_stderr);
+    // The config file is the whole truth: drop REGISTRY_* overrides from the environment.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("REGISTRY_") {
+            command.env_remove(name);
+        }
+    }
+    let child = command
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot start {REGISTRY_BINARY}: {err}"));
+    KillOnDrop::new(child)
+}
+
+fn wait_until_ready(process: &mut KillOnDrop, config: &RegistryConfig) -> Result<(), String> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(status) = process.exited() {
+            return Err(format!("the registry exited ({status})"));
+        }
+        if answers_as(config.port, &config.instance) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no answer to GET /v2/ within {}s",
+                READY_TIMEOUT.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether `GET /v2/` on the port gets any HTTP answer from the registry `instance`.
+fn answers_as(port: u16, instance: &str) -> bool {
+    let Ok(mut stream) =
+        TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(500))
+    else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request =
+        format!("GET /v2/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    let expected_header = format!("{}: {}", INSTANCE_HEADER, instance).to_ascii_lowercase();
+    response.starts_with("http/1.") && response.contains(&expected_header)
+}
