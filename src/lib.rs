@@ -12,7 +12,7 @@ mod error;
 mod handlers;
 mod layout;
 pub mod package;
-mod route;
+pub mod route;
 mod router;
 mod server;
 mod stack;

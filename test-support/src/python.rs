@@ -41,11 +41,13 @@ const HERMETIC_ENV: &[(&str, &str)] = &[
 ];
 
 /// The test virtualenv: `$PYOCI_TEST_VENV`, else `<workspace>/target/test-venv`.
+#[derive(Debug)]
 pub struct Python {
     venv: PathBuf,
 }
 
 /// A fresh, empty virtualenv to install packages into.
+#[derive(Debug)]
 pub struct Venv {
     dir: PathBuf,
 }

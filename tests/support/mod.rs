@@ -91,6 +91,26 @@ impl Stack {
         (dir, venv)
     }
 
+    /// `skopeo inspect --raw` of `namespace/repository:tag` in the registry, parsed.
+    pub fn skopeo_index(
+        &self,
+        reference: &str,
+        credentials: Option<(&str, &str)>,
+    ) -> serde_json::Value {
+        let mut skopeo = Command::new("skopeo");
+        skopeo.args(["inspect", "--raw", "--tls-verify=false"]);
+        if let Some((user, password)) = credentials {
+            skopeo.arg(format!("--creds={user}:{password}"));
+        }
+        skopeo.arg(format!(
+            "docker://{}/{reference}",
+            self.registry.host_port()
+        ));
+        let output = run_checked(&mut skopeo);
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("skopeo printed no JSON ({err}):\n{}", text(&output)))
+    }
+
     /// Everything PyOCI and the registry logged, for assertion messages.
     pub fn logs(&self) -> String {
         format!(
@@ -104,7 +124,9 @@ impl Stack {
 /// The fixture's sdist and wheel for `version` with `marker`, built once per test binary.
 pub fn dists(version: &str, marker: &str) -> Dists {
     static BUILT: Mutex<BTreeMap<(String, String), Dists>> = Mutex::new(BTreeMap::new());
-    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let key = (version.to_owned(), marker.to_owned());
     if let Some(dists) = built.get(&key) {
         return dists.clone();
@@ -138,7 +160,9 @@ pub fn links(html: &str) -> Vec<Link> {
         rest = &rest[start..];
         let Some(tag_end) = rest.find('>') else { break };
         let tag = &rest[..tag_end];
-        let Some(close) = rest.find("</a>") else { break };
+        let Some(close) = rest.find("</a>") else {
+            break;
+        };
         let text = rest[tag_end + 1..close].trim().to_owned();
         if let Some(href) = attribute(tag, "href") {
             let href = href.replace("&amp;", "&");
@@ -182,7 +206,10 @@ pub fn resolve(page_url: &str, href: &str) -> String {
     if href.starts_with('/') {
         return format!("{}{href}", &page_url[..origin_end]);
     }
-    let base_end = page_url.rfind('/').map(|index| index + 1).unwrap_or(page_url.len());
+    let base_end = page_url
+        .rfind('/')
+        .map(|index| index + 1)
+        .unwrap_or(page_url.len());
     format!("{}{href}", &page_url[..base_end])
 }
 
@@ -222,7 +249,10 @@ mod tests {
     fn resolves_hrefs() {
         let page = "http://127.0.0.1:1/r/ns/x/";
         assert_eq!(resolve(page, "x.whl"), "http://127.0.0.1:1/r/ns/x/x.whl");
-        assert_eq!(resolve(page, "/r/ns/x/x.whl"), "http://127.0.0.1:1/r/ns/x/x.whl");
+        assert_eq!(
+            resolve(page, "/r/ns/x/x.whl"),
+            "http://127.0.0.1:1/r/ns/x/x.whl"
+        );
         assert_eq!(resolve(page, "http://h/x.whl"), "http://h/x.whl");
     }
 }

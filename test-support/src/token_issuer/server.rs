@@ -28,6 +28,11 @@ use crate::timefmt::{rfc3339, unix_now};
 
 const TOKEN_LIFETIME_SECONDS: u64 = 300;
 
+type Reply = Response<Full<Bytes>>;
+
+/// Who asked: a user (`None`: anonymous) and the rules that limit their tokens.
+type Caller<'s> = (Option<String>, &'s [Rule]);
+
 /// What request handlers share with the [`super::TokenIssuer`] handle.
 pub(super) struct IssuerState {
     pub(super) service: String,
@@ -91,7 +96,7 @@ pub(super) fn serve(
     });
 }
 
-fn handle(state: &IssuerState, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn handle(state: &IssuerState, request: &Request<Incoming>) -> Reply {
     state.requests.fetch_add(1, Ordering::SeqCst);
     if request.uri().path() != "/token" {
         return error(
@@ -126,9 +131,8 @@ fn handle(state: &IssuerState, request: &Request<Incoming>) -> Response<Full<Byt
         }
     }
 
-    let (user, rules) = match authenticate(state, request) {
-        Ok(found) => found,
-        Err(response) => return response,
+    let Some((user, rules)) = authenticate(state, request) else {
+        return unauthorized();
     };
     let access = grant(&requested, rules);
     let now = unix_now();
@@ -156,36 +160,30 @@ fn handle(state: &IssuerState, request: &Request<Incoming>) -> Response<Full<Byt
     json(StatusCode::OK, &body)
 }
 
-/// The user and their rules, anonymous rules without credentials, or a 401 response.
-#[allow(clippy::result_large_err)]
-fn authenticate<'s>(
-    state: &'s IssuerState,
-    request: &Request<Incoming>,
-) -> Result<(Option<String>, &'s [Rule]), Response<Full<Bytes>>> {
+/// The user and their rules, or anonymous rules without credentials; `None` when the
+/// credentials are malformed, the user unknown or the password wrong.
+fn authenticate<'s>(state: &'s IssuerState, request: &Request<Incoming>) -> Option<Caller<'s>> {
     let Some(authorization) = request.headers().get(header::AUTHORIZATION) else {
-        return Ok((None, &state.anonymous));
+        return Some((None, &state.anonymous));
     };
-    let unauthorized = || {
-        let mut response = error(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHORIZED",
-            "incorrect username or password",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Basic realm=\"pyoci-test-issuer\""),
-        );
-        response
-    };
-    let (user, password) = authorization
-        .to_str()
-        .ok()
-        .and_then(parse_basic)
-        .ok_or_else(unauthorized)?;
+    let (user, password) = authorization.to_str().ok().and_then(parse_basic)?;
     match state.users.get(&user) {
-        Some((expected, rules)) if *expected == password => Ok((Some(user), rules)),
-        _ => Err(unauthorized()),
+        Some((expected, rules)) if *expected == password => Some((Some(user), rules)),
+        _ => None,
     }
+}
+
+fn unauthorized() -> Reply {
+    let mut response = error(
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+        "incorrect username or password",
+    );
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Basic realm=\"pyoci-test-issuer\""),
+    );
+    response
 }
 
 /// `Basic base64(user:password)` -> (user, password).
@@ -219,7 +217,7 @@ fn parse_query(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn json(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+fn json(status: StatusCode, body: &serde_json::Value) -> Reply {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -229,7 +227,7 @@ fn json(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
     response
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Full<Bytes>> {
+fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     json(
         status,
         &serde_json::json!({"errors": [{"code": code, "message": message}]}),

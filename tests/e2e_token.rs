@@ -1,0 +1,164 @@
+//! End to end against a token-auth registry (the ghcr.io / Docker Hub scheme): PyOCI trades
+//! the client's Basic credentials for Bearer tokens at the registry's issuer, and caches them.
+
+mod support;
+
+use std::path::Path;
+
+use pyoci_test_support::{
+    run_checked, run_expecting_failure, upload_form, Pyoci, RegistryAuth, TokenIssuer, ALICE, BOB,
+};
+use support::{dists, listed, text, Stack, MODULE, PROJECT};
+
+const NAMESPACE: &str = "testns";
+const GREETING: &str = "Hello from hello-pyoci 0.1.0 via PyOCI";
+
+fn start() -> (Stack, TokenIssuer) {
+    let issuer = TokenIssuer::start();
+    let stack = Stack::start(RegistryAuth::Token(issuer.clone()));
+    (stack, issuer)
+}
+
+#[test]
+fn alice_uploads_and_installs() {
+    let (stack, issuer) = start();
+    let dists = dists("0.1.0", "original");
+    stack.upload(NAMESPACE, ALICE, &dists);
+
+    let page = stack.get(&stack.project_url(NAMESPACE, PROJECT), Some(ALICE));
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), stack.logs());
+    assert_eq!(listed(&page).len(), 2, "{}", page.text());
+
+    let (_dir, venv) = stack.fresh_venv();
+    let index = stack.index_url_as(NAMESPACE, ALICE.0, ALICE.1);
+    run_checked(
+        &mut stack
+            .python
+            .pip_install(&venv, &index, "hello-pyoci==0.1.0"),
+    );
+    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING);
+
+    let index = stack.skopeo_index("testns/hello_pyoci:0.1.0", Some(ALICE));
+    assert_eq!(index["artifactType"], "application/pyoci.package.v1");
+    assert!(
+        issuer
+            .grants()
+            .iter()
+            .any(|grant| grant.user.as_deref() == Some("alice")
+                && grant
+                    .access
+                    .iter()
+                    .any(|access| access.name == "testns/hello_pyoci"
+                        && access.actions.iter().any(|action| action == "push"))),
+        "PyOCI never got a push token for alice: {:?}",
+        issuer.grants()
+    );
+}
+
+#[test]
+fn wrong_passwords_get_401_with_a_basic_challenge() {
+    let (stack, _issuer) = start();
+    stack.upload(NAMESPACE, ALICE, &dists("0.1.0", "original"));
+
+    let page = stack.get(
+        &stack.project_url(NAMESPACE, PROJECT),
+        Some((ALICE.0, "wrong")),
+    );
+    assert_eq!(page.status, 401, "{}\n{}", page.text(), stack.logs());
+    assert_eq!(
+        page.header("www-authenticate"),
+        Some("Basic realm=\"pyoci\"")
+    );
+
+    let (_dir, venv) = stack.fresh_venv();
+    let index = stack.index_url_as(NAMESPACE, ALICE.0, "wrong");
+    let pip = run_expecting_failure(&mut stack.python.pip_install(
+        &venv,
+        &index,
+        "hello-pyoci==0.1.0",
+    ));
+    assert!(text(&pip).contains("401"), "pip said:\n{}", text(&pip));
+}
+
+#[test]
+fn anonymous_clients_install_from_the_public_namespace() {
+    let (stack, _issuer) = start();
+    stack.upload("public", ALICE, &dists("0.1.0", "original"));
+
+    let page = stack.get(&stack.project_url("public", PROJECT), None);
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), stack.logs());
+
+    let (_dir, venv) = stack.fresh_venv();
+    run_checked(&mut stack.python.pip_install(
+        &venv,
+        &stack.index_url("public"),
+        "hello-pyoci==0.1.0",
+    ));
+    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING);
+
+    // Outside `public/`, anonymous clients are asked for credentials.
+    stack.upload(NAMESPACE, ALICE, &dists("0.1.0", "original"));
+    let private = stack.get(&stack.project_url(NAMESPACE, PROJECT), None);
+    assert_eq!(private.status, 401, "{}", private.text());
+}
+
+#[test]
+fn bob_cannot_upload() {
+    let (stack, _issuer) = start();
+    let dists = dists("0.1.0", "original");
+
+    let twine = run_expecting_failure(&mut stack.twine_upload(NAMESPACE, BOB, &[&dists.wheel]));
+    let said = text(&twine);
+    assert!(
+        said.contains("403") || said.contains("401"),
+        "twine said:\n{said}"
+    );
+
+    let direct = stack.http.post_multipart(
+        &stack.index_url(NAMESPACE),
+        upload_form(&dists.wheel, PROJECT, "0.1.0"),
+        &[(
+            "Authorization",
+            &pyoci_test_support::basic_auth(BOB.0, BOB.1),
+        )],
+    );
+    assert!(
+        direct.status == 401 || direct.status == 403,
+        "bob's upload answered {}: {}\n{}",
+        direct.status,
+        direct.text(),
+        stack.logs()
+    );
+
+    // Nothing was stored: alice sees no such project.
+    let page = stack.get(&stack.project_url(NAMESPACE, PROJECT), Some(ALICE));
+    assert_eq!(page.status, 404, "{}", page.text());
+}
+
+#[test]
+fn tokens_are_cached_between_listings() {
+    let (stack, issuer) = start();
+    stack.upload(NAMESPACE, ALICE, &dists("0.1.0", "original"));
+    // A second PyOCI that has not seen alice yet, so its first listing needs a token.
+    let fresh = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &[]);
+    let page_url = format!("{}{PROJECT}/", fresh.index_url(&stack.registry, NAMESPACE));
+    let before = issuer.token_requests();
+
+    let first = stack.get(&page_url, Some(ALICE));
+    assert_eq!(first.status, 200, "{}\n{}", first.text(), fresh.log());
+    let after_first = issuer.token_requests();
+    assert!(
+        after_first > before,
+        "a PyOCI without cached tokens listed a token-auth registry without a token"
+    );
+
+    let second = stack.get(&page_url, Some(ALICE));
+    assert_eq!(second.status, 200, "{}", second.text());
+    assert_eq!(second.body, first.body);
+    assert_eq!(
+        issuer.token_requests(),
+        after_first,
+        "the second listing fetched a new token; grants: {:?}",
+        issuer.grants()
+    );
+}
