@@ -4,7 +4,7 @@ use pyoci_basic_auth::Credentials;
 use pyoci_oci::{HttpClient, OciClient};
 use pyoci_token_exchange::TokenExchange;
 
-use crate::{config::Config, route::Target};
+use crate::{config::Config, handlers::WriteLocks, route::Target};
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
 /// challenges, over a pooled HTTP client.
@@ -14,11 +14,22 @@ pub type RegistryService = TokenExchange<HttpClient>;
 pub struct App {
     pub config: Config,
     registry: RegistryService,
+    /// Turns for writers of the same version index in this process.
+    pub write_locks: WriteLocks,
 }
 
 impl App {
     pub fn new(config: Config, registry: RegistryService) -> Self {
-        App { config, registry }
+        App {
+            config,
+            registry,
+            write_locks: WriteLocks::default(),
+        }
+    }
+
+    /// How long a writer waits before confirming its index change held.
+    pub fn write_settle(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config.write_settle_ms)
     }
 
     /// An OCI client for one request: the target registry, as the caller.

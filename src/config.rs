@@ -41,6 +41,12 @@ pub struct Config {
     /// `Authorization: Bearer` without a token exchange.
     #[arg(long, env = "PYOCI_BEARER_USERNAME")]
     pub bearer_username: Option<String>,
+
+    /// After changing a version's index, how long to wait before checking that no other
+    /// PyOCI replica's concurrent write undid the change, in milliseconds (see
+    /// docs/concurrency.md).
+    #[arg(long, env = "PYOCI_WRITE_SETTLE_MS", default_value_t = 500)]
+    pub write_settle_ms: u64,
 }
 
 impl Config {

@@ -28,6 +28,8 @@ pub enum Error {
     Conflict(String),
     /// The request body is larger than `PYOCI_MAX_BODY`.
     TooLarge(String),
+    /// Concurrent writers kept changing what this request changes; try again.
+    Busy(String),
     /// The registry said no, failed, or could not be reached.
     Registry(OciError),
     /// The upload body could not be read as the upload API.
@@ -41,7 +43,8 @@ impl fmt::Display for Error {
             Error::BadRequest(message)
             | Error::NotFound(message)
             | Error::Conflict(message)
-            | Error::TooLarge(message) => f.write_str(message),
+            | Error::TooLarge(message)
+            | Error::Busy(message) => f.write_str(message),
             Error::Registry(err) => write!(f, "{err}"),
             Error::Upload(err) => write!(f, "{err}"),
         }
@@ -61,6 +64,7 @@ impl Error {
             Error::Route(RouteError::MethodNotAllowed { .. }) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upload(err) => upload_status(err),
             Error::Registry(err) => err.status_hint(),
         }

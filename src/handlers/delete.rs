@@ -3,7 +3,10 @@
 use http::{Response, StatusCode};
 use pyoci_basic_auth::Credentials;
 
-use super::{read_index, repository, text};
+use super::{
+    index_writer::{edit_index, EditOutcome, IndexEdit},
+    repository, text,
+};
 use crate::{
     app::App,
     body::Body,
@@ -29,25 +32,13 @@ pub async fn delete_file(
     if file.name() != &name {
         return Err(not_found());
     }
-    let (mut index, index_digest) = read_index(&oci, &repo, file.version())
-        .await?
-        .ok_or_else(not_found)?;
-    let position = index
-        .manifests
-        .iter()
-        .position(|entry| {
-            entry
-                .platform
-                .as_ref()
-                .is_some_and(|p| p.architecture == file.architecture())
-        })
-        .ok_or_else(not_found)?;
-    let removed = index.manifests.remove(position);
-    if index.manifests.is_empty() {
-        oci.delete_manifest(&repo, &index_digest).await?;
-    } else {
-        oci.put_index(&repo, &file.version().tag(), &index).await?;
-    }
+    let edit = IndexEdit::RemoveFile {
+        architecture: file.architecture().to_owned(),
+    };
+    let outcome = edit_index(app, &oci, &repo, file.version(), edit).await?;
+    let EditOutcome::Removed(removed) = outcome else {
+        return Err(not_found());
+    };
     // The file's manifest is unreferenced now; removing it lets the registry's garbage
     // collection reclaim the blob. Registries that refuse deletes keep it, harmlessly.
     if let Err(err) = oci.delete_manifest(&repo, &removed.digest).await {

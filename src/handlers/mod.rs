@@ -4,12 +4,14 @@
 
 mod delete;
 mod file;
+mod index_writer;
 mod json;
 mod page;
 mod upload;
 
 pub use delete::delete_file;
 pub use file::get_file;
+pub use index_writer::WriteLocks;
 pub use json::project_json;
 pub use page::project_page;
 pub use upload::{UploadHandler, UploadTarget};

@@ -27,7 +27,10 @@ use self::{
     digests::{DigestingStream, FileDigests},
     metadata::{check_declared_digests, check_form_agrees, labels, project_urls},
 };
-use super::{read_index, repository, text, Oci};
+use super::{
+    index_writer::{edit_index, EditOutcome, IndexEdit},
+    read_index, repository, text, Oci,
+};
 use crate::{app::App, body::Body, error::Error, layout, package::DistFilename, route::Target};
 
 /// The upload's namespace, put in the request extensions by the router.
@@ -87,15 +90,18 @@ async fn upload_file(
     let repo = repository(&target, filename.name());
     let (file, digests) = DigestingStream::new(file);
 
-    if let Some(existing) = stored_sha256(&oci, &repo, &filename).await? {
+    // Starting a blob upload needs push rights, so the registry checks them before anything
+    // else, even when the file turns out to exist already.
+    let blob_upload = oci.start_blob_upload(&repo).await?;
+    if let Some(stored_sha256) = stored_sha256(&oci, &repo, &filename).await? {
+        blob_upload.cancel().await;
         file.try_for_each(|_| async { Ok(()) }).await?;
         let form = upload.finish().await?;
         let received = digests.result()?;
         check_declared_digests(&form, &received)?;
-        return same_or_conflict(&filename, &existing, &received);
+        return same_or_conflict(&filename, &stored_sha256, &received);
     }
 
-    let blob_upload = oci.start_blob_upload(&repo).await?;
     let blob_upload = match blob_upload.send_stream(file).await {
         Ok(blob_upload) => blob_upload,
         // When the client's body broke the stream, say so rather than blame the registry.
@@ -119,41 +125,33 @@ async fn upload_file(
     blob_upload.commit(&layer_digest).await?;
 
     let created = now();
-    oci.push_blob(
-        &repo,
-        &Descriptor::empty_config().digest,
-        Bytes::from_static(b"{}"),
-    )
-    .await?;
+    let empty_config = Descriptor::empty_config();
+    oci.push_blob(&repo, &empty_config.digest, Bytes::from_static(b"{}"))
+        .await?;
     let manifest = layout::file_manifest(layer_digest, received.size, &created, labels(&form));
     let manifest = oci.put_image_manifest(&repo, &manifest).await?;
-
-    // Read the index again right before writing it, so concurrent uploads of other files of
-    // this version are kept.
-    let mut index = match read_index(&oci, &repo, filename.version()).await? {
-        Some((index, _)) => index,
-        None => layout::version_index(),
-    };
-    if let Some(entry) = layout::find_file(&index, filename.architecture()) {
-        let existing = entry
-            .annotations
-            .get(layout::SHA256_ANNOTATION)
-            .cloned()
-            .unwrap_or_default();
-        return same_or_conflict(&filename, &existing, &received);
-    }
-    index.manifests.push(layout::file_entry(
+    let entry = layout::file_entry(
         manifest,
         filename.architecture(),
         &received.sha256,
         &created,
         project_urls(&form),
-    ));
-    index
-        .annotations
-        .insert(layout::CREATED_ANNOTATION.to_owned(), created);
-    oci.put_index(&repo, &filename.version().tag(), &index)
-        .await?;
+    );
+    match edit_index(
+        app,
+        &oci,
+        &repo,
+        filename.version(),
+        IndexEdit::AddFile(entry),
+    )
+    .await?
+    {
+        EditOutcome::NameTaken { stored_sha256 } => {
+            // Another upload of this name won the race.
+            return same_or_conflict(&filename, &stored_sha256, &received);
+        }
+        EditOutcome::Added | EditOutcome::Removed(_) | EditOutcome::NotFound => {}
+    }
     tracing::info!(%repo, %filename, size = received.size, "uploaded file");
     Ok(text(StatusCode::OK, format!("uploaded {filename}")))
 }
