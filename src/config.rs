@@ -47,6 +47,11 @@ pub struct Config {
     /// docs/concurrency.md).
     #[arg(long, env = "PYOCI_WRITE_SETTLE_MS", default_value_t = 500)]
     pub write_settle_ms: u64,
+
+    /// Seconds a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept.
+    #[arg(long, env = "PYOCI_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_timeout_secs: u64,
 }
 
 impl Config {

@@ -46,6 +46,10 @@ impl fmt::Display for Error {
             | Error::TooLarge(message)
             | Error::Busy(message) => f.write_str(message),
             Error::Registry(err) => write!(f, "{err}"),
+            Error::Upload(err) if exceeded_body_limit(err) => write!(
+                f,
+                "the request body is larger than this server accepts (PYOCI_MAX_BODY): {err}"
+            ),
             Error::Upload(err) => write!(f, "{err}"),
         }
     }

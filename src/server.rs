@@ -1,14 +1,25 @@
-//! Serving the stack over HTTP/1 with hyper until SIGINT/SIGTERM.
+//! Serving the stack over HTTP/1 with hyper: bounded headers, no connection held by a slow
+//! or idle client, and a graceful stop that lets in-flight uploads finish.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::{rt::TokioIo, service::TowerToHyperService};
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::{
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
+    service::TowerToHyperService,
+};
 use tokio::net::TcpListener;
 use tower::BoxError;
 
 use crate::{config::Config, stack::pyoci_service};
+
+/// At most this many request headers.
+const MAX_HEADERS: usize = 64;
+/// Read buffer size, which bounds the request head (line and headers).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// On SIGTERM, in-flight requests (uploads) get this long to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 /// Binds the configured address and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), BoxError> {
@@ -17,7 +28,14 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .await
         .map_err(|err| format!("cannot listen on {address}: {err}"))?;
     tracing::info!("listening on {}", listener.local_addr()?);
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(config.header_timeout_secs))
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
     let service = pyoci_service::<Incoming>(config)?;
+    let connections = GracefulShutdown::new();
+
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -31,17 +49,26 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(service.clone());
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(service.clone()),
+        );
+        let connection = connections.watch(connection);
         tokio::spawn(async move {
-            if let Err(err) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
+            if let Err(err) = connection.await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");
             }
         });
     }
-    tracing::info!("shutting down");
+
+    drop(listener);
+    tracing::info!("shutting down: finishing requests in flight");
+    tokio::select! {
+        () = connections.shutdown() => tracing::info!("all requests finished"),
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("requests still running after {SHUTDOWN_GRACE:?}; stopping anyway");
+        }
+    }
     Ok(())
 }
 

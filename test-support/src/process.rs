@@ -12,6 +12,25 @@ impl KillOnDrop {
         KillOnDrop { child }
     }
 
+    /// The process id.
+    pub(crate) fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `timeout` for the process to exit; its status, or `None` if still running.
+    pub(crate) fn wait_timeout(&mut self, timeout: std::time::Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// `Some(description)` once the process has exited.
     pub(crate) fn exited(&mut self) -> Option<String> {
         match self.child.try_wait() {

@@ -140,6 +140,20 @@ impl Pyoci {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Sends SIGTERM, as a service manager stopping PyOCI would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.process.id().to_string()])
+            .status()
+            .unwrap_or_else(|err| panic!("cannot run kill: {err}"));
+        assert!(status.success(), "kill -TERM failed: {status}");
+    }
+
+    /// Waits up to `timeout` for the server to exit; its exit status, or `None`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<String> {
+        self.process.wait_timeout(timeout)
+    }
+
     /// Whether the process is still running (a crash shows up here and in [`Pyoci::log`]).
     pub fn is_running(&mut self) -> bool {
         self.process.exited().is_none()

@@ -35,6 +35,8 @@ pub struct Grant {
     pub user: Option<String>,
     /// The access entries in the token.
     pub access: Vec<Access>,
+    /// The token itself, so tests can check it never shows up where it must not.
+    pub token: String,
 }
 
 /// Users, their passwords and rules, and what anonymous clients may do.

@@ -150,7 +150,11 @@ fn handle(state: &IssuerState, request: &Request<Incoming>) -> Reply {
         .grants
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .push(Grant { user, access });
+        .push(Grant {
+            user,
+            access,
+            token: token.clone(),
+        });
     let body = serde_json::json!({
         "token": token,
         "access_token": token,
