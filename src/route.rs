@@ -25,7 +25,10 @@ pub struct Target {
 pub enum Route {
     /// `GET /health`
     Health,
-    /// `GET .../<project>/`: the simple-index page.
+    /// `GET /<registry>/<namespace>/`: the namespace's projects.
+    ProjectList { target: Target },
+    /// `GET .../<project>/`: the simple-index page. With a namespace of several segments the
+    /// path may also name a namespace; the handler falls back to its project list.
     ProjectPage { target: Target, project: String },
     /// `GET .../<project>` without the slash.
     AddSlash { location: String },
@@ -117,6 +120,11 @@ pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteEr
     if !is_read {
         return Err(RouteError::MethodNotAllowed {
             allow: "GET, HEAD, POST (upload) and DELETE (files)",
+        });
+    }
+    if trailing_slash && before.is_empty() {
+        return Ok(Route::ProjectList {
+            target: target(registry_segment, &rest)?,
         });
     }
     if trailing_slash {
@@ -233,6 +241,7 @@ mod tests {
     fn target_of(route: Route) -> Target {
         match route {
             Route::ProjectPage { target, .. }
+            | Route::ProjectList { target }
             | Route::File { target, .. }
             | Route::DeleteFile { target, .. }
             | Route::ProjectJson { target, .. }

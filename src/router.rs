@@ -16,7 +16,7 @@ use crate::{
     app::App,
     body::Body,
     error::Error,
-    handlers::{self, UploadTarget},
+    handlers::{self, FileRequest, UploadTarget},
     route::{route, Route},
 };
 
@@ -70,6 +70,7 @@ async fn dispatch(
     match route(request.method(), request.uri().path(), app.config.prefix())? {
         Route::Health => Ok(handlers::text(StatusCode::OK, "ok".into())),
         Route::AddSlash { location } => Ok(handlers::redirect(&location)),
+        Route::ProjectList { target } => handlers::project_list(&app, target, credentials).await,
         Route::ProjectPage { target, project } => {
             handlers::project_page(&app, target, project, credentials).await
         }
@@ -77,7 +78,13 @@ async fn dispatch(
             target,
             project,
             filename,
-        } => handlers::get_file(&app, target, project, filename, credentials, head_only).await,
+        } => {
+            let request = FileRequest {
+                head_only,
+                range: request.headers().get(http::header::RANGE).cloned(),
+            };
+            handlers::get_file(&app, target, project, filename, credentials, request).await
+        }
         Route::DeleteFile {
             target,
             project,

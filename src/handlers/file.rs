@@ -1,6 +1,6 @@
 //! `GET|HEAD /<registry>/<namespace>/<project>/<filename>`: one file, streamed.
 
-use http::{header, HeaderValue, Response};
+use http::{header, HeaderMap, HeaderValue, Response};
 use pyoci_basic_auth::Credentials;
 
 use super::{read_index, repository};
@@ -13,15 +13,22 @@ use crate::{
     route::Target,
 };
 
-/// Streams the file's blob from the registry. For `HEAD` only the headers are produced,
-/// without fetching the blob.
+/// What the client asked of the file besides its name.
+pub struct FileRequest {
+    /// `HEAD`: headers only; the blob is not fetched.
+    pub head_only: bool,
+    /// A `Range` header, passed to the registry (uv and poetry read wheels lazily).
+    pub range: Option<HeaderValue>,
+}
+
+/// Streams the file's blob from the registry, whole or the range asked for.
 pub async fn get_file(
     app: &App,
     target: Target,
     project: String,
     filename: String,
     credentials: Credentials,
-    head_only: bool,
+    request: FileRequest,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
     let file = DistFilename::parse(&filename)?;
@@ -47,18 +54,47 @@ pub async fn get_file(
         )));
     };
 
-    let mut response = if head_only {
-        Response::new(Body::empty())
-    } else {
-        let blob = oci.get_blob(&repo, &layer.digest).await?;
-        Response::new(Body::new(blob.into_body()))
+    let mut response = match (request.head_only, request.range) {
+        (true, _) => {
+            let mut response = Response::new(Body::empty());
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(layer.size));
+            response
+        }
+        (false, range) => {
+            let mut extra = HeaderMap::new();
+            if let Some(range) = range {
+                extra.insert(header::RANGE, range);
+            }
+            let blob = oci.get_blob_with(&repo, &layer.digest, extra).await?;
+            let (parts, body) = blob.into_parts();
+            let mut response = Response::new(Body::new(body));
+            *response.status_mut() = parts.status;
+            for name in [header::CONTENT_LENGTH, header::CONTENT_RANGE] {
+                if let Some(value) = parts.headers.get(&name) {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
     };
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/octet-stream"),
     );
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(layer.size));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    // A file's bytes never change under its name (re-uploads with other bytes are refused).
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=365000000, immutable, private"),
+    );
+    headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", layer.digest.hex()))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
+    );
     if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file)) {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }

@@ -6,13 +6,15 @@ mod delete;
 mod file;
 mod index_writer;
 mod json;
+mod list;
 mod page;
 mod upload;
 
 pub use delete::delete_file;
-pub use file::get_file;
+pub use file::{get_file, FileRequest};
 pub use index_writer::WriteLocks;
 pub use json::project_json;
+pub use list::project_list;
 pub use page::project_page;
 pub use upload::{UploadHandler, UploadTarget};
 
@@ -102,6 +104,20 @@ pub(crate) fn redirect(location: &str) -> http::Response<crate::body::Body> {
     if let Ok(value) = http::HeaderValue::from_str(location) {
         response.headers_mut().insert(http::header::LOCATION, value);
     }
+    response
+}
+
+/// A response carrying a page model for the index layer to render. Pages are cached
+/// briefly so a fresh publish shows up soon, and only privately: they depend on credentials.
+pub(crate) fn index_page<T: Clone + Send + Sync + 'static>(
+    model: T,
+) -> http::Response<crate::body::Body> {
+    let mut response = http::Response::new(crate::body::Body::empty());
+    response.extensions_mut().insert(model);
+    response.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("max-age=30, private"),
+    );
     response
 }
 

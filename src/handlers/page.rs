@@ -27,9 +27,22 @@ pub async fn project_page(
     if name.normalized() != project {
         return Ok(redirect(&page_path));
     }
-    let oci = app.oci(&target, credentials);
+    let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
-    let versions = versions(&oci, &repo, app.config.max_versions).await?;
+    let versions = match versions(&oci, &repo, app.config.max_versions).await {
+        Err(Error::NotFound(message)) => {
+            // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
+            // project `team` in `acme`.
+            let namespace = Target {
+                namespace: format!("{}/{project}", target.namespace),
+                ..target
+            };
+            return super::project_list(app, namespace, credentials)
+                .await
+                .map_err(|_| Error::NotFound(message));
+        }
+        versions => versions?,
+    };
     let indexes = read_indexes(&oci, &repo, versions).await?;
     if indexes.is_empty() {
         return Err(Error::NotFound(format!(
@@ -56,7 +69,5 @@ pub async fn project_page(
     }
     let mut page = ProjectPage::new(name.normalized(), files);
     page.versions = indexes.iter().map(|(v, _)| v.to_string()).collect();
-    let mut response = Response::new(Body::empty());
-    response.extensions_mut().insert(page);
-    Ok(response)
+    Ok(super::index_page(page))
 }

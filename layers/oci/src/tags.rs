@@ -15,9 +15,10 @@ const MAX_PAGES: usize = 1000;
 /// Bound on one page of the tag list.
 const PAGE_LIMIT: usize = 8 * 1024 * 1024;
 
+/// One page of `tags/list` (`{"tags": [...]}`) or `_catalog` (`{"repositories": [...]}`).
 #[derive(Deserialize)]
-struct TagList {
-    #[serde(default)]
+struct ListPage {
+    #[serde(default, alias = "repositories")]
     tags: Option<Vec<String>>,
 }
 
@@ -40,11 +41,33 @@ where
         let repository = normalize_repository(repository);
         async move {
             let repository = repository?;
-            let what = format!("repository {repository}");
-            let mut target = client
-                .registry
-                .target(&format!("/v2/{repository}/tags/list"))?;
-            let mut tags = Vec::new();
+            let path = format!("/v2/{repository}/tags/list");
+            client
+                .paginated_list(path, format!("repository {repository}"))
+                .await
+        }
+    }
+
+    /// Lists every repository the registry's `_catalog` shows this user, following `Link`
+    /// pagination. Many hosted registries refuse the catalog (404, 401 or 403).
+    pub fn catalog(&self) -> impl Future<Output = Result<Vec<String>, OciError>> + Send + 'static {
+        let client = self.clone();
+        async move {
+            client
+                .paginated_list("/v2/_catalog".to_owned(), "the registry catalog".to_owned())
+                .await
+        }
+    }
+
+    fn paginated_list(
+        &self,
+        path: String,
+        what: String,
+    ) -> impl Future<Output = Result<Vec<String>, OciError>> + Send + 'static {
+        let client = self.clone();
+        async move {
+            let mut target = client.registry.target(&path)?;
+            let mut items = Vec::new();
             for _ in 0..MAX_PAGES {
                 let response = client
                     .send(
@@ -56,18 +79,20 @@ where
                     .await?;
                 let response = check(&Method::GET, response, &what).await?;
                 let next = next_link(response.headers()).map(str::to_owned);
-                let body = read_body(response.into_body(), PAGE_LIMIT, "tag list").await?;
-                let page: TagList = serde_json::from_slice(&body).map_err(|error| {
-                    OciError::InvalidResponse(format!("the tag list is not valid JSON: {error}"))
+                let body = read_body(response.into_body(), PAGE_LIMIT, "list").await?;
+                let page: ListPage = serde_json::from_slice(&body).map_err(|error| {
+                    OciError::InvalidResponse(format!(
+                        "the list of {what} is not valid JSON: {error}"
+                    ))
                 })?;
-                tags.extend(page.tags.unwrap_or_default());
+                items.extend(page.tags.unwrap_or_default());
                 match next {
                     Some(link) => target = client.registry.resolve(&link)?,
-                    None => return Ok(tags),
+                    None => return Ok(items),
                 }
             }
             Err(OciError::InvalidResponse(format!(
-                "the tag list of {repository} did not end after {MAX_PAGES} pages"
+                "the list of {what} did not end after {MAX_PAGES} pages"
             )))
         }
     }
