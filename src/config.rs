@@ -2,7 +2,10 @@
 
 use std::net::IpAddr;
 
-use clap::Parser;
+use clap::{builder::BoolishValueParser, ArgAction, Parser};
+use pyoci_oci::Registry;
+
+use crate::registry_list::RegistryList;
 
 /// PyOCI's settings. Every flag can also be given as the environment variable shown in
 /// `pyoci --help`; the names are those of the original PyOCI so deployments carry over.
@@ -42,6 +45,27 @@ pub struct Config {
     #[arg(long, env = "PYOCI_BEARER_USERNAME")]
     pub bearer_username: Option<String>,
 
+    /// Registries this PyOCI serves, comma-separated `host[:port]`, each optionally with
+    /// `https://` (the default) or `http://`; others get 403. With exactly one, URLs may
+    /// leave out the registry segment. Listed hosts may be private addresses, and their
+    /// token services get the user's credentials.
+    #[arg(long, env = "PYOCI_REGISTRIES", value_name = "REGISTRIES")]
+    pub registries: Option<RegistryList>,
+
+    /// Allow registries (and token services, redirects) on loopback, private, link-local and
+    /// other non-public addresses; `true`/`false`/`1`/`0`.
+    #[arg(
+        long,
+        env = "PYOCI_ALLOW_PRIVATE_REGISTRIES",
+        value_name = "BOOL",
+        default_value = "false",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub allow_private_registries: bool,
+
     /// After changing a version's index, how long to wait before checking that no other
     /// PyOCI replica's concurrent write undid the change, in milliseconds (see
     /// docs/concurrency.md).
@@ -58,6 +82,16 @@ impl Config {
     /// The path prefix without its trailing slash, `""` when PyOCI is served at the root.
     pub fn prefix(&self) -> &str {
         self.path_prefix.trim_end_matches('/')
+    }
+
+    /// The `PYOCI_REGISTRIES` allow-list, `None` when unset or empty (any registry).
+    pub fn registry_allow_list(&self) -> Option<&RegistryList> {
+        self.registries.as_ref().filter(|list| !list.is_empty())
+    }
+
+    /// The one registry URLs may leave out, when exactly one is allowed.
+    pub fn fixed_registry(&self) -> Option<&Registry> {
+        self.registry_allow_list().and_then(RegistryList::fixed)
     }
 }
 

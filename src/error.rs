@@ -24,6 +24,8 @@ pub enum Error {
     BadRequest(String),
     /// The project, version or file does not exist.
     NotFound(String),
+    /// This PyOCI does not serve the registry the URL names (`PYOCI_REGISTRIES`).
+    RegistryNotAllowed(String),
     /// An upload would replace a file with different bytes.
     Conflict(String),
     /// The request body is larger than `PYOCI_MAX_BODY`.
@@ -42,6 +44,7 @@ impl fmt::Display for Error {
             Error::Route(err) => write!(f, "{err}"),
             Error::BadRequest(message)
             | Error::NotFound(message)
+            | Error::RegistryNotAllowed(message)
             | Error::Conflict(message)
             | Error::TooLarge(message)
             | Error::Busy(message) => f.write_str(message),
@@ -66,6 +69,7 @@ impl Error {
                 StatusCode::BAD_REQUEST
             }
             Error::Route(RouteError::MethodNotAllowed { .. }) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::RegistryNotAllowed(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,

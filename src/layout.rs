@@ -14,6 +14,18 @@ pub const SHA256_ANNOTATION: &str = "com.pyoci.sha256_digest";
 pub const PROJECT_URLS_ANNOTATION: &str = "com.pyoci.project_urls";
 /// Standard OCI annotation for the creation time.
 pub const CREATED_ANNOTATION: &str = "org.opencontainers.image.created";
+
+// PyOCI's additions, on index entries where the original PyOCI does not look, so a listing
+// has every fact of a file without an extra request per file.
+
+/// The file's size in bytes (the entry's own `size` is its manifest's).
+pub const SIZE_ANNOTATION: &str = "com.pyoci.size";
+/// The file's `Requires-Python`.
+pub const REQUIRES_PYTHON_ANNOTATION: &str = "com.pyoci.requires_python";
+/// The file's core-metadata summary, for the JSON API.
+pub const SUMMARY_ANNOTATION: &str = "com.pyoci.summary";
+/// Present when the file is yanked (PEP 592); its value is the reason, possibly empty.
+pub const YANKED_ANNOTATION: &str = "com.pyoci.yanked";
 /// Every index entry of a file claims this OS.
 const FILE_OS: &str = "any";
 
@@ -42,21 +54,35 @@ pub fn file_manifest(
     manifest
 }
 
+/// What a listing needs to know about a file, stored on its index entry.
+pub struct FileFacts {
+    pub sha256: String,
+    pub size: u64,
+    /// RFC 3339.
+    pub created: String,
+    /// A JSON object of label to URL.
+    pub project_urls: Option<String>,
+    pub requires_python: Option<String>,
+    pub summary: Option<String>,
+}
+
 /// The index entry of a file: its manifest, with the architecture and the annotations a
 /// listing reads.
-pub fn file_entry(
-    mut manifest: Descriptor,
-    architecture: &str,
-    sha256: &str,
-    created: &str,
-    project_urls: Option<String>,
-) -> Descriptor {
+pub fn file_entry(mut manifest: Descriptor, architecture: &str, facts: FileFacts) -> Descriptor {
     manifest.platform = Some(Platform::new(architecture, FILE_OS));
     let annotations = &mut manifest.annotations;
-    annotations.insert(CREATED_ANNOTATION.to_owned(), created.to_owned());
-    annotations.insert(SHA256_ANNOTATION.to_owned(), sha256.to_owned());
-    if let Some(urls) = project_urls {
-        annotations.insert(PROJECT_URLS_ANNOTATION.to_owned(), urls);
+    annotations.insert(CREATED_ANNOTATION.to_owned(), facts.created);
+    annotations.insert(SHA256_ANNOTATION.to_owned(), facts.sha256);
+    annotations.insert(SIZE_ANNOTATION.to_owned(), facts.size.to_string());
+    let optional = [
+        (PROJECT_URLS_ANNOTATION, facts.project_urls),
+        (REQUIRES_PYTHON_ANNOTATION, facts.requires_python),
+        (SUMMARY_ANNOTATION, facts.summary),
+    ];
+    for (key, value) in optional {
+        if let Some(value) = value.filter(|value| !value.is_empty()) {
+            annotations.insert(key.to_owned(), value);
+        }
     }
     manifest
 }

@@ -12,6 +12,7 @@ mod error;
 mod handlers;
 mod layout;
 pub mod package;
+pub mod registry_list;
 pub mod route;
 mod router;
 mod server;

@@ -134,9 +134,10 @@ mod tests {
 
     #[test]
     fn parses_hosts_with_and_without_schemes() {
-        let list: RegistryList = " ghcr.io, http://127.0.0.1:5000 ,https://Registry.Example:8443/,,"
-            .parse()
-            .unwrap();
+        let list: RegistryList =
+            " ghcr.io, http://127.0.0.1:5000 ,https://Registry.Example:8443/,,"
+                .parse()
+                .unwrap();
         let written: Vec<String> = list.iter().map(ToString::to_string).collect();
         assert_eq!(
             written,

@@ -1,7 +1,8 @@
 //! The URL scheme: which request is which, parsed once into a typed [`Route`].
 //!
 //! `/<registry>/<namespace>[/<sub/path>]/<project>/[<filename>|json]`, where `<registry>` is a
-//! host (https) or a percent-encoded `http%3A%2F%2Fhost%3Aport` (plain http).
+//! host (https) or a percent-encoded `http%3A%2F%2Fhost%3Aport` (plain http). A PyOCI serving
+//! one fixed registry also takes the same paths without `<registry>`.
 
 use std::fmt;
 
@@ -9,12 +10,15 @@ use http::Method;
 use percent_encoding::percent_decode_str;
 use pyoci_oci::Registry;
 
+use crate::registry_list::same_registry;
+
 /// Where packages live: a registry and a namespace (repository prefix) in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     /// The registry to talk to.
     pub registry: Registry,
-    /// The registry segment exactly as the client wrote it, for building URLs back.
+    /// The registry segment exactly as the client wrote it, for building URLs back; when a
+    /// fixed-registry URL left it out, the fixed registry's [`registry_segment_for`].
     pub registry_segment: String,
     /// `acme` or `acme/python/team1`, lowercase.
     pub namespace: String,
@@ -48,6 +52,29 @@ pub enum Route {
     ProjectJson { target: Target, project: String },
     /// `POST /<registry>/<namespace>/`: the legacy upload API.
     Upload { target: Target },
+    /// `POST .../<project>/+yank/<version or filename>` (or `+unyank`): PEP 592 yanking.
+    Yank {
+        target: Target,
+        project: String,
+        what: String,
+        yank: bool,
+    },
+}
+
+impl Route {
+    /// The registry and namespace the request is for, if it is for one.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            Route::ProjectList { target }
+            | Route::ProjectPage { target, .. }
+            | Route::File { target, .. }
+            | Route::DeleteFile { target, .. }
+            | Route::ProjectJson { target, .. }
+            | Route::Upload { target }
+            | Route::Yank { target, .. } => Some(target),
+            Route::Health | Route::AddSlash { .. } => None,
+        }
+    }
 }
 
 /// A request that matches no route.
@@ -78,6 +105,19 @@ const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
 
 /// Parses a request's method and raw (still percent-encoded) path.
 pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteError> {
+    route_with_fixed_registry(method, path, prefix, None)
+}
+
+/// Parses like [`route`], for a PyOCI that serves one `fixed` registry: then the path may
+/// leave out the registry segment (`/<namespace>/<project>/`). A first segment naming
+/// `fixed` (`ghcr.io`, `http%3A%2F%2F127.0.0.1%3A5000`...) or carrying a scheme is still the
+/// registry segment; any other first segment starts the namespace.
+pub fn route_with_fixed_registry(
+    method: &Method,
+    path: &str,
+    prefix: &str,
+    fixed: Option<&Registry>,
+) -> Result<Route, RouteError> {
     if path == "/health" {
         return Ok(Route::Health);
     }
@@ -91,8 +131,13 @@ pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteEr
     if trailing_slash {
         segments.pop();
     }
-    let Some((registry_segment, rest)) = segments.split_first() else {
-        return Err(not_found());
+    let fixed_segment = fixed.map(registry_segment_for);
+    let (registry_segment, rest) = match (fixed, &fixed_segment, segments.split_first()) {
+        (Some(fixed), Some(segment), Some((first, _))) if !names_a_registry(first, fixed) => {
+            (segment.as_str(), segments.as_slice())
+        }
+        (_, _, Some((first, rest))) => (*first, rest),
+        (_, _, None) => return Err(not_found()),
     };
     if registry_segment.is_empty() {
         return Err(not_found());
@@ -100,6 +145,17 @@ pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteEr
     let rest: Vec<String> = rest.iter().map(|s| decode(s)).collect::<Result<_, _>>()?;
 
     if *method == Method::POST {
+        // `+` cannot be part of a repository name, so these never clash with uploads.
+        if let [namespace @ .., project, action, what] = rest.as_slice() {
+            if let Some(yank) = yank_action(action) {
+                return Ok(Route::Yank {
+                    target: target(registry_segment, namespace)?,
+                    project: project.clone(),
+                    what: what.clone(),
+                    yank,
+                });
+            }
+        }
         let target = target(registry_segment, &rest)?;
         return Ok(Route::Upload { target });
     }
@@ -154,6 +210,14 @@ pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteEr
     })
 }
 
+fn yank_action(segment: &str) -> Option<bool> {
+    match segment {
+        "+yank" => Some(true),
+        "+unyank" => Some(false),
+        _ => None,
+    }
+}
+
 fn split_project(segments: &[String], ok: bool) -> Result<(String, &[String]), RouteError> {
     match segments.split_last() {
         Some((project, namespace)) if ok && !namespace.is_empty() => {
@@ -191,6 +255,28 @@ fn target(registry_segment: &str, namespace: &[String]) -> Result<Target, RouteE
         registry_segment: registry_segment.to_owned(),
         namespace: namespace.join("/").to_ascii_lowercase(),
     })
+}
+
+/// Whether a fixed-registry path's first segment is a registry segment: `fixed` however
+/// written, or any segment with a scheme (which no namespace has), so that naming another
+/// registry is refused rather than read as a namespace.
+fn names_a_registry(segment: &str, fixed: &Registry) -> bool {
+    let Ok(decoded) = decode(segment) else {
+        return false;
+    };
+    decoded.contains("://")
+        || parse_registry(segment).is_ok_and(|registry| same_registry(&registry, fixed))
+}
+
+/// The segment naming `registry` in a URL: `host[:port]` for https, percent-encoded
+/// `http%3A%2F%2Fhost%3Aport` for http.
+pub fn registry_segment_for(registry: &Registry) -> String {
+    match registry.scheme() {
+        "https" => registry.authority().to_owned(),
+        scheme => format!("{scheme}://{}", registry.authority())
+            .replace(':', "%3A")
+            .replace('/', "%2F"),
+    }
 }
 
 /// `ghcr.io` -> https; `http%3A%2F%2Fhost%3A5000` or `https%3A%2F%2F...` -> as given.
@@ -245,7 +331,8 @@ mod tests {
             | Route::File { target, .. }
             | Route::DeleteFile { target, .. }
             | Route::ProjectJson { target, .. }
-            | Route::Upload { target } => target,
+            | Route::Upload { target }
+            | Route::Yank { target, .. } => target,
             other => panic!("no target in {other:?}"),
         }
     }
@@ -300,6 +387,20 @@ mod tests {
             assert_eq!(target_of(upload).namespace, "acme/team");
         }
         assert!(route(&Method::POST, "/ghcr.io/", "").is_err());
+        let yank = route(&Method::POST, "/ghcr.io/acme/team/hello/+yank/1.0", "").unwrap();
+        assert!(
+            matches!(&yank, Route::Yank { project, what, yank: true, .. } if project == "hello" && what == "1.0")
+        );
+        assert_eq!(target_of(yank).namespace, "acme/team");
+        assert!(matches!(
+            route(
+                &Method::POST,
+                "/ghcr.io/acme/hello/+unyank/hello-1.0.tar.gz",
+                ""
+            )
+            .unwrap(),
+            Route::Yank { yank: false, .. }
+        ));
         let delete = route(&Method::DELETE, "/ghcr.io/acme/hello/hello-1.0.tar.gz", "").unwrap();
         assert!(
             matches!(delete, Route::DeleteFile { ref filename, .. } if filename == "hello-1.0.tar.gz")
@@ -334,5 +435,96 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    fn fixed(path: &str, method: Method) -> Result<Route, RouteError> {
+        let registry = Registry::new("http", "127.0.0.1:5000").unwrap();
+        route_with_fixed_registry(&method, path, "/pyoci", Some(&registry))
+    }
+
+    #[test]
+    fn fixed_registry_paths_may_leave_out_the_registry() {
+        let lowercase = "http%3a%2f%2f127.0.0.1%3a5000";
+        for (path, segment) in [
+            ("/pyoci/acme/team/hello/".to_owned(), REG),
+            (format!("/pyoci/{REG}/acme/team/hello/"), REG),
+            (format!("/pyoci/{lowercase}/acme/team/hello/"), lowercase),
+        ] {
+            let path = path.as_str();
+            let page = fixed(path, Method::GET).unwrap();
+            assert!(
+                matches!(&page, Route::ProjectPage { project, .. } if project == "hello"),
+                "{path}"
+            );
+            let target = target_of(page);
+            assert_eq!(
+                target.registry.to_string(),
+                "http://127.0.0.1:5000",
+                "{path}"
+            );
+            assert_eq!(target.namespace, "acme/team", "{path}");
+            assert_eq!(target.registry_segment, segment, "{path}");
+        }
+        let upload = target_of(fixed("/pyoci/acme/", Method::POST).unwrap());
+        assert_eq!(upload.namespace, "acme");
+        assert_eq!(upload.registry.to_string(), "http://127.0.0.1:5000");
+        assert!(matches!(
+            fixed("/pyoci/acme/hello/hello-1.0.tar.gz", Method::GET).unwrap(),
+            Route::File { project, .. } if project == "hello"
+        ));
+        // Another host without a scheme reads as a namespace on the fixed registry.
+        let namespace = target_of(fixed("/pyoci/ghcr.io/acme/hello/", Method::GET).unwrap());
+        assert_eq!(namespace.namespace, "ghcr.io/acme");
+        assert_eq!(namespace.registry.to_string(), "http://127.0.0.1:5000");
+    }
+
+    #[test]
+    fn fixed_registry_paths_naming_another_registry_keep_it() {
+        let other =
+            target_of(fixed("/pyoci/https%3A%2F%2Fghcr.io/acme/hello/", Method::GET).unwrap());
+        assert_eq!(other.registry.to_string(), "https://ghcr.io");
+        assert_eq!(other.namespace, "acme");
+        let https = Registry::new("https", "ghcr.io").unwrap();
+        let written =
+            route_with_fixed_registry(&Method::GET, "/ghcr.io/acme/hello/", "", Some(&https));
+        let written = target_of(written.unwrap());
+        assert_eq!(
+            (
+                written.namespace.as_str(),
+                written.registry_segment.as_str()
+            ),
+            ("acme", "ghcr.io")
+        );
+        let left_out = target_of(
+            route_with_fixed_registry(&Method::GET, "/acme/hello/", "", Some(&https)).unwrap(),
+        );
+        assert_eq!(
+            (
+                left_out.namespace.as_str(),
+                left_out.registry_segment.as_str()
+            ),
+            ("acme", "ghcr.io")
+        );
+    }
+
+    #[test]
+    fn registry_segments_round_trip() {
+        for (scheme, authority, segment) in [
+            ("https", "ghcr.io", "ghcr.io"),
+            ("https", "registry.example:8443", "registry.example:8443"),
+            ("http", "127.0.0.1:5000", REG),
+        ] {
+            let registry = Registry::new(scheme, authority).unwrap();
+            assert_eq!(registry_segment_for(&registry), segment);
+            assert_eq!(parse_registry(segment).unwrap(), registry);
+        }
+    }
+
+    #[test]
+    fn routes_know_their_target() {
+        assert!(get("/health").unwrap().target().is_none());
+        assert!(get("/ghcr.io/acme/hello").unwrap().target().is_none());
+        let page = get("/ghcr.io/acme/hello/").unwrap();
+        assert_eq!(page.target().unwrap().namespace, "acme");
     }
 }

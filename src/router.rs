@@ -15,9 +15,10 @@ use tower::{util::BoxCloneSyncService, Service, ServiceExt};
 use crate::{
     app::App,
     body::Body,
+    config::Config,
     error::Error,
     handlers::{self, FileRequest, UploadTarget},
-    route::{route, Route},
+    route::{route_with_fixed_registry, Route},
 };
 
 /// The upload endpoint, built with its body-parsing layer in `stack.rs`.
@@ -67,7 +68,7 @@ async fn dispatch(
         .cloned()
         .unwrap_or_default();
     let head_only = request.method() == Method::HEAD;
-    match route(request.method(), request.uri().path(), app.config.prefix())? {
+    match allowed_route(&app.config, request.method(), request.uri().path())? {
         Route::Health => Ok(handlers::text(StatusCode::OK, "ok".into())),
         Route::AddSlash { location } => Ok(handlers::redirect(&location)),
         Route::ProjectList { target } => handlers::project_list(&app, target, credentials).await,
@@ -93,6 +94,15 @@ async fn dispatch(
         Route::ProjectJson { target, project } => {
             handlers::project_json(&app, target, project, credentials).await
         }
+        Route::Yank {
+            target,
+            project,
+            what,
+            yank,
+        } => {
+            let body = request.into_body();
+            handlers::yank(&app, target, project, what, yank, credentials, body).await
+        }
         Route::Upload { target } => {
             request.extensions_mut().insert(UploadTarget(target));
             // Infallible: the upload service answers every error itself.
@@ -102,4 +112,18 @@ async fn dispatch(
                 .or_else(|never| match never {})
         }
     }
+}
+
+/// The request's route, refused when it names a registry `PYOCI_REGISTRIES` does not list.
+fn allowed_route(config: &Config, method: &Method, path: &str) -> Result<Route, Error> {
+    let route = route_with_fixed_registry(method, path, config.prefix(), config.fixed_registry())?;
+    if let (Some(allowed), Some(target)) = (config.registry_allow_list(), route.target()) {
+        if !allowed.allows(&target.registry) {
+            return Err(Error::RegistryNotAllowed(format!(
+                "registry {} is not allowed on this PyOCI; allowed: {allowed}",
+                target.registry
+            )));
+        }
+    }
+    Ok(route)
 }

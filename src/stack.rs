@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
 use pyoci_index::RenderIndexLayer;
-use pyoci_oci::HttpClient;
-use pyoci_token_exchange::TokenExchangeLayer;
+use pyoci_oci::{AddressPolicy, HttpClient};
+use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::ParseUploadLayer;
 use tower::{util::BoxCloneSyncService, BoxError, Layer, ServiceBuilder};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer, ServiceBuilderExt};
@@ -23,13 +23,16 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    // Outgoing, toward the registry: auth challenges answered over a pooled HTTP client.
-    let http = HttpClient::new(
-        reqwest::Client::builder()
-            .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
-            .build()?,
-    );
-    let registry = TokenExchangeLayer::new().layer(http);
+    // Outgoing, toward the registry: auth challenges answered over a pooled HTTP client,
+    // which connects only where the address policy allows (no open proxy).
+    let (addresses, realms) = outgoing_policies(&config);
+    let http = HttpClient::with_address_policy(
+        reqwest::Client::builder().user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION"))),
+        addresses,
+    )?;
+    let registry = TokenExchangeLayer::new()
+        .credential_realms(realms)
+        .layer(http);
 
     let max_body = config.max_body;
     let mut credentials = ExtractCredentialsLayer::new();
@@ -58,4 +61,28 @@ where
         .layer(RenderIndexLayer::new())
         .service(Router::new(app, BoxCloneSyncService::new(upload)));
     Ok(BoxCloneSyncService::new(service))
+}
+
+/// Where outgoing requests may go, and which token services get the user's credentials.
+/// Registries listed in `PYOCI_REGISTRIES` are trusted by host: their addresses may be
+/// private, and their token services get credentials from any registry.
+fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
+    let addresses = if config.allow_private_registries {
+        AddressPolicy::allow_all()
+    } else {
+        AddressPolicy::public_only().trust_env_proxies()
+    };
+    let listed = config
+        .registry_allow_list()
+        .into_iter()
+        .flat_map(|list| list.iter());
+    listed.fold(
+        (addresses, RealmPolicy::same_host()),
+        |(addresses, realms), registry| {
+            (
+                addresses.trust_host(registry.host()),
+                realms.trust_host(registry.host()),
+            )
+        },
+    )
 }

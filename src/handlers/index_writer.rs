@@ -59,6 +59,13 @@ pub enum IndexEdit {
     AddFile(Descriptor),
     /// Remove the entry of the file with this architecture.
     RemoveFile { architecture: String },
+    /// Set (`Some`) or remove (`None`) an annotation on the entry of the file with this
+    /// architecture, or on every file's entry when `architecture` is `None`.
+    Annotate {
+        architecture: Option<String>,
+        key: &'static str,
+        value: Option<String>,
+    },
 }
 
 /// What an edit found and did.
@@ -71,6 +78,8 @@ pub enum EditOutcome {
     Removed(Descriptor),
     /// There was no such file.
     NotFound,
+    /// These files' entries carry the annotation as asked.
+    Annotated(Vec<String>),
 }
 
 /// Applies `edit` to the index of `version` in `repo`, safely against concurrent writers.
@@ -177,6 +186,42 @@ async fn apply(
             write_or_delete(oci, repo, version, &index, &digest).await?;
             Ok(Applied::Written(EditOutcome::Removed(removed)))
         }
+        IndexEdit::Annotate {
+            architecture,
+            key,
+            value,
+        } => {
+            let Some((mut index, _)) = current else {
+                return Ok(Applied::Final(EditOutcome::NotFound));
+            };
+            let mut touched = Vec::new();
+            let mut changed = false;
+            for entry in index.manifests.iter_mut() {
+                let Some(platform) = &entry.platform else {
+                    continue;
+                };
+                if architecture
+                    .as_ref()
+                    .is_some_and(|wanted| wanted != &platform.architecture)
+                {
+                    continue;
+                }
+                touched.push(platform.architecture.clone());
+                let old = match value {
+                    Some(value) => entry.annotations.insert(key.to_string(), value.clone()),
+                    None => entry.annotations.remove(*key),
+                };
+                changed |= old != *value;
+            }
+            if touched.is_empty() {
+                return Ok(Applied::Final(EditOutcome::NotFound));
+            }
+            if !changed {
+                return Ok(Applied::Final(EditOutcome::Annotated(touched)));
+            }
+            oci.put_index(repo, &version.tag(), &index).await?;
+            Ok(Applied::Written(EditOutcome::Annotated(touched)))
+        }
     }
 }
 
@@ -215,6 +260,15 @@ async fn in_place(
             !holds(architecture, &removed.digest)
         }
         (IndexEdit::RemoveFile { .. }, _) => true,
+        (IndexEdit::Annotate { key, value, .. }, Some(EditOutcome::Annotated(architectures))) => {
+            index.as_ref().is_some_and(|(index, _)| {
+                architectures.iter().all(|architecture| {
+                    layout::find_file(index, architecture)
+                        .is_some_and(|entry| entry.annotations.get(*key) == value.as_ref())
+                })
+            })
+        }
+        (IndexEdit::Annotate { .. }, _) => true,
     })
 }
 

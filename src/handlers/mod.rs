@@ -8,7 +8,9 @@ mod index_writer;
 mod json;
 mod list;
 mod page;
+mod stored;
 mod upload;
+mod yank;
 
 pub use delete::delete_file;
 pub use file::{get_file, FileRequest};
@@ -17,6 +19,7 @@ pub use json::project_json;
 pub use list::project_list;
 pub use page::project_page;
 pub use upload::{UploadHandler, UploadTarget};
+pub use yank::yank;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 use pyoci_oci::{Digest, ImageIndex, OciClient, OciError};

@@ -2,17 +2,13 @@
 
 use http::Response;
 use pyoci_basic_auth::Credentials;
-use pyoci_index::{DistributionFile, ProjectPage};
+use pyoci_index::ProjectPage;
 
-use super::{project_path, read_indexes, redirect, repository, versions};
-use crate::{
-    app::App,
-    body::Body,
-    error::Error,
-    layout,
-    package::{DistFilename, ProjectName},
-    route::Target,
+use super::{
+    index_page, project_list, project_path, redirect, repository,
+    stored::{read_releases, Release},
 };
+use crate::{app::App, body::Body, error::Error, package::ProjectName, route::Target};
 
 /// Lists every file of the newest versions, newest version first. The page itself is
 /// rendered by the index layer from the [`ProjectPage`] this puts in the response.
@@ -29,7 +25,7 @@ pub async fn project_page(
     }
     let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
-    let versions = match versions(&oci, &repo, app.config.max_versions).await {
+    let releases = match read_releases(&oci, &repo, &name, app.config.max_versions).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
             // project `team` in `acme`.
@@ -37,37 +33,28 @@ pub async fn project_page(
                 namespace: format!("{}/{project}", target.namespace),
                 ..target
             };
-            return super::project_list(app, namespace, credentials)
+            return project_list(app, namespace, credentials)
                 .await
                 .map_err(|_| Error::NotFound(message));
         }
-        versions => versions?,
+        releases => releases?,
     };
-    let indexes = read_indexes(&oci, &repo, versions).await?;
-    if indexes.is_empty() {
+    if releases.iter().all(|release| release.files.is_empty()) {
         return Err(Error::NotFound(format!(
             "project `{name}` has no PyOCI packages in `{repo}`"
         )));
     }
-    let mut files = Vec::new();
-    for (version, index) in &indexes {
-        for entry in &index.manifests {
-            let Some(platform) = &entry.platform else {
-                continue;
-            };
-            // Entries another tool wrote (container images, attestations) are not files.
-            let Ok(filename) = DistFilename::from_stored(&name, version, &platform.architecture)
-            else {
-                continue;
-            };
-            let filename = filename.to_string();
-            let url = format!("{page_path}{filename}");
-            let mut file = DistributionFile::new(filename, url);
-            file.sha256 = entry.annotations.get(layout::SHA256_ANNOTATION).cloned();
-            files.push(file);
-        }
-    }
-    let mut page = ProjectPage::new(name.normalized(), files);
-    page.versions = indexes.iter().map(|(v, _)| v.to_string()).collect();
-    Ok(super::index_page(page))
+    let files = releases
+        .iter()
+        .flat_map(|release| &release.files)
+        .map(|file| file.to_index_file(format!("{page_path}{}", file.filename)))
+        .collect();
+    let versions = releases
+        .iter()
+        .filter(|release| !release.files.is_empty())
+        .map(|Release { version, .. }| version.to_string())
+        .collect();
+    Ok(index_page(
+        ProjectPage::new(name.normalized(), files).with_versions(versions),
+    ))
 }

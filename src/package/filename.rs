@@ -127,6 +127,14 @@ impl DistFilename {
         self.kind
     }
 
+    /// A wheel's Python tag (`py3`, `cp312`); `None` for an sdist.
+    pub fn python_tag(&self) -> Option<&str> {
+        let tags = self.architecture.strip_suffix(WHEEL_SUFFIX)?;
+        let parts: Vec<&str> = tags.split('-').collect();
+        // `[build-]python-abi-platform`
+        parts.get(parts.len().checked_sub(3)?).copied()
+    }
+
     /// What the index entry stores as `platform.architecture`: `.tar.gz` for an sdist, the
     /// part after `name-version-` for a wheel.
     pub fn architecture(&self) -> &str {
@@ -175,6 +183,8 @@ mod tests {
             built.architecture(),
             "1-cp312-cp312-manylinux_2_17_x86_64.whl"
         );
+        assert_eq!(wheel.python_tag(), Some("py3"));
+        assert_eq!(built.python_tag(), Some("cp312"));
         let local = DistFilename::parse("torch-2.0+cpu-cp311-none-any.whl").unwrap();
         assert_eq!(local.version().tag(), "2.0-cpu");
     }
@@ -184,6 +194,7 @@ mod tests {
         let sdist = DistFilename::parse("hello_world-1.0.0.tar.gz").unwrap();
         assert_eq!(sdist.kind(), DistKind::Sdist);
         assert_eq!(sdist.architecture(), ".tar.gz");
+        assert_eq!(sdist.python_tag(), None);
         let legacy = DistFilename::parse("Hello-World-2.0rc1.tar.gz").unwrap();
         assert_eq!(legacy.name().normalized(), "hello-world");
         assert_eq!(legacy.to_string(), "hello_world-2.0rc1.tar.gz");

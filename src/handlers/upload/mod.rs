@@ -130,27 +130,25 @@ async fn upload_file(
         .await?;
     let manifest = layout::file_manifest(layer_digest, received.size, &created, labels(&form));
     let manifest = oci.put_image_manifest(&repo, &manifest).await?;
-    let entry = layout::file_entry(
-        manifest,
-        filename.architecture(),
-        &received.sha256,
-        &created,
-        project_urls(&form),
-    );
-    match edit_index(
+    let facts = layout::FileFacts {
+        sha256: received.sha256.clone(),
+        size: received.size,
+        created,
+        project_urls: project_urls(&form),
+        requires_python: form.get("requires_python").map(str::to_owned),
+        summary: form.get("summary").map(str::to_owned),
+    };
+    let entry = layout::file_entry(manifest, filename.architecture(), facts);
+    let added = edit_index(
         app,
         &oci,
         &repo,
         filename.version(),
         IndexEdit::AddFile(entry),
-    )
-    .await?
-    {
-        EditOutcome::NameTaken { stored_sha256 } => {
-            // Another upload of this name won the race.
-            return same_or_conflict(&filename, &stored_sha256, &received);
-        }
-        EditOutcome::Added | EditOutcome::Removed(_) | EditOutcome::NotFound => {}
+    );
+    if let EditOutcome::NameTaken { stored_sha256 } = added.await? {
+        // Another upload of this name won the race.
+        return same_or_conflict(&filename, &stored_sha256, &received);
     }
     tracing::info!(%repo, %filename, size = received.size, "uploaded file");
     Ok(text(StatusCode::OK, format!("uploaded {filename}")))
@@ -196,5 +194,5 @@ fn same_or_conflict(
 }
 
 fn now() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    humantime::format_rfc3339_micros(std::time::SystemTime::now()).to_string()
 }
