@@ -32,6 +32,13 @@ impl App {
         std::time::Duration::from_millis(self.config.write_settle_ms)
     }
 
+    /// What PyOCI may write to this request's registry.
+    pub fn profile(&self, target: &Target) -> crate::profile::Profile {
+        self.config
+            .registry_profiles
+            .for_registry(target.registry.host(), target.registry.authority())
+    }
+
     /// An OCI client for one request: the target registry, as the caller.
     pub fn oci(&self, target: &Target, credentials: Credentials) -> OciClient<RegistryService> {
         OciClient::new(self.registry.clone(), target.registry.clone(), credentials)

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use clap::{builder::BoolishValueParser, ArgAction, Parser};
 use pyoci_oci::Registry;
 
-use crate::registry_list::RegistryList;
+use crate::{profile::RegistryProfiles, registry_list::RegistryList};
 
 /// PyOCI's settings. Every flag can also be given as the environment variable shown in
 /// `pyoci --help`; the names are those of the original PyOCI so deployments carry over.
@@ -66,6 +66,17 @@ pub struct Config {
     )]
     pub allow_private_registries: bool,
 
+    /// Media-type profiles per registry, comma-separated `host=profile`: `pyoci` (the
+    /// default) or `conservative` for registries that refuse custom media types (GitLab,
+    /// Quay); see docs/oci-layout.md.
+    #[arg(
+        long,
+        env = "PYOCI_REGISTRY_PROFILES",
+        value_name = "HOST=PROFILE,...",
+        default_value = ""
+    )]
+    pub registry_profiles: RegistryProfiles,
+
     /// After changing a version's index, how long to wait before checking that no other
     /// PyOCI replica's concurrent write undid the change, in milliseconds (see
     /// docs/concurrency.md).
@@ -76,6 +87,12 @@ pub struct Config {
     /// keep-alive connection is kept.
     #[arg(long, env = "PYOCI_HEADER_TIMEOUT_SECS", default_value_t = 30)]
     pub header_timeout_secs: u64,
+
+    /// Seconds to wait for the registry to start answering a request before giving up with
+    /// 504 Gateway Timeout (reads are retried first). Streamed uploads have no such limit:
+    /// they last as long as the uploading client takes.
+    #[arg(long, env = "PYOCI_REGISTRY_TIMEOUT", default_value_t = 60)]
+    pub registry_timeout_secs: u64,
 }
 
 impl Config {
@@ -98,5 +115,53 @@ impl Config {
 impl Default for Config {
     fn default() -> Self {
         Config::parse_from(["pyoci"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("pyoci").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn allow_private_registries_is_a_bool() {
+        assert!(!Config::default().allow_private_registries);
+        assert!(
+            parse(&["--allow-private-registries"])
+                .unwrap()
+                .allow_private_registries
+        );
+        for (value, expected) in [("true", true), ("1", true), ("false", false), ("0", false)] {
+            let config = parse(&["--allow-private-registries", value]).unwrap();
+            assert_eq!(config.allow_private_registries, expected, "{value}");
+        }
+        assert!(parse(&["--allow-private-registries", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn registries_list_and_fixed_registry() {
+        assert!(Config::default().registry_allow_list().is_none());
+        assert!(parse(&["--registries", ""])
+            .unwrap()
+            .registry_allow_list()
+            .is_none());
+        let one = parse(&["--registries", "http://127.0.0.1:5000"]).unwrap();
+        assert_eq!(
+            one.fixed_registry().map(ToString::to_string).as_deref(),
+            Some("http://127.0.0.1:5000")
+        );
+        let two = parse(&["--registries", "ghcr.io,http://127.0.0.1:5000"]).unwrap();
+        assert_eq!(
+            two.registry_allow_list().map(|list| list.iter().count()),
+            Some(2)
+        );
+        assert!(two.fixed_registry().is_none());
+        let error = parse(&["--registries", "ghcr.io/acme"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("PYOCI_REGISTRIES"), "{error}");
     }
 }

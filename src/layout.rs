@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use pyoci_oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform};
 
+use crate::profile::Profile;
+
 /// Media type of the file layer, and the artifact type of PyOCI manifests and indexes.
 pub const PACKAGE_MEDIA_TYPE: &str = "application/pyoci.package.v1";
 /// Index-entry annotation: the file's sha256 (hex), so a listing needs no extra request.
@@ -26,27 +28,39 @@ pub const REQUIRES_PYTHON_ANNOTATION: &str = "com.pyoci.requires_python";
 pub const SUMMARY_ANNOTATION: &str = "com.pyoci.summary";
 /// Present when the file is yanked (PEP 592); its value is the reason, possibly empty.
 pub const YANKED_ANNOTATION: &str = "com.pyoci.yanked";
+/// The sha256 (hex) of the wheel's METADATA, stored as the file manifest's config blob
+/// (PEP 658: served at `<file>.metadata`).
+pub const CORE_METADATA_ANNOTATION: &str = "com.pyoci.core_metadata_sha256";
+/// Media type of the config blob that holds a wheel's METADATA.
+pub const CORE_METADATA_MEDIA_TYPE: &str = "application/vnd.pyoci.core-metadata.v1";
 /// Every index entry of a file claims this OS.
 const FILE_OS: &str = "any";
 
 /// A new, empty index for a version.
-pub fn version_index() -> ImageIndex {
+pub fn version_index(profile: Profile) -> ImageIndex {
     let mut index = ImageIndex::new(Vec::new());
-    index.artifact_type = Some(PACKAGE_MEDIA_TYPE.to_owned());
+    if profile.writes_artifact_type() {
+        index.artifact_type = Some(PACKAGE_MEDIA_TYPE.to_owned());
+    }
     index
 }
 
-/// The manifest of one file: the empty config and the file as its only layer; `labels`
-/// (from `PyOCI :: Label ::` classifiers) become its annotations.
+/// The manifest of one file: `config` (the empty config, or the wheel's METADATA) and the
+/// file as its only layer; `labels` (from `PyOCI :: Label ::` classifiers) become its
+/// annotations.
 pub fn file_manifest(
+    profile: Profile,
+    config: Descriptor,
     file: Digest,
     size: u64,
     created: &str,
     labels: BTreeMap<String, String>,
 ) -> ImageManifest {
     let layer = Descriptor::new(PACKAGE_MEDIA_TYPE, file, size);
-    let mut manifest = ImageManifest::new(Descriptor::empty_config(), vec![layer]);
-    manifest.artifact_type = Some(PACKAGE_MEDIA_TYPE.to_owned());
+    let mut manifest = ImageManifest::new(config, vec![layer]);
+    if profile.writes_artifact_type() {
+        manifest.artifact_type = Some(PACKAGE_MEDIA_TYPE.to_owned());
+    }
     manifest.annotations = labels;
     manifest
         .annotations
@@ -64,6 +78,8 @@ pub struct FileFacts {
     pub project_urls: Option<String>,
     pub requires_python: Option<String>,
     pub summary: Option<String>,
+    /// sha256 (hex) of the METADATA stored as the manifest's config.
+    pub core_metadata_sha256: Option<String>,
 }
 
 /// The index entry of a file: its manifest, with the architecture and the annotations a
@@ -78,6 +94,7 @@ pub fn file_entry(mut manifest: Descriptor, architecture: &str, facts: FileFacts
         (PROJECT_URLS_ANNOTATION, facts.project_urls),
         (REQUIRES_PYTHON_ANNOTATION, facts.requires_python),
         (SUMMARY_ANNOTATION, facts.summary),
+        (CORE_METADATA_ANNOTATION, facts.core_metadata_sha256),
     ];
     for (key, value) in optional {
         if let Some(value) = value.filter(|value| !value.is_empty()) {

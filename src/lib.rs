@@ -12,6 +12,7 @@ mod error;
 mod handlers;
 mod layout;
 pub mod package;
+pub mod profile;
 pub mod registry_list;
 pub mod route;
 mod router;

@@ -102,6 +102,8 @@ impl fmt::Display for RouteError {
 const USAGE: &str = "PyOCI URLs look like /<registry>/<namespace>/<project>/, e.g. \
                      /ghcr.io/my-org/hello-world/; upload to /<registry>/<namespace>/";
 const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
+/// What PEP 658 appends to a file's URL for its core metadata.
+pub const METADATA_SUFFIX: &str = ".metadata";
 
 /// Parses a request's method and raw (still percent-encoded) path.
 pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteError> {
@@ -163,7 +165,9 @@ pub fn route_with_fixed_registry(
     let Some((last, before)) = rest.split_last() else {
         return Err(not_found());
     };
-    let looks_like_file = DIST_SUFFIXES.iter().any(|s| last.ends_with(s));
+    // `<file>.metadata` is the file's core metadata (PEP 658).
+    let file_part = last.strip_suffix(METADATA_SUFFIX).unwrap_or(last);
+    let looks_like_file = DIST_SUFFIXES.iter().any(|s| file_part.ends_with(s));
 
     if *method == Method::DELETE {
         let (project, namespace) = split_project(before, looks_like_file && !trailing_slash)?;
@@ -356,6 +360,10 @@ mod tests {
         assert!(matches!(
             get("/ghcr.io/acme/hello/hello-1.0%2Bcpu.tar.gz").unwrap(),
             Route::File { project, filename, .. } if project == "hello" && filename == "hello-1.0+cpu.tar.gz"
+        ));
+        assert!(matches!(
+            get("/ghcr.io/acme/hello/hello-1.0-py3-none-any.whl.metadata").unwrap(),
+            Route::File { filename, .. } if filename == "hello-1.0-py3-none-any.whl.metadata"
         ));
         assert!(matches!(
             get("/ghcr.io/acme/hello/json").unwrap(),

@@ -106,10 +106,10 @@ async fn dispatch(
         Route::Upload { target } => {
             request.extensions_mut().insert(UploadTarget(target));
             // Infallible: the upload service answers every error itself.
-            upload
-                .oneshot(request)
-                .await
-                .or_else(|never| match never {})
+            match upload.oneshot(request).await {
+                Ok(response) => Ok(response),
+                Err(never) => match never {},
+            }
         }
     }
 }

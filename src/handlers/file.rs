@@ -11,6 +11,7 @@ use crate::{
     layout,
     package::{DistFilename, ProjectName},
     route::Target,
+    route::METADATA_SUFFIX,
 };
 
 /// What the client asked of the file besides its name.
@@ -31,6 +32,9 @@ pub async fn get_file(
     request: FileRequest,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
+    if let Some(filename) = filename.strip_suffix(METADATA_SUFFIX) {
+        return get_core_metadata(app, target, name, filename, credentials, request).await;
+    }
     let file = DistFilename::parse(&filename)?;
     if file.name() != &name {
         return Err(Error::NotFound(format!(
@@ -98,5 +102,53 @@ pub async fn get_file(
     if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file)) {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
+    Ok(response)
+}
+
+/// `<file>.metadata`: the wheel's METADATA, stored as its manifest's config blob (PEP 658).
+async fn get_core_metadata(
+    app: &App,
+    target: Target,
+    name: ProjectName,
+    filename: &str,
+    credentials: Credentials,
+    request: FileRequest,
+) -> Result<Response<Body>, Error> {
+    let file = DistFilename::parse(filename)?;
+    let oci = app.oci(&target, credentials);
+    let repo = repository(&target, &name);
+    let not_found = || Error::NotFound(format!("no metadata file for `{filename}` in `{repo}`"));
+    if file.name() != &name {
+        return Err(not_found());
+    }
+    let (index, _) = read_index(&oci, &repo, file.version())
+        .await?
+        .ok_or_else(not_found)?;
+    let sha256 = layout::find_file(&index, file.architecture())
+        .and_then(|entry| entry.annotations.get(layout::CORE_METADATA_ANNOTATION))
+        .ok_or_else(not_found)?;
+    let digest = pyoci_oci::Digest::from_hex(sha256)?;
+    let mut response = if request.head_only {
+        Response::new(Body::empty())
+    } else {
+        let blob = oci.get_blob(&repo, &digest).await?;
+        let (parts, body) = blob.into_parts();
+        let mut response = Response::new(Body::new(body));
+        if let Some(length) = parts.headers.get(header::CONTENT_LENGTH) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, length.clone());
+        }
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=365000000, immutable, private"),
+    );
     Ok(response)
 }

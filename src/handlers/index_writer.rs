@@ -23,7 +23,7 @@ use std::{
 use pyoci_oci::{Descriptor, Digest};
 
 use super::{read_index, Oci};
-use crate::{app::App, error::Error, layout, package::PackageVersion};
+use crate::{app::App, error::Error, layout, package::PackageVersion, profile::Profile};
 
 /// How often a change is re-applied before giving up on a registry that keeps changing.
 const MAX_ROUNDS: usize = 5;
@@ -56,7 +56,7 @@ impl WriteLocks {
 /// A change to a version's index.
 pub enum IndexEdit {
     /// Add a file's entry (its manifest is already pushed).
-    AddFile(Descriptor),
+    AddFile(Box<Descriptor>),
     /// Remove the entry of the file with this architecture.
     RemoveFile { architecture: String },
     /// Set (`Some`) or remove (`None`) an annotation on the entry of the file with this
@@ -75,7 +75,7 @@ pub enum EditOutcome {
     /// Another entry already holds this file's name; its sha256 annotation is given.
     NameTaken { stored_sha256: String },
     /// The entry was removed; this was its descriptor.
-    Removed(Descriptor),
+    Removed(Box<Descriptor>),
     /// There was no such file.
     NotFound,
     /// These files' entries carry the annotation as asked.
@@ -91,11 +91,15 @@ pub async fn edit_index(
     edit: IndexEdit,
 ) -> Result<EditOutcome, Error> {
     let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
+    let profile = app
+        .config
+        .registry_profiles
+        .for_registry(oci.registry().host(), oci.registry().authority());
     let mut outcome = None;
     for _ in 0..MAX_ROUNDS {
         {
             let _turn = app.write_locks.lock(key.clone()).await;
-            match apply(oci, repo, version, &edit, outcome.as_ref()).await? {
+            match apply(oci, repo, version, &edit, outcome.as_ref(), profile).await? {
                 Applied::Final(result) => return Ok(result),
                 Applied::Written(result) => outcome = Some(result),
                 Applied::AlreadyInPlace => {}
@@ -130,6 +134,7 @@ async fn apply(
     version: &PackageVersion,
     edit: &IndexEdit,
     earlier: Option<&EditOutcome>,
+    profile: Profile,
 ) -> Result<Applied, Error> {
     let current = read_index(oci, repo, version).await?;
     match edit {
@@ -137,7 +142,7 @@ async fn apply(
             let architecture = architecture(entry);
             let mut index = match current {
                 Some((index, _)) => index,
-                None => layout::version_index(),
+                None => layout::version_index(profile),
             };
             if let Some(existing) = layout::find_file(&index, architecture) {
                 if existing.digest == entry.digest {
@@ -150,7 +155,7 @@ async fn apply(
                     .unwrap_or_default();
                 return Ok(Applied::Final(EditOutcome::NameTaken { stored_sha256 }));
             }
-            index.manifests.push(entry.clone());
+            index.manifests.push(entry.as_ref().clone());
             if let Some(created) = entry.annotations.get(layout::CREATED_ANNOTATION) {
                 index
                     .annotations
@@ -184,7 +189,7 @@ async fn apply(
             };
             let removed = index.manifests.remove(position);
             write_or_delete(oci, repo, version, &index, &digest).await?;
-            Ok(Applied::Written(EditOutcome::Removed(removed)))
+            Ok(Applied::Written(EditOutcome::Removed(Box::new(removed))))
         }
         IndexEdit::Annotate {
             architecture,

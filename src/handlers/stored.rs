@@ -18,6 +18,8 @@ pub struct StoredFile {
     pub size: Option<u64>,
     pub requires_python: Option<String>,
     pub summary: Option<String>,
+    /// sha256 of the wheel's METADATA, when PyOCI stored it (PEP 658).
+    pub core_metadata_sha256: Option<String>,
     pub yanked: Yanked,
     /// `yyyy-mm-ddThh:mm:ss.ffffffZ`, as the simple API wants it.
     pub upload_time: Option<String>,
@@ -42,6 +44,7 @@ impl StoredFile {
             requires_python: annotation(layout::REQUIRES_PYTHON_ANNOTATION)
                 .filter(|specifier| !specifier.is_empty()),
             summary: annotation(layout::SUMMARY_ANNOTATION),
+            core_metadata_sha256: annotation(layout::CORE_METADATA_ANNOTATION),
             yanked: match annotation(layout::YANKED_ANNOTATION) {
                 None => Yanked::No,
                 Some(reason) if reason.is_empty() => Yanked::Yes,
@@ -75,6 +78,7 @@ impl StoredFile {
         file.requires_python = self.requires_python.clone();
         file.yanked = self.yanked.clone();
         file.upload_time = self.upload_time.clone();
+        file.core_metadata_sha256 = self.core_metadata_sha256.clone();
         file
     }
 }
@@ -83,6 +87,31 @@ impl StoredFile {
 fn upload_time(created: &str) -> Option<String> {
     let time: SystemTime = humantime::parse_rfc3339_weak(created).ok()?;
     Some(humantime::format_rfc3339_micros(time).to_string())
+}
+
+/// A version and its files.
+pub struct Release {
+    pub version: PackageVersion,
+    pub files: Vec<StoredFile>,
+}
+
+/// The newest `max` versions of a project (0 = all) and their files, newest first.
+/// Versions whose tag is not a PyOCI index are left out.
+pub async fn read_releases(
+    oci: &super::Oci,
+    repo: &str,
+    name: &ProjectName,
+    max: usize,
+) -> Result<Vec<Release>, crate::error::Error> {
+    let versions = super::versions(oci, repo, max).await?;
+    let indexes = super::read_indexes(oci, repo, versions).await?;
+    Ok(indexes
+        .into_iter()
+        .map(|(version, index)| Release {
+            files: StoredFile::all_in(name, &version, &index),
+            version,
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -166,29 +195,4 @@ mod tests {
         no_platform.platform = None;
         assert!(StoredFile::from_entry(&name, &version, &no_platform).is_none());
     }
-}
-
-/// A version and its files.
-pub struct Release {
-    pub version: PackageVersion,
-    pub files: Vec<StoredFile>,
-}
-
-/// The newest `max` versions of a project (0 = all) and their files, newest first.
-/// Versions whose tag is not a PyOCI index are left out.
-pub async fn read_releases(
-    oci: &super::Oci,
-    repo: &str,
-    name: &ProjectName,
-    max: usize,
-) -> Result<Vec<Release>, crate::error::Error> {
-    let versions = super::versions(oci, repo, max).await?;
-    let indexes = super::read_indexes(oci, repo, versions).await?;
-    Ok(indexes
-        .into_iter()
-        .map(|(version, index)| Release {
-            files: StoredFile::all_in(name, &version, &index),
-            version,
-        })
-        .collect())
 }

@@ -76,6 +76,20 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> HttpResponse {
+        self.try_request(method, url, headers, body)
+            .unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    /// Like [`HttpClient::request`], but a failure is returned instead of panicking: no
+    /// answer at all, or an answer whose body broke off (the error then names the status
+    /// and how many body bytes arrived).
+    pub fn try_request(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<HttpResponse, String> {
         let method = Method::from_bytes(method.as_bytes())
             .unwrap_or_else(|err| panic!("`{method}` is not an HTTP method: {err}"));
         let mut builder = self.client.request(method.clone(), url);
@@ -86,23 +100,37 @@ impl HttpClient {
             builder = builder.body(body);
         }
         self.runtime.block_on(async {
-            let response = builder
+            let mut response = builder
                 .send()
                 .await
-                .unwrap_or_else(|err| panic!("{method} {url} got no answer: {err}"));
+                .map_err(|err| format!("{method} {url} got no answer: {err}"))?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .unwrap_or_else(|err| panic!("{method} {url}: cannot read the body: {err}"))
-                .to_vec();
-            HttpResponse {
+            let mut body = Vec::new();
+            loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    Err(err) => {
+                        return Err(format!(
+                            "{method} {url}: status {status}, then the body broke off after {} \
+                             bytes: {err}",
+                            body.len()
+                        ))
+                    }
+                }
+            }
+            Ok(HttpResponse {
                 status,
                 headers,
                 body,
-            }
+            })
         })
+    }
+
+    /// `GET url`, returning a failure instead of panicking (see [`HttpClient::try_request`]).
+    pub fn try_get(&self, url: &str) -> Result<HttpResponse, String> {
+        self.try_request("GET", url, &[], None)
     }
 
     /// `GET url`.

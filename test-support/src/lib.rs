@@ -8,6 +8,8 @@
 //! - [`Python`]: the virtualenv `scripts/test` fills with twine, pip, uv, build and poetry.
 //! - [`build_fixture`]: builds the `tests/fixtures/hello-pyoci` project into an sdist and a wheel.
 //! - [`HttpClient`] and [`Multipart`]: direct HTTP for asserting status codes and headers.
+//! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
+//!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
 //!
 //! Everything runs on loopback, and each process is killed when its handle drops. A missing
 //! tool is a panic telling you to run `scripts/test`, never a silently skipped test.
@@ -21,6 +23,7 @@
 //! assert_eq!(registry.url_segment(), format!("http%3A%2F%2F127.0.0.1%3A{}", registry.port()));
 //! ```
 
+mod fault_proxy;
 mod fixture;
 mod http;
 mod ports;
@@ -32,6 +35,7 @@ mod timefmt;
 mod token_issuer;
 mod upload;
 
+pub use fault_proxy::{Fault, FaultProxy, FaultRule, SeenRequest};
 pub use fixture::{build_fixture, file_sha256, sha256_hex, Dists};
 pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
 pub use ports::free_port;

@@ -38,8 +38,9 @@ pub struct Pyoci {
 
 impl Pyoci {
     /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pyoci")`) with `PORT=0`,
-    /// `PYOCI_HOST=127.0.0.1` and `RUST_LOG=pyoci=debug,info`, then `env` (which may override
-    /// those), and waits for its `listening on 127.0.0.1:<port>` log line. Inherited `PYOCI_*`
+    /// `PYOCI_HOST=127.0.0.1`, `PYOCI_ALLOW_PRIVATE_REGISTRIES=true` (the test registries are
+    /// on loopback) and `RUST_LOG=pyoci=debug,info`, then `env` (which may override those),
+    /// and waits for its `listening on 127.0.0.1:<port>` log line. Inherited `PYOCI_*`
     /// settings are dropped so the machine's environment cannot change the server under test.
     pub fn start(binary: &Path, env: &[(&str, &str)]) -> Pyoci {
         let dir = tempfile::Builder::new()
@@ -63,6 +64,7 @@ impl Pyoci {
         command
             .env("PORT", "0")
             .env("PYOCI_HOST", "127.0.0.1")
+            .env("PYOCI_ALLOW_PRIVATE_REGISTRIES", "true")
             .env("RUST_LOG", "pyoci=debug,info")
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
@@ -218,7 +220,7 @@ mod tests {
         let fake = dir.path().join("fake-pyoci");
         fs::write(
             &fake,
-            "#!/bin/sh\necho \"$RUST_LOG $EXTRA\"\n\
+            "#!/bin/sh\necho \"$RUST_LOG $EXTRA $PYOCI_ALLOW_PRIVATE_REGISTRIES\"\n\
              echo \"INFO pyoci: listening on $PYOCI_HOST:4$PORT$PORT$PORT$PORT\" >&2\n\
              exec sleep 30\n",
         )
@@ -227,8 +229,18 @@ mod tests {
         let mut server = Pyoci::start(&fake, &[("EXTRA", "yes"), ("RUST_LOG", "trace")]);
         assert_eq!(server.port(), 40000);
         assert_eq!(server.base_url(), "http://127.0.0.1:40000");
-        assert!(server.log().starts_with("trace yes\n"), "{}", server.log());
+        assert!(
+            server.log().starts_with("trace yes true\n"),
+            "{}",
+            server.log()
+        );
         assert!(server.is_running());
+        let strict = Pyoci::start(&fake, &[("PYOCI_ALLOW_PRIVATE_REGISTRIES", "false")]);
+        assert!(
+            strict.log().starts_with("pyoci=debug,info  false\n"),
+            "{}",
+            strict.log()
+        );
     }
 
     #[test]

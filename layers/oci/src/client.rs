@@ -6,9 +6,9 @@ use pyoci_basic_auth::Credentials;
 use tower::{BoxError, Service, ServiceExt};
 use tracing::debug;
 
-use crate::error::describe_chain;
+use crate::error::{describe_chain, transport_error};
 use crate::registry::Target;
-use crate::{OciError, Registry};
+use crate::{AddressRefused, OciError, Registry};
 
 /// A client for one registry, acting for one user.
 ///
@@ -85,6 +85,10 @@ where
         request.extensions_mut().insert(credentials);
         let service = self.service.clone();
         let host = target.uri.host().unwrap_or_default().to_owned();
+        let origin = match target.uri.port_u16() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.clone(),
+        };
         // The path only: upload query strings carry opaque state or signatures.
         let path = target.uri.path().to_owned();
         async move {
@@ -96,11 +100,29 @@ where
                 Err(error) => {
                     let reason = describe_chain(error.as_ref());
                     debug!(%method, %host, %path, error = %reason, "registry call failed");
-                    Err(OciError::Unreachable(reason))
+                    Err(match address_refused_in(error.as_ref()) {
+                        Some(refused) => OciError::AddressRefused(refused.clone()),
+                        None => transport_error(&origin, error.as_ref()),
+                    })
                 }
             }
         }
     }
+}
+
+/// The [`AddressRefused`] an error was caused by, however deep in the chain (reqwest and
+/// the token-exchange layer wrap it).
+fn address_refused_in<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a AddressRefused> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(refused) = error.downcast_ref::<AddressRefused>() {
+            return Some(refused);
+        }
+        current = error.source();
+    }
+    None
 }
 
 #[cfg(test)]
@@ -177,10 +199,45 @@ mod tests {
         });
         let error = client.list_tags("acme/x").await.unwrap_err();
         match &error {
-            OciError::Unreachable(reason) => assert_eq!(reason, "connection refused"),
+            OciError::Unreachable(reason) => assert_eq!(
+                reason,
+                "registry registry.test is unreachable: connection refused"
+            ),
             other => panic!("expected Unreachable, got {other:?}"),
         }
         assert_eq!(error.status_hint(), StatusCode::BAD_GATEWAY);
+    }
+
+    #[tokio::test]
+    async fn refused_addresses_are_forbidden_however_wrapped() {
+        #[derive(Debug)]
+        struct Wrapper(BoxError);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("could not reach the token service")
+            }
+        }
+        impl std::error::Error for Wrapper {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(self.0.as_ref())
+            }
+        }
+        let (client, _) = stub_client(|_| {
+            let refused = crate::AddressPolicy::public_only()
+                .check_literal("169.254.169.254")
+                .unwrap_err();
+            Err(BoxError::from(Wrapper(Box::new(refused))))
+        });
+        let error = client.list_tags("acme/x").await.unwrap_err();
+        match &error {
+            OciError::AddressRefused(refused) => assert_eq!(refused.host, "169.254.169.254"),
+            other => panic!("expected AddressRefused, got {other:?}"),
+        }
+        assert_eq!(error.status_hint(), StatusCode::FORBIDDEN);
+        assert!(
+            error.to_string().contains("PYOCI_ALLOW_PRIVATE_REGISTRIES"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 
+use crate::AddressRefused;
+
 /// Everything that can go wrong while talking to a registry.
 ///
 /// The messages are meant for the person running pip or twine: they say what failed and,
@@ -40,8 +42,12 @@ pub enum OciError {
         /// The registry's explanation.
         message: String,
     },
-    /// The request never got an answer: connection refused, timeout, DNS failure, TLS error...
+    /// The request never got an answer: connection refused or reset, DNS failure, TLS
+    /// error... The text names the registry and the cause.
     Unreachable(String),
+    /// The registry did not answer in time (an attempt deadline, or a connect or read
+    /// timeout). The text names the registry and the limit.
+    TimedOut(String),
     /// The registry answered, but not with what the distribution spec promises
     /// (unparseable JSON, missing `Location` header, unexpected media type...).
     InvalidResponse(String),
@@ -50,24 +56,39 @@ pub enum OciError {
     /// A value given to this crate is not valid: a repository name, tag, digest, media type
     /// or registry address.
     InvalidInput(String),
+    /// The [`AddressPolicy`](crate::AddressPolicy) refused the address the registry, its
+    /// token service or a redirect leads to.
+    AddressRefused(AddressRefused),
 }
 
 impl OciError {
     /// The HTTP status the proxy should answer with when this error ends a request.
     ///
-    /// Unauthorized → 401, Forbidden → 403, NotFound → 404, DeleteUnsupported → 405,
-    /// InvalidInput → 400, a failed upload body → 400, a registry's 416 (bad `Range`) → 416,
-    /// everything else (the registry misbehaved or could not be reached) → 502.
+    /// Unauthorized → 401, Forbidden and AddressRefused → 403, NotFound → 404,
+    /// DeleteUnsupported → 405, InvalidInput → 400, a failed upload body → 400, a registry's
+    /// 416 (bad `Range`) → 416, a registry's 429, 503 and 504 passed on as they are (clients
+    /// know to come back later), TimedOut → 504, everything else (the registry misbehaved or
+    /// could not be reached) → 502.
     pub fn status_hint(&self) -> StatusCode {
         match self {
             OciError::Unauthorized => StatusCode::UNAUTHORIZED,
-            OciError::Forbidden => StatusCode::FORBIDDEN,
+            OciError::Forbidden | OciError::AddressRefused(_) => StatusCode::FORBIDDEN,
             OciError::NotFound { .. } => StatusCode::NOT_FOUND,
             OciError::DeleteUnsupported => StatusCode::METHOD_NOT_ALLOWED,
             OciError::InvalidInput(_) | OciError::Body(_) => StatusCode::BAD_REQUEST,
-            OciError::Rejected { status, .. } if *status == StatusCode::RANGE_NOT_SATISFIABLE => {
-                StatusCode::RANGE_NOT_SATISFIABLE
+            OciError::Rejected { status, .. }
+                if *status == StatusCode::RANGE_NOT_SATISFIABLE
+                    || *status == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                *status
             }
+            OciError::RegistryFailed { status, .. }
+                if *status == StatusCode::SERVICE_UNAVAILABLE
+                    || *status == StatusCode::GATEWAY_TIMEOUT =>
+            {
+                *status
+            }
+            OciError::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             OciError::Rejected { .. }
             | OciError::RegistryFailed { .. }
             | OciError::Unreachable(_)
@@ -117,8 +138,9 @@ impl fmt::Display for OciError {
             ),
             OciError::Unreachable(reason) => write!(
                 f,
-                "could not reach the registry: {reason}; check the registry address and that it is up"
+                "{reason}; check the registry address and that it is up, then try again"
             ),
+            OciError::TimedOut(reason) => write!(f, "{reason}; try again later"),
             OciError::InvalidResponse(reason) => {
                 write!(f, "the registry sent an unexpected response: {reason}")
             }
@@ -127,6 +149,7 @@ impl fmt::Display for OciError {
                 "the upload was interrupted while reading its body: {reason}; retry the upload"
             ),
             OciError::InvalidInput(reason) => f.write_str(reason),
+            OciError::AddressRefused(refused) => write!(f, "{refused}"),
         }
     }
 }
@@ -264,10 +287,42 @@ pub(crate) async fn read_body(
             "the {what} is larger than {limit} bytes"
         ))),
         Err(error) => Err(OciError::Unreachable(format!(
-            "reading the {what} failed: {}",
+            "the connection to the registry broke while reading the {what}: {}",
             describe_chain(error.as_ref())
         ))),
     }
+}
+
+/// The error for a request to `origin` (`host[:port]`) that got no answer:
+/// [`OciError::TimedOut`] when a timeout anywhere in the chain caused it (an `io::Error` of
+/// kind `TimedOut`, as the retry layer's attempt deadline is, or a reqwest timeout),
+/// [`OciError::Unreachable`] otherwise. Both messages name the registry.
+pub(crate) fn transport_error(origin: &str, error: &(dyn std::error::Error + 'static)) -> OciError {
+    let reason = describe_chain(error);
+    if is_timeout(error) {
+        OciError::TimedOut(format!(
+            "registry {origin} did not answer in time ({reason})"
+        ))
+    } else {
+        OciError::Unreachable(format!("registry {origin} is unreachable: {reason}"))
+    }
+}
+
+fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        let timed_out = error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            || error
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout);
+        if timed_out {
+            return true;
+        }
+        current = error.source();
+    }
+    false
 }
 
 /// An error and its sources joined by `: `, e.g.
@@ -306,6 +361,10 @@ mod tests {
             (Method::PUT, 400, StatusCode::BAD_GATEWAY),
             (Method::GET, 500, StatusCode::BAD_GATEWAY),
             (Method::GET, 416, StatusCode::RANGE_NOT_SATISFIABLE),
+            (Method::GET, 429, StatusCode::TOO_MANY_REQUESTS),
+            (Method::GET, 502, StatusCode::BAD_GATEWAY),
+            (Method::GET, 503, StatusCode::SERVICE_UNAVAILABLE),
+            (Method::PUT, 504, StatusCode::GATEWAY_TIMEOUT),
         ];
         for (method, status, hint) in cases {
             let error = map(method.clone(), status, "");
@@ -381,6 +440,29 @@ mod tests {
             }
             other => panic!("expected Rejected, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn transport_errors_name_the_registry_and_tell_timeouts_apart() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = transport_error("127.0.0.1:5000", &refused);
+        assert!(matches!(error, OciError::Unreachable(_)), "{error:?}");
+        assert_eq!(error.status_hint(), StatusCode::BAD_GATEWAY);
+        assert_eq!(
+            error.to_string(),
+            "registry 127.0.0.1:5000 is unreachable: refused; check the registry address and \
+             that it is up, then try again"
+        );
+
+        let deadline = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer within 30 s");
+        let wrapped: Box<dyn std::error::Error + Send + Sync> = Box::new(deadline);
+        let error = transport_error("ghcr.io", wrapped.as_ref());
+        assert!(matches!(error, OciError::TimedOut(_)), "{error:?}");
+        assert_eq!(error.status_hint(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(
+            error.to_string(),
+            "registry ghcr.io did not answer in time (no answer within 30 s); try again later"
+        );
     }
 
     #[test]

@@ -54,6 +54,30 @@
 //! # }
 //! ```
 //!
+//! # Keeping requests off private networks
+//!
+//! The registry's address comes from whoever sends the request, so the proxy builds its
+//! [`HttpClient`] with an [`AddressPolicy`]: names resolving only to loopback, private,
+//! link-local... addresses ([`restricted_range`]), such addresses given literally, and
+//! redirects to them all fail with [`OciError::AddressRefused`] (403), unless the host is
+//! trusted.
+//!
+//! ```
+//! use pyoci_basic_auth::Credentials;
+//! use pyoci_oci::{AddressPolicy, HttpClient, OciClient, OciError, Registry};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = AddressPolicy::public_only().trust_host("registry.internal");
+//! let http = HttpClient::with_address_policy(reqwest::Client::builder(), policy)?;
+//! let metadata_service = Registry::new("http", "169.254.169.254")?;
+//! let client = OciClient::new(http, metadata_service, Credentials::Anonymous);
+//! let refused = client.list_tags("acme/hello").await.unwrap_err();
+//! assert!(matches!(refused, OciError::AddressRefused(_)));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Streaming a big blob
 //!
 //! ```no_run
@@ -79,6 +103,7 @@
 //! # }
 //! ```
 
+mod address;
 mod blobs;
 mod client;
 mod digest;
@@ -87,6 +112,7 @@ mod http_client;
 mod manifests;
 mod names;
 mod registry;
+mod resolver;
 mod sha256_stream;
 mod tags;
 mod types;
@@ -95,6 +121,7 @@ mod upload;
 #[cfg(test)]
 mod test_support;
 
+pub use address::{restricted_range, AddressPolicy, AddressRefused, RestrictedRange};
 pub use client::OciClient;
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};

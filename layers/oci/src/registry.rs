@@ -112,7 +112,8 @@ impl Registry {
         same_scheme && same_host && effective_port(uri) == self.port()
     }
 
-    fn port(&self) -> u16 {
+    /// The port, the scheme's default (80 or 443) when the address has none.
+    pub fn port(&self) -> u16 {
         self.authority
             .port_u16()
             .unwrap_or(default_port(self.scheme.as_str()))

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use crate::cache::TokenCache;
-use crate::TokenExchange;
+use crate::{RealmPolicy, TokenExchange};
 
 /// Applies [`TokenExchange`] to the outgoing HTTP client service.
 ///
@@ -12,12 +12,20 @@ use crate::TokenExchange;
 #[derive(Debug, Clone, Default)]
 pub struct TokenExchangeLayer {
     cache: Arc<TokenCache>,
+    realms: RealmPolicy,
 }
 
 impl TokenExchangeLayer {
-    /// A layer with an empty token cache (at most 10 000 tokens).
+    /// A layer with an empty token cache (at most 10 000 tokens) that sends credentials only
+    /// to token services on the registry's host ([`RealmPolicy::same_host`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Which token services get the user's credentials; the others are asked anonymously.
+    pub fn credential_realms(mut self, realms: RealmPolicy) -> Self {
+        self.realms = realms;
+        self
     }
 }
 
@@ -25,6 +33,6 @@ impl<S> Layer<S> for TokenExchangeLayer {
     type Service = TokenExchange<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TokenExchange::new(inner, self.cache.clone())
+        TokenExchange::new(inner, self.cache.clone(), self.realms.clone())
     }
 }

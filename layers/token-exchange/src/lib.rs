@@ -11,7 +11,8 @@
 //! - A `401` with a `Bearer` challenge (ghcr.io, Docker Hub, ACR, distribution with token auth)
 //!   makes the layer fetch a token from the challenge's realm — through the same inner service,
 //!   with the Basic credentials if any — cache it until shortly before it expires, and retry the
-//!   request once with it.
+//!   request once with it. The credentials go only to a realm the [`RealmPolicy`] allows (by
+//!   default, one on the registry's own host); any other realm is asked anonymously.
 //! - A `401` with a `Basic` challenge (htpasswd registries, AWS ECR) is retried once with the
 //!   Basic credentials.
 //! - If the token service refuses the credentials (`401`/`403`), its response is returned as
@@ -75,9 +76,11 @@ mod error;
 mod headers;
 mod layer;
 mod realm;
+mod realm_policy;
 mod service;
 
 pub use challenge::{parse_challenges, Challenge, ChallengeError};
 pub use error::TokenExchangeError;
 pub use layer::TokenExchangeLayer;
+pub use realm_policy::RealmPolicy;
 pub use service::{ResponseFuture, TokenExchange};

@@ -44,11 +44,12 @@ pub(crate) struct FetchedToken {
     pub(crate) usable_for: Duration,
 }
 
-/// Asks the token service named by a Bearer challenge for a token, through `client`.
+/// Asks the token service named by a Bearer challenge for a token, through `client`, with the
+/// credentials `credentials_for` gives for the token service's host.
 pub(crate) async fn fetch_token<S>(
     client: S,
     challenge: &Challenge,
-    credentials: &Credentials,
+    credentials_for: impl FnOnce(&str) -> Credentials,
 ) -> Result<RealmAnswer, TokenExchangeError>
 where
     S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>>,
@@ -61,6 +62,7 @@ where
         }
     })?;
     let realm_host = uri.host().unwrap_or_default().to_owned();
+    let credentials = &credentials_for(&realm_host);
 
     let mut request = Request::new(reqwest::Body::from(Bytes::new()));
     *request.method_mut() = Method::GET;

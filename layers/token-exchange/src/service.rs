@@ -16,7 +16,7 @@ use crate::cache::{OriginKey, TokenCache, TokenKey};
 use crate::challenge::challenges_in;
 use crate::headers::{basic_authorization, bearer_authorization};
 use crate::realm::{fetch_token, RealmAnswer};
-use crate::TokenExchangeError;
+use crate::{RealmPolicy, TokenExchangeError};
 
 /// How long to keep sending Basic credentials right away to an origin that asked for them.
 const REMEMBER_BASIC_FOR: Duration = Duration::from_secs(60 * 60);
@@ -33,11 +33,16 @@ pub type ResponseFuture =
 pub struct TokenExchange<S> {
     inner: S,
     cache: Arc<TokenCache>,
+    realms: RealmPolicy,
 }
 
 impl<S> TokenExchange<S> {
-    pub(crate) fn new(inner: S, cache: Arc<TokenCache>) -> Self {
-        Self { inner, cache }
+    pub(crate) fn new(inner: S, cache: Arc<TokenCache>, realms: RealmPolicy) -> Self {
+        Self {
+            inner,
+            cache,
+            realms,
+        }
     }
 }
 
@@ -59,7 +64,12 @@ where
         // The service that was polled ready sends the first request; clones send the rest.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        Box::pin(authorize(ready, self.cache.clone(), req))
+        Box::pin(authorize(
+            ready,
+            self.cache.clone(),
+            self.realms.clone(),
+            req,
+        ))
     }
 }
 
@@ -74,6 +84,7 @@ enum Sent {
 async fn authorize<S>(
     mut inner: S,
     cache: Arc<TokenCache>,
+    realms: RealmPolicy,
     mut req: Request<reqwest::Body>,
 ) -> Result<Response<reqwest::Body>, BoxError>
 where
@@ -92,6 +103,7 @@ where
         return inner.call(req).await.map_err(Into::into);
     }
 
+    let registry_host = req.uri().host().unwrap_or_default().to_owned();
     let origin = OriginKey {
         origin: origin_of(req.uri()),
         credentials: credentials.clone(),
@@ -136,7 +148,21 @@ where
         if sent == Sent::Basic {
             cache.forget_basic(&origin);
         }
-        let token = match fetch_token(inner.clone(), bearer, &credentials).await? {
+        let realm_credentials = |realm_host: &str| {
+            if matches!(credentials, Credentials::Anonymous)
+                || realms.sends_credentials(&registry_host, realm_host)
+            {
+                return credentials.clone();
+            }
+            tracing::info!(
+                registry = %registry_host,
+                realm = %realm_host,
+                "the token service is on another host than the registry and not trusted: \
+                 asking it for a token without the user's credentials"
+            );
+            Credentials::Anonymous
+        };
+        let token = match fetch_token(inner.clone(), bearer, realm_credentials).await? {
             RealmAnswer::Token(token) => token,
             RealmAnswer::Rejected(refusal) => return Ok(refusal),
         };

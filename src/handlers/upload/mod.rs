@@ -19,6 +19,9 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
+use pyoci_metadata::{
+    CoreMetadata, DistributionKind, ExpectedRelease, MetadataHandle, MetadataTap,
+};
 use pyoci_oci::{Descriptor, Digest};
 use pyoci_upload::Upload;
 use tower::Service;
@@ -31,7 +34,14 @@ use super::{
     index_writer::{edit_index, EditOutcome, IndexEdit},
     read_index, repository, text, Oci,
 };
-use crate::{app::App, body::Body, error::Error, layout, package::DistFilename, route::Target};
+use crate::{
+    app::App,
+    body::Body,
+    error::Error,
+    layout,
+    package::{DistFilename, DistKind, PackageVersion, ProjectName},
+    route::Target,
+};
 
 /// The upload's namespace, put in the request extensions by the router.
 #[derive(Clone, Debug)]
@@ -89,6 +99,17 @@ async fn upload_file(
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, filename.name());
     let (file, digests) = DigestingStream::new(file);
+    let (file, metadata) = MetadataTap::new(
+        file,
+        match filename.kind() {
+            DistKind::Wheel => DistributionKind::Wheel,
+            DistKind::Sdist => DistributionKind::Sdist,
+        },
+        Some(ExpectedRelease::new(
+            filename.name().normalized(),
+            filename.version().to_string(),
+        )),
+    );
 
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
@@ -112,9 +133,10 @@ async fn upload_file(
         let received = digests.result()?;
         check_form_agrees(&form, &filename)?;
         check_declared_digests(&form, &received)?;
-        Ok::<_, Error>((form, received))
+        let core = core_metadata(&metadata, &filename)?;
+        Ok::<_, Error>((form, received, core))
     };
-    let (form, received) = match checked.await {
+    let (form, received, core) = match checked.await {
         Ok(checked) => checked,
         Err(err) => {
             blob_upload.cancel().await;
@@ -125,18 +147,54 @@ async fn upload_file(
     blob_upload.commit(&layer_digest).await?;
 
     let created = now();
-    let empty_config = Descriptor::empty_config();
-    oci.push_blob(&repo, &empty_config.digest, Bytes::from_static(b"{}"))
-        .await?;
-    let manifest = layout::file_manifest(layer_digest, received.size, &created, labels(&form));
+    let profile = app.profile(&target);
+    // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
+    // differ from what a build produces, so only wheels get a metadata file.
+    let stored_metadata = core
+        .as_ref()
+        .filter(|_| profile.stores_core_metadata() && filename.kind() == DistKind::Wheel);
+    let config = match stored_metadata {
+        Some(core) => {
+            let digest = Digest::from_hex(&core.sha256)?;
+            oci.push_blob(&repo, &digest, core.bytes.clone()).await?;
+            Descriptor::new(
+                layout::CORE_METADATA_MEDIA_TYPE,
+                digest,
+                core.bytes.len() as u64,
+            )
+        }
+        None => {
+            let empty = Descriptor::empty_config();
+            oci.push_blob(&repo, &empty.digest, Bytes::from_static(b"{}"))
+                .await?;
+            empty
+        }
+    };
+    let manifest = layout::file_manifest(
+        profile,
+        config,
+        layer_digest,
+        received.size,
+        &created,
+        labels(&form),
+    );
     let manifest = oci.put_image_manifest(&repo, &manifest).await?;
+    let from_metadata = |field: &str| {
+        core.as_ref()
+            .and_then(|core| core.fields.get(field))
+            .map(str::to_owned)
+    };
     let facts = layout::FileFacts {
         sha256: received.sha256.clone(),
         size: received.size,
         created,
         project_urls: project_urls(&form),
-        requires_python: form.get("requires_python").map(str::to_owned),
-        summary: form.get("summary").map(str::to_owned),
+        requires_python: core
+            .as_ref()
+            .and_then(|core| core.requires_python.clone())
+            .or_else(|| form.get("requires_python").map(str::to_owned)),
+        summary: from_metadata("Summary").or_else(|| form.get("summary").map(str::to_owned)),
+        core_metadata_sha256: stored_metadata.map(|core| core.sha256.clone()),
     };
     let entry = layout::file_entry(manifest, filename.architecture(), facts);
     let added = edit_index(
@@ -144,7 +202,7 @@ async fn upload_file(
         &oci,
         &repo,
         filename.version(),
-        IndexEdit::AddFile(entry),
+        IndexEdit::AddFile(Box::new(entry)),
     );
     if let EditOutcome::NameTaken { stored_sha256 } = added.await? {
         // Another upload of this name won the race.
@@ -152,6 +210,37 @@ async fn upload_file(
     }
     tracing::info!(%repo, %filename, size = received.size, "uploaded file");
     Ok(text(StatusCode::OK, format!("uploaded {filename}")))
+}
+
+/// The file's own core metadata, which must name the same project and version as its
+/// filename. An archive PyOCI cannot read metadata from is still stored, without it.
+fn core_metadata(
+    metadata: &MetadataHandle,
+    filename: &DistFilename,
+) -> Result<Option<CoreMetadata>, Error> {
+    let core = match metadata.result() {
+        Ok(Some(core)) => core,
+        Ok(None) => return Ok(None),
+        Err(err) => {
+            tracing::info!(%filename, error = %err, "no core metadata read from the upload");
+            return Ok(None);
+        }
+    };
+    if let Some(name) = &core.name {
+        if ProjectName::parse(name).ok().as_ref() != Some(filename.name()) {
+            return Err(Error::BadRequest(format!(
+                "the file's metadata names the project `{name}`, but the file is {filename}"
+            )));
+        }
+    }
+    if let Some(version) = &core.version {
+        if PackageVersion::parse(version).ok().as_ref() != Some(filename.version()) {
+            return Err(Error::BadRequest(format!(
+                "the file's metadata says version `{version}`, but the file is {filename}"
+            )));
+        }
+    }
+    Ok(Some(core))
 }
 
 /// The sha256 of the stored file with this name, if there is one.

@@ -20,7 +20,7 @@ use self::config::{AuthConfig, RegistryConfig, INSTANCE_HEADER};
 use crate::{process::KillOnDrop, TokenIssuer};
 
 /// What must be encoded for a URL to fit in one path segment.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
+pub(crate) const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'%')
     .add(b'/')
@@ -46,11 +46,16 @@ pub enum RegistryAuth<'a> {
 }
 
 /// A running registry; the process is killed and its storage deleted on drop.
+///
+/// [`Registry::stop`] and [`Registry::restart`] take it down and bring it back on the same
+/// port with the same storage, as a crash and a service manager would.
 pub struct Registry {
     // Declared first so the process dies before its directory is removed.
-    _process: KillOnDrop,
+    process: Option<KillOnDrop>,
     port: u16,
     log_path: PathBuf,
+    config: RegistryConfig,
+    config_path: PathBuf,
     token_issuer: Option<TokenIssuer>,
     _dir: TempDir,
 }
@@ -112,9 +117,11 @@ impl Registry {
             match wait_until_ready(&mut process, &config) {
                 Ok(()) => {
                     return Registry {
-                        _process: process,
+                        process: Some(process),
                         port: config.port,
                         log_path,
+                        config,
+                        config_path,
                         token_issuer,
                         _dir: dir,
                     }
@@ -161,9 +168,57 @@ impl Registry {
         self.token_issuer.as_ref()
     }
 
-    /// What the registry has logged so far (warnings and the access log).
+    /// What the registry has logged so far (warnings and the access log), across restarts.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Kills the registry process (SIGKILL, like a crash: requests in flight are cut) and
+    /// waits for it to exit. Its port then refuses connections. Does nothing when stopped.
+    pub fn stop(&mut self) {
+        // Dropping the guard kills and reaps the process.
+        drop(self.process.take());
+    }
+
+    /// Whether the registry process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.process
+            .as_mut()
+            .is_some_and(|process| process.exited().is_none())
+    }
+
+    /// Stops the registry if it runs, then starts it again on the same port, with the same
+    /// storage and auth, and waits until it answers. Panics with the log when it does not
+    /// come back (another process may have taken the port meanwhile).
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut failures = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            // A new instance name, so the readiness probe knows the new process answered.
+            self.config.instance = format!(
+                "{}-{}",
+                std::process::id(),
+                INSTANCES.fetch_add(1, Ordering::Relaxed)
+            );
+            write_file(&self.config_path, self.config.render().as_bytes());
+            let mut process = spawn(&self.config_path, &self.log_path);
+            match wait_until_ready(&mut process, &self.config) {
+                Ok(()) => {
+                    self.process = Some(process);
+                    return;
+                }
+                Err(why) => {
+                    failures.push_str(&format!("restart attempt {attempt}: {why}\n"));
+                    // The old socket may linger for a moment; give it time, then retry.
+                    thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+        panic!(
+            "the registry did not come back on port {}\n{failures}--- registry log ---\n{}",
+            self.port,
+            self.log()
+        );
     }
 }
 
@@ -196,7 +251,11 @@ fn write_htpasswd(path: &Path, users: &[(&str, &str)]) {
 }
 
 fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
-    let log = fs::File::create(log_path)
+    // Appending, so a restarted registry adds to the log its first run wrote.
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
         .unwrap_or_else(|err| panic!("cannot create {}: {err}", log_path.display()));
     let log_for_stderr = log
         .try_clone()

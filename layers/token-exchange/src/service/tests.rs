@@ -10,7 +10,7 @@ use pyoci_basic_auth::Secret;
 use tower::{service_fn, Layer};
 
 use super::*;
-use crate::TokenExchangeLayer;
+use crate::{RealmPolicy, TokenExchangeLayer};
 
 type Body = reqwest::Body;
 type Handler = Arc<dyn Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync>;
@@ -156,6 +156,11 @@ fn issue_token(
     }
 }
 
+/// A layer trusting the stub's token service on `auth.test` with credentials.
+fn trusting_layer() -> TokenExchangeLayer {
+    TokenExchangeLayer::new().credential_realms(RealmPolicy::same_host().trust_host("auth.test"))
+}
+
 fn alice() -> Credentials {
     user("alice", PASSWORD)
 }
@@ -200,7 +205,7 @@ async fn send_ok(
 
 #[tokio::test]
 async fn token_is_fetched_once_then_reused() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     assert_eq!(
         send_ok(&layer, &stub, get(alice())).await,
         (StatusCode::OK, "tok-alice".into())
@@ -224,21 +229,21 @@ async fn token_is_fetched_once_then_reused() {
 
 #[tokio::test]
 async fn clones_and_services_of_one_layer_share_the_cache() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     send_ok(&layer, &stub, get(alice())).await;
     let other_layer = layer.clone();
     let (status, _) = send_ok(&other_layer, &stub, get(alice())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(stub.calls(), (3, 1));
 
-    let separate = TokenExchangeLayer::new();
+    let separate = trusting_layer();
     send_ok(&separate, &stub, get(alice())).await;
     assert_eq!(stub.calls().1, 2, "a new layer starts with an empty cache");
 }
 
 #[tokio::test]
 async fn different_credentials_get_separate_tokens() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     let bob = || user("bob", PASSWORD);
     assert_eq!(send_ok(&layer, &stub, get(alice())).await.1, "tok-alice");
     assert_eq!(send_ok(&layer, &stub, get(bob())).await.1, "tok-bob");
@@ -259,7 +264,7 @@ async fn different_credentials_get_separate_tokens() {
 
 #[tokio::test]
 async fn pull_push_and_delete_tokens_are_separate() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     let push = || request(Method::POST, "/v2/ns/pkg/blobs/uploads/", alice());
     let delete = || request(Method::DELETE, "/v2/ns/pkg/manifests/sha256:ab", alice());
     send_ok(&layer, &stub, get(alice())).await;
@@ -283,7 +288,7 @@ async fn pull_push_and_delete_tokens_are_separate() {
 
 #[tokio::test]
 async fn short_lived_token_is_fetched_again() {
-    let layer = TokenExchangeLayer::new();
+    let layer = trusting_layer();
     let stub = Stub::new(token_registry, issue_token(r#""expires_in":1"#));
     send_ok(&layer, &stub, get(alice())).await;
     let (status, _) = send_ok(&layer, &stub, get(alice())).await;
@@ -293,7 +298,7 @@ async fn short_lived_token_is_fetched_again() {
 
 #[tokio::test]
 async fn missing_expires_in_still_caches() {
-    let layer = TokenExchangeLayer::new();
+    let layer = trusting_layer();
     let stub = Stub::new(
         token_registry,
         issue_token(r#""issued_at":"2024-01-01T00:00:00Z""#),
@@ -325,7 +330,7 @@ async fn refused_cached_token_is_replaced_once() {
             ))
         },
     );
-    let layer = TokenExchangeLayer::new();
+    let layer = trusting_layer();
     send_ok(&layer, &stub, get(alice())).await;
     assert_eq!(stub.calls(), (2, 1));
 
@@ -349,7 +354,7 @@ async fn token_that_does_not_help_is_not_retried_again() {
         |req| Ok(bearer_challenge(&scope_for(req))),
         issue_token(r#""expires_in":300"#),
     );
-    let layer = TokenExchangeLayer::new();
+    let layer = trusting_layer();
     let (status, _) = send_ok(&layer, &stub, get(Credentials::Anonymous)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(stub.calls(), (2, 1), "one retry, no loop");
@@ -375,7 +380,7 @@ fn basic_registry(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
 
 #[tokio::test]
 async fn basic_challenge_is_answered_with_basic_credentials() {
-    let layer = TokenExchangeLayer::new();
+    let layer = trusting_layer();
     let stub = Stub::new(basic_registry, |_| panic!("no token service"));
     assert_eq!(
         send_ok(&layer, &stub, get(alice())).await,
@@ -418,7 +423,7 @@ async fn basic_challenge_is_answered_with_basic_credentials() {
 
 #[tokio::test]
 async fn token_service_refusal_goes_back_to_the_caller() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     let (status, body) = send_ok(&layer, &stub, get(user("alice", "wrong"))).await;
     assert_eq!(
         (status, body.as_str()),
@@ -438,7 +443,7 @@ async fn exchange_error(
     realm: impl Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync + 'static,
 ) -> String {
     let stub = Stub::new(token_registry, realm);
-    let error = send(&TokenExchangeLayer::new(), &stub, get(alice()))
+    let error = send(&trusting_layer(), &stub, get(alice()))
         .await
         .unwrap_err();
     assert!(
@@ -488,7 +493,7 @@ async fn relative_realm_is_an_error() {
         },
         |_| panic!("not called"),
     );
-    let error = send(&TokenExchangeLayer::new(), &stub, get(alice()))
+    let error = send(&trusting_layer(), &stub, get(alice()))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("\"/token\""), "{error}");
@@ -496,7 +501,7 @@ async fn relative_realm_is_an_error() {
 
 #[tokio::test]
 async fn streamed_body_gets_the_401_but_the_token_is_cached() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     let mut streamed = request(Method::POST, "/v2/ns/pkg/blobs/uploads/", alice());
     *streamed.body_mut() = Body::wrap(Full::new(Bytes::from_static(b"wheel bytes")));
     assert_eq!(
@@ -519,7 +524,7 @@ async fn streamed_body_gets_the_401_but_the_token_is_cached() {
 
 #[tokio::test]
 async fn bearer_credentials_pass_straight_through() {
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     let given = || Credentials::Bearer(Secret::new("tok-given"));
     assert_eq!(
         send_ok(&layer, &stub, get(given())).await,
@@ -570,7 +575,7 @@ async fn retry_replays_the_whole_request() {
     );
     req.extensions_mut().insert(Marker(7));
     *req.body_mut() = Body::from("{\"manifest\":true}");
-    let (status, seen) = send_ok(&TokenExchangeLayer::new(), &stub, req).await;
+    let (status, seen) = send_ok(&trusting_layer(), &stub, req).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(
         seen,
@@ -601,12 +606,7 @@ async fn bearer_challenge_found_among_several_headers() {
         },
         issue_token(r#""expires_in":300"#),
     );
-    let (status, body) = send_ok(
-        &TokenExchangeLayer::new(),
-        &stub,
-        get(Credentials::Anonymous),
-    )
-    .await;
+    let (status, body) = send_ok(&trusting_layer(), &stub, get(Credentials::Anonymous)).await;
     assert_eq!((status, body.as_str()), (StatusCode::OK, "tok-anon"));
     assert_eq!(stub.realm_queries(), ["scope=repository%3Ans%2Fpkg%3Apull"]);
 }
@@ -617,7 +617,7 @@ async fn other_statuses_pass_through_untouched() {
         |_| Ok(respond(StatusCode::NOT_FOUND, "no such manifest")),
         |_| panic!("not called"),
     );
-    let (status, body) = send_ok(&TokenExchangeLayer::new(), &stub, get(alice())).await;
+    let (status, body) = send_ok(&trusting_layer(), &stub, get(alice())).await;
     assert_eq!(
         (status, body.as_str()),
         (StatusCode::NOT_FOUND, "no such manifest")
@@ -633,12 +633,7 @@ async fn other_statuses_pass_through_untouched() {
         },
         |_| panic!("not called"),
     );
-    let (status, _) = send_ok(
-        &TokenExchangeLayer::new(),
-        &challenge_without_realm,
-        get(alice()),
-    )
-    .await;
+    let (status, _) = send_ok(&trusting_layer(), &challenge_without_realm, get(alice())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -668,7 +663,7 @@ async fn logs_name_the_realm_but_never_secrets() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let (layer, stub) = (TokenExchangeLayer::new(), Stub::tokens());
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
     send_ok(&layer, &stub, get(alice())).await;
     send_ok(&layer, &stub, get(user("alice", "wrong"))).await;
 
@@ -682,4 +677,65 @@ async fn logs_name_the_realm_but_never_secrets() {
     for secret in [PASSWORD, "wrong", "tok-", "Basic ", "Bearer "] {
         assert!(!logs.contains(secret), "{secret} in {logs}");
     }
+}
+
+/// A registry on `registry.test` whose token service is on the same host, another port.
+fn registry_with_own_realm(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
+    if req.uri().path() == "/token" {
+        return issue_token(r#""expires_in":300"#)(req);
+    }
+    if authorization(req).is_some_and(|value| value.starts_with("Bearer tok-")) {
+        return token_registry(req);
+    }
+    let mut response = respond(StatusCode::UNAUTHORIZED, "");
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        r#"Bearer realm="https://REGISTRY.test:8443/token",scope="repository:ns/pkg:pull""#
+            .parse()
+            .unwrap(),
+    );
+    Ok(response)
+}
+
+#[tokio::test]
+async fn by_default_credentials_go_only_to_a_realm_on_the_registry_host() {
+    let layer = TokenExchangeLayer::new();
+    let stub = Stub::new(registry_with_own_realm, |_| panic!("not called"));
+    assert_eq!(
+        send_ok(&layer, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+
+    // `auth.test` is another host: it is asked without credentials.
+    let layer = TokenExchangeLayer::new();
+    let realm_authorizations = Arc::new(Mutex::new(Vec::new()));
+    let seen = realm_authorizations.clone();
+    let stub = Stub::new(token_registry, move |req| {
+        seen.lock()
+            .unwrap()
+            .push(authorization(req).map(str::to_owned));
+        issue_token(r#""expires_in":300"#)(req)
+    });
+    assert_eq!(
+        send_ok(&layer, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-anon".into())
+    );
+    assert_eq!(*realm_authorizations.lock().unwrap(), [None]);
+    assert_eq!(stub.calls(), (2, 1));
+
+    // Trusted, it gets them.
+    let trusting = TokenExchangeLayer::new()
+        .credential_realms(RealmPolicy::same_host().trust_host("AUTH.test"));
+    assert_eq!(
+        send_ok(&trusting, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+    let sent = realm_authorizations.lock().unwrap().clone();
+    assert_eq!(sent.len(), 2);
+    assert!(
+        sent[1]
+            .as_deref()
+            .is_some_and(|value| value.starts_with("Basic ")),
+        "{sent:?}"
+    );
 }
