@@ -2,13 +2,14 @@
 
 use pyoci_basic_auth::Credentials;
 use pyoci_oci::{HttpClient, OciClient};
+use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
 
 use crate::{config::Config, handlers::WriteLocks, route::Target};
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
-/// challenges, over a pooled HTTP client.
-pub type RegistryService = TokenExchange<HttpClient>;
+/// challenges, reads are retried after transient faults, over a pooled HTTP client.
+pub type RegistryService = TokenExchange<Retry<HttpClient>>;
 
 /// Shared state of the handlers.
 pub struct App {

@@ -1,15 +1,16 @@
 //! The whole proxy as one tower service, assembled here in the order a request meets it.
 
-use std::{convert::Infallible, sync::Arc};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
 use pyoci_index::RenderIndexLayer;
 use pyoci_oci::{AddressPolicy, HttpClient};
+use pyoci_retry::RetryLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::ParseUploadLayer;
-use tower::{util::BoxCloneSyncService, BoxError, Layer, ServiceBuilder};
+use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer, ServiceBuilderExt};
 
 use crate::{app::App, body::Body, config::Config, handlers::UploadHandler, router::Router};
@@ -23,16 +24,22 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    // Outgoing, toward the registry: auth challenges answered over a pooled HTTP client,
-    // which connects only where the address policy allows (no open proxy).
+    // Outgoing, toward the registry, top to bottom: auth challenges answered (and tokens
+    // cached), reads retried after transient faults with each attempt bounded by
+    // PYOCI_REGISTRY_TIMEOUT, over a pooled HTTP client that connects only where the
+    // address policy allows (no open proxy).
     let (addresses, realms) = outgoing_policies(&config);
+    let registry_timeout = Duration::from_secs(config.registry_timeout_secs);
     let http = HttpClient::with_address_policy(
-        reqwest::Client::builder().user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION"))),
+        reqwest::Client::builder()
+            .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(registry_timeout),
         addresses,
     )?;
-    let registry = TokenExchangeLayer::new()
-        .credential_realms(realms)
-        .layer(http);
+    let registry = ServiceBuilder::new()
+        .layer(TokenExchangeLayer::new().credential_realms(realms))
+        .layer(RetryLayer::new().attempt_timeout(registry_timeout))
+        .service(http);
 
     let max_body = config.max_body;
     let mut credentials = ExtractCredentialsLayer::new();

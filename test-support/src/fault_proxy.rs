@@ -86,12 +86,10 @@ impl FaultRule {
     }
 
     fn matches(&self, method: &Method, path: &str) -> bool {
-        self.method.as_ref().map_or(true, |wanted| wanted == method)
-            && self
-                .path_contains
-                .as_deref()
-                .map_or(true, |part| path.contains(part))
-            && self.remaining != Some(0)
+        let method_differs = matches!(&self.method, Some(wanted) if wanted != method);
+        let path_differs =
+            matches!(&self.path_contains, Some(part) if !path.contains(part.as_str()));
+        !method_differs && !path_differs && self.remaining != Some(0)
     }
 }
 

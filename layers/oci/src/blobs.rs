@@ -73,8 +73,15 @@ where
                 .send(Method::PUT, &target, headers, reqwest::Body::from(bytes))
                 .await?;
             let what = blob_name(&repository.to_ascii_lowercase(), &digest);
-            check(&Method::PUT, response, &what).await?;
-            Ok(())
+            match check(&Method::PUT, response, &what).await {
+                Ok(_) => Ok(()),
+                // Blobs are content-addressed: when a concurrent push of the same bytes won
+                // the race (the distribution registry then refuses ours), the blob is there.
+                Err(err) => match client.blob_exists(&repository, &digest).await {
+                    Ok(true) => Ok(()),
+                    _ => Err(err),
+                },
+            }
         }
     }
 

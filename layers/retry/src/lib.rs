@@ -7,8 +7,8 @@
 //! - it is a `GET` or `HEAD` whose body is buffered (so it changes nothing and can be sent
 //!   twice; uploads, manifest pushes and deletes are never repeated);
 //! - the attempt failed transiently: the connection was refused, reset or closed before
-//!   the answer, an attempt timed out, or the registry answered 429, 502, 503 or 504
-//!   (a 500 is passed back: it rarely goes away by itself);
+//!   the answer, an attempt timed out, or the registry answered 429, 500, 502, 503 or 504
+//!   (the distribution registry answers reads with 500 while a tag is being rewritten);
 //! - retries are left (3 by default) and the wait still fits the time budget (10 s).
 //!
 //! Waits grow fourfold from 100 ms (100 ms, 400 ms, 1.6 s), each cut by a random amount of up
@@ -23,9 +23,12 @@
 //! uploading client's; response bodies are never cut.
 //!
 //! Requests are `http::Request<reqwest::Body>`: `reqwest::Body::as_bytes` tells a buffered
-//! body (replayable) from a streamed one. The retry decisions are pure functions in
-//! [`policy`](crate::RetryPolicy) terms: [`replayable_copy`], [`is_transient_status`],
-//! [`is_transient_error`], [`parse_retry_after`] and the [`RetryPolicy`] methods.
+//! body (replayable) from a streamed one. Every decision is a pure function, testable on its
+//! own: [`replayable_copy`], [`is_transient_status`], [`is_transient_error`],
+//! [`parse_retry_after`] and the [`RetryPolicy`] methods.
+//!
+//! Retries are logged at debug level with the method, host and path (never headers or the
+//! query, which may carry credentials or signatures).
 //!
 //! # Example
 //!

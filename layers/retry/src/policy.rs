@@ -91,10 +91,9 @@ impl RetryPolicy {
         (elapsed.saturating_add(delay) <= self.budget).then_some(delay)
     }
 
-    /// The verdict on an answer: 429, 502, 503 and 504 are transient, unless a
+    /// The verdict on an answer: 429, 500, 502, 503 and 504 are transient, unless a
     /// `Retry-After` asks for a longer wait than the policy allows (or is not a number of
-    /// seconds), in which case the answer goes back as it is. Everything else is final;
-    /// a 500 in particular usually means a bug or a bad request, which a retry repeats.
+    /// seconds), in which case the answer goes back as it is. Everything else is final.
     pub fn judge_answer(&self, status: StatusCode, headers: &HeaderMap) -> Verdict {
         if !is_transient_status(status) {
             return Verdict::Final;
@@ -135,11 +134,14 @@ pub fn is_idempotent_read(method: &Method) -> bool {
 }
 
 /// 429 Too Many Requests, 502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout:
-/// what registries and their load balancers answer while overloaded or restarting.
+/// what registries and their load balancers answer while overloaded or restarting. Also 500:
+/// the distribution registry answers a read with 500 ("invalid checksum digest format")
+/// while another client rewrites the tag it reads, and a read retried is harmless.
 pub fn is_transient_status(status: StatusCode) -> bool {
     matches!(
         status,
         StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::INTERNAL_SERVER_ERROR
             | StatusCode::BAD_GATEWAY
             | StatusCode::SERVICE_UNAVAILABLE
             | StatusCode::GATEWAY_TIMEOUT
@@ -248,13 +250,13 @@ mod tests {
 
     #[test]
     fn transient_statuses() {
-        for code in [429, 502, 503, 504] {
+        for code in [429, 500, 502, 503, 504] {
             assert!(
                 is_transient_status(StatusCode::from_u16(code).unwrap()),
                 "{code}"
             );
         }
-        for code in [200, 201, 307, 400, 401, 403, 404, 409, 500, 501, 505] {
+        for code in [200, 201, 307, 400, 401, 403, 404, 409, 501, 505] {
             assert!(
                 !is_transient_status(StatusCode::from_u16(code).unwrap()),
                 "{code}"
@@ -292,6 +294,10 @@ mod tests {
         );
         assert_eq!(
             policy.judge_answer(StatusCode::INTERNAL_SERVER_ERROR, &headers),
+            Verdict::Transient { retry_after: None }
+        );
+        assert_eq!(
+            policy.judge_answer(StatusCode::NOT_IMPLEMENTED, &headers),
             Verdict::Final
         );
         assert_eq!(

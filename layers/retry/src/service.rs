@@ -332,7 +332,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn final_answers_and_errors_are_not_retried() {
-        for status in [200, 404, 401, 500] {
+        for status in [200, 404, 401, 501] {
             let (service, log) = stub(RetryLayer::new(), &[Step::Answer(status, None)]);
             let response = service.oneshot(get()).await.unwrap();
             assert_eq!(response.status(), status);

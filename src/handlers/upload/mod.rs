@@ -22,7 +22,7 @@ use pyoci_basic_auth::Credentials;
 use pyoci_metadata::{
     CoreMetadata, DistributionKind, ExpectedRelease, MetadataHandle, MetadataTap,
 };
-use pyoci_oci::{Descriptor, Digest};
+use pyoci_oci::{Descriptor, Digest, ImageManifest};
 use pyoci_upload::Upload;
 use tower::Service;
 
@@ -153,32 +153,24 @@ async fn upload_file(
     let stored_metadata = core
         .as_ref()
         .filter(|_| profile.stores_core_metadata() && filename.kind() == DistKind::Wheel);
-    let config = match stored_metadata {
+    let (config, config_bytes) = match stored_metadata {
         Some(core) => {
             let digest = Digest::from_hex(&core.sha256)?;
-            oci.push_blob(&repo, &digest, core.bytes.clone()).await?;
-            Descriptor::new(
-                layout::CORE_METADATA_MEDIA_TYPE,
-                digest,
-                core.bytes.len() as u64,
-            )
+            let size = core.bytes.len() as u64;
+            let config = Descriptor::new(layout::CORE_METADATA_MEDIA_TYPE, digest, size);
+            (config, core.bytes.clone())
         }
-        None => {
-            let empty = Descriptor::empty_config();
-            oci.push_blob(&repo, &empty.digest, Bytes::from_static(b"{}"))
-                .await?;
-            empty
-        }
+        None => (Descriptor::empty_config(), Bytes::from_static(b"{}")),
     };
     let manifest = layout::file_manifest(
         profile,
-        config,
+        config.clone(),
         layer_digest,
         received.size,
         &created,
         labels(&form),
     );
-    let manifest = oci.put_image_manifest(&repo, &manifest).await?;
+    let manifest = push_manifest(&oci, &repo, &manifest, &config, config_bytes).await?;
     let from_metadata = |field: &str| {
         core.as_ref()
             .and_then(|core| core.fields.get(field))
@@ -210,6 +202,38 @@ async fn upload_file(
     }
     tracing::info!(%repo, %filename, size = received.size, "uploaded file");
     Ok(text(StatusCode::OK, format!("uploaded {filename}")))
+}
+
+/// Pushes the config blob, then the file's manifest. The distribution registry briefly
+/// reports a blob as unknown while a concurrent upload commits the same bytes (the empty
+/// config is shared by many files), so a manifest refused for that is pushed again.
+async fn push_manifest(
+    oci: &Oci,
+    repo: &str,
+    manifest: &ImageManifest,
+    config: &Descriptor,
+    config_bytes: Bytes,
+) -> Result<Descriptor, Error> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 1;
+    loop {
+        oci.push_blob(repo, &config.digest, config_bytes.clone())
+            .await?;
+        match oci.put_image_manifest(repo, manifest).await {
+            Err(err)
+                if attempt < ATTEMPTS
+                    && matches!(
+                        err.code(),
+                        Some("DIGEST_INVALID" | "MANIFEST_BLOB_UNKNOWN" | "BLOB_UNKNOWN")
+                    ) =>
+            {
+                tracing::debug!(%repo, attempt, error = %err, "manifest refused; pushing again");
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            result => return Ok(result?),
+        }
+    }
 }
 
 /// The file's own core metadata, which must name the same project and version as its

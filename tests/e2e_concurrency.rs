@@ -1,0 +1,167 @@
+//! Concurrent writers of one version's index lose nothing: parallel uploads through two PyOCI
+//! processes sharing one registry (the CI-matrix case), and a delete racing an upload.
+
+mod support;
+
+use std::{path::Path, sync::Arc, thread};
+
+use pyoci_test_support::{HttpClient, Multipart, Pyoci, Registry, RegistryAuth};
+
+const NAMESPACE: &str = "race";
+const PROJECT: &str = "racepkg";
+const UPLOADS: usize = 16;
+const TRIALS: usize = 20;
+
+fn wheel_name(version: &str, file: usize) -> String {
+    format!("{PROJECT}-{version}-py3-none-plat{file}.whl")
+}
+
+fn wheel_form(version: &str, file: usize) -> Multipart {
+    let filename = wheel_name(version, file);
+    let content = format!("wheel {file} of {version}: distinct bytes").repeat(64);
+    Multipart::new()
+        .text(":action", "file_upload")
+        .text("protocol_version", "1")
+        .text("name", PROJECT)
+        .text("version", version)
+        .text("filetype", "bdist_wheel")
+        .text(
+            "sha256_digest",
+            &pyoci_test_support::sha256_hex(content.as_bytes()),
+        )
+        .file(
+            "content",
+            &filename,
+            "application/octet-stream",
+            content.as_bytes(),
+        )
+}
+
+struct TwoReplicas {
+    registry: Registry,
+    replicas: [Pyoci; 2],
+}
+
+impl TwoReplicas {
+    fn start() -> TwoReplicas {
+        let binary = Path::new(env!("CARGO_BIN_EXE_pyoci"));
+        TwoReplicas {
+            registry: Registry::start(RegistryAuth::None),
+            replicas: [Pyoci::start(binary, &[]), Pyoci::start(binary, &[])],
+        }
+    }
+
+    fn upload_url(&self, replica: usize) -> String {
+        self.replicas[replica % 2].index_url(&self.registry, NAMESPACE)
+    }
+
+    fn project_url(&self) -> String {
+        format!("{}{PROJECT}/", self.upload_url(0))
+    }
+
+    /// The registry's error log lines, for failure messages.
+    fn registry_errors(&self) -> String {
+        self.registry
+            .log()
+            .lines()
+            .filter(|line| line.contains("level=error") && !line.contains(" unknown\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn listed(&self, http: &HttpClient) -> Vec<String> {
+        let page = http.get(&self.project_url());
+        if page.status == 404 {
+            return Vec::new();
+        }
+        assert_eq!(page.status, 200, "{}", page.text());
+        support::links(&page.text())
+            .into_iter()
+            .map(|link| link.filename)
+            .collect()
+    }
+}
+
+#[test]
+fn parallel_uploads_through_two_replicas_are_all_listed() {
+    let stack = Arc::new(TwoReplicas::start());
+    let http = HttpClient::new();
+    let mut found_per_trial = Vec::new();
+    for trial in 0..TRIALS {
+        let version = format!("1.0.{trial}");
+        let uploads: Vec<_> = (0..UPLOADS)
+            .map(|file| {
+                let stack = stack.clone();
+                let version = version.clone();
+                thread::spawn(move || {
+                    let response = HttpClient::new().post_multipart(
+                        &stack.upload_url(file),
+                        wheel_form(&version, file),
+                        &[],
+                    );
+                    (file, response.status, response.text())
+                })
+            })
+            .collect();
+        for upload in uploads {
+            let (file, status, body) = upload.join().expect("upload thread panicked");
+            assert_eq!(
+                status,
+                200,
+                "trial {trial}, file {file}: {body}\nregistry errors:\n{}",
+                stack.registry_errors()
+            );
+        }
+        let listed = stack.listed(&http);
+        let missing: Vec<_> = (0..UPLOADS)
+            .map(|file| wheel_name(&version, file))
+            .filter(|name| !listed.contains(name))
+            .collect();
+        found_per_trial.push(UPLOADS - missing.len());
+        assert!(
+            missing.is_empty(),
+            "trial {trial}: {} of {UPLOADS} files listed, missing {missing:?}",
+            UPLOADS - missing.len()
+        );
+    }
+    eprintln!("files listed per trial: {found_per_trial:?}");
+}
+
+#[test]
+fn a_delete_racing_an_upload_of_another_file_keeps_the_upload() {
+    let stack = Arc::new(TwoReplicas::start());
+    let http = HttpClient::new();
+    for trial in 0..10 {
+        let version = format!("2.0.{trial}");
+        let first = wheel_name(&version, 0);
+        let response = http.post_multipart(&stack.upload_url(0), wheel_form(&version, 0), &[]);
+        assert_eq!(response.status, 200, "{}", response.text());
+
+        let delete = {
+            let stack = stack.clone();
+            let url = format!("{}{first}", stack.project_url());
+            thread::spawn(move || HttpClient::new().delete(&url, &[]))
+        };
+        let upload = {
+            let stack = stack.clone();
+            let version = version.clone();
+            thread::spawn(move || {
+                HttpClient::new().post_multipart(&stack.upload_url(1), wheel_form(&version, 1), &[])
+            })
+        };
+        let deleted = delete.join().expect("delete thread panicked");
+        let uploaded = upload.join().expect("upload thread panicked");
+        assert_eq!(deleted.status, 200, "trial {trial}: {}", deleted.text());
+        assert_eq!(uploaded.status, 200, "trial {trial}: {}", uploaded.text());
+
+        let listed = stack.listed(&http);
+        assert!(
+            listed.contains(&wheel_name(&version, 1)),
+            "trial {trial}: the upload vanished: {listed:?}"
+        );
+        assert!(
+            !listed.contains(&first),
+            "trial {trial}: the deleted file came back: {listed:?}"
+        );
+    }
+}
