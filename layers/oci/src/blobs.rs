@@ -31,16 +31,8 @@ where
         let digest = digest.clone();
         async move {
             let repository = repository?;
-            let target = client
-                .registry
-                .target(&format!("/v2/{repository}/blobs/{digest}"))?;
             let response = client
-                .send(
-                    Method::HEAD,
-                    &target,
-                    HeaderMap::new(),
-                    reqwest::Body::default(),
-                )
+                .send_bodiless(Method::HEAD, &format!("/v2/{repository}/blobs/{digest}"))
                 .await?;
             if response.status() == StatusCode::NOT_FOUND {
                 return Ok(false);
@@ -136,16 +128,8 @@ where
         let repository = normalize_repository(repository);
         async move {
             let repository = repository?;
-            let target = client
-                .registry
-                .target(&format!("/v2/{repository}/blobs/uploads/"))?;
             let response = client
-                .send(
-                    Method::POST,
-                    &target,
-                    HeaderMap::new(),
-                    reqwest::Body::default(),
-                )
+                .send_bodiless(Method::POST, &format!("/v2/{repository}/blobs/uploads/"))
                 .await?;
             let what = format!("repository {repository}");
             let response = check(&Method::POST, response, &what).await?;

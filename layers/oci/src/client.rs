@@ -110,6 +110,28 @@ where
     }
 }
 
+impl<S> OciClient<S>
+where
+    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    /// Sends a request without body or extra headers to `path` on the registry.
+    pub(crate) fn send_bodiless(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> impl Future<Output = Result<Response<reqwest::Body>, OciError>> + Send + 'static {
+        let sent = self
+            .registry
+            .target(path)
+            .map(|target| self.send(method, &target, HeaderMap::new(), reqwest::Body::default()));
+        async move { sent?.await }
+    }
+}
+
 /// The [`AddressRefused`] an error was caused by, however deep in the chain (reqwest and
 /// the token-exchange layer wrap it).
 fn address_refused_in<'a>(

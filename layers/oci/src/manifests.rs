@@ -182,15 +182,10 @@ where
         async move {
             let repository = repository?;
             let what = manifest_name(&repository, digest.as_str());
-            let target = client
-                .registry
-                .target(&format!("/v2/{repository}/manifests/{digest}"))?;
             let response = client
-                .send(
+                .send_bodiless(
                     Method::DELETE,
-                    &target,
-                    HeaderMap::new(),
-                    reqwest::Body::default(),
+                    &format!("/v2/{repository}/manifests/{digest}"),
                 )
                 .await?;
             check(&Method::DELETE, response, &what).await?;
