@@ -104,12 +104,19 @@ impl DistFilename {
         kind: DistKind,
         architecture: &str,
     ) -> Result<Self, FilenameError> {
-        Ok(DistFilename {
+        let file = DistFilename {
             name: ProjectName::parse(name).map_err(FilenameError::Name)?,
             version: PackageVersion::parse(version).map_err(FilenameError::Version)?,
             kind,
             architecture: architecture.to_owned(),
-        })
+        };
+        // Normalizing can lengthen a version (`1.0a` -> `1.0a0`); the name PyOCI serves must
+        // itself be a valid filename.
+        let served = file.to_string();
+        if served.len() > MAX_LEN {
+            return Err(FilenameError::NotADistribution(served));
+        }
+        Ok(file)
     }
 
     /// The project the file belongs to.
@@ -225,6 +232,27 @@ mod tests {
             DistFilename::parse("hello-1!1.0.tar.gz"),
             Err(FilenameError::Version(VersionError::Epoch(_)))
         ));
+    }
+
+    #[test]
+    fn the_served_name_is_never_too_long() {
+        // Found by the `filename` fuzz target: `a` normalizes to the longer `a0`.
+        let name = "n".repeat(128);
+        let release = format!("11{}", ".1".repeat(58));
+        let at_limit = format!("{name}-{release}a.tar.gz");
+        assert_eq!(at_limit.len(), MAX_LEN);
+        assert!(matches!(
+            DistFilename::parse(&at_limit),
+            Err(FilenameError::NotADistribution(_))
+        ));
+        let fits = format!("{name}-{release}a0.tar.gz");
+        assert!(
+            DistFilename::parse(&fits).is_err(),
+            "one longer than the limit"
+        );
+        let fits = format!("{name}-{release}.tar.gz");
+        let parsed = DistFilename::parse(&fits).unwrap();
+        assert_eq!(DistFilename::parse(&parsed.to_string()).unwrap(), parsed);
     }
 
     #[test]
