@@ -5,9 +5,13 @@
 //! - [`TokenIssuer`]: the Docker token server a token-mode registry points clients to, with
 //!   users, per-user [`Rule`]s and a request count.
 //! - [`Pyoci`]: the `pyoci` server binary under test, on a free port, with its log captured.
-//! - [`Python`]: the virtualenv `scripts/test` fills with twine, pip, uv, build and poetry.
+//! - [`Python`]: the virtualenv `scripts/test` fills with twine, pip, uv, build, poetry, pdm
+//!   and hatch.
 //! - [`build_fixture`]: builds the `tests/fixtures/hello-pyoci` project into an sdist and a wheel.
 //! - [`HttpClient`] and [`Multipart`]: direct HTTP for asserting status codes and headers.
+//! - [`write_dists`]: many small wheels and sdists from [`DistSpec`]s, written directly.
+//! - [`ClientHome`]: a throwaway home for poetry, pdm and hatch, with a dead proxy.
+//! - [`answered_requests`]: the requests a PyOCI answered, from its trace log.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
 //!
@@ -23,6 +27,8 @@
 //! assert_eq!(registry.url_segment(), format!("http%3A%2F%2F127.0.0.1%3A{}", registry.port()));
 //! ```
 
+mod client_home;
+mod dists;
 mod fault_proxy;
 mod fixture;
 mod http;
@@ -31,10 +37,13 @@ mod process;
 mod pyoci;
 mod python;
 mod registry;
+mod request_log;
 mod timefmt;
 mod token_issuer;
 mod upload;
 
+pub use client_home::{ClientHome, DEAD_PROXY};
+pub use dists::{wheel_core_metadata, write_dists, DistSpec};
 pub use fault_proxy::{Fault, FaultProxy, FaultRule, SeenRequest};
 pub use fixture::{build_fixture, file_sha256, sha256_hex, Dists};
 pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
@@ -43,5 +52,6 @@ pub use process::{output_text, run_checked, run_expecting_failure};
 pub use pyoci::Pyoci;
 pub use python::{Python, Venv};
 pub use registry::{Registry, RegistryAuth};
+pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
 pub use upload::{upload_form, upload_form_with_sha256};

@@ -192,6 +192,13 @@ impl Python {
 }
 
 impl Venv {
+    /// A virtualenv some client created at `dir` (poetry's or uv's project `.venv`).
+    pub fn at(dir: &Path) -> Venv {
+        Venv {
+            dir: dir.to_owned(),
+        }
+    }
+
     /// The virtualenv's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

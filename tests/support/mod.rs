@@ -12,14 +12,20 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, build_fixture, run_checked, Dists, HttpClient, HttpResponse, Pyoci, Python,
-    Registry, RegistryAuth, Venv,
+    answered_requests, basic_auth, build_fixture, run_checked, Dists, HttpClient, HttpResponse,
+    LoggedRequest, Pyoci, Python, Registry, RegistryAuth, Venv, REQUEST_LOG_FILTER,
 };
 
 /// The fixture project's name, as uploaded and installed.
 pub const PROJECT: &str = "hello-pyoci";
 /// Its module.
 pub const MODULE: &str = "hello_pyoci";
+
+/// PyOCI settings for the client tests: every request in the log, no write settle delay.
+pub const TRACED: &[(&str, &str)] = &[
+    ("RUST_LOG", REQUEST_LOG_FILTER),
+    ("PYOCI_WRITE_SETTLE_MS", "0"),
+];
 
 /// A registry, a PyOCI in front of it, and the clients to talk to both.
 pub struct Stack {
@@ -40,6 +46,57 @@ impl Stack {
             http: HttpClient::new(),
             python: Python::locate(),
         }
+    }
+
+    /// Starts a registry with `auth` and a PyOCI server with extra environment `env`.
+    pub fn start_with(auth: RegistryAuth<'_>, env: &[(&str, &str)]) -> Stack {
+        let registry = Registry::start(auth);
+        let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), env);
+        Stack {
+            pyoci,
+            registry,
+            http: HttpClient::new(),
+            python: Python::locate(),
+        }
+    }
+
+    /// Starts a registry without auth and a PyOCI that logs every request
+    /// ([`REQUEST_LOG_FILTER`]) and does not wait between an index write and its re-read
+    /// (these tests upload many files from one client, never from racing replicas).
+    pub fn start_traced() -> Stack {
+        Stack::start_with(RegistryAuth::None, TRACED)
+    }
+
+    /// Where PyOCI's log ends now: pass it to [`Stack::requests_since`].
+    pub fn log_mark(&self) -> usize {
+        self.pyoci.log().len()
+    }
+
+    /// The requests PyOCI answered since `mark` (needs a [`Stack::start_traced`] stack).
+    pub fn requests_since(&self, mark: usize) -> Vec<LoggedRequest> {
+        let log = self.pyoci.log();
+        answered_requests(log.get(mark..).unwrap_or_default())
+    }
+
+    /// Uploads `files` with one twine invocation, which must succeed.
+    pub fn upload_files(&self, namespace: &str, files: &[PathBuf]) {
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        run_checked(&mut self.twine_upload(namespace, ("any", "any"), &files));
+    }
+
+    /// GET of a simple-index page as PEP 691 JSON; must answer 200.
+    pub fn json_page(&self, url: &str) -> serde_json::Value {
+        let page = self
+            .http
+            .get_with(url, &[("Accept", "application/vnd.pypi.simple.v1+json")]);
+        assert_eq!(
+            page.status,
+            200,
+            "GET {url}: {}\n{}",
+            page.text(),
+            self.logs()
+        );
+        page.json()
     }
 
     /// `<base>/<registry>/<namespace>/`: the index and upload URL.
