@@ -102,6 +102,8 @@ impl fmt::Display for RouteError {
 const USAGE: &str = "PyOCI URLs look like /<registry>/<namespace>/<project>/, e.g. \
                      /ghcr.io/my-org/hello-world/; upload to /<registry>/<namespace>/";
 const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
+/// devpi's simple-index segment, which hatch probes before uploading.
+const DEVPI_SIMPLE: &str = "+simple";
 /// What PEP 658 appends to a file's URL for its core metadata.
 pub const METADATA_SUFFIX: &str = ".metadata";
 
@@ -181,6 +183,15 @@ pub fn route_with_fixed_registry(
         return Err(RouteError::MethodNotAllowed {
             allow: "GET, HEAD, POST (upload) and DELETE (files)",
         });
+    }
+    // hatch looks for existing files at devpi's `<upload-url>/+simple/<project>/`.
+    if let [namespace @ .., simple, project] = rest.as_slice() {
+        if simple == DEVPI_SIMPLE && is_read && trailing_slash {
+            return Ok(Route::ProjectPage {
+                target: target(registry_segment, namespace)?,
+                project: project.clone(),
+            });
+        }
     }
     if trailing_slash && before.is_empty() {
         return Ok(Route::ProjectList {
@@ -385,6 +396,9 @@ mod tests {
         ));
         assert!(matches!(get("/").unwrap_err(), RouteError::NotFound(_)));
         assert_eq!(get("/health").unwrap(), Route::Health);
+        let devpi = get("/ghcr.io/acme/team/+simple/hello/").unwrap();
+        assert!(matches!(&devpi, Route::ProjectPage { project, .. } if project == "hello"));
+        assert_eq!(target_of(devpi).namespace, "acme/team");
     }
 
     #[test]
