@@ -114,10 +114,14 @@ pub fn parse_next_link(value: &str) -> Option<&str> {
     loop {
         let (_, after_open) = rest.split_once('<')?;
         let (url, after_close) = after_open.split_once('>')?;
+        // In `<a<b>` only `<b>` is a URL reference: a URL never holds `<`.
+        let url = url.rsplit('<').next().unwrap_or(url);
         let (params, next_links) = match after_close.split_once('<') {
             Some((params, next_links)) => (params, next_links),
             None => (after_close, ""),
         };
+        // Up to the next `<`, the parameters end with the `,` that separates the links.
+        let params = params.trim_end().trim_end_matches(',');
         if params.split(';').any(is_rel_next) {
             return Some(url.trim());
         }
@@ -143,6 +147,28 @@ fn is_rel_next(param: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn finds_next_before_other_links() {
+        // Found by the `link_header` fuzz target.
+        assert_eq!(
+            parse_next_link(r#"</a>; rel="next", </b>; rel="prev""#),
+            Some("/a")
+        );
+        assert_eq!(
+            parse_next_link("</a>; rel=next, </b>; rel=prev"),
+            Some("/a")
+        );
+        assert_eq!(
+            parse_next_link("<->; title=page; rel=NEXT, <>; rel=next"),
+            Some("-")
+        );
+        assert_eq!(
+            parse_next_link(r#"</b>; rel="prev", </a>; rel="next""#),
+            Some("/a")
+        );
+        assert_eq!(parse_next_link(r#"<x<y>; rel="next""#), Some("y"));
+    }
+
     use super::*;
     use crate::test_support::{alice, requests, respond, stub_client};
     use pyoci_basic_auth::Credentials;
