@@ -155,6 +155,11 @@ fn tokens_are_cached_between_listings() {
     let second = stack.get(&page_url, Some(ALICE));
     assert_eq!(second.status, 200, "{}", second.text());
     assert_eq!(second.body, first.body);
+    eprintln!(
+        "token requests at the issuer: first listing {}, second listing {}",
+        after_first - before,
+        issuer.token_requests() - after_first
+    );
     assert_eq!(
         issuer.token_requests(),
         after_first,
