@@ -2,24 +2,16 @@ use std::future::Future;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, LOCATION, PROXY_AUTHORIZATION};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use tower::{BoxError, Service};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 
 use crate::error::check;
 use crate::names::normalize_repository;
 use crate::registry::Target;
-use crate::{Digest, OciClient, OciError};
+use crate::{client::RegistryHttp, Digest, OciClient, OciError};
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
-impl<S> OciClient<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> OciClient<S> {
     /// Whether the blob `digest` exists in `repository` (HEAD; 404 means no).
     pub fn blob_exists(
         &self,
@@ -166,6 +158,7 @@ mod tests {
     use super::*;
     use crate::test_support::{alice, requests, respond, stub_client};
     use http::header::RANGE;
+    use tower::BoxError;
 
     fn upload_registry(
         location: &'static str,

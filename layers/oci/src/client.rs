@@ -10,6 +10,33 @@ use crate::error::{describe_chain, transport_error};
 use crate::registry::Target;
 use crate::{AddressRefused, OciError, Registry};
 
+/// The outgoing HTTP service an [`OciClient`] sends through: the token-exchange layer over
+/// [`HttpClient`](crate::HttpClient), or anything else of that shape. Implemented for every
+/// such service; it only names the bounds once.
+pub trait RegistryHttp:
+    Service<
+        Request<reqwest::Body>,
+        Response = Response<reqwest::Body>,
+        Error = BoxError,
+        Future: Send,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> RegistryHttp for S where
+    S: Service<
+            Request<reqwest::Body>,
+            Response = Response<reqwest::Body>,
+            Error = BoxError,
+            Future: Send,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// A client for one registry, acting for one user.
 ///
 /// Every request goes through the outgoing service `S` (normally the token-exchange layer
@@ -55,14 +82,7 @@ impl<S> fmt::Debug for OciClient<S> {
     }
 }
 
-impl<S> OciClient<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> OciClient<S> {
     /// Sends one request and returns the registry's answer whatever its status; callers pass
     /// it to [`crate::error::check`]. The future owns everything, so it is `Send` without
     /// `S: Sync`.
@@ -110,14 +130,7 @@ where
     }
 }
 
-impl<S> OciClient<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> OciClient<S> {
     /// Sends a request without body or extra headers to `path` on the registry.
     pub(crate) fn send_bodiless(
         &self,

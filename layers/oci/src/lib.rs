@@ -122,7 +122,7 @@ mod upload;
 mod test_support;
 
 pub use address::{restricted_range, AddressPolicy, AddressRefused, RestrictedRange};
-pub use client::OciClient;
+pub use client::{OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
 pub use http_client::{HttpClient, HttpClientFuture};

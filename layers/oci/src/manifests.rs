@@ -2,11 +2,11 @@ use std::future::Future;
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, Request, Response};
+use http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use tower::{BoxError, Service};
 
+use crate::client::RegistryHttp;
 use crate::error::{check, read_body};
 use crate::names::{normalize_repository, validate_reference};
 use crate::{
@@ -19,14 +19,7 @@ pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 /// Registries refuse manifests above 4 MiB; refusing to read more protects our memory.
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 
-impl<S> OciClient<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> OciClient<S> {
     /// Fetches the manifest `reference` (a tag or a digest) of `repository`, accepting the
     /// media types in `accept` (registries answer 404 for a type not listed).
     ///

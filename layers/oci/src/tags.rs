@@ -1,10 +1,10 @@
 use std::future::Future;
 
 use http::header::LINK;
-use http::{HeaderMap, Method, Request, Response};
+use http::{HeaderMap, Method};
 use serde::Deserialize;
-use tower::{BoxError, Service};
 
+use crate::client::RegistryHttp;
 use crate::error::{check, read_body};
 use crate::names::normalize_repository;
 use crate::{OciClient, OciError};
@@ -22,14 +22,7 @@ struct ListPage {
     tags: Option<Vec<String>>,
 }
 
-impl<S> OciClient<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> OciClient<S> {
     /// Lists every tag of `repository`, following `Link: <...>; rel="next"` pagination.
     ///
     /// The tags come in the registry's order (unsorted on some registries): sort them yourself.

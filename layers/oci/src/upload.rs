@@ -6,11 +6,12 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::header::CONTENT_TYPE;
-use http::{HeaderMap, HeaderValue, Method, Request, Response};
-use tower::{BoxError, Service};
+use http::{HeaderMap, HeaderValue, Method};
+use tower::BoxError;
 use tracing::debug;
 
 use crate::blobs::blob_name;
+use crate::client::RegistryHttp;
 use crate::error::check;
 use crate::names::normalize_repository;
 use crate::registry::Target;
@@ -54,14 +55,7 @@ impl<S> fmt::Debug for BlobUpload<S> {
     }
 }
 
-impl<S> OciClient<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> OciClient<S> {
     /// Opens an upload session in `repository` for a streamed blob.
     pub fn start_blob_upload(
         &self,
@@ -82,14 +76,7 @@ where
     }
 }
 
-impl<S> BlobUpload<S>
-where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>, Error = BoxError>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl<S: RegistryHttp> BlobUpload<S> {
     /// Bytes sent so far.
     pub fn uploaded(&self) -> u64 {
         self.uploaded
@@ -214,6 +201,7 @@ mod tests {
     use crate::test_support::{alice, requests, respond, stub_client, Recorded};
     use crate::Sha256Stream;
     use futures_util::stream;
+    use http::Response;
 
     const FIRST: &str = "https://registry.test/v2/acme/x/blobs/uploads/u1?_state=one";
     const SECOND: &str = "/v2/acme/x/blobs/uploads/u1?_state=two";
