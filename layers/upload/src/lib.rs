@@ -88,6 +88,7 @@ mod error;
 mod form;
 mod future;
 mod layer;
+mod paced;
 mod service;
 mod upload;
 

@@ -10,6 +10,7 @@ use futures_util::Stream;
 use multer::{Constraints, Field, Multipart, SizeLimit};
 
 use crate::error::BoxError;
+use crate::paced::Paced;
 use crate::{Form, UploadError};
 
 /// The name of the part that carries the distribution file.
@@ -98,7 +99,7 @@ impl Upload {
             .for_field(CONTENT, u64::MAX);
         let constraints = Constraints::new().size_limit(sizes);
         Self {
-            multipart: Multipart::with_constraints(stream, boundary, constraints),
+            multipart: Multipart::with_constraints(Paced::new(stream), boundary, constraints),
             form: Form::new(),
             max_fields: limits.max_fields,
             file: FileProgress::NotRead,
