@@ -23,7 +23,7 @@ use pyoci_metadata::{
     CoreMetadata, DistributionKind, ExpectedRelease, MetadataHandle, MetadataTap,
 };
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
-use pyoci_upload::Upload;
+use pyoci_upload::{Form, Upload};
 use tower::Service;
 
 use self::{
@@ -146,13 +146,46 @@ async fn upload_file(
     let layer_digest = Digest::from_hex(&received.sha256)?;
     blob_upload.commit(&layer_digest).await?;
 
+    let published = Received {
+        filename: &filename,
+        form: &form,
+        digests: &received,
+        core: core.as_ref(),
+        layer: layer_digest,
+    };
+    if let Some(stored_sha256) = publish(app, &oci, &target, &repo, published).await? {
+        // Another upload of this name won the race.
+        return same_or_conflict(&filename, &stored_sha256, &received);
+    }
+    tracing::info!(%repo, %filename, size = received.size, "uploaded file");
+    Ok(text(StatusCode::OK, format!("uploaded {filename}")))
+}
+
+/// A file whose blob is committed, with what is known about it.
+struct Received<'a> {
+    filename: &'a DistFilename,
+    form: &'a Form,
+    digests: &'a FileDigests,
+    core: Option<&'a CoreMetadata>,
+    layer: Digest,
+}
+
+/// Makes a committed file visible: its config and manifest, then its entry in the version's
+/// index. `Some(sha256)` when another upload of the same name got there first.
+async fn publish(
+    app: &App,
+    oci: &Oci,
+    target: &Target,
+    repo: &str,
+    file: Received<'_>,
+) -> Result<Option<String>, Error> {
     let created = now();
-    let profile = app.profile(&target);
+    let profile = app.profile(target);
     // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
     // differ from what a build produces, so only wheels get a metadata file.
-    let stored_metadata = core
-        .as_ref()
-        .filter(|_| profile.stores_core_metadata() && filename.kind() == DistKind::Wheel);
+    let stored_metadata = file
+        .core
+        .filter(|_| profile.stores_core_metadata() && file.filename.kind() == DistKind::Wheel);
     let (config, config_bytes) = match stored_metadata {
         Some(core) => {
             let digest = Digest::from_hex(&core.sha256)?;
@@ -165,43 +198,35 @@ async fn upload_file(
     let manifest = layout::file_manifest(
         profile,
         config.clone(),
-        layer_digest,
-        received.size,
+        file.layer,
+        file.digests.size,
         &created,
-        labels(&form),
+        labels(file.form),
     );
-    let manifest = push_manifest(&oci, &repo, &manifest, &config, config_bytes).await?;
-    let from_metadata = |field: &str| {
-        core.as_ref()
-            .and_then(|core| core.fields.get(field))
-            .map(str::to_owned)
-    };
+    let manifest = push_manifest(oci, repo, &manifest, &config, config_bytes).await?;
+    let form_field = |name: &str| file.form.get(name).map(str::to_owned);
     let facts = layout::FileFacts {
-        sha256: received.sha256.clone(),
-        size: received.size,
+        sha256: file.digests.sha256.clone(),
+        size: file.digests.size,
         created,
-        project_urls: project_urls(&form),
-        requires_python: core
-            .as_ref()
+        project_urls: project_urls(file.form),
+        requires_python: file
+            .core
             .and_then(|core| core.requires_python.clone())
-            .or_else(|| form.get("requires_python").map(str::to_owned)),
-        summary: from_metadata("Summary").or_else(|| form.get("summary").map(str::to_owned)),
+            .or_else(|| form_field("requires_python")),
+        summary: file
+            .core
+            .and_then(|core| core.fields.get("Summary"))
+            .map(str::to_owned)
+            .or_else(|| form_field("summary")),
         core_metadata_sha256: stored_metadata.map(|core| core.sha256.clone()),
     };
-    let entry = layout::file_entry(manifest, filename.architecture(), facts);
-    let added = edit_index(
-        app,
-        &oci,
-        &repo,
-        filename.version(),
-        IndexEdit::AddFile(Box::new(entry)),
-    );
-    if let EditOutcome::NameTaken { stored_sha256 } = added.await? {
-        // Another upload of this name won the race.
-        return same_or_conflict(&filename, &stored_sha256, &received);
+    let entry = layout::file_entry(manifest, file.filename.architecture(), facts);
+    let edit = IndexEdit::AddFile(Box::new(entry));
+    match edit_index(app, oci, repo, file.filename.version(), edit).await? {
+        EditOutcome::NameTaken { stored_sha256 } => Ok(Some(stored_sha256)),
+        _ => Ok(None),
     }
-    tracing::info!(%repo, %filename, size = received.size, "uploaded file");
-    Ok(text(StatusCode::OK, format!("uploaded {filename}")))
 }
 
 /// Pushes the config blob, then the file's manifest. The distribution registry briefly
