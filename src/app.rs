@@ -4,12 +4,14 @@ use pyoci_basic_auth::Credentials;
 use pyoci_oci::{HttpClient, OciClient};
 use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
+use tower::limit::ConcurrencyLimit;
 
 use crate::{config::Config, handlers::WriteLocks, route::Target};
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
-/// challenges, reads are retried after transient faults, over a pooled HTTP client.
-pub type RegistryService = TokenExchange<Retry<HttpClient>>;
+/// challenges, reads are retried after transient faults, a bounded number of requests is in
+/// flight, over a pooled HTTP client.
+pub type RegistryService = TokenExchange<Retry<ConcurrencyLimit<HttpClient>>>;
 
 /// Shared state of the handlers.
 pub struct App {

@@ -93,6 +93,11 @@ pub struct Config {
     /// they last as long as the uploading client takes.
     #[arg(long, env = "PYOCI_REGISTRY_TIMEOUT", default_value_t = 60)]
     pub registry_timeout_secs: u64,
+
+    /// At most this many requests to registries at once, over all clients; more wait their
+    /// turn. A streamed upload holds one for its whole length.
+    #[arg(long, env = "PYOCI_MAX_REGISTRY_REQUESTS", default_value_t = 256)]
+    pub max_registry_requests: usize,
 }
 
 impl Config {

@@ -26,8 +26,8 @@ where
 {
     // Outgoing, toward the registry, top to bottom: auth challenges answered (and tokens
     // cached), reads retried after transient faults with each attempt bounded by
-    // PYOCI_REGISTRY_TIMEOUT, over a pooled HTTP client that connects only where the
-    // address policy allows (no open proxy).
+    // PYOCI_REGISTRY_TIMEOUT, at most PYOCI_MAX_REGISTRY_REQUESTS in flight, over a pooled
+    // HTTP client that connects only where the address policy allows (no open proxy).
     let (addresses, realms) = outgoing_policies(&config);
     let registry_timeout = Duration::from_secs(config.registry_timeout_secs);
     let http = HttpClient::with_address_policy(
@@ -39,6 +39,7 @@ where
     let registry = ServiceBuilder::new()
         .layer(TokenExchangeLayer::new().credential_realms(realms))
         .layer(RetryLayer::new().attempt_timeout(registry_timeout))
+        .concurrency_limit(config.max_registry_requests.max(1))
         .service(http);
 
     let max_body = config.max_body;

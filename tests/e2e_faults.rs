@@ -238,9 +238,13 @@ struct Faulty {
 
 impl Faulty {
     fn start() -> Faulty {
+        Faulty::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> Faulty {
         let registry = Registry::start(RegistryAuth::None);
         let proxy = FaultProxy::start(&registry);
-        let pyoci = start_pyoci(&[]);
+        let pyoci = start_pyoci(env);
         let http = HttpClient::new();
         let content = wheel_bytes("1.0", 256 * 1024);
         let faulty = Faulty {
@@ -426,4 +430,32 @@ fn a_download_cut_halfway_is_an_error_not_a_short_file() {
         whole.body == faulty.content,
         "the download differs from the upload"
     );
+}
+
+/// Slow registry answers and many clients at once: the requests in flight toward the
+/// registry never exceed `PYOCI_MAX_REGISTRY_REQUESTS`, and everyone is still served.
+fn max_registry_requests_in_flight(env: &[(&str, &str)]) -> usize {
+    let faulty = std::sync::Arc::new(Faulty::start_with(env));
+    faulty
+        .proxy
+        .set(FaultRule::new(Fault::Delay(Duration::from_millis(150))).method("GET"));
+    let pages: Vec<_> = (0..6)
+        .map(|_| {
+            let faulty = faulty.clone();
+            std::thread::spawn(move || faulty.page().status)
+        })
+        .collect();
+    for page in pages {
+        assert_eq!(page.join().expect("listing thread panicked"), 200);
+    }
+    faulty.proxy.max_in_flight()
+}
+
+#[test]
+fn requests_to_the_registry_are_bounded() {
+    let bounded = max_registry_requests_in_flight(&[("PYOCI_MAX_REGISTRY_REQUESTS", "2")]);
+    assert!(bounded <= 2, "{bounded} requests were in flight at once");
+    // The same load without a tight bound does overlap, so the bound is what held it.
+    let unbounded = max_registry_requests_in_flight(&[]);
+    assert!(unbounded > 2, "only {unbounded} in flight without a bound");
 }

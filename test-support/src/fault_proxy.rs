@@ -9,7 +9,10 @@ use std::{
     convert::Infallible,
     net::SocketAddr,
     pin::Pin,
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -114,6 +117,26 @@ struct Shared {
     upstream: SocketAddr,
     rule: Mutex<FaultRule>,
     seen: Mutex<Vec<SeenRequest>>,
+    /// Requests between arrival and their answer's head, now and at most so far.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight(Arc<Shared>);
+
+impl InFlight {
+    fn start(shared: &Arc<Shared>) -> InFlight {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Shared {
@@ -174,6 +197,8 @@ impl FaultProxy {
             upstream: SocketAddr::from(([127, 0, 0, 1], upstream.port())),
             rule: Mutex::new(FaultRule::new(Fault::None)),
             seen: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         });
         runtime.spawn(accept_loop(listener, shared.clone()));
         FaultProxy {
@@ -214,8 +239,14 @@ impl FaultProxy {
             .count()
     }
 
-    /// Forgets the requests seen so far.
+    /// The most requests that were in flight at once (arrived, answer not yet begun).
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the requests seen so far (and the in-flight maximum).
     pub fn forget_seen(&self) {
+        self.shared.max_in_flight.store(0, Ordering::SeqCst);
         lock(&self.shared.seen).clear();
     }
 
@@ -280,6 +311,7 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, InjectedReset> {
+    let _in_flight = InFlight::start(&shared);
     let fault = shared.fault_for(request.method(), request.uri().path());
     match fault {
         Fault::None => Ok(forward(shared.upstream, request).await),
