@@ -236,3 +236,55 @@ fn only_users_with_push_rights_may_yank() {
     );
     assert_eq!(bad.status, 400, "{}", bad.text());
 }
+
+#[test]
+fn a_path_prefix_serves_everything_under_it() {
+    let stack = Stack::start_with(RegistryAuth::None, &[("PYOCI_PATH", "/pyoci")]);
+    let index = format!(
+        "{}/pyoci/{}/prefixed/",
+        stack.pyoci.base_url(),
+        stack.registry.url_segment()
+    );
+    let dists = dists("0.1.0", "original");
+    run_checked(
+        &mut stack
+            .python
+            .twine_upload(&index, "u", "p", &[&dists.sdist, &dists.wheel]),
+    );
+    let page = stack.get(&format!("{index}{PROJECT}/"), None);
+    assert_eq!(page.status, 200, "{}", page.text());
+    for link in listed(&page).values() {
+        assert!(link.url.starts_with("/pyoci/"), "{link:?}");
+    }
+    let (_dir, venv) = stack.fresh_venv();
+    run_checked(&mut stack.python.pip_install(&venv, &index, PROJECT));
+    assert!(!venv.import_attribute(MODULE, "GREETING").is_empty());
+    // Without the prefix there is nothing; health stays at the root.
+    let unprefixed = stack.get(&stack.project_url("prefixed", PROJECT), None);
+    assert_eq!(unprefixed.status, 404);
+    assert_eq!(
+        stack
+            .get(&format!("{}/health", stack.pyoci.base_url()), None)
+            .status,
+        200
+    );
+}
+
+#[test]
+fn max_versions_lists_only_the_newest() {
+    let stack = Stack::start_with(RegistryAuth::None, &[("PYOCI_MAX_VERSIONS", "2")]);
+    for version in ["0.9.0", "0.10.0", "0.1.0"] {
+        let built = dists(version, "original");
+        stack.upload("newest", ("u", "p"), &built);
+    }
+    let page = stack.http.get_with(
+        &stack.project_url("newest", PROJECT),
+        &[("Accept", "application/vnd.pypi.simple.v1+json")],
+    );
+    assert_eq!(page.status, 200, "{}", page.text());
+    // PEP 440 order, not string order: 0.10.0 is the newest.
+    assert_eq!(
+        page.json()["versions"],
+        serde_json::json!(["0.10.0", "0.9.0"])
+    );
+}
