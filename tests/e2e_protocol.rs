@@ -288,3 +288,46 @@ fn max_versions_lists_only_the_newest() {
         serde_json::json!(["0.10.0", "0.9.0"])
     );
 }
+
+#[test]
+fn a_registry_that_refuses_deletes_gets_a_clear_405() {
+    let registry = pyoci_test_support::Registry::start_without_deletes(RegistryAuth::None);
+    let pyoci =
+        pyoci_test_support::Pyoci::start(std::path::Path::new(env!("CARGO_BIN_EXE_pyoci")), &[]);
+    let http = pyoci_test_support::HttpClient::new();
+    let index = pyoci.index_url(&registry, "nodelete");
+    let dists = dists("0.1.0", "original");
+    for dist in [&dists.sdist, &dists.wheel] {
+        let name = dist.file_name().unwrap().to_string_lossy();
+        let version = "0.1.0";
+        let response = http.post_multipart(
+            &index,
+            pyoci_test_support::upload_form(dist, PROJECT, version),
+            &[],
+        );
+        assert_eq!(response.status, 200, "{name}: {}", response.text());
+    }
+    let page_url = format!("{index}{PROJECT}/");
+    let file_url = |dist: &std::path::Path| {
+        format!("{page_url}{}", dist.file_name().unwrap().to_string_lossy())
+    };
+
+    // Removing one of two files only rewrites the index, which needs no delete.
+    let first = http.delete(&file_url(&dists.wheel), &[]);
+    assert_eq!(first.status, 200, "{}", first.text());
+    // The last file takes the tag with it: that is a manifest delete, which is refused.
+    let last = http.delete(&file_url(&dists.sdist), &[]);
+    assert_eq!(last.status, 405, "{}", last.text());
+    assert!(
+        last.text().to_lowercase().contains("delete"),
+        "{}",
+        last.text()
+    );
+    let page = http.get(&page_url);
+    let names: Vec<_> = listed(&page).into_keys().collect();
+    assert_eq!(
+        names,
+        ["hello_pyoci-0.1.0.tar.gz"],
+        "nothing else may change"
+    );
+}

@@ -28,6 +28,8 @@ pub(crate) struct RegistryConfig {
     pub(crate) port: u16,
     pub(crate) instance: String,
     pub(crate) auth: AuthConfig,
+    /// Whether manifest and blob deletes are allowed (ghcr.io refuses them).
+    pub(crate) deletes: bool,
 }
 
 /// A YAML double-quoted scalar: JSON string syntax is valid YAML.
@@ -45,12 +47,13 @@ impl RegistryConfig {
         let mut yaml = format!(
             "version: 0.1\n\
              log:\n  level: warn\n\
-             storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: true\n\
+             storage:\n  filesystem:\n    rootdirectory: {data}\n  delete:\n    enabled: {deletes}\n\
              http:\n  addr: {addr}\n  secret: {secret}\n  headers:\n    {INSTANCE_HEADER}: [{instance}]\n",
             data = quoted_path(&self.data_dir),
             addr = quoted(&format!("127.0.0.1:{}", self.port)),
             secret = quoted(&format!("pyoci-test-{}", self.instance)),
             instance = quoted(&self.instance),
+            deletes = self.deletes,
         );
         match &self.auth {
             AuthConfig::None => {}
@@ -89,6 +92,7 @@ mod tests {
             port: 5123,
             instance: "7-1".into(),
             auth,
+            deletes: true,
         }
     }
 

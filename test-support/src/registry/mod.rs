@@ -68,6 +68,16 @@ impl Registry {
     /// Panics when `/usr/bin/docker-registry` is missing (run `scripts/test`, which installs
     /// it) or when the registry does not come up; the panic includes the registry's log.
     pub fn start(auth: RegistryAuth<'_>) -> Registry {
+        Registry::start_configured(auth, true)
+    }
+
+    /// [`Registry::start`] for a registry that refuses deletes with `405 UNSUPPORTED`, as
+    /// ghcr.io does.
+    pub fn start_without_deletes(auth: RegistryAuth<'_>) -> Registry {
+        Registry::start_configured(auth, false)
+    }
+
+    fn start_configured(auth: RegistryAuth<'_>, deletes: bool) -> Registry {
         if !Path::new(REGISTRY_BINARY).exists() {
             panic!(
                 "docker-registry not found: run scripts/test, which installs it \
@@ -108,6 +118,7 @@ impl Registry {
                 port: crate::free_port(),
                 instance,
                 auth: auth_config.clone(),
+                deletes,
             };
             let config_path = dir.path().join("config.yml");
             write_file(&config_path, config.render().as_bytes());
