@@ -124,7 +124,15 @@ fn parallel_uploads_through_two_replicas_are_all_listed() {
             UPLOADS - missing.len()
         );
     }
-    eprintln!("files listed per trial: {found_per_trial:?}");
+    let reapplied: usize = stack
+        .replicas
+        .iter()
+        .map(|replica| replica.log().matches("undid this change").count())
+        .sum();
+    eprintln!(
+        "files listed per trial: {found_per_trial:?}; uploads re-applied after another \
+         replica's write undid them: {reapplied}"
+    );
 }
 
 #[test]
