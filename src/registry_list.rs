@@ -1,8 +1,9 @@
 //! `PYOCI_REGISTRIES`: the registries a PyOCI serves, so it is not an open proxy.
 
-use std::{fmt, net::IpAddr, str::FromStr};
+use std::{fmt, str::FromStr};
 
 use pyoci_oci::Registry;
+use pyoci_token_exchange::host_key;
 
 /// The registries PyOCI may talk to, parsed from a comma-separated list of `host[:port]`,
 /// each optionally with `https://` (the default) or `http://`.
@@ -107,21 +108,9 @@ fn parse_entry(entry: &str) -> Result<Registry, RegistryListError> {
     Registry::new(scheme, authority).map_err(|err| error(&err.to_string()))
 }
 
-/// Same scheme, host and port (the scheme's default when not written).
+/// Same scheme, host (compared as the realm policy compares hosts) and port (the scheme's default when not written).
 pub fn same_registry(a: &Registry, b: &Registry) -> bool {
     a.scheme() == b.scheme() && host_key(a.host()) == host_key(b.host()) && a.port() == b.port()
-}
-
-/// An IP address in its canonical form, a name in lowercase without a trailing dot.
-fn host_key(host: &str) -> String {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|inner| inner.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(address) => address.to_string(),
-        Err(_) => host.trim_end_matches('.').to_ascii_lowercase(),
-    }
 }
 
 #[cfg(test)]

@@ -82,5 +82,5 @@ mod service;
 pub use challenge::{parse_challenges, Challenge, ChallengeError};
 pub use error::TokenExchangeError;
 pub use layer::TokenExchangeLayer;
-pub use realm_policy::RealmPolicy;
+pub use realm_policy::{host_key, RealmPolicy};
 pub use service::{ResponseFuture, TokenExchange};

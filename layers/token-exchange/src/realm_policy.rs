@@ -51,9 +51,9 @@ impl RealmPolicy {
     }
 }
 
-/// An IP address in its canonical form (`[...]` around IPv6 removed), a name in lowercase
-/// without a trailing dot.
-fn host_key(host: &str) -> String {
+/// A host as compared for trust: an IP address in its canonical form (`[...]` around IPv6
+/// removed), a name in lowercase without a trailing dot.
+pub fn host_key(host: &str) -> String {
     let bare = host
         .strip_prefix('[')
         .and_then(|inner| inner.strip_suffix(']'))
