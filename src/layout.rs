@@ -104,6 +104,15 @@ pub fn file_entry(mut manifest: Descriptor, architecture: &str, facts: FileFacts
     manifest
 }
 
+/// The sha256 an entry records for its file (empty when it records none).
+pub fn stored_sha256(entry: &Descriptor) -> String {
+    entry
+        .annotations
+        .get(SHA256_ANNOTATION)
+        .cloned()
+        .unwrap_or_default()
+}
+
 /// The entry of the file with this architecture.
 pub fn find_file<'a>(index: &'a ImageIndex, architecture: &str) -> Option<&'a Descriptor> {
     index.manifests.iter().find(|entry| {

@@ -3,7 +3,7 @@
 use http::{header, HeaderMap, HeaderValue, Response};
 use pyoci_basic_auth::Credentials;
 
-use super::{read_index, repository};
+use super::{repository, stored_entry};
 use crate::{
     app::App,
     body::Body,
@@ -44,10 +44,9 @@ pub async fn get_file(
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
     let not_found = || Error::NotFound(format!("no file `{filename}` in `{repo}`"));
-    let (index, _) = read_index(&oci, &repo, file.version())
+    let entry = stored_entry(&oci, &repo, &file)
         .await?
         .ok_or_else(not_found)?;
-    let entry = layout::find_file(&index, file.architecture()).ok_or_else(not_found)?;
     let (manifest, _) = oci.get_image_manifest(&repo, entry.digest.as_str()).await?;
     let [layer] = manifest.layers.as_slice() else {
         return Err(Error::Registry(pyoci_oci::OciError::InvalidResponse(
@@ -121,11 +120,12 @@ async fn get_core_metadata(
     if file.name() != &name {
         return Err(not_found());
     }
-    let (index, _) = read_index(&oci, &repo, file.version())
+    let entry = stored_entry(&oci, &repo, &file)
         .await?
         .ok_or_else(not_found)?;
-    let sha256 = layout::find_file(&index, file.architecture())
-        .and_then(|entry| entry.annotations.get(layout::CORE_METADATA_ANNOTATION))
+    let sha256 = entry
+        .annotations
+        .get(layout::CORE_METADATA_ANNOTATION)
         .ok_or_else(not_found)?;
     let digest = pyoci_oci::Digest::from_hex(sha256)?;
     let mut response = if request.head_only {

@@ -148,11 +148,7 @@ async fn apply(
                 if existing.digest == entry.digest {
                     return Ok(Applied::AlreadyInPlace);
                 }
-                let stored_sha256 = existing
-                    .annotations
-                    .get(layout::SHA256_ANNOTATION)
-                    .cloned()
-                    .unwrap_or_default();
+                let stored_sha256 = layout::stored_sha256(existing);
                 return Ok(Applied::Final(EditOutcome::NameTaken { stored_sha256 }));
             }
             index.manifests.push(entry.as_ref().clone());

@@ -27,7 +27,8 @@ use pyoci_oci::{Digest, ImageIndex, OciClient, OciError};
 use crate::{
     app::RegistryService,
     error::Error,
-    package::{PackageVersion, ProjectName},
+    layout,
+    package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
 };
 
@@ -72,6 +73,16 @@ async fn read_index(
         Err(OciError::NotFound { .. } | OciError::InvalidResponse(_)) => Ok(None),
         Err(err) => Err(err.into()),
     }
+}
+
+/// The index entry of a stored file, or `None` when there is no such file.
+async fn stored_entry(
+    oci: &Oci,
+    repo: &str,
+    file: &DistFilename,
+) -> Result<Option<pyoci_oci::Descriptor>, Error> {
+    let index = read_index(oci, repo, file.version()).await?;
+    Ok(index.and_then(|(index, _)| layout::find_file(&index, file.architecture()).cloned()))
 }
 
 /// The indexes of several versions, read concurrently, in the order given.

@@ -32,7 +32,7 @@ use self::{
 };
 use super::{
     index_writer::{edit_index, EditOutcome, IndexEdit},
-    read_index, repository, text, Oci,
+    repository, stored_entry, text, Oci,
 };
 use crate::{
     app::App,
@@ -114,7 +114,8 @@ async fn upload_file(
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
     let blob_upload = oci.start_blob_upload(&repo).await?;
-    if let Some(stored_sha256) = stored_sha256(&oci, &repo, &filename).await? {
+    if let Some(stored) = stored_entry(&oci, &repo, &filename).await? {
+        let stored_sha256 = layout::stored_sha256(&stored);
         blob_upload.cancel().await;
         file.try_for_each(|_| async { Ok(()) }).await?;
         let form = upload.finish().await?;
@@ -290,26 +291,6 @@ fn core_metadata(
         }
     }
     Ok(Some(core))
-}
-
-/// The sha256 of the stored file with this name, if there is one.
-async fn stored_sha256(
-    oci: &Oci,
-    repo: &str,
-    filename: &DistFilename,
-) -> Result<Option<String>, Error> {
-    let Some((index, _)) = read_index(oci, repo, filename.version()).await? else {
-        return Ok(None);
-    };
-    Ok(
-        layout::find_file(&index, filename.architecture()).map(|entry| {
-            entry
-                .annotations
-                .get(layout::SHA256_ANNOTATION)
-                .cloned()
-                .unwrap_or_default()
-        }),
-    )
 }
 
 /// PyPI's rule: the same bytes again are a success, other bytes under the name are refused.
