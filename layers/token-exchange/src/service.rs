@@ -184,6 +184,16 @@ where
         if retried.status() == StatusCode::UNAUTHORIZED {
             // A fresh token that does not work is of no use to the next request either.
             cache.evict_token(&token_key);
+            let realm_knew_the_user = !matches!(credentials, Credentials::Anonymous)
+                && host_of(bearer.realm())
+                    .is_some_and(|realm| realms.sends_credentials(&registry_host, &realm));
+            if realm_knew_the_user && insufficient_scope(retried.headers()) {
+                // The token service knew who asked and still granted too little: this user
+                // may not do this here. That is 403, not a reason to ask for credentials.
+                let (mut parts, body) = retried.into_parts();
+                parts.status = StatusCode::FORBIDDEN;
+                return Ok(Response::from_parts(parts, body));
+            }
         }
         return Ok(retried);
     }
@@ -207,6 +217,22 @@ where
         }
         _ => Ok(response),
     }
+}
+
+/// Whether a registry's 401 says the token lacked the scope (RFC 6750 `insufficient_scope`).
+fn insufficient_scope(headers: &http::HeaderMap) -> bool {
+    challenges_in(headers).iter().any(|challenge| {
+        challenge.is_bearer()
+            && challenge
+                .param("error")
+                .is_some_and(|error| error.eq_ignore_ascii_case("insufficient_scope"))
+    })
+}
+
+/// The host of an absolute URL.
+fn host_of(url: Option<&str>) -> Option<String> {
+    let uri: http::Uri = url?.parse().ok()?;
+    uri.host().map(str::to_owned)
 }
 
 /// A copy of a request with a buffered body, to send again with other credentials.

@@ -739,3 +739,53 @@ async fn by_default_credentials_go_only_to_a_realm_on_the_registry_host() {
         "{sent:?}"
     );
 }
+
+/// A registry that grants pulls but answers every push, token or not, with
+/// `error="insufficient_scope"`, as distribution does for a token without `push`.
+fn pull_only_registry(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
+    let authorized = authorization(req).is_some_and(|value| value.starts_with("Bearer tok-"));
+    Ok(match (req.method() == Method::GET, authorized) {
+        (true, true) => respond(StatusCode::OK, "pulled"),
+        _ => {
+            let mut response = bearer_challenge(&scope_for(req));
+            let challenge = format!(
+                r#"Bearer realm="{REALM}",service="registry.test",scope="{}",error="insufficient_scope""#,
+                scope_for(req)
+            );
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, challenge.parse().unwrap());
+            response
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_known_user_without_the_right_gets_403_and_strangers_401() {
+    let stub = Stub::new(pull_only_registry, issue_token(r#""expires_in":300"#));
+    let layer = trusting_layer();
+    let push = || request(Method::POST, "/v2/ns/pkg/blobs/uploads/", alice());
+    let (status, _) = send_ok(&layer, &stub, push()).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "alice is known but may not push"
+    );
+
+    let anonymous = request(
+        Method::POST,
+        "/v2/ns/pkg/blobs/uploads/",
+        Credentials::Anonymous,
+    );
+    let (status, _) = send_ok(&layer, &stub, anonymous).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "strangers are asked for credentials"
+    );
+
+    // A token service that is not trusted with credentials never learned who asked.
+    let untrusting = TokenExchangeLayer::new();
+    let (status, _) = send_ok(&untrusting, &stub, push()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
