@@ -1,7 +1,7 @@
 //! What every handler shares: the settings and the outgoing registry stack.
 
 use pyoci_basic_auth::Credentials;
-use pyoci_oci::{HttpClient, OciClient};
+use pyoci_oci::{HttpClient, OciClient, Registry};
 use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
 use tower::limit::ConcurrencyLimit;
@@ -35,11 +35,11 @@ impl App {
         std::time::Duration::from_millis(self.config.write_settle_ms)
     }
 
-    /// What PyOCI may write to this request's registry.
-    pub fn profile(&self, target: &Target) -> crate::profile::Profile {
+    /// What PyOCI may write to `registry`.
+    pub fn profile(&self, registry: &Registry) -> crate::profile::Profile {
         self.config
             .registry_profiles
-            .for_registry(target.registry.host(), target.registry.authority())
+            .for_registry(registry.host(), registry.authority())
     }
 
     /// An OCI client for one request: the target registry, as the caller.

@@ -91,10 +91,7 @@ pub async fn edit_index(
     edit: IndexEdit,
 ) -> Result<EditOutcome, Error> {
     let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
-    let profile = app
-        .config
-        .registry_profiles
-        .for_registry(oci.registry().host(), oci.registry().authority());
+    let profile = app.profile(oci.registry());
     let mut outcome = None;
     for _ in 0..MAX_ROUNDS {
         {

@@ -154,7 +154,7 @@ async fn upload_file(
         core: core.as_ref(),
         layer: layer_digest,
     };
-    if let Some(stored_sha256) = publish(app, &oci, &target, &repo, published).await? {
+    if let Some(stored_sha256) = publish(app, &oci, &repo, published).await? {
         // Another upload of this name won the race.
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
@@ -176,12 +176,11 @@ struct Received<'a> {
 async fn publish(
     app: &App,
     oci: &Oci,
-    target: &Target,
     repo: &str,
     file: Received<'_>,
 ) -> Result<Option<String>, Error> {
     let created = now();
-    let profile = app.profile(target);
+    let profile = app.profile(oci.registry());
     // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
     // differ from what a build produces, so only wheels get a metadata file.
     let stored_metadata = file
