@@ -5,15 +5,9 @@ use pyoci_basic_auth::Credentials;
 
 use super::{
     index_writer::{edit_index, EditOutcome, IndexEdit},
-    repository, text,
+    project_file, repository, text,
 };
-use crate::{
-    app::App,
-    body::Body,
-    error::Error,
-    package::{DistFilename, ProjectName},
-    route::Target,
-};
+use crate::{app::App, body::Body, error::Error, package::ProjectName, route::Target};
 
 /// Takes the file out of its version's index; the version's other files stay. When it was
 /// the last file, the index itself is deleted, which removes the tag.
@@ -25,13 +19,10 @@ pub async fn delete_file(
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
-    let file = DistFilename::parse(&filename)?;
+    let file = project_file(&name, &filename)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
     let not_found = || Error::NotFound(format!("no file `{filename}` in `{repo}`"));
-    if file.name() != &name {
-        return Err(not_found());
-    }
     let edit = IndexEdit::RemoveFile {
         architecture: file.architecture().to_owned(),
     };

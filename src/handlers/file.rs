@@ -3,14 +3,9 @@
 use http::{header, HeaderMap, HeaderValue, Response};
 use pyoci_basic_auth::Credentials;
 
-use super::{repository, stored_entry};
+use super::{project_file, repository, stored_entry};
 use crate::{
-    app::App,
-    body::Body,
-    error::Error,
-    layout,
-    package::{DistFilename, ProjectName},
-    route::Target,
+    app::App, body::Body, error::Error, layout, package::ProjectName, route::Target,
     route::METADATA_SUFFIX,
 };
 
@@ -35,12 +30,7 @@ pub async fn get_file(
     if let Some(filename) = filename.strip_suffix(METADATA_SUFFIX) {
         return get_core_metadata(app, target, name, filename, credentials, request).await;
     }
-    let file = DistFilename::parse(&filename)?;
-    if file.name() != &name {
-        return Err(Error::NotFound(format!(
-            "`{filename}` is not a file of project `{name}`"
-        )));
-    }
+    let file = project_file(&name, &filename)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
     let not_found = || Error::NotFound(format!("no file `{filename}` in `{repo}`"));
@@ -113,13 +103,10 @@ async fn get_core_metadata(
     credentials: Credentials,
     request: FileRequest,
 ) -> Result<Response<Body>, Error> {
-    let file = DistFilename::parse(filename)?;
+    let file = project_file(&name, filename)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
     let not_found = || Error::NotFound(format!("no metadata file for `{filename}` in `{repo}`"));
-    if file.name() != &name {
-        return Err(not_found());
-    }
     let entry = stored_entry(&oci, &repo, &file)
         .await?
         .ok_or_else(not_found)?;

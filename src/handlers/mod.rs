@@ -75,6 +75,17 @@ async fn read_index(
     }
 }
 
+/// A file named in a URL under `name`'s project page: 404 when it belongs to another project.
+fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Error> {
+    let file = DistFilename::parse(filename)?;
+    if file.name() != name {
+        return Err(Error::NotFound(format!(
+            "`{filename}` is not a file of project `{name}`"
+        )));
+    }
+    Ok(file)
+}
+
 /// The index entry of a stored file, or `None` when there is no such file.
 async fn stored_entry(
     oci: &Oci,
