@@ -276,3 +276,45 @@ fn token_services_get_credentials_within_the_realm_rule() {
         issuer.grants()
     );
 }
+
+#[test]
+fn impossible_registry_names_get_400_before_any_lookup() {
+    let pyoci = pyoci(&[STRICT]);
+    let http = HttpClient::new();
+    let long_label = format!("{}.com", "a".repeat(70));
+    let long_host = format!("{}.com", ["abcdefghij"; 30].join("."));
+    let cases = [
+        ("ghcr.io%3A99999".to_owned(), "out of range"),
+        (http_segment("registry.test:5000."), "is not a number"),
+        ("%5Bfe80%3A%3A1%2525lo%5D".to_owned(), "zone identifiers"),
+        ("a..b.com".to_owned(), "empty label"),
+        ("-bad-.com".to_owned(), "starts or ends with `-`"),
+        (long_label, "labels have at most 63"),
+        (long_host, "at most 253"),
+    ];
+    for (segment, expected) in cases {
+        let page = http.get(&page_url(&pyoci, &segment));
+        assert_eq!(page.status, 400, "{segment}: {}", page.text());
+        assert!(page.text().contains(expected), "{segment}: {}", page.text());
+        assert!(page.text().contains("is not a registry"), "{}", page.text());
+    }
+    // Refused while reading the URL: no lookup, no connection attempt was logged.
+    let log = pyoci.log();
+    assert!(!log.contains("resolve") && !log.contains("dns"), "{log}");
+}
+
+#[test]
+fn an_oversized_yank_body_is_413_with_or_without_a_length() {
+    let pyoci = pyoci(&[]);
+    let http = HttpClient::new();
+    let yank = format!(
+        "{}/ghcr.io/{NAMESPACE}/{PROJECT}/+yank/0.1.0",
+        pyoci.base_url()
+    );
+    let body = vec![b' '; 200 * 1024];
+    let sized = http.request("POST", &yank, &[], Some(body.clone()));
+    assert_eq!(sized.status, 413, "{}", sized.text());
+    let chunks = body.chunks(8 * 1024).map(<[u8]>::to_vec).collect();
+    let chunked = http.request_chunked("POST", &yank, &[], chunks);
+    assert_eq!(chunked.status, 413, "{}", chunked.text());
+}
