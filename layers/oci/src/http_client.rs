@@ -216,3 +216,90 @@ fn redirected(
     *next.url_mut() = url;
     Ok(Some(next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, url: &str, body: Option<&'static str>) -> reqwest::Request {
+        let mut request = reqwest::Request::new(method, url.parse().unwrap());
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, "Bearer t".parse().unwrap());
+        request
+            .headers_mut()
+            .insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        *request.body_mut() = body.map(reqwest::Body::from);
+        request
+    }
+
+    fn answer(status: u16, location: Option<&str>) -> reqwest::Response {
+        let mut builder = http::Response::builder().status(status);
+        if let Some(location) = location {
+            builder = builder.header(LOCATION, location);
+        }
+        reqwest::Response::from(builder.body("").unwrap())
+    }
+
+    fn follow(
+        method: Method,
+        status: u16,
+        location: Option<&str>,
+    ) -> Result<Option<reqwest::Request>, BoxError> {
+        let previous: Url = "https://registry.test/v2/a/blobs/x".parse().unwrap();
+        redirected(
+            request(method, previous.as_str(), Some("{}")),
+            &previous,
+            &answer(status, location),
+        )
+    }
+
+    #[test]
+    fn temporary_and_permanent_redirects_keep_method_and_body() {
+        for status in [307, 308] {
+            let next = follow(Method::PUT, status, Some("/v2/other"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(next.method(), Method::PUT);
+            assert_eq!(next.url().as_str(), "https://registry.test/v2/other");
+            assert!(next.body().is_some());
+            assert!(next.headers().contains_key(AUTHORIZATION), "same origin");
+        }
+    }
+
+    #[test]
+    fn see_other_and_found_become_a_get_without_body() {
+        for status in [301, 302, 303] {
+            let next = follow(Method::POST, status, Some("/v2/done"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(next.method(), Method::GET, "{status}");
+            assert!(next.body().is_none());
+            assert!(!next.headers().contains_key(CONTENT_TYPE));
+        }
+        let head = follow(Method::HEAD, 303, Some("/v2/done"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.method(), Method::HEAD);
+    }
+
+    #[test]
+    fn another_origin_gets_no_credentials() {
+        for location in [
+            "https://storage.test/blob?sig=1",
+            "http://registry.test/v2/x",
+            "https://registry.test:8443/v2/x",
+        ] {
+            let next = follow(Method::GET, 307, Some(location)).unwrap().unwrap();
+            assert!(!next.headers().contains_key(AUTHORIZATION), "{location}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_redirect_to_follow() {
+        assert!(follow(Method::GET, 200, Some("/x")).unwrap().is_none());
+        assert!(follow(Method::GET, 304, Some("/x")).unwrap().is_none());
+        assert!(follow(Method::GET, 307, None).unwrap().is_none());
+        assert!(follow(Method::GET, 307, Some("ftp://x/y")).is_err());
+    }
+}
