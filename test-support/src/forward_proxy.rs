@@ -162,3 +162,74 @@ fn pipe(client: TcpStream, upstream: TcpStream) {
     let _ = client_writer.shutdown(Shutdown::Both);
     let _ = up.join();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server answering every connection's first request with its request line.
+    fn echo_server() -> u16 {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let Ok(head) = read_head(&mut stream) else {
+                    continue;
+                };
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{line}",
+                    line.len()
+                );
+                let _ = stream.write_all(answer.as_bytes());
+            }
+        });
+        port
+    }
+
+    fn exchange(proxy: &ForwardProxy, request: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer
+    }
+
+    #[test]
+    fn forwards_absolute_form_requests_and_tunnels_connect() {
+        let port = echo_server();
+        let proxy = ForwardProxy::start();
+        let answer = exchange(
+            &proxy,
+            &format!("GET http://127.0.0.1:{port}/v2/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+        );
+        assert!(answer.ends_with("GET /v2/ HTTP/1.1"), "{answer}");
+
+        let answer = exchange(
+            &proxy,
+            &format!(
+                "CONNECT localhost:{port} HTTP/1.1\r\n\r\nGET /tunnelled HTTP/1.1\r\nHost: x\r\n\r\n"
+            ),
+        );
+        assert!(
+            answer.starts_with("HTTP/1.1 200 Connection Established")
+                && answer.ends_with("GET /tunnelled HTTP/1.1"),
+            "{answer}"
+        );
+        assert_eq!(
+            proxy.targets(),
+            [format!("127.0.0.1:{port}"), format!("localhost:{port}")]
+        );
+    }
+
+    #[test]
+    fn refuses_anything_but_loopback() {
+        let proxy = ForwardProxy::start();
+        let answer = exchange(&proxy, "CONNECT 192.0.2.1:443 HTTP/1.1\r\n\r\n");
+        assert!(answer.starts_with("HTTP/1.1 502"), "{answer}");
+    }
+}
