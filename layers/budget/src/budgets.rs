@@ -169,7 +169,11 @@ mod tests {
         let budgets = Budgets::new(1, 2, 2);
         let mut held = Vec::new();
         for _ in 0..2 {
-            held.push(budgets.acquire(RequestClass::StreamedUpload, &user("a")).await);
+            held.push(
+                budgets
+                    .acquire(RequestClass::StreamedUpload, &user("a"))
+                    .await,
+            );
         }
         assert!(blocks(budgets.acquire(RequestClass::StreamedUpload, &user("b"))).await);
         let read = budgets.acquire(RequestClass::Ordinary, &user("b")).await;
@@ -184,29 +188,43 @@ mod tests {
     #[tokio::test]
     async fn one_client_gets_at_most_its_share_of_the_uploads() {
         let budgets = Budgets::new(8, 4, 2);
-        let first = budgets.acquire(RequestClass::StreamedUpload, &user("a")).await;
-        let _second = budgets.acquire(RequestClass::StreamedUpload, &user("a")).await;
+        let first = budgets
+            .acquire(RequestClass::StreamedUpload, &user("a"))
+            .await;
+        let _second = budgets
+            .acquire(RequestClass::StreamedUpload, &user("a"))
+            .await;
         assert!(blocks(budgets.acquire(RequestClass::StreamedUpload, &user("a"))).await);
         assert_eq!(
             budgets.in_use(RequestClass::StreamedUpload),
             2,
             "a client waiting for its share holds no upload slot"
         );
-        let _other = budgets.acquire(RequestClass::StreamedUpload, &user("b")).await;
+        let _other = budgets
+            .acquire(RequestClass::StreamedUpload, &user("b"))
+            .await;
         let _anonymous = budgets
             .acquire(RequestClass::StreamedUpload, &Credentials::Anonymous)
             .await;
         drop(first);
-        let _third = budgets.acquire(RequestClass::StreamedUpload, &user("a")).await;
+        let _third = budgets
+            .acquire(RequestClass::StreamedUpload, &user("a"))
+            .await;
     }
 
     #[tokio::test]
     async fn client_shares_are_forgotten_when_unused() {
         let budgets = Budgets::new(1, 4, 1);
         for name in ["a", "b", "c"] {
-            drop(budgets.acquire(RequestClass::StreamedUpload, &user(name)).await);
+            drop(
+                budgets
+                    .acquire(RequestClass::StreamedUpload, &user(name))
+                    .await,
+            );
         }
-        let _held = budgets.acquire(RequestClass::StreamedUpload, &user("d")).await;
+        let _held = budgets
+            .acquire(RequestClass::StreamedUpload, &user("d"))
+            .await;
         let clients = budgets.shared.clients.lock().unwrap();
         assert_eq!(clients.len(), 1, "only the client holding a permit is kept");
     }

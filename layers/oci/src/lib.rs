@@ -122,10 +122,11 @@ mod upload;
 mod test_support;
 
 pub use address::{restricted_range, AddressPolicy, AddressRefused, RestrictedRange};
-pub use client::{OciClient, RegistryHttp};
+pub use client::{BypassCaches, OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
 pub use http_client::{HttpClient, HttpClientFuture};
+pub use manifests::Precondition;
 pub use names::{normalize_repository, validate_tag};
 pub use registry::Registry;
 pub use sha256_stream::{Sha256Handle, Sha256Stream, StreamDigest};
