@@ -163,6 +163,19 @@ impl Drop for InFlight {
 }
 
 impl Shared {
+    fn new(upstream: SocketAddr) -> Shared {
+        Shared {
+            upstream,
+            rule: Mutex::new(FaultRule::new(Fault::None)),
+            seen: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            honour_conditionals: AtomicBool::new(false),
+            manifest_writes: tokio::sync::Mutex::new(()),
+            preconditions_failed: AtomicUsize::new(0),
+        }
+    }
+
     /// Picks the fault for a request and records it.
     fn fault_for(&self, method: &Method, path: &str, headers: &http::HeaderMap) -> Fault {
         let fault = {
@@ -227,16 +240,10 @@ impl FaultProxy {
             .local_addr()
             .unwrap_or_else(|err| panic!("a bound listener has no address: {err}"))
             .port();
-        let shared = Arc::new(Shared {
-            upstream: SocketAddr::from(([127, 0, 0, 1], upstream.port())),
-            rule: Mutex::new(FaultRule::new(Fault::None)),
-            seen: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-            honour_conditionals: AtomicBool::new(false),
-            manifest_writes: tokio::sync::Mutex::new(()),
-            preconditions_failed: AtomicUsize::new(0),
-        });
+        let shared = Arc::new(Shared::new(SocketAddr::from((
+            [127, 0, 0, 1],
+            upstream.port(),
+        ))));
         runtime.spawn(accept_loop(listener, shared.clone()));
         FaultProxy {
             port,
@@ -581,6 +588,81 @@ mod tests {
         rule.remaining = Some(0);
         assert!(!rule.matches(&Method::GET, "/v2/a/tags/list"));
         assert!(FaultRule::from(Fault::Reset).matches(&Method::PATCH, "/anything"));
+    }
+
+    #[test]
+    fn skipped_requests_pass_before_the_fault_applies() {
+        let shared = Shared::new(SocketAddr::from(([127, 0, 0, 1], 9)));
+        *lock(&shared.rule) = FaultRule::new(Fault::Status(503))
+            .method("GET")
+            .skip(1)
+            .times(1);
+        let headers = http::HeaderMap::new();
+        let faults: Vec<_> = [Method::PUT, Method::GET, Method::GET, Method::GET]
+            .iter()
+            .map(|method| shared.fault_for(method, "/v2/", &headers))
+            .collect();
+        assert_eq!(
+            faults,
+            [Fault::None, Fault::None, Fault::Status(503), Fault::None]
+        );
+    }
+
+    #[test]
+    fn conditional_manifest_writes_are_honoured_on_request() {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        let http = HttpClient::new();
+        let manifest = |n: u32| {
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"n":"{n}"}}}}"#
+            )
+            .into_bytes()
+        };
+        let put = |base: &str, n: u32, condition: (&str, &str)| {
+            http.request(
+                "PUT",
+                &format!("{base}/v2/cond/test/manifests/1.0"),
+                &[
+                    ("Content-Type", "application/vnd.oci.image.index.v1+json"),
+                    condition,
+                ],
+                Some(manifest(n)),
+            )
+        };
+        let wrong = format!("\"sha256:{}\"", sha256_hex(b"not the manifest"));
+        // The distribution registry itself ignores conditions, both through a plain proxy
+        // and directly.
+        let registry_url = format!("http://127.0.0.1:{}", registry.port());
+        assert_eq!(put(&registry_url, 1, ("If-Match", &wrong)).status, 201);
+        assert_eq!(put(&proxy.url(), 2, ("If-None-Match", "*")).status, 201);
+
+        proxy.honour_conditionals(true);
+        let current = format!("\"sha256:{}\"", sha256_hex(&manifest(2)));
+        assert_eq!(put(&proxy.url(), 3, ("If-None-Match", "*")).status, 412);
+        assert_eq!(put(&proxy.url(), 3, ("If-Match", &wrong)).status, 412);
+        assert_eq!(proxy.preconditions_failed(), 2);
+        assert_eq!(put(&proxy.url(), 3, ("If-Match", &current)).status, 201);
+        let absent = http.request(
+            "PUT",
+            &format!("{}/v2/cond/test/manifests/2.0", proxy.url()),
+            &[
+                ("Content-Type", "application/vnd.oci.image.index.v1+json"),
+                ("If-None-Match", "*"),
+            ],
+            Some(manifest(4)),
+        );
+        assert_eq!(absent.status, 201, "{}", absent.text());
+        let seen = proxy.seen();
+        assert_eq!(seen[0].if_none_match.as_deref(), Some("*"));
+        assert_eq!(seen[2].if_match.as_deref(), Some(wrong.as_str()));
+
+        // A late answer: the request was served before the wait.
+        proxy.set(Fault::DelayAnswer(Duration::from_millis(300)));
+        let started = Instant::now();
+        assert_eq!(http.get(&format!("{}/v2/", proxy.url())).status, 200);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(proxy.in_flight(), 0);
     }
 
     #[test]

@@ -68,3 +68,91 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::Response;
+    use tower::{service_fn, BoxError, ServiceExt};
+
+    use super::*;
+
+    fn budget_over_a_stub(
+        budgets: &Budgets,
+    ) -> Budget<
+        impl Service<Request<()>, Response = Response<()>, Error = BoxError, Future: Send>
+            + Clone
+            + Send
+            + 'static,
+    > {
+        Budget::new(
+            service_fn(|_: Request<()>| async { Ok::<_, BoxError>(Response::new(())) }),
+            budgets.clone(),
+        )
+    }
+
+    fn request(class: Option<RequestClass>) -> Request<()> {
+        let mut request = Request::new(());
+        if let Some(class) = class {
+            request.extensions_mut().insert(class);
+        }
+        request
+    }
+
+    async fn answered<F: std::future::Future>(future: F) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), future)
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn requests_wait_for_a_slot_of_their_own_class() {
+        let budgets = Budgets::new(1, 1, 1);
+        let service = budget_over_a_stub(&budgets);
+        let anonymous = Credentials::Anonymous;
+        let _read = budgets.acquire(RequestClass::Ordinary, &anonymous).await;
+        let _upload = budgets
+            .acquire(RequestClass::StreamedUpload, &anonymous)
+            .await;
+        assert!(!answered(service.clone().oneshot(request(None))).await);
+        assert!(
+            !answered(
+                service
+                    .clone()
+                    .oneshot(request(Some(RequestClass::StreamedUpload)))
+            )
+            .await
+        );
+        assert!(
+            answered(
+                service
+                    .clone()
+                    .oneshot(request(Some(RequestClass::IndexWrite)))
+            )
+            .await
+        );
+        assert_eq!(
+            budgets.in_use(RequestClass::IndexWrite),
+            0,
+            "released once answered"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_permit_rides_along_without_taking_another() {
+        let budgets = Budgets::new(1, 1, 1);
+        let service = budget_over_a_stub(&budgets);
+        let held = budgets
+            .acquire(RequestClass::IndexWrite, &Credentials::Anonymous)
+            .await;
+        for _ in 0..2 {
+            let mut write = request(Some(RequestClass::IndexWrite));
+            write.extensions_mut().insert(held.clone());
+            assert!(answered(service.clone().oneshot(write)).await);
+        }
+        assert_eq!(budgets.in_use(RequestClass::IndexWrite), 1);
+        drop(held);
+        assert_eq!(budgets.in_use(RequestClass::IndexWrite), 0);
+    }
+}
