@@ -15,9 +15,9 @@
 //!
 //! The settle check holds as long as every writer's read-to-write window is shorter than
 //! the settle delay, so PyOCI bounds its own window: the writer takes its registry permit
-//! (from a budget of its own, never shared with streamed uploads) before it reads, reads
-//! past every cache, and reads again when more than half the delay passed between starting
-//! the read and sending the write.
+//! (from a budget of its own, never shared with streamed uploads) and its write token before
+//! it reads, reads past every cache, and reads again when more than half the delay passed
+//! between starting the read and sending the write.
 
 use std::{
     collections::HashMap,
@@ -27,6 +27,7 @@ use std::{
 
 use pyoci_budget::RequestClass;
 use pyoci_oci::{Descriptor, Digest, Precondition};
+use pyoci_token_exchange::AuthorizeForWrite;
 
 use super::{read_index, Oci};
 use crate::{app::App, error::Error, layout, package::PackageVersion, profile::Profile};
@@ -114,13 +115,17 @@ pub async fn edit_index(
     for _ in 0..MAX_ROUNDS {
         {
             let _turn = app.write_locks.lock(key.clone()).await;
-            // The write's registry slot is taken before the read, so the write never waits
-            // for one between reading and writing.
+            // What the write needs is taken before the read, so the write never waits for it
+            // between reading and writing: its registry slot, and its token (the read fetches
+            // the token with the write's scope when none is cached).
             let permit = app
                 .budgets
                 .acquire(RequestClass::IndexWrite, oci.credentials())
                 .await;
-            let writer = oci.clone().with_extension(permit);
+            let writer = oci
+                .clone()
+                .with_extension(permit)
+                .with_extension(AuthorizeForWrite);
             let cycle = Cycle {
                 oci: &writer,
                 repo,

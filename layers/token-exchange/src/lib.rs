@@ -83,4 +83,4 @@ pub use challenge::{parse_challenges, Challenge, ChallengeError};
 pub use error::TokenExchangeError;
 pub use layer::TokenExchangeLayer;
 pub use realm_policy::{host_key, RealmPolicy};
-pub use service::{ResponseFuture, TokenExchange};
+pub use service::{AuthorizeForWrite, ResponseFuture, TokenExchange};
