@@ -21,7 +21,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
+    basic_auth, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
+    TokenIssuer, ALICE,
 };
 
 const NAMESPACE: &str = "window";
@@ -349,4 +350,45 @@ fn the_distribution_registry_accepts_conditional_index_writes() {
     assert_eq!(puts[0].if_none_match.as_deref(), Some("*"), "{puts:?}");
     assert!(puts[1].if_match.is_some(), "{puts:?}");
     assert_eq!(race.listed("6.0.0").len(), 2);
+}
+
+#[test]
+fn the_write_token_is_fetched_with_the_read_not_between_read_and_write() {
+    // A yank through a PyOCI with no cached token: its index read asks the token service
+    // for the write's scope, so its index PUT goes out once, authorized, and never waits
+    // for a 401 and a token exchange between the read and the write.
+    let registry = Registry::start(RegistryAuth::Token(TokenIssuer::start()));
+    let proxy = FaultProxy::start(&registry);
+    let binary = Path::new(env!("CARGO_BIN_EXE_pyoci"));
+    let alice = basic_auth(ALICE.0, ALICE.1);
+    let url = |pyoci: &Pyoci| format!("{}/{}/{NAMESPACE}/", pyoci.base_url(), proxy.url_segment());
+    let uploader = Pyoci::start(binary, &[("PYOCI_WRITE_SETTLE_MS", "100")]);
+    let uploaded = HttpClient::new().post_multipart(
+        &url(&uploader),
+        wheel_form("7.0.0", 0),
+        &[("Authorization", alice.as_str())],
+    );
+    assert_eq!(uploaded.status, 200, "{}", uploaded.text());
+
+    let fresh = Pyoci::start(binary, &[("PYOCI_WRITE_SETTLE_MS", "100")]);
+    proxy.forget_seen();
+    let yanked = HttpClient::new().request(
+        "POST",
+        &format!("{}{PROJECT}/+yank/7.0.0", url(&fresh)),
+        &[("Authorization", alice.as_str())],
+        Some(br#"{"reason": "broken"}"#.to_vec()),
+    );
+    assert_eq!(yanked.status, 200, "{}\n{}", yanked.text(), fresh.log());
+    let index_puts = proxy.count("PUT", "/manifests/7.0.0");
+    assert_eq!(
+        index_puts,
+        1,
+        "the index write was challenged and sent again: {:?}",
+        proxy.seen()
+    );
+    assert!(
+        proxy.count("GET", "/manifests/7.0.0") >= 2,
+        "the read was challenged (no cached token), so the token came with it: {:?}",
+        proxy.seen()
+    );
 }

@@ -126,6 +126,11 @@ where
         origin: origin.clone(),
         access: access_key(&access_method, req.uri().path()),
     };
+    // The widened token serves the read's own later requests too (e.g. a confirming read).
+    let read_key = for_write.then(|| TokenKey {
+        origin: origin.clone(),
+        access: access_key(req.method(), req.uri().path()),
+    });
     let basic = match &credentials {
         Credentials::Basic { username, password } => {
             basic_authorization(username, password.expose())
@@ -188,12 +193,14 @@ where
             RealmAnswer::Rejected(refusal) => return Ok(refusal),
         };
         let fetched_at = Instant::now();
-        cache.insert_token(
-            token_key.clone(),
-            token.authorization.clone(),
-            fetched_at + token.usable_for,
-            fetched_at,
-        );
+        for key in std::iter::once(token_key.clone()).chain(read_key) {
+            cache.insert_token(
+                key,
+                token.authorization.clone(),
+                fetched_at + token.usable_for,
+                fetched_at,
+            );
+        }
         let Some(replay) = replay else {
             tracing::debug!("request body cannot be replayed; token cached for the next request");
             return Ok(response);

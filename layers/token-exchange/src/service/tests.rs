@@ -809,4 +809,10 @@ async fn a_read_ahead_of_a_write_fetches_the_write_token() {
         (calls_before + 1, 1),
         "the write went out once, with the cached token, and fetched none"
     );
+    assert_eq!(send_ok(&layer, &stub, get(alice())).await.0, StatusCode::OK);
+    assert_eq!(
+        stub.calls(),
+        (calls_before + 2, 1),
+        "later reads use it too"
+    );
 }
