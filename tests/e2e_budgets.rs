@@ -125,6 +125,7 @@ fn stalled_uploads_above_the_upload_budget_leave_other_users_listings_fast() {
         ("PYOCI_MAX_REGISTRY_REQUESTS", "4"),
         ("PYOCI_MAX_UPLOADS", "4"),
         ("PYOCI_MAX_UPLOADS_PER_CLIENT", "4"),
+        ("PYOCI_WRITE_SETTLE_MS", "100"),
     ]);
     let http = HttpClient::new();
     let seeded = http.post_multipart(&stack.index_url(), upload_form("0.9", "seed"), &[]);
@@ -159,6 +160,19 @@ fn stalled_uploads_above_the_upload_budget_leave_other_users_listings_fast() {
     );
     eprintln!("listing answered in {took:?} with {STALLED} uploads stalled");
     assert!(took < Duration::from_secs(1), "the listing took {took:?}");
+
+    // Index writes do not wait behind the stalled uploads either: a yank reads, writes and
+    // confirms the index (100 ms settle delay) at once.
+    let yank_url = format!("{}{PROJECT}/+yank/0.9", stack.index_url());
+    let started = Instant::now();
+    let yank = within(Duration::from_secs(5), move || {
+        HttpClient::new().request("POST", &yank_url, &[], Some(br#"{"reason": "x"}"#.to_vec()))
+    });
+    let took = started.elapsed();
+    let yank = yank.expect("the yank got no answer while uploads stalled");
+    assert_eq!(yank.status, 200, "{}", yank.text());
+    eprintln!("yank answered in {took:?} with {STALLED} uploads stalled");
+    assert!(took < Duration::from_secs(1), "the yank took {took:?}");
 
     // The stalled uploads still hold exactly the upload budget: the two over it wait.
     assert_eq!(stack.proxy.in_flight(), UPLOADS);
