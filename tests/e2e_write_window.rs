@@ -392,3 +392,28 @@ fn the_write_token_is_fetched_with_the_read_not_between_read_and_write() {
         proxy.seen()
     );
 }
+
+#[test]
+fn a_registry_slower_than_the_window_still_gets_writes_with_a_warning() {
+    // Every index read of A is answered 300 ms late, more than half the 400 ms settle delay:
+    // reading again cannot help, so after three reads A writes on the last one and says
+    // to raise the delay, rather than refuse every upload.
+    let race = Race::start(400);
+    let version = "8.0.0";
+    let tag_path = format!("/manifests/{version}");
+    race.proxy.set(
+        FaultRule::new(Fault::DelayAnswer(Duration::from_millis(300)))
+            .method("GET")
+            .path_contains(&tag_path),
+    );
+    let (status, body) = race.upload_a(version, 0).join().expect("upload thread");
+    assert_eq!(status, 200, "{body}\n{}", race.logs());
+    assert_eq!(race.listed(version), [wheel_name(version, 0)]);
+    let log = race.via_proxy.log();
+    assert_eq!(
+        log.matches("older than the write window allows").count(),
+        2,
+        "{log}"
+    );
+    assert!(log.contains("Raise PYOCI_WRITE_SETTLE_MS"), "{log}");
+}

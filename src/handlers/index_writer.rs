@@ -21,7 +21,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, Weak,
+    },
     time::{Duration, Instant},
 };
 
@@ -38,6 +41,12 @@ const MAX_ROUNDS: usize = 5;
 /// How often one round reads again (a read grown too old, a write refused with 412) before
 /// giving up.
 const MAX_REREADS: usize = 10;
+
+/// How many reads in a row may grow too old before the writer stops insisting: when the
+/// registry itself answers reads slower than the window allows, reading again cannot help,
+/// so the write goes out on the last read (with a warning to raise the settle delay) and
+/// is left to the conditional request and the settle check.
+const MAX_STALE_READS: usize = 3;
 
 /// The part of the settle delay a read may take, from sending it to sending the write
 /// based on it, before it counts as too old to write on. The other half is left for the
@@ -133,6 +142,7 @@ pub async fn edit_index(
                 edit: &edit,
                 profile,
                 window: (!settle.is_zero()).then(|| settle / WINDOW_SHARE_OF_SETTLE),
+                stale_reads: AtomicUsize::new(0),
             };
             match cycle.run(outcome.as_ref()).await? {
                 Applied::Final(result) => return Ok(result),
@@ -168,6 +178,8 @@ struct Cycle<'a> {
     /// How old a read may be when its write is sent; `None` when there is no settle check
     /// to stay within.
     window: Option<Duration>,
+    /// Reads that grew too old so far.
+    stale_reads: AtomicUsize,
 }
 
 impl Cycle<'_> {
@@ -177,11 +189,14 @@ impl Cycle<'_> {
         for _ in 0..MAX_REREADS {
             match apply(self, earlier).await? {
                 Attempt::Done(applied) => return Ok(applied),
-                Attempt::Stale => tracing::info!(
-                    repo = %self.repo,
-                    tag = %self.version.tag(),
-                    "the index read is older than the write window allows; reading it again"
-                ),
+                Attempt::Stale => {
+                    self.stale_reads.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        repo = %self.repo,
+                        tag = %self.version.tag(),
+                        "the index read is older than the write window allows; reading it again"
+                    )
+                }
                 Attempt::Refused => tracing::info!(
                     repo = %self.repo,
                     tag = %self.version.tag(),
@@ -191,9 +206,8 @@ impl Cycle<'_> {
             }
         }
         Err(Error::Busy(format!(
-            "the index of {}:{} could not be written on a fresh read: the registry is either \
-             slower than PYOCI_WRITE_SETTLE_MS allows (raise it) or the index keeps \
-             changing; nothing was lost: try again",
+            "the index of {}:{} kept changing between reading and writing it; nothing was \
+             lost: try again",
             self.repo,
             self.version.tag()
         )))
@@ -201,8 +215,25 @@ impl Cycle<'_> {
 
     /// Whether a read started at `read_at` is still young enough to write on.
     fn fresh(&self, read_at: Instant) -> bool {
-        self.window
-            .map_or(true, |window| read_at.elapsed() <= window)
+        let Some(window) = self.window else {
+            return true;
+        };
+        let age = read_at.elapsed();
+        if age <= window {
+            return true;
+        }
+        if self.stale_reads.load(Ordering::Relaxed) + 1 < MAX_STALE_READS {
+            return false;
+        }
+        tracing::warn!(
+            repo = %self.repo,
+            tag = %self.version.tag(),
+            read_to_write_ms = age.as_millis() as u64,
+            "index reads keep taking longer than half of PYOCI_WRITE_SETTLE_MS; writing on \
+             this read. Raise PYOCI_WRITE_SETTLE_MS for this registry, or concurrent writes \
+             through other replicas may be lost"
+        );
+        true
     }
 
     /// Writes `index` under the tag if it is still as read (`read` is its digest then, or
