@@ -160,6 +160,21 @@ mod tests {
     }
 
     #[test]
+    fn upload_budgets_have_defaults_and_flags() {
+        let defaults = Config::default();
+        assert_eq!(
+            (
+                defaults.max_registry_requests,
+                defaults.max_uploads,
+                defaults.max_uploads_per_client
+            ),
+            (256, 64, 16)
+        );
+        let set = parse(&["--max-uploads", "8", "--max-uploads-per-client", "2"]).unwrap();
+        assert_eq!((set.max_uploads, set.max_uploads_per_client), (8, 2));
+    }
+
+    #[test]
     fn registries_list_and_fixed_registry() {
         assert!(Config::default().registry_allow_list().is_none());
         assert!(parse(&["--registries", ""])
