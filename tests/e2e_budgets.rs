@@ -16,7 +16,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, sha256_hex, FaultProxy, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
+    basic_auth, minimal_wheel, sha256_hex, FaultProxy, HttpClient, Multipart, Pyoci, Registry,
+    RegistryAuth,
 };
 
 const NAMESPACE: &str = "budget";
@@ -25,7 +26,11 @@ const BLOB_PATCH: &str = "/blobs/uploads/";
 
 fn upload_form(version: &str, user: &str) -> Multipart {
     let filename = format!("{PROJECT}-{version}-py3-none-{user}.whl");
-    let content: Vec<u8> = format!("a wheel of {user} ").repeat(16 * 1024).into_bytes();
+    let content = minimal_wheel(
+        PROJECT,
+        version,
+        format!("a wheel of {user} ").repeat(16 * 1024).as_bytes(),
+    );
     Multipart::new()
         .text(":action", "file_upload")
         .text("protocol_version", "1")

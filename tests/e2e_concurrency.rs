@@ -22,23 +22,21 @@ fn wheel_name(version: &str, file: usize) -> String {
 
 fn wheel_form(version: &str, file: usize) -> Multipart {
     let filename = wheel_name(version, file);
-    let content = format!("wheel {file} of {version}: distinct bytes").repeat(64);
+    let content = pyoci_test_support::minimal_wheel(
+        PROJECT,
+        version,
+        format!("wheel {file} of {version}: distinct bytes")
+            .repeat(64)
+            .as_bytes(),
+    );
     Multipart::new()
         .text(":action", "file_upload")
         .text("protocol_version", "1")
         .text("name", PROJECT)
         .text("version", version)
         .text("filetype", "bdist_wheel")
-        .text(
-            "sha256_digest",
-            &pyoci_test_support::sha256_hex(content.as_bytes()),
-        )
-        .file(
-            "content",
-            &filename,
-            "application/octet-stream",
-            content.as_bytes(),
-        )
+        .text("sha256_digest", &pyoci_test_support::sha256_hex(&content))
+        .file("content", &filename, "application/octet-stream", &content)
 }
 
 struct TwoReplicas {
