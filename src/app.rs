@@ -1,31 +1,34 @@
 //! What every handler shares: the settings and the outgoing registry stack.
 
 use pyoci_basic_auth::Credentials;
+use pyoci_budget::{Budget, Budgets};
 use pyoci_oci::{HttpClient, OciClient, Registry};
 use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
-use tower::limit::ConcurrencyLimit;
 
 use crate::{config::Config, handlers::WriteLocks, route::Target};
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
-/// challenges, reads are retried after transient faults, a bounded number of requests is in
-/// flight, over a pooled HTTP client.
-pub type RegistryService = TokenExchange<Retry<ConcurrencyLimit<HttpClient>>>;
+/// challenges, reads are retried after transient faults, each request waits for a slot of
+/// its budget (ordinary, index write, streamed upload), over a pooled HTTP client.
+pub type RegistryService = TokenExchange<Retry<Budget<HttpClient>>>;
 
 /// Shared state of the handlers.
 pub struct App {
     pub config: Config,
     registry: RegistryService,
+    /// The registry request budgets the outgoing stack enforces, for permits taken ahead.
+    pub budgets: Budgets,
     /// Turns for writers of the same version index in this process.
     pub write_locks: WriteLocks,
 }
 
 impl App {
-    pub fn new(config: Config, registry: RegistryService) -> Self {
+    pub fn new(config: Config, registry: RegistryService, budgets: Budgets) -> Self {
         App {
             config,
             registry,
+            budgets,
             write_locks: WriteLocks::default(),
         }
     }

@@ -94,7 +94,8 @@ pub struct Config {
 
     /// After changing a version's index, how long to wait before checking that no other
     /// PyOCI replica's concurrent write undid the change, in milliseconds (see
-    /// docs/concurrency.md).
+    /// docs/concurrency.md). 0 turns the check off: only for a single replica, whose
+    /// writers already take turns.
     #[arg(long, env = "PYOCI_WRITE_SETTLE_MS", default_value_t = 500)]
     pub write_settle_ms: u64,
 
@@ -109,10 +110,22 @@ pub struct Config {
     #[arg(long, env = "PYOCI_REGISTRY_TIMEOUT", default_value_t = 60)]
     pub registry_timeout_secs: u64,
 
-    /// At most this many requests to registries at once, over all clients; more wait their
-    /// turn. A streamed upload holds one for its whole length.
+    /// At most this many requests to registries at once, over all clients, not counting
+    /// streamed uploads; more wait their turn. Index writes have a budget of the same size
+    /// of their own, so they never queue behind reads.
     #[arg(long, env = "PYOCI_MAX_REGISTRY_REQUESTS", default_value_t = 256)]
     pub max_registry_requests: usize,
+
+    /// At most this many streamed uploads (file bodies on their way from a client to a
+    /// registry) at once, over all clients; more wait their turn. An upload holds its slot
+    /// for as long as its client takes to send the file.
+    #[arg(long, env = "PYOCI_MAX_UPLOADS", default_value_t = 64)]
+    pub max_uploads: usize,
+
+    /// At most this many of the `PYOCI_MAX_UPLOADS` slots held by one client (one set of
+    /// credentials; all anonymous clients count as one), so no one can take them all.
+    #[arg(long, env = "PYOCI_MAX_UPLOADS_PER_CLIENT", default_value_t = 16)]
+    pub max_uploads_per_client: usize,
 }
 
 impl Config {
@@ -159,6 +172,21 @@ mod tests {
             assert_eq!(config.allow_private_registries, expected, "{value}");
         }
         assert!(parse(&["--allow-private-registries", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn upload_budgets_have_defaults_and_flags() {
+        let defaults = Config::default();
+        assert_eq!(
+            (
+                defaults.max_registry_requests,
+                defaults.max_uploads,
+                defaults.max_uploads_per_client
+            ),
+            (256, 64, 16)
+        );
+        let set = parse(&["--max-uploads", "8", "--max-uploads-per-client", "2"]).unwrap();
+        assert_eq!((set.max_uploads, set.max_uploads_per_client), (8, 2));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
+use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryLayer;
@@ -26,8 +27,10 @@ where
 {
     // Outgoing, toward the registry, top to bottom: auth challenges answered (and tokens
     // cached), reads retried after transient faults with each attempt bounded by
-    // PYOCI_REGISTRY_TIMEOUT, at most PYOCI_MAX_REGISTRY_REQUESTS in flight, over a pooled
-    // HTTP client that connects only where the address policy allows (no open proxy).
+    // PYOCI_REGISTRY_TIMEOUT, each request holding a slot of its budget (streamed uploads
+    // have their own, with a per-client share, so they cannot starve reads and index
+    // writes), over a pooled HTTP client that connects only where the address policy
+    // allows (no open proxy).
     let (addresses, realms) = outgoing_policies(&config);
     let registry_timeout = Duration::from_secs(config.registry_timeout_secs);
     let http = HttpClient::with_address_policy(
@@ -36,10 +39,15 @@ where
             .connect_timeout(registry_timeout),
         addresses,
     )?;
+    let budgets = Budgets::new(
+        config.max_registry_requests,
+        config.max_uploads,
+        config.max_uploads_per_client,
+    );
     let registry = ServiceBuilder::new()
         .layer(TokenExchangeLayer::new().credential_realms(realms))
         .layer(RetryLayer::new().attempt_timeout(registry_timeout))
-        .concurrency_limit(config.max_registry_requests.max(1))
+        .layer(BudgetLayer::new(budgets.clone()))
         .service(http);
 
     let max_body = config.max_body;
@@ -47,7 +55,7 @@ where
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
     }
-    let app = Arc::new(App::new(config, registry));
+    let app = Arc::new(App::new(config, registry, budgets));
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()

@@ -1,5 +1,9 @@
 //! Concurrent writers of one version's index lose nothing: parallel uploads through two PyOCI
 //! processes sharing one registry (the CI-matrix case), and a delete racing an upload.
+//!
+//! The races are real: the first test asserts that replicas had to re-apply uploads another
+//! replica's write undid, and a negative control runs the same uploads with the re-check
+//! turned off and asserts that files were lost, so these tests can fail.
 
 mod support;
 
@@ -18,23 +22,21 @@ fn wheel_name(version: &str, file: usize) -> String {
 
 fn wheel_form(version: &str, file: usize) -> Multipart {
     let filename = wheel_name(version, file);
-    let content = format!("wheel {file} of {version}: distinct bytes").repeat(64);
+    let content = pyoci_test_support::minimal_wheel(
+        PROJECT,
+        version,
+        format!("wheel {file} of {version}: distinct bytes")
+            .repeat(64)
+            .as_bytes(),
+    );
     Multipart::new()
         .text(":action", "file_upload")
         .text("protocol_version", "1")
         .text("name", PROJECT)
         .text("version", version)
         .text("filetype", "bdist_wheel")
-        .text(
-            "sha256_digest",
-            &pyoci_test_support::sha256_hex(content.as_bytes()),
-        )
-        .file(
-            "content",
-            &filename,
-            "application/octet-stream",
-            content.as_bytes(),
-        )
+        .text("sha256_digest", &pyoci_test_support::sha256_hex(&content))
+        .file("content", &filename, "application/octet-stream", &content)
 }
 
 struct TwoReplicas {
@@ -44,11 +46,56 @@ struct TwoReplicas {
 
 impl TwoReplicas {
     fn start() -> TwoReplicas {
+        TwoReplicas::start_with(&[])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> TwoReplicas {
         let binary = Path::new(env!("CARGO_BIN_EXE_pyoci"));
         TwoReplicas {
             registry: Registry::start(RegistryAuth::None),
-            replicas: [Pyoci::start(binary, &[]), Pyoci::start(binary, &[])],
+            replicas: [Pyoci::start(binary, env), Pyoci::start(binary, env)],
         }
+    }
+
+    /// Uploads the files of `version` at once, alternating between the replicas, and
+    /// returns the names of those the project page does not list afterwards.
+    fn upload_all(self: &Arc<Self>, version: &str) -> Vec<String> {
+        let uploads: Vec<_> = (0..UPLOADS)
+            .map(|file| {
+                let stack = self.clone();
+                let version = version.to_owned();
+                thread::spawn(move || {
+                    let response = HttpClient::new().post_multipart(
+                        &stack.upload_url(file),
+                        wheel_form(&version, file),
+                        &[],
+                    );
+                    (file, response.status, response.text())
+                })
+            })
+            .collect();
+        for upload in uploads {
+            let (file, status, body) = upload.join().expect("upload thread panicked");
+            assert_eq!(
+                status,
+                200,
+                "version {version}, file {file}: {body}\nregistry errors:\n{}",
+                self.registry_errors()
+            );
+        }
+        let listed = self.listed(&HttpClient::new());
+        (0..UPLOADS)
+            .map(|file| wheel_name(version, file))
+            .filter(|name| !listed.contains(name))
+            .collect()
+    }
+
+    /// How many uploads the replicas re-applied after another replica's write undid them.
+    fn reapplied(&self) -> usize {
+        self.replicas
+            .iter()
+            .map(|replica| replica.log().matches("undid this change").count())
+            .sum()
     }
 
     fn upload_url(&self, replica: usize) -> String {
@@ -85,54 +132,43 @@ impl TwoReplicas {
 #[test]
 fn parallel_uploads_through_two_replicas_are_all_listed() {
     let stack = Arc::new(TwoReplicas::start());
-    let http = HttpClient::new();
-    let mut found_per_trial = Vec::new();
     for trial in 0..TRIALS {
-        let version = format!("1.0.{trial}");
-        let uploads: Vec<_> = (0..UPLOADS)
-            .map(|file| {
-                let stack = stack.clone();
-                let version = version.clone();
-                thread::spawn(move || {
-                    let response = HttpClient::new().post_multipart(
-                        &stack.upload_url(file),
-                        wheel_form(&version, file),
-                        &[],
-                    );
-                    (file, response.status, response.text())
-                })
-            })
-            .collect();
-        for upload in uploads {
-            let (file, status, body) = upload.join().expect("upload thread panicked");
-            assert_eq!(
-                status,
-                200,
-                "trial {trial}, file {file}: {body}\nregistry errors:\n{}",
-                stack.registry_errors()
-            );
-        }
-        let listed = stack.listed(&http);
-        let missing: Vec<_> = (0..UPLOADS)
-            .map(|file| wheel_name(&version, file))
-            .filter(|name| !listed.contains(name))
-            .collect();
-        found_per_trial.push(UPLOADS - missing.len());
+        let missing = stack.upload_all(&format!("1.0.{trial}"));
         assert!(
             missing.is_empty(),
             "trial {trial}: {} of {UPLOADS} files listed, missing {missing:?}",
             UPLOADS - missing.len()
         );
     }
-    let reapplied: usize = stack
-        .replicas
-        .iter()
-        .map(|replica| replica.log().matches("undid this change").count())
-        .sum();
-    eprintln!(
-        "files listed per trial: {found_per_trial:?}; uploads re-applied after another \
-         replica's write undid them: {reapplied}"
+    let reapplied = stack.reapplied();
+    eprintln!("uploads re-applied after another replica's write undid them: {reapplied}");
+    // Without a single re-application the replicas never raced, and the test proved nothing.
+    assert!(
+        reapplied > 0,
+        "in {TRIALS} trials no replica's write ever undid another's: the race did not happen"
     );
+}
+
+#[test]
+fn without_the_recheck_parallel_uploads_through_two_replicas_lose_files() {
+    // Negative control: PYOCI_WRITE_SETTLE_MS=0 turns the cross-replica re-check off (the
+    // in-process turns stay). The same uploads as above must then lose files, which shows
+    // the test above can fail.
+    let stack = Arc::new(TwoReplicas::start_with(&[("PYOCI_WRITE_SETTLE_MS", "0")]));
+    let mut lost_per_trial = Vec::new();
+    for trial in 0..TRIALS {
+        let missing = stack.upload_all(&format!("3.0.{trial}"));
+        lost_per_trial.push(missing.len());
+        if !missing.is_empty() {
+            break;
+        }
+    }
+    eprintln!("files lost per trial without the re-check: {lost_per_trial:?}");
+    assert!(
+        lost_per_trial.iter().any(|&lost| lost > 0),
+        "no file was lost in {TRIALS} trials without the re-check: the test cannot tell"
+    );
+    assert_eq!(stack.reapplied(), 0, "the re-check was off");
 }
 
 #[test]

@@ -1,32 +1,57 @@
 //! Changing a version's image index without losing concurrent changes.
 //!
 //! A version's files live in one index that every upload and delete reads, changes and
-//! writes back, and the distribution API has no compare-and-swap. Two defences:
+//! writes back. Three defences (docs/concurrency.md states the guarantee):
 //!
 //! - Within one PyOCI process, writers of the same (registry, repository, tag) take turns
 //!   ([`WriteLocks`]), so their read-modify-write cycles never interleave.
-//! - Across replicas sharing a registry, a writer re-reads the index after a settle delay
-//!   and, if another replica's write (based on an older read) dropped its change, applies
-//!   it again to the fresh index. A change is reported done only once it was seen in place
-//!   after the delay.
+//! - Every index write is a conditional request: `If-Match` with the digest read, or
+//!   `If-None-Match: *` when the tag was absent. A registry that honours them refuses a
+//!   write based on a stale read with 412, and the writer reads and merges again at once.
+//! - Across replicas sharing a registry that ignores conditions, a writer re-reads the index
+//!   after a settle delay and, if another replica's write (based on an older read) dropped
+//!   its change, applies it again to the fresh index. A change is reported done only once
+//!   it was seen in place after the delay.
 //!
-//! The guarantee: no change is lost as long as every writer's read-to-write window is
-//! shorter than the settle delay (`PYOCI_WRITE_SETTLE_MS`). Within one process that always
-//! holds. Between replicas it holds for ordinary registry latencies; a writer stalled longer
-//! than the delay between its read and its write can still overwrite a newer index.
+//! The settle check holds as long as every writer's read-to-write window is shorter than
+//! the settle delay, so PyOCI bounds its own window: the writer takes its registry permit
+//! (from a budget of its own, never shared with streamed uploads) and its write token before
+//! it reads, reads past every cache, and reads again when more than half the delay passed
+//! between starting the read and sending the write.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex, Weak,
+    },
+    time::{Duration, Instant},
 };
 
-use pyoci_oci::{Descriptor, Digest};
+use pyoci_budget::RequestClass;
+use pyoci_oci::{Descriptor, Digest, Precondition};
+use pyoci_token_exchange::AuthorizeForWrite;
 
 use super::{read_index, Oci};
 use crate::{app::App, error::Error, layout, package::PackageVersion, profile::Profile};
 
 /// How often a change is re-applied before giving up on a registry that keeps changing.
 const MAX_ROUNDS: usize = 5;
+
+/// How often one round reads again (a read grown too old, a write refused with 412) before
+/// giving up.
+const MAX_REREADS: usize = 10;
+
+/// How many reads in a row may grow too old before the writer stops insisting: when the
+/// registry itself answers reads slower than the window allows, reading again cannot help,
+/// so the write goes out on the last read (with a warning to raise the settle delay) and
+/// is left to the conditional request and the settle check.
+const MAX_STALE_READS: usize = 3;
+
+/// The part of the settle delay a read may take, from sending it to sending the write
+/// based on it, before it counts as too old to write on. The other half is left for the
+/// write's own trip to the registry.
+const WINDOW_SHARE_OF_SETTLE: u32 = 2;
 
 /// One lock per (registry, repository, tag) being written, kept while anyone holds it.
 #[derive(Default)]
@@ -92,19 +117,46 @@ pub async fn edit_index(
 ) -> Result<EditOutcome, Error> {
     let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
     let profile = app.profile(oci.registry());
+    let settle = app.write_settle();
+    // Reads a write depends on come from the registry itself, never from a cache.
+    let oci = oci.clone().bypassing_caches();
     let mut outcome = None;
     for _ in 0..MAX_ROUNDS {
         {
             let _turn = app.write_locks.lock(key.clone()).await;
-            match apply(oci, repo, version, &edit, outcome.as_ref(), profile).await? {
+            // What the write needs is taken before the read, so the write never waits for it
+            // between reading and writing: its registry slot, and its token (the read fetches
+            // the token with the write's scope when none is cached).
+            let permit = app
+                .budgets
+                .acquire(RequestClass::IndexWrite, oci.credentials())
+                .await;
+            let writer = oci
+                .clone()
+                .with_extension(permit)
+                .with_extension(AuthorizeForWrite);
+            let cycle = Cycle {
+                oci: &writer,
+                repo,
+                version,
+                edit: &edit,
+                profile,
+                window: (!settle.is_zero()).then(|| settle / WINDOW_SHARE_OF_SETTLE),
+                stale_reads: AtomicUsize::new(0),
+            };
+            match cycle.run(outcome.as_ref()).await? {
                 Applied::Final(result) => return Ok(result),
                 Applied::Written(result) => outcome = Some(result),
                 Applied::AlreadyInPlace => {}
             }
         }
+        if settle.is_zero() {
+            // The re-check is off: a single replica's writers already took turns.
+            return Ok(outcome.unwrap_or(EditOutcome::Added));
+        }
         // Off the lock: other writers in this process need not wait out our delay.
-        tokio::time::sleep(app.write_settle()).await;
-        if in_place(oci, repo, version, &edit, outcome.as_ref()).await? {
+        tokio::time::sleep(settle).await;
+        if in_place(&oci, repo, version, &edit, outcome.as_ref()).await? {
             return Ok(outcome.unwrap_or(EditOutcome::Added));
         }
         tracing::info!(%repo, tag = %version.tag(), "a concurrent write undid this change; applying it again");
@@ -116,6 +168,101 @@ pub async fn edit_index(
     )))
 }
 
+/// One read-modify-write of a version's index, under the writer's turn and permit.
+struct Cycle<'a> {
+    oci: &'a Oci,
+    repo: &'a str,
+    version: &'a PackageVersion,
+    edit: &'a IndexEdit,
+    profile: Profile,
+    /// How old a read may be when its write is sent; `None` when there is no settle check
+    /// to stay within.
+    window: Option<Duration>,
+    /// Reads that grew too old so far.
+    stale_reads: AtomicUsize,
+}
+
+impl Cycle<'_> {
+    /// Reads, merges and writes, reading again at once when the read grew too old before
+    /// its write could go out or the registry refused the write as based on a stale read.
+    async fn run(&self, earlier: Option<&EditOutcome>) -> Result<Applied, Error> {
+        for _ in 0..MAX_REREADS {
+            match apply(self, earlier).await? {
+                Attempt::Done(applied) => return Ok(applied),
+                Attempt::Stale => {
+                    self.stale_reads.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        repo = %self.repo,
+                        tag = %self.version.tag(),
+                        "the index read is older than the write window allows; reading it again"
+                    )
+                }
+                Attempt::Refused => tracing::info!(
+                    repo = %self.repo,
+                    tag = %self.version.tag(),
+                    "the registry refused the index write: it changed since it was read \
+                     (412); reading it again"
+                ),
+            }
+        }
+        Err(Error::Busy(format!(
+            "the index of {}:{} kept changing between reading and writing it; nothing was \
+             lost: try again",
+            self.repo,
+            self.version.tag()
+        )))
+    }
+
+    /// Whether a read started at `read_at` is still young enough to write on.
+    fn fresh(&self, read_at: Instant) -> bool {
+        let Some(window) = self.window else {
+            return true;
+        };
+        let age = read_at.elapsed();
+        if age <= window {
+            return true;
+        }
+        if self.stale_reads.load(Ordering::Relaxed) + 1 < MAX_STALE_READS {
+            return false;
+        }
+        tracing::warn!(
+            repo = %self.repo,
+            tag = %self.version.tag(),
+            read_to_write_ms = age.as_millis() as u64,
+            "index reads keep taking longer than half of PYOCI_WRITE_SETTLE_MS; writing on \
+             this read. Raise PYOCI_WRITE_SETTLE_MS for this registry, or concurrent writes \
+             through other replicas may be lost"
+        );
+        true
+    }
+
+    /// Writes `index` under the tag if it is still as read (`read` is its digest then, or
+    /// `None` when the tag was absent).
+    async fn write(
+        &self,
+        index: &pyoci_oci::ImageIndex,
+        read: Option<&Digest>,
+        read_at: Instant,
+    ) -> Result<Option<Attempt>, Error> {
+        if !self.fresh(read_at) {
+            return Ok(Some(Attempt::Stale));
+        }
+        let precondition = match read {
+            Some(digest) => Precondition::Matches(digest.clone()),
+            None => Precondition::Absent,
+        };
+        match self
+            .oci
+            .put_index_if(self.repo, &self.version.tag(), index, precondition)
+            .await
+        {
+            Ok(_) => Ok(None),
+            Err(error) if error.is_precondition_failed() => Ok(Some(Attempt::Refused)),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
 enum Applied {
     /// Decided without writing; report this.
     Final(EditOutcome),
@@ -125,15 +272,27 @@ enum Applied {
     AlreadyInPlace,
 }
 
-async fn apply(
-    oci: &Oci,
-    repo: &str,
-    version: &PackageVersion,
-    edit: &IndexEdit,
-    earlier: Option<&EditOutcome>,
-    profile: Profile,
-) -> Result<Applied, Error> {
+/// One read, merge and write.
+enum Attempt {
+    Done(Applied),
+    /// Not written: the read grew older than the write window before the write could go.
+    Stale,
+    /// Not written: the registry answered 412, the index changed since it was read.
+    Refused,
+}
+
+async fn apply(cycle: &Cycle<'_>, earlier: Option<&EditOutcome>) -> Result<Attempt, Error> {
+    let Cycle {
+        oci,
+        repo,
+        version,
+        edit,
+        profile,
+        ..
+    } = *cycle;
+    let read_at = Instant::now();
     let current = read_index(oci, repo, version).await?;
+    let read_digest = current.as_ref().map(|(_, digest)| digest.clone());
     match edit {
         IndexEdit::AddFile(entry) => {
             let architecture = architecture(entry);
@@ -143,10 +302,12 @@ async fn apply(
             };
             if let Some(existing) = layout::find_file(&index, architecture) {
                 if existing.digest == entry.digest {
-                    return Ok(Applied::AlreadyInPlace);
+                    return Ok(Attempt::Done(Applied::AlreadyInPlace));
                 }
                 let stored_sha256 = layout::stored_sha256(existing);
-                return Ok(Applied::Final(EditOutcome::NameTaken { stored_sha256 }));
+                return Ok(Attempt::Done(Applied::Final(EditOutcome::NameTaken {
+                    stored_sha256,
+                })));
             }
             index.manifests.push(entry.as_ref().clone());
             if let Some(created) = entry.annotations.get(layout::CREATED_ANNOTATION) {
@@ -154,8 +315,10 @@ async fn apply(
                     .annotations
                     .insert(layout::CREATED_ANNOTATION.to_owned(), created.clone());
             }
-            oci.put_index(repo, &version.tag(), &index).await?;
-            Ok(Applied::Written(EditOutcome::Added))
+            if let Some(not_written) = cycle.write(&index, read_digest.as_ref(), read_at).await? {
+                return Ok(not_written);
+            }
+            Ok(Attempt::Done(Applied::Written(EditOutcome::Added)))
         }
         IndexEdit::RemoveFile { architecture } => {
             // Once removed, only that very entry is removed again: a file uploaded under the
@@ -174,15 +337,26 @@ async fn apply(
                 })
             });
             let (Some((mut index, digest)), Some(position)) = (current, position) else {
-                return Ok(if earlier.is_some() {
+                return Ok(Attempt::Done(if earlier.is_some() {
                     Applied::AlreadyInPlace
                 } else {
                     Applied::Final(EditOutcome::NotFound)
-                });
+                }));
             };
             let removed = index.manifests.remove(position);
-            write_or_delete(oci, repo, version, &index, &digest).await?;
-            Ok(Applied::Written(EditOutcome::Removed(Box::new(removed))))
+            if index.manifests.is_empty() {
+                // Deleting by digest removes the tag only if it still points to what was
+                // read: a delete is conditional by construction.
+                if !cycle.fresh(read_at) {
+                    return Ok(Attempt::Stale);
+                }
+                oci.delete_manifest(repo, &digest).await?;
+            } else if let Some(not_written) = cycle.write(&index, Some(&digest), read_at).await? {
+                return Ok(not_written);
+            }
+            Ok(Attempt::Done(Applied::Written(EditOutcome::Removed(
+                Box::new(removed),
+            ))))
         }
         IndexEdit::Annotate {
             architecture,
@@ -190,7 +364,7 @@ async fn apply(
             value,
         } => {
             let Some((mut index, _)) = current else {
-                return Ok(Applied::Final(EditOutcome::NotFound));
+                return Ok(Attempt::Done(Applied::Final(EditOutcome::NotFound)));
             };
             let mut touched = Vec::new();
             let mut changed = false;
@@ -212,31 +386,21 @@ async fn apply(
                 changed |= old != *value;
             }
             if touched.is_empty() {
-                return Ok(Applied::Final(EditOutcome::NotFound));
+                return Ok(Attempt::Done(Applied::Final(EditOutcome::NotFound)));
             }
             if !changed {
-                return Ok(Applied::Final(EditOutcome::Annotated(touched)));
+                return Ok(Attempt::Done(Applied::Final(EditOutcome::Annotated(
+                    touched,
+                ))));
             }
-            oci.put_index(repo, &version.tag(), &index).await?;
-            Ok(Applied::Written(EditOutcome::Annotated(touched)))
+            if let Some(not_written) = cycle.write(&index, read_digest.as_ref(), read_at).await? {
+                return Ok(not_written);
+            }
+            Ok(Attempt::Done(Applied::Written(EditOutcome::Annotated(
+                touched,
+            ))))
         }
     }
-}
-
-/// An index with no files left is deleted, which removes the tag.
-async fn write_or_delete(
-    oci: &Oci,
-    repo: &str,
-    version: &PackageVersion,
-    index: &pyoci_oci::ImageIndex,
-    old_digest: &Digest,
-) -> Result<(), Error> {
-    if index.manifests.is_empty() {
-        oci.delete_manifest(repo, old_digest).await?;
-    } else {
-        oci.put_index(repo, &version.tag(), index).await?;
-    }
-    Ok(())
 }
 
 async fn in_place(

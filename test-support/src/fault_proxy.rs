@@ -10,7 +10,7 @@ use std::{
     net::SocketAddr,
     pin::Pin,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
     },
     task::{Context, Poll},
@@ -45,6 +45,9 @@ pub enum Fault {
     /// Forward it, pass the first half of the answer's body (by `Content-Length`), then
     /// abort the connection.
     ResetMidBody,
+    /// Forward it at once, then hold the answer this long: the registry served the request
+    /// (a read saw the state of that moment), but the answer arrives late.
+    DelayAnswer(Duration),
 }
 
 /// A fault and the requests it applies to: all of them unless narrowed by method, path or
@@ -55,6 +58,8 @@ pub struct FaultRule {
     method: Option<Method>,
     path_contains: Option<String>,
     remaining: Option<usize>,
+    /// Matching requests still to let through untouched before the fault applies.
+    skip: usize,
 }
 
 impl FaultRule {
@@ -65,6 +70,7 @@ impl FaultRule {
             method: None,
             path_contains: None,
             remaining: None,
+            skip: 0,
         }
     }
 
@@ -85,6 +91,13 @@ impl FaultRule {
     /// Only the next `count` matching requests; later ones pass untouched.
     pub fn times(mut self, count: usize) -> FaultRule {
         self.remaining = Some(count);
+        self
+    }
+
+    /// Lets the first `count` matching requests through untouched (they do not count
+    /// against [`times`](Self::times)).
+    pub fn skip(mut self, count: usize) -> FaultRule {
+        self.skip = count;
         self
     }
 
@@ -111,6 +124,10 @@ pub struct SeenRequest {
     pub path: String,
     /// The fault applied to it; [`Fault::None`] when it was forwarded untouched.
     pub fault: Fault,
+    /// Its `If-Match` header, if any.
+    pub if_match: Option<String>,
+    /// Its `If-None-Match` header, if any.
+    pub if_none_match: Option<String>,
 }
 
 struct Shared {
@@ -120,6 +137,12 @@ struct Shared {
     /// Requests between arrival and their answer's head, now and at most so far.
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Whether manifest writes are checked against their conditions (see
+    /// [`FaultProxy::honour_conditionals`]), and the lock that makes check and write atomic.
+    honour_conditionals: AtomicBool,
+    manifest_writes: tokio::sync::Mutex<()>,
+    /// Manifest writes refused with 412 by the conditions check.
+    preconditions_failed: AtomicUsize,
 }
 
 /// Counts a request as in flight until dropped.
@@ -140,23 +163,47 @@ impl Drop for InFlight {
 }
 
 impl Shared {
+    fn new(upstream: SocketAddr) -> Shared {
+        Shared {
+            upstream,
+            rule: Mutex::new(FaultRule::new(Fault::None)),
+            seen: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            honour_conditionals: AtomicBool::new(false),
+            manifest_writes: tokio::sync::Mutex::new(()),
+            preconditions_failed: AtomicUsize::new(0),
+        }
+    }
+
     /// Picks the fault for a request and records it.
-    fn fault_for(&self, method: &Method, path: &str) -> Fault {
+    fn fault_for(&self, method: &Method, path: &str, headers: &http::HeaderMap) -> Fault {
         let fault = {
             let mut rule = lock(&self.rule);
-            if rule.matches(method, path) {
+            if !rule.matches(method, path) {
+                Fault::None
+            } else if rule.skip > 0 {
+                rule.skip -= 1;
+                Fault::None
+            } else {
                 if let Some(remaining) = rule.remaining.as_mut() {
                     *remaining -= 1;
                 }
                 rule.fault.clone()
-            } else {
-                Fault::None
             }
+        };
+        let header = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
         };
         lock(&self.seen).push(SeenRequest {
             method: method.to_string(),
             path: path.to_owned(),
             fault: fault.clone(),
+            if_match: header(header::IF_MATCH),
+            if_none_match: header(header::IF_NONE_MATCH),
         });
         fault
     }
@@ -193,13 +240,10 @@ impl FaultProxy {
             .local_addr()
             .unwrap_or_else(|err| panic!("a bound listener has no address: {err}"))
             .port();
-        let shared = Arc::new(Shared {
-            upstream: SocketAddr::from(([127, 0, 0, 1], upstream.port())),
-            rule: Mutex::new(FaultRule::new(Fault::None)),
-            seen: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
-        });
+        let shared = Arc::new(Shared::new(SocketAddr::from((
+            [127, 0, 0, 1],
+            upstream.port(),
+        ))));
         runtime.spawn(accept_loop(listener, shared.clone()));
         FaultProxy {
             port,
@@ -242,6 +286,30 @@ impl FaultProxy {
     /// The most requests that were in flight at once (arrived, answer not yet begun).
     pub fn max_in_flight(&self) -> usize {
         self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// How many requests are in flight right now (arrived, answer not yet begun): e.g.
+    /// uploads whose body is still streaming.
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Makes the proxy honour conditional manifest writes (`If-Match: "<digest>"`,
+    /// `If-None-Match: *`) as a registry implementing opencontainers/distribution-spec#251
+    /// would, which the distribution registry behind it does not: before forwarding a
+    /// manifest `PUT`, it looks up the reference's current digest and answers
+    /// 412 Precondition Failed when the condition does not hold. Checks and writes of
+    /// manifests through the proxy are serialized, so each pair is atomic.
+    pub fn honour_conditionals(&self, honour: bool) {
+        self.shared
+            .honour_conditionals
+            .store(honour, Ordering::SeqCst);
+    }
+
+    /// How many manifest writes the proxy refused with 412 (see
+    /// [`honour_conditionals`](Self::honour_conditionals)).
+    pub fn preconditions_failed(&self) -> usize {
+        self.shared.preconditions_failed.load(Ordering::SeqCst)
     }
 
     /// Forgets the requests seen so far (and the in-flight maximum).
@@ -312,13 +380,18 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, InjectedReset> {
     let _in_flight = InFlight::start(&shared);
-    let fault = shared.fault_for(request.method(), request.uri().path());
+    let fault = shared.fault_for(request.method(), request.uri().path(), request.headers());
     match fault {
-        Fault::None => Ok(forward(shared.upstream, request).await),
+        Fault::None => Ok(forward_checked(&shared, request).await),
         Fault::Status(status) => Ok(injected_status(status)),
         Fault::Delay(wait) => {
             tokio::time::sleep(wait).await;
-            Ok(forward(shared.upstream, request).await)
+            Ok(forward_checked(&shared, request).await)
+        }
+        Fault::DelayAnswer(wait) => {
+            let response = forward_checked(&shared, request).await;
+            tokio::time::sleep(wait).await;
+            Ok(response)
         }
         // A service error makes hyper drop the connection without writing anything.
         Fault::Reset => Err(InjectedReset),
@@ -338,6 +411,73 @@ async fn handle(
                 .boxed()
             }))
         }
+    }
+}
+
+/// [`forward`], but a manifest write whose condition does not hold is refused with 412 when
+/// the proxy honours conditionals.
+async fn forward_checked(shared: &Shared, request: Request<Incoming>) -> Response<ProxyBody> {
+    let is_manifest_write =
+        request.method() == Method::PUT && request.uri().path().contains("/manifests/");
+    if !is_manifest_write || !shared.honour_conditionals.load(Ordering::SeqCst) {
+        return forward(shared.upstream, request).await;
+    }
+    let _atomic = shared.manifest_writes.lock().await;
+    let current = match current_digest(shared.upstream, request.uri().path()).await {
+        Ok(current) => current,
+        Err(err) => {
+            return plain(
+                StatusCode::BAD_GATEWAY,
+                format!("fault proxy: cannot look up the manifest: {err}"),
+            )
+        }
+    };
+    let headers = request.headers();
+    let if_match = headers
+        .get(header::IF_MATCH)
+        .and_then(|value| value.to_str().ok());
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok());
+    let holds = match (if_match, if_none_match) {
+        (Some(expected), _) => current
+            .as_deref()
+            .is_some_and(|digest| expected.trim().trim_matches('"') == digest),
+        (None, Some("*")) => current.is_none(),
+        _ => true,
+    };
+    if !holds {
+        shared.preconditions_failed.fetch_add(1, Ordering::SeqCst);
+        return injected_status(412);
+    }
+    forward(shared.upstream, request).await
+}
+
+/// The digest the registry holds under a manifest path (a tag or digest), `None` if none.
+async fn current_digest(upstream: SocketAddr, path: &str) -> Result<Option<String>, BoxError> {
+    let stream = TcpStream::connect(upstream).await?;
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let request = Request::builder()
+        .method(Method::HEAD)
+        .uri(path)
+        .header(header::HOST, upstream.to_string())
+        .header(
+            header::ACCEPT,
+            "application/vnd.oci.image.index.v1+json, \
+             application/vnd.oci.image.manifest.v1+json",
+        )
+        .body(http_body_util::Empty::<Bytes>::new())?;
+    let response = sender.send_request(request).await?;
+    match response.status() {
+        StatusCode::NOT_FOUND => Ok(None),
+        status if status.is_success() => Ok(response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)),
+        status => Err(format!("HEAD {path} answered {status}").into()),
     }
 }
 
@@ -448,6 +588,81 @@ mod tests {
         rule.remaining = Some(0);
         assert!(!rule.matches(&Method::GET, "/v2/a/tags/list"));
         assert!(FaultRule::from(Fault::Reset).matches(&Method::PATCH, "/anything"));
+    }
+
+    #[test]
+    fn skipped_requests_pass_before_the_fault_applies() {
+        let shared = Shared::new(SocketAddr::from(([127, 0, 0, 1], 9)));
+        *lock(&shared.rule) = FaultRule::new(Fault::Status(503))
+            .method("GET")
+            .skip(1)
+            .times(1);
+        let headers = http::HeaderMap::new();
+        let faults: Vec<_> = [Method::PUT, Method::GET, Method::GET, Method::GET]
+            .iter()
+            .map(|method| shared.fault_for(method, "/v2/", &headers))
+            .collect();
+        assert_eq!(
+            faults,
+            [Fault::None, Fault::None, Fault::Status(503), Fault::None]
+        );
+    }
+
+    #[test]
+    fn conditional_manifest_writes_are_honoured_on_request() {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        let http = HttpClient::new();
+        let manifest = |n: u32| {
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{{"n":"{n}"}}}}"#
+            )
+            .into_bytes()
+        };
+        let put = |base: &str, n: u32, condition: (&str, &str)| {
+            http.request(
+                "PUT",
+                &format!("{base}/v2/cond/test/manifests/1.0"),
+                &[
+                    ("Content-Type", "application/vnd.oci.image.index.v1+json"),
+                    condition,
+                ],
+                Some(manifest(n)),
+            )
+        };
+        let wrong = format!("\"sha256:{}\"", sha256_hex(b"not the manifest"));
+        // The distribution registry itself ignores conditions, both through a plain proxy
+        // and directly.
+        let registry_url = format!("http://127.0.0.1:{}", registry.port());
+        assert_eq!(put(&registry_url, 1, ("If-Match", &wrong)).status, 201);
+        assert_eq!(put(&proxy.url(), 2, ("If-None-Match", "*")).status, 201);
+
+        proxy.honour_conditionals(true);
+        let current = format!("\"sha256:{}\"", sha256_hex(&manifest(2)));
+        assert_eq!(put(&proxy.url(), 3, ("If-None-Match", "*")).status, 412);
+        assert_eq!(put(&proxy.url(), 3, ("If-Match", &wrong)).status, 412);
+        assert_eq!(proxy.preconditions_failed(), 2);
+        assert_eq!(put(&proxy.url(), 3, ("If-Match", &current)).status, 201);
+        let absent = http.request(
+            "PUT",
+            &format!("{}/v2/cond/test/manifests/2.0", proxy.url()),
+            &[
+                ("Content-Type", "application/vnd.oci.image.index.v1+json"),
+                ("If-None-Match", "*"),
+            ],
+            Some(manifest(4)),
+        );
+        assert_eq!(absent.status, 201, "{}", absent.text());
+        let seen = proxy.seen();
+        assert_eq!(seen[0].if_none_match.as_deref(), Some("*"));
+        assert_eq!(seen[2].if_match.as_deref(), Some(wrong.as_str()));
+
+        // A late answer: the request was served before the wait.
+        proxy.set(Fault::DelayAnswer(Duration::from_millis(300)));
+        let started = Instant::now();
+        assert_eq!(http.get(&format!("{}/v2/", proxy.url())).status, 200);
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(proxy.in_flight(), 0);
     }
 
     #[test]

@@ -44,6 +44,7 @@ mod request_log;
 mod timefmt;
 mod token_issuer;
 mod upload;
+mod wheel;
 
 pub use client_home::{ClientHome, DEAD_PROXY};
 pub use dists::{wheel_core_metadata, write_dists, DistSpec};
@@ -59,3 +60,4 @@ pub use registry::{Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
 pub use upload::{upload_form, upload_form_with_sha256};
+pub use wheel::minimal_wheel;

@@ -1,7 +1,8 @@
 use std::fmt;
 use std::future::Future;
 
-use http::{HeaderMap, Method, Request, Response};
+use http::header::CACHE_CONTROL;
+use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response};
 use pyoci_basic_auth::Credentials;
 use tower::{BoxError, Service, ServiceExt};
 use tracing::debug;
@@ -50,7 +51,18 @@ pub struct OciClient<S> {
     pub(crate) service: S,
     pub(crate) registry: Registry,
     pub(crate) credentials: Credentials,
+    /// Copied into every request, for the layers of the outgoing stack.
+    pub(crate) extensions: Extensions,
+    /// Reads ask every cache on the way for a fresh answer.
+    pub(crate) bypass_caches: bool,
 }
+
+/// In a request's extensions: this read must be answered by the registry itself, not from a
+/// cache, because a decision to write depends on it. Any cache in the outgoing stack must
+/// let it through (and may store the fresh answer). The request also carries
+/// `Cache-Control: no-cache` for caches outside PyOCI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BypassCaches;
 
 impl<S> OciClient<S> {
     /// A client sending requests for `registry` through `service` on behalf of `credentials`.
@@ -59,7 +71,23 @@ impl<S> OciClient<S> {
             service,
             registry,
             credentials,
+            extensions: Extensions::new(),
+            bypass_caches: false,
         }
+    }
+
+    /// This client, with `value` in the extensions of every request it sends (e.g. a budget
+    /// permit taken beforehand, for the outgoing stack to honour).
+    pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> OciClient<S> {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// This client, whose reads bypass every cache: they carry `Cache-Control: no-cache`
+    /// and the [`BypassCaches`] extension. For reads a write is decided on.
+    pub fn bypassing_caches(mut self) -> OciClient<S> {
+        self.bypass_caches = true;
+        self
     }
 
     /// The registry this client talks to.
@@ -97,6 +125,13 @@ impl<S: RegistryHttp> OciClient<S> {
         *request.method_mut() = method.clone();
         *request.uri_mut() = target.uri.clone();
         *request.headers_mut() = headers;
+        *request.extensions_mut() = self.extensions.clone();
+        if self.bypass_caches && (method == Method::GET || method == Method::HEAD) {
+            request
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            request.extensions_mut().insert(BypassCaches);
+        }
         let credentials = if target.same_origin {
             self.credentials.clone()
         } else {

@@ -62,6 +62,12 @@ pub enum OciError {
 }
 
 impl OciError {
+    /// Whether the registry refused a conditional request because what it was conditioned
+    /// on changed (412 Precondition Failed): re-read and decide again.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self, OciError::Rejected { status, .. } if *status == StatusCode::PRECONDITION_FAILED)
+    }
+
     /// The HTTP status the proxy should answer with when this error ends a request.
     ///
     /// Unauthorized → 401, Forbidden and AddressRefused → 403, NotFound → 404,

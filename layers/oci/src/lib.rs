@@ -123,10 +123,11 @@ mod upload;
 mod test_support;
 
 pub use address::{AddressPolicy, AddressRefused};
-pub use client::{OciClient, RegistryHttp};
+pub use client::{BypassCaches, OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
 pub use http_client::{HttpClient, HttpClientFuture};
+pub use manifests::Precondition;
 pub use names::{normalize_repository, validate_tag};
 pub use ranges::{restricted_range, RestrictedRange};
 pub use registry::Registry;

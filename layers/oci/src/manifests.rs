@@ -1,7 +1,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE};
+use http::header::{ACCEPT, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -98,6 +98,21 @@ impl<S: RegistryHttp> OciClient<S> {
         media_type: &str,
         bytes: Bytes,
     ) -> impl Future<Output = Result<Digest, OciError>> + Send + 'static {
+        self.put_manifest_if(repository, reference, media_type, bytes, Precondition::None)
+    }
+
+    /// [`put_manifest`](Self::put_manifest) as a conditional request (RFC 9110 13.1): a
+    /// registry that honours the condition refuses the write with 412 Precondition Failed
+    /// ([`OciError::is_precondition_failed`]) when `reference` changed since it was read. A
+    /// registry that ignores the condition (most do today) simply writes.
+    pub fn put_manifest_if(
+        &self,
+        repository: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+        precondition: Precondition,
+    ) -> impl Future<Output = Result<Digest, OciError>> + Send + 'static {
         let client = self.clone();
         let repository = normalize_repository(repository);
         let reference = reference.to_owned();
@@ -112,6 +127,7 @@ impl<S: RegistryHttp> OciClient<S> {
                 .target(&format!("/v2/{repository}/manifests/{reference}"))?;
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_TYPE, content_type?);
+            precondition.add_to(&mut headers)?;
             let computed = Digest::sha256_of(&bytes);
             let response = client
                 .send(Method::PUT, &target, headers, reqwest::Body::from(bytes))
@@ -128,6 +144,18 @@ impl<S: RegistryHttp> OciClient<S> {
         tag: &str,
         index: &ImageIndex,
     ) -> impl Future<Output = Result<Digest, OciError>> + Send + 'static {
+        self.put_index_if(repository, tag, index, Precondition::None)
+    }
+
+    /// Stores `index` under `tag` if the tag is still as `precondition` says (see
+    /// [`put_manifest_if`](Self::put_manifest_if)). Returns its digest.
+    pub fn put_index_if(
+        &self,
+        repository: &str,
+        tag: &str,
+        index: &ImageIndex,
+        precondition: Precondition,
+    ) -> impl Future<Output = Result<Digest, OciError>> + Send + 'static {
         let bytes = to_json(index);
         let client = self.clone();
         let repository = repository.to_owned();
@@ -135,7 +163,7 @@ impl<S: RegistryHttp> OciClient<S> {
         let media_type = index.media_type.clone();
         async move {
             client
-                .put_manifest(&repository, &tag, &media_type, bytes?)
+                .put_manifest_if(&repository, &tag, &media_type, bytes?, precondition)
                 .await
         }
     }
@@ -184,6 +212,36 @@ impl<S: RegistryHttp> OciClient<S> {
             check(&Method::DELETE, response, &what).await?;
             Ok(())
         }
+    }
+}
+
+/// What a conditional manifest write expects to find under its reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing: write unconditionally.
+    None,
+    /// The manifest with this digest, as read before (`If-Match: "<digest>"`; registries
+    /// send a manifest's digest as its `ETag`).
+    Matches(Digest),
+    /// No manifest at all, as read before (`If-None-Match: *`).
+    Absent,
+}
+
+impl Precondition {
+    fn add_to(&self, headers: &mut HeaderMap) -> Result<(), OciError> {
+        match self {
+            Precondition::None => {}
+            Precondition::Matches(digest) => {
+                let etag = HeaderValue::from_str(&format!("\"{digest}\"")).map_err(|_| {
+                    OciError::InvalidInput(format!("digest {digest} is not a valid entity tag"))
+                })?;
+                headers.insert(IF_MATCH, etag);
+            }
+            Precondition::Absent => {
+                headers.insert(IF_NONE_MATCH, HeaderValue::from_static("*"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -391,6 +449,82 @@ mod tests {
         assert_eq!(digest, Digest::sha256_of(&request.body));
         let sent: ImageIndex = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(sent, index);
+    }
+
+    #[tokio::test]
+    async fn conditional_puts_send_if_match_or_if_none_match() {
+        let (client, log) = stub_client(|request| {
+            if request.headers.contains_key(IF_MATCH) {
+                respond(
+                    412,
+                    &[],
+                    r#"{"errors":[{"code":"UNKNOWN","message":"changed"}]}"#,
+                )
+            } else {
+                respond(201, &[], "")
+            }
+        });
+        let index = ImageIndex::new(vec![]);
+        let read = Digest::sha256_of(b"the index read before");
+        let refused = client
+            .put_index_if(
+                "acme/hello",
+                "1.0.0",
+                &index,
+                Precondition::Matches(read.clone()),
+            )
+            .await
+            .unwrap_err();
+        assert!(refused.is_precondition_failed(), "{refused:?}");
+        client
+            .put_index_if("acme/hello", "1.0.0", &index, Precondition::Absent)
+            .await
+            .unwrap();
+        client
+            .put_index("acme/hello", "1.0.0", &index)
+            .await
+            .unwrap();
+        let [matches, absent, plain] = requests(&log).try_into().unwrap();
+        assert_eq!(matches.headers[IF_MATCH], format!("\"{read}\""));
+        assert!(!matches.headers.contains_key(IF_NONE_MATCH));
+        assert_eq!(absent.headers[IF_NONE_MATCH], "*");
+        assert!(!absent.headers.contains_key(IF_MATCH));
+        assert!(
+            !plain.headers.contains_key(IF_MATCH) && !plain.headers.contains_key(IF_NONE_MATCH)
+        );
+        let other = OciError::Rejected {
+            status: http::StatusCode::CONFLICT,
+            code: None,
+            message: String::new(),
+        };
+        assert!(!other.is_precondition_failed());
+    }
+
+    #[tokio::test]
+    async fn reads_bypassing_caches_say_so_and_carry_extensions() {
+        let (client, log) = stub_client(|_| respond(200, &[], INDEX));
+        let client = client.with_extension(7u32);
+        client.get_index("acme/hello", "1.0.0").await.unwrap();
+        let fresh = client.clone().bypassing_caches();
+        fresh.get_index("acme/hello", "1.0.0").await.unwrap();
+        fresh
+            .put_index("acme/hello", "1.0.0", &ImageIndex::new(vec![]))
+            .await
+            .unwrap();
+        let [cached, uncached, write] = requests(&log).try_into().unwrap();
+        assert!(!cached.headers.contains_key(http::header::CACHE_CONTROL));
+        assert!(cached.extensions.get::<crate::BypassCaches>().is_none());
+        assert_eq!(uncached.headers[http::header::CACHE_CONTROL], "no-cache");
+        assert!(uncached.extensions.get::<crate::BypassCaches>().is_some());
+        assert!(!write.headers.contains_key(http::header::CACHE_CONTROL));
+        for request in [&cached, &uncached, &write] {
+            assert_eq!(request.extensions.get::<u32>(), Some(&7));
+            assert_eq!(
+                request.credentials,
+                Some(alice()),
+                "credentials still ride along"
+            );
+        }
     }
 
     #[tokio::test]

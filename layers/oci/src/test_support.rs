@@ -20,6 +20,7 @@ pub(crate) struct Recorded {
     /// Whether the body was a stream (not replayable) rather than buffered bytes.
     pub(crate) streamed: bool,
     pub(crate) credentials: Option<Credentials>,
+    pub(crate) extensions: http::Extensions,
 }
 
 pub(crate) type Log = Arc<Mutex<Vec<Recorded>>>;
@@ -67,6 +68,7 @@ where
                 body,
                 streamed,
                 credentials: parts.extensions.get::<Credentials>().cloned(),
+                extensions: parts.extensions,
             };
             let response = respond(&recorded);
             if let Ok(mut log) = recorder.lock() {

@@ -10,6 +10,8 @@ use http::{HeaderMap, HeaderValue, Method};
 use tower::BoxError;
 use tracing::debug;
 
+use pyoci_budget::RequestClass;
+
 use crate::blobs::blob_name;
 use crate::client::RegistryHttp;
 use crate::error::check;
@@ -115,8 +117,13 @@ impl<S: RegistryHttp> BlobUpload<S> {
             CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
         );
-        let result = self
+        // Its own budget: it lasts as long as the uploading client takes, and must not keep
+        // reads and index writes from finding a slot.
+        let client = self
             .client
+            .clone()
+            .with_extension(RequestClass::StreamedUpload);
+        let result = client
             .send(Method::PATCH, &self.location, headers, body)
             .await;
         let failure = body_failure.lock().ok().and_then(|mut slot| slot.take());
@@ -277,6 +284,18 @@ mod tests {
         );
         assert_eq!(patch.body, "0123456789");
         assert!(patch.headers.get("content-range").is_none());
+        let class = |request: &Recorded| request.extensions.get::<RequestClass>().copied();
+        assert_eq!(
+            class(patch),
+            Some(RequestClass::StreamedUpload),
+            "the streamed body draws from the upload budget"
+        );
+        assert_eq!(class(&seen[0]), None);
+        assert_eq!(
+            class(&seen[2]),
+            None,
+            "only the streamed PATCH is an upload"
+        );
         assert!(seen[2].body.is_empty());
         assert!(seen.iter().all(|r| r.credentials == Some(alice())));
     }

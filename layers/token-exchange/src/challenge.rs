@@ -48,6 +48,35 @@ impl Challenge {
     pub fn scope(&self) -> Option<&str> {
         self.param("scope")
     }
+
+    /// This challenge with `push` added to every repository scope that lacks it
+    /// (`repository:ns/name:pull` becomes `repository:ns/name:pull,push`), to obtain with a
+    /// read the token a write of the same repository will need. The token service grants no
+    /// more than the user may do.
+    pub(crate) fn widened_to_push(&self) -> Challenge {
+        let mut widened = self.clone();
+        for (name, value) in widened.params.iter_mut() {
+            if !name.eq_ignore_ascii_case("scope") {
+                continue;
+            }
+            let scopes: Vec<String> = value
+                .split(' ')
+                .map(|scope| match scope.rsplit_once(':') {
+                    Some((resource, actions))
+                        if resource.starts_with("repository:")
+                            && !actions
+                                .split(',')
+                                .any(|action| action == "push" || action == "*") =>
+                    {
+                        format!("{resource}:{actions},push")
+                    }
+                    _ => scope.to_owned(),
+                })
+                .collect();
+            *value = scopes.join(" ");
+        }
+        widened
+    }
 }
 
 /// Why a `WWW-Authenticate` value could not be parsed.
@@ -292,6 +321,23 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn widened_to_push_adds_push_to_repository_scopes_only() {
+        let [challenge]: [Challenge; 1] = parse_challenges(
+            r#"Bearer realm="https://r/t",scope="repository:a/b:pull registry:catalog:* repository:c:pull,push repository:d:*""#,
+        )
+        .unwrap()
+        .try_into()
+        .unwrap();
+        assert_eq!(
+            challenge.widened_to_push().scope(),
+            Some(
+                "repository:a/b:pull,push registry:catalog:* repository:c:pull,push repository:d:*"
+            )
+        );
+        assert_eq!(challenge.widened_to_push().realm(), Some("https://r/t"));
+    }
 
     fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

@@ -85,4 +85,4 @@ pub use challenge::{parse_challenges, Challenge, ChallengeError};
 pub use error::TokenExchangeError;
 pub use layer::TokenExchangeLayer;
 pub use realm_policy::{host_key, RealmPolicy, Withheld};
-pub use service::{ResponseFuture, TokenExchange};
+pub use service::{AuthorizeForWrite, ResponseFuture, TokenExchange};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
 use tower::{BoxError, Service, ServiceExt};
 
@@ -24,6 +24,12 @@ const REMEMBER_BASIC_FOR: Duration = Duration::from_secs(60 * 60);
 /// Response future of [`TokenExchange`].
 pub type ResponseFuture =
     Pin<Box<dyn Future<Output = Result<Response<reqwest::Body>, BoxError>> + Send + 'static>>;
+
+/// In a read's extensions: a write of the same repository follows, so obtain the token
+/// that write needs now (the read's scope widened to `push`) and cache it for the write.
+/// The write then never waits for a token exchange between its read and itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuthorizeForWrite;
 
 /// Authorizes outgoing registry requests with the [`Credentials`] in their extensions, answering
 /// `401` challenges with a cached registry token (or Basic credentials) and one retry.
@@ -108,10 +114,23 @@ where
         origin: origin_of(req.uri()),
         credentials: credentials.clone(),
     };
+    let for_write = req.extensions().get::<AuthorizeForWrite>().is_some()
+        && matches!(*req.method(), Method::GET | Method::HEAD);
+    // A read ahead of a write uses (and caches) the token the write will need.
+    let access_method = if for_write {
+        Method::PUT
+    } else {
+        req.method().clone()
+    };
     let token_key = TokenKey {
         origin: origin.clone(),
-        access: access_key(req.method(), req.uri().path()),
+        access: access_key(&access_method, req.uri().path()),
     };
+    // The widened token serves the read's own later requests too (e.g. a confirming read).
+    let read_key = for_write.then(|| TokenKey {
+        origin: origin.clone(),
+        access: access_key(req.method(), req.uri().path()),
+    });
     let basic = match &credentials {
         Credentials::Basic { username, password } => {
             basic_authorization(username, password.expose())
@@ -145,6 +164,13 @@ where
         .iter()
         .find(|challenge| challenge.is_bearer() && challenge.realm().is_some())
     {
+        let widened;
+        let bearer = if for_write {
+            widened = bearer.widened_to_push();
+            &widened
+        } else {
+            bearer
+        };
         if sent == Sent::Basic {
             cache.forget_basic(&origin);
         }
@@ -173,12 +199,14 @@ where
             RealmAnswer::Rejected(refusal) => return Ok(refusal),
         };
         let fetched_at = Instant::now();
-        cache.insert_token(
-            token_key.clone(),
-            token.authorization.clone(),
-            fetched_at + token.usable_for,
-            fetched_at,
-        );
+        for key in std::iter::once(token_key.clone()).chain(read_key) {
+            cache.insert_token(
+                key,
+                token.authorization.clone(),
+                fetched_at + token.usable_for,
+                fetched_at,
+            );
+        }
         let Some(replay) = replay else {
             tracing::debug!("request body cannot be replayed; token cached for the next request");
             return Ok(response);

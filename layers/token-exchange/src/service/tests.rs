@@ -845,3 +845,30 @@ async fn a_known_user_without_the_right_gets_403_and_strangers_401() {
     let (status, _) = send_ok(&untrusting, &stub, push()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_read_ahead_of_a_write_fetches_the_write_token() {
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
+    let mut read = get(alice());
+    read.extensions_mut().insert(AuthorizeForWrite);
+    assert_eq!(send_ok(&layer, &stub, read).await.1, "tok-alice");
+    assert_eq!(
+        stub.realm_queries(),
+        ["service=registry.test&scope=repository%3Ans%2Fpkg%3Apull%2Cpush"],
+        "the read asked for the write's scope"
+    );
+    let (calls_before, _) = stub.calls();
+    let write = request(Method::PUT, "/v2/ns/pkg/manifests/1.0", alice());
+    assert_eq!(send_ok(&layer, &stub, write).await.0, StatusCode::OK);
+    assert_eq!(
+        stub.calls(),
+        (calls_before + 1, 1),
+        "the write went out once, with the cached token, and fetched none"
+    );
+    assert_eq!(send_ok(&layer, &stub, get(alice())).await.0, StatusCode::OK);
+    assert_eq!(
+        stub.calls(),
+        (calls_before + 2, 1),
+        "later reads use it too"
+    );
+}
