@@ -19,6 +19,35 @@ pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 /// Registries refuse manifests above 4 MiB; refusing to read more protects our memory.
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 
+/// Media type of a Docker image manifest (schema 2).
+pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Media type of a Docker manifest list (multi-platform image).
+pub const DOCKER_MANIFEST_LIST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Media type of a signed Docker schema 1 manifest.
+const DOCKER_SCHEMA1_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+/// Every manifest type a registry may hold under a tag. Reading a tag with all of them
+/// accepted is what tells "another kind of document" from "nothing": a registry answers a
+/// type left out of `Accept` with 404 `MANIFEST_UNKNOWN` (distribution 2.8 does), which would
+/// read as an absent tag.
+const ANY_MANIFEST: [&str; 5] = [
+    OCI_INDEX_MEDIA_TYPE,
+    OCI_MANIFEST_MEDIA_TYPE,
+    DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+    DOCKER_MANIFEST_MEDIA_TYPE,
+    DOCKER_SCHEMA1_MEDIA_TYPE,
+];
+
+/// What a tag read with [`OciClient::get_tagged_index`] holds.
+#[derive(Debug)]
+pub enum TaggedIndex {
+    /// An OCI image index, and its digest.
+    Index(ImageIndex, Digest),
+    /// A manifest of another kind (an image, a Docker manifest list...), with its media type.
+    Other { media_type: String },
+}
+
 impl<S: RegistryHttp> OciClient<S> {
     /// Fetches the manifest `reference` (a tag or a digest) of `repository`, accepting the
     /// media types in `accept` (registries answer 404 for a type not listed).
@@ -76,6 +105,35 @@ impl<S: RegistryHttp> OciClient<S> {
         let manifest = self.get_manifest(repository, reference, &[OCI_INDEX_MEDIA_TYPE]);
         let what = format!("{}:{reference}", repository.to_ascii_lowercase());
         async move { parse_typed::<ImageIndex>(manifest.await?, OCI_INDEX_MEDIA_TYPE, &what) }
+    }
+
+    /// Fetches the document tagged `tag`, accepting every manifest type: an OCI image index,
+    /// or [`TaggedIndex::Other`] for another manifest kind. [`OciError::NotFound`] only when
+    /// the registry says the tag (or repository) does not exist; anything that is not a
+    /// manifest at all (an HTML page from a proxy, a truncated or oversized document) is
+    /// [`OciError::InvalidResponse`], never taken for absence.
+    pub fn get_tagged_index(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<TaggedIndex, OciError>> + Send + 'static {
+        let manifest = self.get_manifest(repository, tag, &ANY_MANIFEST);
+        let what = format!("{}:{tag}", repository.to_ascii_lowercase());
+        async move {
+            let manifest = manifest.await?;
+            let media_type = manifest.media_type.clone();
+            if media_type == OCI_INDEX_MEDIA_TYPE || media_type.is_empty() {
+                let (index, digest) =
+                    parse_typed::<ImageIndex>(manifest, OCI_INDEX_MEDIA_TYPE, &what)?;
+                return Ok(TaggedIndex::Index(index, digest));
+            }
+            if ANY_MANIFEST.contains(&media_type.as_str()) {
+                return Ok(TaggedIndex::Other { media_type });
+            }
+            Err(OciError::InvalidResponse(format!(
+                "{what} came back as {media_type:?}, which is not a manifest type"
+            )))
+        }
     }
 
     /// Fetches an OCI image manifest; an error if `reference` is anything else.

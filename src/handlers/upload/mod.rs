@@ -114,7 +114,14 @@ async fn upload_file(
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
     let blob_upload = oci.start_blob_upload(&repo).await?;
-    if let Some(stored) = stored_entry(&oci, &repo, &filename).await? {
+    let stored = match stored_entry(&oci, &repo, &filename).await {
+        Ok(stored) => stored,
+        Err(err) => {
+            blob_upload.cancel().await;
+            return Err(err);
+        }
+    };
+    if let Some(stored) = stored {
         let stored_sha256 = layout::stored_sha256(&stored);
         blob_upload.cancel().await;
         file.try_for_each(|_| async { Ok(()) }).await?;

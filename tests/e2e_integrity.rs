@@ -1,0 +1,354 @@
+//! Integrity against the real registry: nothing is written over a tag PyOCI cannot read,
+//! aborted uploads leave nothing behind, only real distributions are accepted, an upload is
+//! answered only once its whole body arrived, one rule for which file names name a file,
+//! whole-version deletes, and cache headers that stay true when a file is replaced.
+
+use std::{
+    fs,
+    io::{Read, Write},
+    net::{Shutdown, TcpStream},
+    path::{Path, PathBuf},
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use pyoci_test_support::{
+    answered_requests, run_checked, sdist_bytes, sha256_hex, wheel_bytes, Fault, FaultProxy,
+    FaultRule, HttpClient, HttpResponse, Multipart, Pyoci, Registry, RegistryAuth,
+    REQUEST_LOG_FILTER,
+};
+
+const NAMESPACE: &str = "integrity";
+const PROJECT: &str = "hello-probe";
+const REPO: &str = "integrity/hello_probe";
+const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+const MANIFEST_TYPES: &str = "application/vnd.oci.image.index.v1+json, \
+     application/vnd.oci.image.manifest.v1+json, \
+     application/vnd.docker.distribution.manifest.v2+json";
+
+fn start_pyoci(env: &[(&str, &str)]) -> Pyoci {
+    let mut all = vec![
+        ("PYOCI_ALLOW_PRIVATE_REGISTRIES", "true"),
+        ("PYOCI_WRITE_SETTLE_MS", "0"),
+        ("RUST_LOG", REQUEST_LOG_FILTER),
+    ];
+    all.extend_from_slice(env);
+    Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &all)
+}
+
+fn wheel_name(version: &str) -> String {
+    format!("hello_probe-{version}-py3-none-any.whl")
+}
+
+fn sdist_name(version: &str) -> String {
+    format!("hello_probe-{version}.tar.gz")
+}
+
+/// The upload form twine would send for `filename` holding `content`.
+fn form(filename: &str, version: &str, content: &[u8]) -> Multipart {
+    let filetype = if filename.ends_with(".whl") {
+        "bdist_wheel"
+    } else {
+        "sdist"
+    };
+    Multipart::new()
+        .text(":action", "file_upload")
+        .text("protocol_version", "1")
+        .text("name", PROJECT)
+        .text("version", version)
+        .text("filetype", filetype)
+        .text("sha256_digest", &sha256_hex(content))
+        .file("content", filename, "application/octet-stream", content)
+}
+
+/// A registry, PyOCI in front of it (optionally through a fault proxy), and a client.
+struct Setup {
+    registry: Registry,
+    proxy: Option<FaultProxy>,
+    pyoci: Pyoci,
+    http: HttpClient,
+}
+
+impl Setup {
+    fn direct() -> Setup {
+        let registry = Registry::start(RegistryAuth::None);
+        Setup {
+            pyoci: start_pyoci(&[]),
+            registry,
+            proxy: None,
+            http: HttpClient::new(),
+        }
+    }
+
+    fn proxied() -> Setup {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        Setup {
+            pyoci: start_pyoci(&[("PYOCI_REGISTRY_TIMEOUT", "5")]),
+            registry,
+            proxy: Some(proxy),
+            http: HttpClient::new(),
+        }
+    }
+
+    fn proxy(&self) -> &FaultProxy {
+        self.proxy.as_ref().expect("a proxied setup")
+    }
+
+    fn segment(&self) -> String {
+        match &self.proxy {
+            Some(proxy) => proxy.url_segment(),
+            None => self.registry.url_segment(),
+        }
+    }
+
+    fn index_url(&self) -> String {
+        format!(
+            "{}/{}/{NAMESPACE}/",
+            self.pyoci.base_url(),
+            self.segment()
+        )
+    }
+
+    fn project_url(&self) -> String {
+        format!("{}{PROJECT}/", self.index_url())
+    }
+
+    fn file_url(&self, filename: &str) -> String {
+        format!("{}{filename}", self.project_url())
+    }
+
+    fn upload(&self, filename: &str, version: &str, content: &[u8]) -> HttpResponse {
+        self.http
+            .post_multipart(&self.index_url(), form(filename, version, content), &[])
+    }
+
+    fn upload_ok(&self, filename: &str, version: &str, content: &[u8]) {
+        let response = self.upload(filename, version, content);
+        assert_eq!(
+            response.status,
+            200,
+            "upload of {filename}: {}\n{}",
+            response.text(),
+            self.logs()
+        );
+    }
+
+    /// The file names the project page lists (empty for a 404).
+    fn listed(&self) -> Vec<String> {
+        let page = self.http.get_with(
+            &self.project_url(),
+            &[("Accept", "application/vnd.pypi.simple.v1+json")],
+        );
+        if page.status == 404 {
+            return Vec::new();
+        }
+        assert_eq!(page.status, 200, "{}\n{}", page.text(), self.logs());
+        let mut names: Vec<String> = page.json()["files"]
+            .as_array()
+            .expect("a files array")
+            .iter()
+            .map(|file| file["filename"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The registry's own answer for `REPO:tag` (straight from it, not through the proxy):
+    /// status, digest and body.
+    fn tag_in_registry(&self, tag: &str) -> (u16, Option<String>, Vec<u8>) {
+        let response = self.http.get_with(
+            &format!("{}/v2/{REPO}/manifests/{tag}", self.registry.url()),
+            &[("Accept", MANIFEST_TYPES)],
+        );
+        let digest = response
+            .header("docker-content-digest")
+            .map(str::to_owned);
+        (response.status, digest, response.body)
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- pyoci log ---\n{}\n--- registry log ---\n{}",
+            self.pyoci.log(),
+            self.registry.log()
+        )
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds; panics with `what` after `limit`.
+fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// --- Nothing is written over a tag PyOCI cannot read -------------------------------------
+
+/// A single-layer image in an OCI layout directory, as a build tool would leave it.
+fn write_image_layout(dir: &Path) {
+    let blobs = dir.join("blobs").join("sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    let write_blob = |bytes: &[u8]| {
+        let hex = sha256_hex(bytes);
+        fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let layer = sdist_bytes("image-layer", "1.0", b"not a python package");
+    let (layer_digest, layer_size) = write_blob(&layer);
+    let config = serde_json::json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    })
+    .to_string();
+    let (config_digest, config_size) = write_blob(config.as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": config_size,
+        },
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": layer_digest,
+            "size": layer_size,
+        }],
+    })
+    .to_string();
+    let (manifest_digest, manifest_size) = write_blob(manifest.as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest_size,
+            "annotations": {"org.opencontainers.image.ref.name": "image"},
+        }],
+    })
+    .to_string();
+    fs::write(dir.join("index.json"), index).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+#[test]
+fn a_foreign_image_under_a_version_tag_is_a_409_and_stays_untouched() {
+    let setup = Setup::direct();
+    let layout = tempfile::tempdir().unwrap();
+    write_image_layout(layout.path());
+    run_checked(Command::new("skopeo").args([
+        "copy",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:image", layout.path().display()),
+        &format!("docker://{}/{REPO}:2.0", setup.registry.host_port()),
+    ]));
+    let (status, before, image) = setup.tag_in_registry("2.0");
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8_lossy(&image).contains("image.manifest.v1+json"),
+        "skopeo pushed an image manifest"
+    );
+
+    let content = wheel_bytes(PROJECT, "2.0", b"a wheel");
+    let refused = setup.upload(&wheel_name("2.0"), "2.0", &content);
+    assert_eq!(refused.status, 409, "{}\n{}", refused.text(), setup.logs());
+    assert!(
+        refused.text().contains("2.0") && refused.text().contains("untouched"),
+        "{}",
+        refused.text()
+    );
+    let (status, after, bytes) = setup.tag_in_registry("2.0");
+    assert_eq!((status, &after, &bytes), (200, &before, &image));
+
+    // Listings still skip it, and a version beside it works as ever.
+    setup.upload_ok(
+        &wheel_name("1.0"),
+        "1.0",
+        &wheel_bytes(PROJECT, "1.0", b"x"),
+    );
+    assert_eq!(setup.listed(), [wheel_name("1.0")]);
+}
+
+/// Uploads a wheel of 1.0, then an sdist of 1.0 while the proxy answers the index read with
+/// `fault`: a 502, and the registry's index is exactly as before.
+fn unreadable_index_is_a_502_and_nothing_is_written(what: &str, fault: Fault) {
+    let setup = Setup::proxied();
+    setup.upload_ok(
+        &wheel_name("1.0"),
+        "1.0",
+        &wheel_bytes(PROJECT, "1.0", b"first file"),
+    );
+    let (_, before, index) = setup.tag_in_registry("1.0");
+    assert!(before.is_some());
+
+    let proxy = setup.proxy();
+    proxy.forget_seen();
+    proxy.set(
+        FaultRule::new(fault)
+            .method("GET")
+            .path_contains("/manifests/1.0"),
+    );
+    let sdist = sdist_bytes(PROJECT, "1.0", b"second file");
+    let refused = setup.upload(&sdist_name("1.0"), "1.0", &sdist);
+    proxy.clear();
+    assert!(
+        proxy.faults_injected() > 0,
+        "the fault was never injected: {:?}",
+        proxy.seen()
+    );
+    assert_eq!(
+        refused.status,
+        502,
+        "{what}: {}\n{}",
+        refused.text(),
+        setup.logs()
+    );
+    assert!(
+        refused.text().contains("unexpected response"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(
+        proxy.count("PUT", "/manifests/1.0"),
+        0,
+        "an index was written"
+    );
+    let (_, after, unchanged) = setup.tag_in_registry("1.0");
+    assert_eq!((after, unchanged), (before, index));
+    assert_eq!(setup.listed(), [wheel_name("1.0")]);
+}
+
+#[test]
+fn an_html_page_instead_of_the_index_is_a_502_and_nothing_is_written() {
+    unreadable_index_is_a_502_and_nothing_is_written("an HTML page", Fault::Answer {
+        status: 200,
+        content_type: "text/html; charset=utf-8".into(),
+        body: b"<html><body>Please sign in</body></html>".to_vec(),
+    });
+}
+
+#[test]
+fn an_unexpected_redirect_instead_of_the_index_is_a_502_and_nothing_is_written() {
+    unreadable_index_is_a_502_and_nothing_is_written("a 302", Fault::Answer {
+        status: 302,
+        content_type: "text/plain".into(),
+        body: b"moved".to_vec(),
+    });
+}
+
+#[test]
+fn an_index_over_the_size_limit_is_a_502_and_nothing_is_written() {
+    let mut body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"x":""#.to_vec();
+    body.resize(5 * 1024 * 1024, b'x');
+    body.extend_from_slice(br#""}}"#);
+    unreadable_index_is_a_502_and_nothing_is_written("a 5 MiB index", Fault::Answer {
+        status: 200,
+        content_type: INDEX_TYPE.into(),
+        body,
+    });
+}
