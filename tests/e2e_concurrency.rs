@@ -18,7 +18,8 @@ fn wheel_name(version: &str, file: usize) -> String {
 
 fn wheel_form(version: &str, file: usize) -> Multipart {
     let filename = wheel_name(version, file);
-    let content = format!("wheel {file} of {version}: distinct bytes").repeat(64);
+    let payload = format!("wheel {file} of {version}: distinct bytes").repeat(64);
+    let content = pyoci_test_support::wheel_bytes(PROJECT, version, payload.as_bytes());
     Multipart::new()
         .text(":action", "file_upload")
         .text("protocol_version", "1")
@@ -27,13 +28,13 @@ fn wheel_form(version: &str, file: usize) -> Multipart {
         .text("filetype", "bdist_wheel")
         .text(
             "sha256_digest",
-            &pyoci_test_support::sha256_hex(content.as_bytes()),
+            &pyoci_test_support::sha256_hex(&content),
         )
         .file(
             "content",
             &filename,
             "application/octet-stream",
-            content.as_bytes(),
+            &content,
         )
 }
 

@@ -14,7 +14,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    answered_requests, run_checked, sdist_bytes, sha256_hex, wheel_bytes, Fault, FaultProxy,
+    answered_requests, run_checked, sdist_bytes, sha256_hex, wheel_bytes, zip_bytes, Fault, FaultProxy,
     FaultRule, HttpClient, HttpResponse, Multipart, Pyoci, Registry, RegistryAuth,
     REQUEST_LOG_FILTER,
 };
@@ -351,4 +351,94 @@ fn an_index_over_the_size_limit_is_a_502_and_nothing_is_written() {
         content_type: INDEX_TYPE.into(),
         body,
     });
+}
+
+// --- Only real distributions are accepted --------------------------------------------------
+
+/// Files that are not distributions, each refused with a 400 naming what is missing.
+fn not_distributions() -> Vec<(&'static str, String, Vec<u8>, &'static str)> {
+    let random: Vec<u8> = (0..4096u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    vec![
+        ("random bytes", wheel_name("1.0"), random, "METADATA"),
+        (
+            "a zip without METADATA",
+            wheel_name("1.0"),
+            zip_bytes(&[("hello_probe/__init__.py", b"print('hi')\n")]),
+            "METADATA",
+        ),
+        ("an empty wheel", wheel_name("1.0"), Vec::new(), "METADATA"),
+        ("an empty sdist", sdist_name("1.0"), Vec::new(), "PKG-INFO"),
+        (
+            "an sdist of another project",
+            sdist_name("1.0"),
+            sdist_bytes("other", "1.0", b"payload"),
+            "names the project `other`",
+        ),
+        (
+            "a wheel whose METADATA has no Version",
+            wheel_name("1.0"),
+            zip_bytes(&[(
+                "hello_probe-1.0.dist-info/METADATA",
+                b"Metadata-Version: 2.1\nName: hello-probe\n",
+            )]),
+            "Version",
+        ),
+    ]
+}
+
+fn assert_not_distributions_are_refused(setup: &Setup) {
+    for (what, filename, content, missing) in not_distributions() {
+        let refused = setup.upload(&filename, "1.0", &content);
+        assert_eq!(
+            refused.status,
+            400,
+            "{what} was accepted: {}\n{}",
+            refused.text(),
+            setup.logs()
+        );
+        assert!(
+            refused.text().contains(missing),
+            "{what}: the answer must say what is missing: {}",
+            refused.text()
+        );
+        let download = setup.http.get(&setup.file_url(&filename));
+        assert_eq!(download.status, 404, "{what}: {}", download.text());
+    }
+    assert_eq!(setup.listed(), Vec::<String>::new(), "nothing may be listed");
+    let tags = setup.http.get(&format!(
+        "{}/v2/{REPO}/tags/list",
+        setup.registry.url()
+    ));
+    assert!(
+        tags.status == 404 || tags.json()["tags"].as_array().is_none_or(Vec::is_empty),
+        "no tag may exist: {}",
+        tags.text()
+    );
+    // A real wheel still goes in.
+    setup.upload_ok(
+        &wheel_name("1.0"),
+        "1.0",
+        &wheel_bytes(PROJECT, "1.0", b"real"),
+    );
+    assert_eq!(setup.listed(), [wheel_name("1.0")]);
+}
+
+#[test]
+fn files_that_are_not_distributions_are_refused_and_nothing_is_stored() {
+    assert_not_distributions_are_refused(&Setup::direct());
+}
+
+#[test]
+fn a_conservative_registry_profile_validates_distributions_too() {
+    let registry = Registry::start(RegistryAuth::None);
+    let profile = format!("{}=conservative", registry.host_port());
+    let setup = Setup {
+        pyoci: start_pyoci(&[("PYOCI_REGISTRY_PROFILES", &profile)]),
+        registry,
+        proxy: None,
+        http: HttpClient::new(),
+    };
+    assert_not_distributions_are_refused(&setup);
 }

@@ -35,6 +35,23 @@ pub fn wheel_bytes(name: &str, version: &str, payload: &[u8]) -> Vec<u8> {
         .into_inner()
 }
 
+/// A zip archive of `entries` (path, bytes), stored: a wheel-shaped file without whatever
+/// the entries leave out.
+pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored);
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (path, bytes) in entries {
+        zip.start_file(*path, stored)
+            .unwrap_or_else(|err| panic!("cannot add {path} to the test zip: {err}"));
+        zip.write_all(bytes)
+            .unwrap_or_else(|err| panic!("cannot write {path} into the test zip: {err}"));
+    }
+    zip.finish()
+        .unwrap_or_else(|err| panic!("cannot finish the test zip: {err}"))
+        .into_inner()
+}
+
 /// An sdist (`.tar.gz`) of `name` `version` with `PKG-INFO` and `payload`.
 pub fn sdist_bytes(name: &str, version: &str, payload: &[u8]) -> Vec<u8> {
     let top = format!("{}-{version}", name.replace(['-', '.'], "_"));

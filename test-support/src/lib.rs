@@ -44,7 +44,7 @@ mod timefmt;
 mod token_issuer;
 mod upload;
 
-pub use archives::{sdist_bytes, wheel_bytes};
+pub use archives::{sdist_bytes, wheel_bytes, zip_bytes};
 pub use client_home::{ClientHome, DEAD_PROXY};
 pub use dists::{wheel_core_metadata, write_dists, DistSpec};
 pub use fault_proxy::{Fault, FaultProxy, FaultRule, SeenRequest};
