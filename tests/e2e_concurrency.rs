@@ -26,16 +26,8 @@ fn wheel_form(version: &str, file: usize) -> Multipart {
         .text("name", PROJECT)
         .text("version", version)
         .text("filetype", "bdist_wheel")
-        .text(
-            "sha256_digest",
-            &pyoci_test_support::sha256_hex(&content),
-        )
-        .file(
-            "content",
-            &filename,
-            "application/octet-stream",
-            &content,
-        )
+        .text("sha256_digest", &pyoci_test_support::sha256_hex(&content))
+        .file("content", &filename, "application/octet-stream", &content)
 }
 
 struct TwoReplicas {

@@ -14,8 +14,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    answered_requests, run_checked, sdist_bytes, sha256_hex, wheel_bytes, zip_bytes, Fault, FaultProxy,
-    FaultRule, HttpClient, HttpResponse, Multipart, Pyoci, Registry, RegistryAuth,
+    answered_requests, run_checked, sdist_bytes, sha256_hex, wheel_bytes, zip_bytes, Fault,
+    FaultProxy, FaultRule, HttpClient, HttpResponse, Multipart, Pyoci, Registry, RegistryAuth,
     REQUEST_LOG_FILTER,
 };
 
@@ -104,11 +104,7 @@ impl Setup {
     }
 
     fn index_url(&self) -> String {
-        format!(
-            "{}/{}/{NAMESPACE}/",
-            self.pyoci.base_url(),
-            self.segment()
-        )
+        format!("{}/{}/{NAMESPACE}/", self.pyoci.base_url(), self.segment())
     }
 
     fn project_url(&self) -> String {
@@ -162,9 +158,7 @@ impl Setup {
             &format!("{}/v2/{REPO}/manifests/{tag}", self.registry.url()),
             &[("Accept", MANIFEST_TYPES)],
         );
-        let digest = response
-            .header("docker-content-digest")
-            .map(str::to_owned);
+        let digest = response.header("docker-content-digest").map(str::to_owned);
         (response.status, digest, response.body)
     }
 
@@ -325,20 +319,26 @@ fn unreadable_index_is_a_502_and_nothing_is_written(what: &str, fault: Fault) {
 
 #[test]
 fn an_html_page_instead_of_the_index_is_a_502_and_nothing_is_written() {
-    unreadable_index_is_a_502_and_nothing_is_written("an HTML page", Fault::Answer {
-        status: 200,
-        content_type: "text/html; charset=utf-8".into(),
-        body: b"<html><body>Please sign in</body></html>".to_vec(),
-    });
+    unreadable_index_is_a_502_and_nothing_is_written(
+        "an HTML page",
+        Fault::Answer {
+            status: 200,
+            content_type: "text/html; charset=utf-8".into(),
+            body: b"<html><body>Please sign in</body></html>".to_vec(),
+        },
+    );
 }
 
 #[test]
 fn an_unexpected_redirect_instead_of_the_index_is_a_502_and_nothing_is_written() {
-    unreadable_index_is_a_502_and_nothing_is_written("a 302", Fault::Answer {
-        status: 302,
-        content_type: "text/plain".into(),
-        body: b"moved".to_vec(),
-    });
+    unreadable_index_is_a_502_and_nothing_is_written(
+        "a 302",
+        Fault::Answer {
+            status: 302,
+            content_type: "text/plain".into(),
+            body: b"moved".to_vec(),
+        },
+    );
 }
 
 #[test]
@@ -346,11 +346,14 @@ fn an_index_over_the_size_limit_is_a_502_and_nothing_is_written() {
     let mut body = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"x":""#.to_vec();
     body.resize(5 * 1024 * 1024, b'x');
     body.extend_from_slice(br#""}}"#);
-    unreadable_index_is_a_502_and_nothing_is_written("a 5 MiB index", Fault::Answer {
-        status: 200,
-        content_type: INDEX_TYPE.into(),
-        body,
-    });
+    unreadable_index_is_a_502_and_nothing_is_written(
+        "a 5 MiB index",
+        Fault::Answer {
+            status: 200,
+            content_type: INDEX_TYPE.into(),
+            body,
+        },
+    );
 }
 
 // --- Only real distributions are accepted --------------------------------------------------
@@ -406,11 +409,14 @@ fn assert_not_distributions_are_refused(setup: &Setup) {
         let download = setup.http.get(&setup.file_url(&filename));
         assert_eq!(download.status, 404, "{what}: {}", download.text());
     }
-    assert_eq!(setup.listed(), Vec::<String>::new(), "nothing may be listed");
-    let tags = setup.http.get(&format!(
-        "{}/v2/{REPO}/tags/list",
-        setup.registry.url()
-    ));
+    assert_eq!(
+        setup.listed(),
+        Vec::<String>::new(),
+        "nothing may be listed"
+    );
+    let tags = setup
+        .http
+        .get(&format!("{}/v2/{REPO}/tags/list", setup.registry.url()));
     assert!(
         tags.status == 404 || tags.json()["tags"].as_array().is_none_or(Vec::is_empty),
         "no tag may exist: {}",
@@ -441,4 +447,100 @@ fn a_conservative_registry_profile_validates_distributions_too() {
         http: HttpClient::new(),
     };
     assert_not_distributions_are_refused(&setup);
+}
+
+// --- An aborted upload leaves nothing behind -----------------------------------------------
+
+/// The repository's unfinished blob uploads in the registry's storage (filesystem driver).
+fn upload_sessions(registry: &Registry) -> Vec<PathBuf> {
+    let uploads = registry
+        .data_dir()
+        .join("docker/registry/v2/repositories")
+        .join(REPO)
+        .join("_uploads");
+    match fs::read_dir(&uploads) {
+        Ok(entries) => entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Bytes of partial data the registry holds for an unfinished upload session.
+fn session_bytes(session: &Path) -> u64 {
+    fs::metadata(session.join("data")).map_or(0, |data| data.len())
+}
+
+/// Every file under `dir`, with its size.
+fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        match entry.metadata() {
+            Ok(meta) if meta.is_dir() => found.extend(files_under(&path)),
+            Ok(meta) => found.push((path, meta.len())),
+            Err(_) => {}
+        }
+    }
+    found
+}
+
+#[test]
+fn a_client_dropping_mid_upload_leaves_no_partial_blob_in_the_registry() {
+    let setup = Setup::direct();
+    let payload: Vec<u8> = (0..8 * 1024 * 1024u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let wheel = wheel_bytes(PROJECT, "1.0", &payload);
+    let form = form(&wheel_name("1.0"), "1.0", &wheel);
+    let content_type = form.content_type();
+    let body = form.into_body();
+    let path = setup
+        .index_url()
+        .trim_start_matches(&setup.pyoci.base_url())
+        .to_owned();
+    let mut stream = TcpStream::connect(("127.0.0.1", setup.pyoci.port())).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body[..body.len() / 2]).unwrap();
+
+    // The registry holds part of the file in an upload session...
+    wait_until(
+        Duration::from_secs(20),
+        "partial data in the registry",
+        || {
+            upload_sessions(&setup.registry)
+                .iter()
+                .any(|session| session_bytes(session) > 0)
+        },
+    );
+    // ...when the client goes away.
+    stream.shutdown(Shutdown::Both).unwrap();
+    drop(stream);
+
+    // Cancelled at its current location, the session's data goes. (Distribution 2.8 then
+    // writes the session's hash state once more while closing the request, so a
+    // `hashstates/` file of about a hundred bytes stays; the partial data does not.)
+    let partial_data = || -> Vec<(PathBuf, u64)> {
+        upload_sessions(&setup.registry)
+            .iter()
+            .flat_map(|session| files_under(session))
+            .filter(|(path, size)| path.ends_with("data") || *size > 1024)
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !partial_data().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the registry kept the partial upload: {:?}\n{}",
+            partial_data(),
+            setup.logs()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(setup.listed(), Vec::<String>::new());
 }

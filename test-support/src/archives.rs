@@ -38,8 +38,8 @@ pub fn wheel_bytes(name: &str, version: &str, payload: &[u8]) -> Vec<u8> {
 /// A zip archive of `entries` (path, bytes), stored: a wheel-shaped file without whatever
 /// the entries leave out.
 pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let stored = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for (path, bytes) in entries {
         zip.start_file(*path, stored)

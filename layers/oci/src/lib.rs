@@ -126,9 +126,7 @@ pub use client::{OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
 pub use http_client::{HttpClient, HttpClientFuture};
-pub use manifests::{
-    TaggedIndex, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE,
-};
+pub use manifests::{TaggedIndex, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE};
 pub use names::{normalize_repository, validate_tag};
 pub use registry::Registry;
 pub use sha256_stream::{Sha256Handle, Sha256Stream, StreamDigest};

@@ -297,7 +297,11 @@ fn core_metadata(
     };
     let core = match metadata.result() {
         Ok(Some(core)) => core,
-        Ok(None) => return Err(not_a_distribution("its core metadata file is missing".into())),
+        Ok(None) => {
+            return Err(not_a_distribution(
+                "its core metadata file is missing".into(),
+            ))
+        }
         Err(err) => {
             return Err(not_a_distribution(format!(
                 "its core metadata cannot be read ({err})"
