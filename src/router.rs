@@ -83,6 +83,7 @@ async fn dispatch(
             let request = FileRequest {
                 head_only,
                 range: request.headers().get(http::header::RANGE).cloned(),
+                if_none_match: request.headers().get(http::header::IF_NONE_MATCH).cloned(),
             };
             handlers::get_file(&app, target, project, filename, credentials, request).await
         }

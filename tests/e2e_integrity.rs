@@ -544,3 +544,65 @@ fn a_client_dropping_mid_upload_leaves_no_partial_blob_in_the_registry() {
     }
     assert_eq!(setup.listed(), Vec::<String>::new());
 }
+
+// --- Cache headers stay true when a file is replaced ---------------------------------------
+
+#[test]
+fn a_file_replaced_under_its_name_is_revalidated_by_etag() {
+    let setup = Setup::direct();
+    let name = wheel_name("1.0");
+    let url = setup.file_url(&name);
+    let first = wheel_bytes(PROJECT, "1.0", b"first bytes");
+    setup.upload_ok(&name, "1.0", &first);
+
+    let download = setup.http.get(&url);
+    assert_eq!(download.status, 200);
+    assert!(download.body == first);
+    let cache_control = download.header("cache-control").unwrap_or_default();
+    assert!(
+        !cache_control.contains("immutable") && cache_control.contains("no-cache"),
+        "a file's name does not pin its bytes: {cache_control}"
+    );
+    let first_etag = download.header("etag").expect("an ETag").to_owned();
+    assert_eq!(first_etag, format!("\"{}\"", sha256_hex(&first)));
+
+    // A cache holding the current bytes gets a 304 without a body, for GET and HEAD.
+    for method in ["GET", "HEAD"] {
+        let revalidated =
+            setup
+                .http
+                .request(method, &url, &[("If-None-Match", &first_etag)], None);
+        assert_eq!(revalidated.status, 304, "{method}: {}", revalidated.text());
+        assert!(revalidated.body.is_empty());
+        assert_eq!(revalidated.header("etag"), Some(first_etag.as_str()));
+    }
+
+    // Deleted and uploaded again with other bytes: the same revalidation gets the new file.
+    let deleted = setup.http.delete(&url, &[]);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    let second = wheel_bytes(PROJECT, "1.0", b"other bytes, same name");
+    setup.upload_ok(&name, "1.0", &second);
+    let revalidated = setup
+        .http
+        .get_with(&url, &[("If-None-Match", &first_etag)]);
+    assert_eq!(revalidated.status, 200, "{}", revalidated.text());
+    assert!(revalidated.body == second, "the cache must get the new bytes");
+    assert_eq!(
+        revalidated.header("etag"),
+        Some(format!("\"{}\"", sha256_hex(&second)).as_str())
+    );
+
+    // The PEP 658 metadata file revalidates the same way.
+    let metadata_url = format!("{url}.metadata");
+    let metadata = setup.http.get(&metadata_url);
+    assert_eq!(metadata.status, 200, "{}", metadata.text());
+    assert!(!metadata
+        .header("cache-control")
+        .unwrap_or_default()
+        .contains("immutable"));
+    let metadata_etag = metadata.header("etag").expect("an ETag").to_owned();
+    let again = setup
+        .http
+        .get_with(&metadata_url, &[("If-None-Match", &metadata_etag)]);
+    assert_eq!(again.status, 304);
+}
