@@ -92,6 +92,11 @@ async fn dispatch(
             project,
             filename,
         } => handlers::delete_file(&app, target, project, filename, credentials).await,
+        Route::DeleteVersion {
+            target,
+            project,
+            version,
+        } => handlers::delete_version(&app, target, project, version, credentials).await,
         Route::ProjectJson { target, project } => {
             handlers::project_json(&app, target, project, credentials).await
         }

@@ -568,10 +568,9 @@ fn a_file_replaced_under_its_name_is_revalidated_by_etag() {
 
     // A cache holding the current bytes gets a 304 without a body, for GET and HEAD.
     for method in ["GET", "HEAD"] {
-        let revalidated =
-            setup
-                .http
-                .request(method, &url, &[("If-None-Match", &first_etag)], None);
+        let revalidated = setup
+            .http
+            .request(method, &url, &[("If-None-Match", &first_etag)], None);
         assert_eq!(revalidated.status, 304, "{method}: {}", revalidated.text());
         assert!(revalidated.body.is_empty());
         assert_eq!(revalidated.header("etag"), Some(first_etag.as_str()));
@@ -582,11 +581,12 @@ fn a_file_replaced_under_its_name_is_revalidated_by_etag() {
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     let second = wheel_bytes(PROJECT, "1.0", b"other bytes, same name");
     setup.upload_ok(&name, "1.0", &second);
-    let revalidated = setup
-        .http
-        .get_with(&url, &[("If-None-Match", &first_etag)]);
+    let revalidated = setup.http.get_with(&url, &[("If-None-Match", &first_etag)]);
     assert_eq!(revalidated.status, 200, "{}", revalidated.text());
-    assert!(revalidated.body == second, "the cache must get the new bytes");
+    assert!(
+        revalidated.body == second,
+        "the cache must get the new bytes"
+    );
     assert_eq!(
         revalidated.header("etag"),
         Some(format!("\"{}\"", sha256_hex(&second)).as_str())
@@ -605,4 +605,83 @@ fn a_file_replaced_under_its_name_is_revalidated_by_etag() {
         .http
         .get_with(&metadata_url, &[("If-None-Match", &metadata_etag)]);
     assert_eq!(again.status, 304);
+}
+
+// --- Deleting a whole version, as the original PyOCI does ----------------------------------
+
+fn upload_version_files(setup: &Setup, version: &str) {
+    setup.upload_ok(
+        &wheel_name(version),
+        version,
+        &wheel_bytes(PROJECT, version, b"wheel"),
+    );
+    setup.upload_ok(
+        &sdist_name(version),
+        version,
+        &sdist_bytes(PROJECT, version, b"sdist"),
+    );
+}
+
+#[test]
+fn deleting_a_version_removes_it_with_all_its_files_and_a_file_name_one_file() {
+    let setup = Setup::direct();
+    upload_version_files(&setup, "1.0");
+    upload_version_files(&setup, "2.0");
+    let (_, _, index) = setup.tag_in_registry("1.0");
+    let file_manifests: Vec<String> = serde_json::from_slice::<serde_json::Value>(&index).unwrap()
+        ["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["digest"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(file_manifests.len(), 2);
+
+    let deleted = setup.http.delete(&setup.file_url("1.0"), &[]);
+    assert_eq!(deleted.status, 200, "{}\n{}", deleted.text(), setup.logs());
+    assert!(deleted.text().contains("2 files"), "{}", deleted.text());
+    assert_eq!(setup.listed(), [wheel_name("2.0"), sdist_name("2.0")]);
+    assert_eq!(setup.tag_in_registry("1.0").0, 404, "the tag is gone");
+    for digest in &file_manifests {
+        let (status, _, _) = setup.tag_in_registry(digest);
+        assert_eq!(status, 404, "file manifest {digest} is left");
+    }
+    let again = setup.http.delete(&setup.file_url("1.0"), &[]);
+    assert_eq!(again.status, 404, "{}", again.text());
+    let not_a_version = setup
+        .http
+        .delete(&setup.file_url("latest-and-greatest"), &[]);
+    assert_eq!(not_a_version.status, 400, "{}", not_a_version.text());
+
+    // A file name still deletes that one file.
+    let one = setup.http.delete(&setup.file_url(&wheel_name("2.0")), &[]);
+    assert_eq!(one.status, 200, "{}", one.text());
+    assert_eq!(setup.listed(), [sdist_name("2.0")]);
+}
+
+#[test]
+fn deleting_a_version_on_a_registry_that_refuses_deletes_is_a_405_and_changes_nothing() {
+    let registry = Registry::start_without_deletes(RegistryAuth::None);
+    let setup = Setup {
+        pyoci: start_pyoci(&[]),
+        registry,
+        proxy: None,
+        http: HttpClient::new(),
+    };
+    upload_version_files(&setup, "1.0");
+    let (_, before, _) = setup.tag_in_registry("1.0");
+
+    let refused = setup.http.delete(&setup.file_url("1.0"), &[]);
+    assert_eq!(refused.status, 405, "{}\n{}", refused.text(), setup.logs());
+    assert!(
+        refused.text().to_lowercase().contains("delete"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(setup.listed(), [wheel_name("1.0"), sdist_name("1.0")]);
+    assert_eq!(
+        setup.tag_in_registry("1.0").1,
+        before,
+        "the index is untouched"
+    );
 }

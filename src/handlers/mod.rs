@@ -12,7 +12,7 @@ mod stored;
 mod upload;
 mod yank;
 
-pub use delete::delete_file;
+pub use delete::{delete_file, delete_version};
 pub use file::{get_file, FileRequest};
 pub use index_writer::WriteLocks;
 pub use json::project_json;
