@@ -685,3 +685,78 @@ fn deleting_a_version_on_a_registry_that_refuses_deletes_is_a_405_and_changes_no
         "the index is untouched"
     );
 }
+
+// --- One rule for which file names name a file ---------------------------------------------
+
+/// Spellings of `hello_probe-1.0.0.tar.gz` that name it (PEP 503-equal name, same version),
+/// and some that do not.
+const SAME_SDIST: [&str; 5] = [
+    "hello_probe-1.0.0.tar.gz",
+    "HELLO_PROBE-1.0.0.tar.gz",
+    "hello.probe-1.0.0.tar.gz",
+    "Hello-Probe-1.0.0.tar.gz",
+    "hello__probe-1.0.0.tar.gz",
+];
+const OTHER_FILES: [&str; 3] = [
+    // 1.0 equals 1.0.0 by PEP 440, but a file name carries the version exactly.
+    "hello_probe-1.0.tar.gz",
+    "hello_probe-1.0.0.0.tar.gz",
+    "hello_probe-1.0.0-py3-none-any.whl",
+];
+
+#[test]
+fn download_yank_and_delete_agree_on_which_names_name_a_file() {
+    let setup = Setup::direct();
+    let sdist = sdist_bytes(PROJECT, "1.0.0", b"the sdist");
+    setup.upload_ok(&sdist_name("1.0.0"), "1.0.0", &sdist);
+    let yank_url = |what: &str, action: &str| format!("{}{action}/{what}", setup.project_url());
+
+    for other in OTHER_FILES {
+        let download = setup.http.get(&setup.file_url(other));
+        assert_eq!(download.status, 404, "GET {other}: {}", download.text());
+        let yank = setup
+            .http
+            .request("POST", &yank_url(other, "+yank"), &[], None);
+        assert_eq!(yank.status, 404, "yank {other}: {}", yank.text());
+        let delete = setup.http.delete(&setup.file_url(other), &[]);
+        assert_eq!(delete.status, 404, "DELETE {other}: {}", delete.text());
+    }
+    for spelling in SAME_SDIST {
+        let download = setup.http.get(&setup.file_url(spelling));
+        assert_eq!(download.status, 200, "GET {spelling}: {}", download.text());
+        assert!(download.body == sdist, "GET {spelling}");
+        for action in ["+yank", "+unyank"] {
+            let yank = setup
+                .http
+                .request("POST", &yank_url(spelling, action), &[], None);
+            assert_eq!(yank.status, 200, "{action} {spelling}: {}", yank.text());
+            assert_eq!(
+                yank.json()["files"],
+                serde_json::json!([sdist_name("1.0.0")]),
+                "{action} {spelling}"
+            );
+        }
+    }
+    // Any spelling deletes it, once.
+    let deleted = setup
+        .http
+        .delete(&setup.file_url("hello.probe-1.0.0.tar.gz"), &[]);
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(setup.listed(), Vec::<String>::new());
+    let again = setup
+        .http
+        .delete(&setup.file_url("HELLO_PROBE-1.0.0.tar.gz"), &[]);
+    assert_eq!(again.status, 404, "{}", again.text());
+
+    // A file of another project is not found under this one, for every operation alike.
+    let foreign = "other_probe-1.0.0.tar.gz";
+    assert_eq!(setup.http.get(&setup.file_url(foreign)).status, 404);
+    assert_eq!(setup.http.delete(&setup.file_url(foreign), &[]).status, 404);
+    assert_eq!(
+        setup
+            .http
+            .request("POST", &yank_url(foreign, "+yank"), &[], None)
+            .status,
+        404
+    );
+}

@@ -124,6 +124,8 @@ async fn read_index(
 }
 
 /// A file named in a URL under `name`'s project page: 404 when it belongs to another project.
+/// Download, delete and yank all resolve a file name here, so they agree on which spellings
+/// name which file (see [`DistFilename`]'s equality).
 fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Error> {
     let file = DistFilename::parse(filename)?;
     if file.name() != name {
