@@ -760,3 +760,112 @@ fn download_yank_and_delete_agree_on_which_names_name_a_file() {
         404
     );
 }
+
+// --- An upload is answered only once its whole body arrived --------------------------------
+
+/// Sends a POST of `body` by hand with `Content-Length: declared`, then `extra` bytes. When
+/// `close_after` is given, waits for it to hold, then closes the sending side. Returns what
+/// PyOCI answered (possibly nothing).
+fn raw_upload(
+    setup: &Setup,
+    content_type: &str,
+    body: &[u8],
+    declared: usize,
+    extra: &[u8],
+    close_after: Option<&dyn Fn() -> bool>,
+) -> String {
+    let path = setup
+        .index_url()
+        .trim_start_matches(&setup.pyoci.base_url())
+        .to_owned();
+    let mut stream = TcpStream::connect(("127.0.0.1", setup.pyoci.port())).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n\
+         Content-Length: {declared}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    stream.write_all(extra).unwrap();
+    if let Some(condition) = close_after {
+        wait_until(Duration::from_secs(20), "the moment to hang up", condition);
+        let _ = stream.shutdown(Shutdown::Write);
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status PyOCI logged for its `n`-th answered upload POST, waiting for it.
+fn logged_upload_status(setup: &Setup, n: usize) -> u16 {
+    let mut status = None;
+    wait_until(
+        Duration::from_secs(20),
+        "PyOCI to answer the upload",
+        || {
+            status = answered_requests(&setup.pyoci.log())
+                .into_iter()
+                .filter(|request| request.method == "POST")
+                .nth(n)
+                .map(|request| request.status);
+            status.is_some()
+        },
+    );
+    status.unwrap_or_default()
+}
+
+#[test]
+fn an_upload_whose_body_stops_short_of_its_content_length_is_not_stored() {
+    let setup = Setup::direct();
+    let wheel = wheel_bytes(PROJECT, "1.0", b"complete multipart, incomplete body");
+    let form = form(&wheel_name("1.0"), "1.0", &wheel);
+    let content_type = form.content_type();
+    let body = form.into_body();
+
+    // The closing boundary arrives, the 16 further bytes the length promised never do: the
+    // client hangs up once the whole file went on to the registry.
+    let file_streamed = || {
+        setup.registry.log().lines().any(|line| {
+            line.contains("\"PATCH /v2/integrity/hello_probe/blobs/uploads/")
+                && line.contains("\" 202 ")
+        })
+    };
+    let answer = raw_upload(
+        &setup,
+        &content_type,
+        &body,
+        body.len() + 16,
+        b"",
+        Some(&file_streamed),
+    );
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "answered before the body was complete: {answer}"
+    );
+    let status = logged_upload_status(&setup, 0);
+    assert_eq!(status, 400, "{answer}\n{}", setup.logs());
+    assert_eq!(
+        setup.listed(),
+        Vec::<String>::new(),
+        "nothing may be stored"
+    );
+
+    // The same upload with its epilogue sent in full is fine.
+    let epilogue = b"\r\nthe epilogue\r\n";
+    let answer = raw_upload(
+        &setup,
+        &content_type,
+        &body,
+        body.len() + epilogue.len(),
+        epilogue,
+        None,
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}\n{}",
+        setup.logs()
+    );
+    assert_eq!(setup.listed(), [wheel_name("1.0")]);
+}
