@@ -209,3 +209,36 @@ pub(crate) fn text(status: http::StatusCode, message: String) -> http::Response<
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use pyoci_oci::{Descriptor, Platform, OCI_MANIFEST_MEDIA_TYPE};
+
+    use super::*;
+
+    fn entry(platform: Option<(&str, &str)>) -> Descriptor {
+        let mut entry = Descriptor::new(OCI_MANIFEST_MEDIA_TYPE, Digest::sha256_of(b"m"), 10);
+        entry.platform = platform.map(|(architecture, os)| Platform::new(architecture, os));
+        entry
+    }
+
+    #[test]
+    fn only_indexes_of_python_files_are_ours() {
+        let ours = ImageIndex::new(vec![entry(Some(("py3-none-any.whl", "any"))), entry(None)]);
+        assert_eq!(foreign_index(&ours), None);
+        assert_eq!(foreign_index(&ImageIndex::new(Vec::new())), None);
+        let mut tagged = ImageIndex::new(vec![entry(Some((".tar.gz", "any")))]);
+        tagged.artifact_type = Some(layout::PACKAGE_MEDIA_TYPE.to_owned());
+        assert_eq!(foreign_index(&tagged), None);
+
+        let image = ImageIndex::new(vec![
+            entry(Some(("amd64", "linux"))),
+            entry(Some(("arm64", "linux"))),
+        ]);
+        assert!(foreign_index(&image).is_some());
+        let mut helm = ImageIndex::new(vec![entry(Some((".tar.gz", "any")))]);
+        helm.artifact_type = Some("application/vnd.cncf.helm.chart".to_owned());
+        assert!(foreign_index(&helm)
+            .is_some_and(|what| what.contains("application/vnd.cncf.helm.chart")));
+    }
+}

@@ -426,6 +426,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_tag_read_tells_an_index_from_another_manifest_from_garbage() {
+        let (client, log) =
+            stub_client(|_| respond(200, &[("content-type", OCI_INDEX_MEDIA_TYPE)], INDEX));
+        let read = client.get_tagged_index("a", "1.0").await.unwrap();
+        assert!(matches!(read, TaggedIndex::Index(..)), "{read:?}");
+        let [request] = requests(&log).try_into().unwrap();
+        for media_type in ANY_MANIFEST {
+            assert!(
+                request.headers[ACCEPT]
+                    .to_str()
+                    .unwrap()
+                    .contains(media_type),
+                "every manifest type is accepted, so none reads as a 404: {media_type}"
+            );
+        }
+
+        let manifest =
+            serde_json::to_string(&ImageManifest::new(Descriptor::empty_config(), vec![])).unwrap();
+        for media_type in [OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE] {
+            let body = manifest.clone();
+            let (client, _) =
+                stub_client(move |_| respond(200, &[("content-type", media_type)], &body));
+            match client.get_tagged_index("a", "1.0").await.unwrap() {
+                TaggedIndex::Other { media_type: found } => assert_eq!(found, media_type),
+                other => panic!("{media_type}: {other:?}"),
+            }
+        }
+
+        let garbage: [(u16, &str, &str); 4] = [
+            (200, "text/html", "<html>sign in</html>"),
+            (200, "", "<html>sign in</html>"),
+            (200, OCI_INDEX_MEDIA_TYPE, "{not json"),
+            (302, "text/plain", "moved"),
+        ];
+        for (status, content_type, body) in garbage {
+            let (client, _) =
+                stub_client(move |_| respond(status, &[("content-type", content_type)], body));
+            let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidResponse(_)),
+                "{status} {content_type}: {error:?}"
+            );
+        }
+
+        let (client, _) = stub_client(|_| {
+            respond(
+                404,
+                &[],
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            )
+        });
+        let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
+        assert!(matches!(error, OciError::NotFound { .. }), "{error:?}");
+    }
+
+    #[tokio::test]
     async fn put_sends_content_type_and_returns_the_digest() {
         let (client, log) = stub_client(|request| {
             let digest = Digest::sha256_of(&request.body);

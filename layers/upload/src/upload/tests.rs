@@ -558,7 +558,7 @@ async fn a_body_shorter_or_longer_than_its_content_length_is_refused() {
 #[tokio::test]
 async fn a_long_epilogue_is_refused() {
     let mut body = twine_like(b"wheel");
-    body.extend(std::iter::repeat_n(b'x', 100 * 1024));
+    body.extend(vec![b'x'; 100 * 1024]);
     let error = read_all(chunked_upload_of(body, 1024)).await.unwrap_err();
     assert!(
         matches!(error, UploadError::TrailingData { .. }),
