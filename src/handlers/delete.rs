@@ -6,7 +6,7 @@ use http::{Response, StatusCode};
 use pyoci_basic_auth::Credentials;
 
 use super::{
-    index_writer::{edit_index, EditOutcome, IndexEdit},
+    index_writer::{edit_index, version_turn, EditOutcome, IndexEdit},
     project_file, read_index, repository, text,
 };
 use crate::{
@@ -61,6 +61,8 @@ pub async fn delete_version(
     let version = PackageVersion::parse(&version)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
+    // Uploads to this version in this process wait until the version is gone.
+    let _turn = version_turn(app, &oci, &repo, &version).await;
     let Some((index, digest)) = read_index(&oci, &repo, &version).await? else {
         return Err(Error::NotFound(format!(
             "no version {version} of `{name}` in `{repo}`"
