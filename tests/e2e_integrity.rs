@@ -256,6 +256,18 @@ fn a_foreign_image_under_a_version_tag_is_a_409_and_stays_untouched() {
         "{}",
         refused.text()
     );
+    // No other writer touches it either.
+    let yank = setup.http.request(
+        "POST",
+        &format!("{}+yank/2.0", setup.project_url()),
+        &[],
+        None,
+    );
+    assert_eq!(yank.status, 409, "{}", yank.text());
+    let delete_file = setup.http.delete(&setup.file_url(&wheel_name("2.0")), &[]);
+    assert_eq!(delete_file.status, 409, "{}", delete_file.text());
+    let delete_version = setup.http.delete(&setup.file_url("2.0"), &[]);
+    assert_eq!(delete_version.status, 409, "{}", delete_version.text());
     let (status, after, bytes) = setup.tag_in_registry("2.0");
     assert_eq!((status, &after, &bytes), (200, &before, &image));
 
