@@ -190,8 +190,9 @@ async fn publish(
     let profile = app.profile(oci.registry());
     // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
     // differ from what a build produces, so only wheels get a metadata file.
-    let stored_metadata = Some(file.core)
-        .filter(|_| profile.stores_core_metadata() && file.filename.kind() == DistKind::Wheel);
+    let stored_metadata = (profile.stores_core_metadata()
+        && file.filename.kind() == DistKind::Wheel)
+        .then_some(file.core);
     let (config, config_bytes) = match stored_metadata {
         Some(core) => {
             let digest = Digest::from_hex(&core.sha256)?;
