@@ -881,3 +881,15 @@ fn an_upload_whose_body_stops_short_of_its_content_length_is_not_stored() {
     );
     assert_eq!(setup.listed(), [wheel_name("1.0")]);
 }
+
+#[test]
+fn a_404_page_without_a_registry_error_code_is_a_502_and_nothing_is_written() {
+    unreadable_index_is_a_502_and_nothing_is_written(
+        "a proxy's 404 page",
+        Fault::Answer {
+            status: 404,
+            content_type: "text/html".into(),
+            body: b"<html><body>404 Not Found</body></html>".to_vec(),
+        },
+    );
+}

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::client::RegistryHttp;
-use crate::error::{check, read_body};
+use crate::error::{check, not_found_code, read_body};
 use crate::names::{normalize_repository, validate_reference};
 use crate::{
     Descriptor, Digest, ImageIndex, ImageManifest, Manifest, OciClient, OciError,
@@ -109,9 +109,10 @@ impl<S: RegistryHttp> OciClient<S> {
 
     /// Fetches the document tagged `tag`, accepting every manifest type: an OCI image index,
     /// or [`TaggedIndex::Other`] for another manifest kind. [`OciError::NotFound`] only when
-    /// the registry says the tag (or repository) does not exist; anything that is not a
-    /// manifest at all (an HTML page from a proxy, a truncated or oversized document) is
-    /// [`OciError::InvalidResponse`], never taken for absence.
+    /// the registry says the tag (or repository) does not exist: a 404 with a distribution
+    /// error code saying so (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, or Harbor's `NOT_FOUND`).
+    /// Anything else (an HTML page from a proxy, a 404 page without a code, a truncated or
+    /// oversized document) is [`OciError::InvalidResponse`], never taken for absence.
     pub fn get_tagged_index(
         &self,
         repository: &str,
@@ -120,7 +121,15 @@ impl<S: RegistryHttp> OciClient<S> {
         let manifest = self.get_manifest(repository, tag, &ANY_MANIFEST);
         let what = format!("{}:{tag}", repository.to_ascii_lowercase());
         async move {
-            let manifest = manifest.await?;
+            let manifest = match manifest.await {
+                Err(OciError::NotFound { what }) if !says_absent(&what) => {
+                    return Err(OciError::InvalidResponse(format!(
+                        "404 for {what} without a distribution error code saying the tag is \
+                         unknown (a proxy's page?)"
+                    )))
+                }
+                other => other?,
+            };
             let media_type = manifest.media_type.clone();
             if media_type == OCI_INDEX_MEDIA_TYPE || media_type.is_empty() {
                 let (index, digest) =
@@ -243,6 +252,15 @@ impl<S: RegistryHttp> OciClient<S> {
             Ok(())
         }
     }
+}
+
+/// Whether a 404's error code says the tag or repository does not exist.
+fn says_absent(what: &str) -> bool {
+    not_found_code(what).is_some_and(|code| {
+        ["MANIFEST_UNKNOWN", "NAME_UNKNOWN", "NOT_FOUND"]
+            .iter()
+            .any(|absent| code.eq_ignore_ascii_case(absent))
+    })
 }
 
 fn manifest_name(repository: &str, reference: &str) -> String {
@@ -479,6 +497,18 @@ mod tests {
         });
         let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
         assert!(matches!(error, OciError::NotFound { .. }), "{error:?}");
+
+        for body in [
+            "<html>404 Not Found</html>",
+            r#"{"errors":[{"code":"DENIED"}]}"#,
+        ] {
+            let (client, _) = stub_client(move |_| respond(404, &[], body));
+            let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidResponse(_)),
+                "a 404 without a not-found code is no proof of absence: {body}: {error:?}"
+            );
+        }
     }
 
     #[tokio::test]
