@@ -113,6 +113,12 @@ pub fn stored_sha256(entry: &Descriptor) -> String {
         .unwrap_or_default()
 }
 
+/// Whether an index entry's architecture names a file: `.tar.gz` or a wheel's tags
+/// (`py3-none-any.whl`), as opposed to an image platform (`amd64`).
+pub fn is_file_architecture(architecture: &str) -> bool {
+    architecture == ".tar.gz" || architecture.ends_with(".whl")
+}
+
 /// The entry of the file with this architecture.
 pub fn find_file<'a>(index: &'a ImageIndex, architecture: &str) -> Option<&'a Descriptor> {
     index.manifests.iter().find(|entry| {

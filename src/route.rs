@@ -48,6 +48,13 @@ pub enum Route {
         project: String,
         filename: String,
     },
+    /// `DELETE .../<project>/<version>`: a whole version with all its files, as the original
+    /// PyOCI does it.
+    DeleteVersion {
+        target: Target,
+        project: String,
+        version: String,
+    },
     /// `GET .../<project>/json`: the PyPI-style JSON the original PyOCI serves for Renovate.
     ProjectJson { target: Target, project: String },
     /// `POST /<registry>/<namespace>/`: the legacy upload API.
@@ -69,6 +76,7 @@ impl Route {
             | Route::ProjectPage { target, .. }
             | Route::File { target, .. }
             | Route::DeleteFile { target, .. }
+            | Route::DeleteVersion { target, .. }
             | Route::ProjectJson { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => Some(target),
@@ -172,16 +180,26 @@ pub fn route_with_fixed_registry(
     let looks_like_file = DIST_SUFFIXES.iter().any(|s| file_part.ends_with(s));
 
     if *method == Method::DELETE {
-        let (project, namespace) = split_project(before, looks_like_file && !trailing_slash)?;
-        return Ok(Route::DeleteFile {
-            target: target(registry_segment, namespace)?,
-            project,
-            filename: last.clone(),
+        // A file name deletes one file; anything else in that place is a version.
+        let (project, namespace) = split_project(before, !trailing_slash)?;
+        let target = target(registry_segment, namespace)?;
+        return Ok(if looks_like_file {
+            Route::DeleteFile {
+                target,
+                project,
+                filename: last.clone(),
+            }
+        } else {
+            Route::DeleteVersion {
+                target,
+                project,
+                version: last.clone(),
+            }
         });
     }
     if !is_read {
         return Err(RouteError::MethodNotAllowed {
-            allow: "GET, HEAD, POST (upload) and DELETE (files)",
+            allow: "GET, HEAD, POST (upload) and DELETE (files and versions)",
         });
     }
     // hatch looks for existing files at devpi's `<upload-url>/+simple/<project>/`.
@@ -345,6 +363,7 @@ mod tests {
             | Route::ProjectList { target }
             | Route::File { target, .. }
             | Route::DeleteFile { target, .. }
+            | Route::DeleteVersion { target, .. }
             | Route::ProjectJson { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => target,
@@ -428,6 +447,13 @@ mod tests {
             matches!(delete, Route::DeleteFile { ref filename, .. } if filename == "hello-1.0.tar.gz")
         );
         assert!(route(&Method::DELETE, "/ghcr.io/acme/hello/", "").is_err());
+        let version = route(&Method::DELETE, "/ghcr.io/acme/team/hello/1.0.0", "").unwrap();
+        assert!(
+            matches!(&version, Route::DeleteVersion { project, version, .. } if project == "hello" && version == "1.0.0")
+        );
+        assert_eq!(target_of(version).namespace, "acme/team");
+        assert!(route(&Method::DELETE, "/ghcr.io/hello/1.0.0/", "").is_err());
+        assert!(route(&Method::DELETE, "/ghcr.io/1.0.0", "").is_err());
         assert!(matches!(
             route(&Method::PUT, "/ghcr.io/acme/hello/", "").unwrap_err(),
             RouteError::MethodNotAllowed { .. }

@@ -83,6 +83,7 @@ async fn dispatch(
             let request = FileRequest {
                 head_only,
                 range: request.headers().get(http::header::RANGE).cloned(),
+                if_none_match: request.headers().get(http::header::IF_NONE_MATCH).cloned(),
             };
             handlers::get_file(&app, target, project, filename, credentials, request).await
         }
@@ -91,6 +92,11 @@ async fn dispatch(
             project,
             filename,
         } => handlers::delete_file(&app, target, project, filename, credentials).await,
+        Route::DeleteVersion {
+            target,
+            project,
+            version,
+        } => handlers::delete_version(&app, target, project, version, credentials).await,
         Route::ProjectJson { target, project } => {
             handlers::project_json(&app, target, project, credentials).await
         }

@@ -22,13 +22,8 @@ fn wheel_name(version: &str, file: usize) -> String {
 
 fn wheel_form(version: &str, file: usize) -> Multipart {
     let filename = wheel_name(version, file);
-    let content = pyoci_test_support::minimal_wheel(
-        PROJECT,
-        version,
-        format!("wheel {file} of {version}: distinct bytes")
-            .repeat(64)
-            .as_bytes(),
-    );
+    let payload = format!("wheel {file} of {version}: distinct bytes").repeat(64);
+    let content = pyoci_test_support::wheel_bytes(PROJECT, version, payload.as_bytes());
     Multipart::new()
         .text(":action", "file_upload")
         .text("protocol_version", "1")

@@ -45,14 +45,16 @@ fn wheel_name(version: &str) -> String {
     format!("faults_demo-{version}-py3-none-any.whl")
 }
 
-/// `size` bytes that differ per version, so every wheel is its own blob.
+/// A valid wheel of about `size` bytes whose content differs per version, so every wheel is
+/// its own blob.
 fn wheel_bytes(version: &str, size: usize) -> Vec<u8> {
     let seed = version
         .bytes()
         .fold(7u32, |acc, byte| acc.wrapping_mul(31) ^ u32::from(byte));
-    (0..size as u32)
+    let payload: Vec<u8> = (0..size as u32)
         .map(|n| (n.wrapping_mul(2_654_435_761) ^ seed).to_le_bytes()[1])
-        .collect()
+        .collect();
+    pyoci_test_support::wheel_bytes(PROJECT, version, &payload)
 }
 
 /// The upload form twine would send for a wheel of `version` holding `content`.

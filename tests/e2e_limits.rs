@@ -173,7 +173,8 @@ fn sigterm_lets_an_upload_in_flight_finish() {
     let registry = Registry::start(RegistryAuth::None);
     let mut pyoci = start_pyoci(&[]);
     let url = pyoci.index_url(&registry, "shutdown");
-    let content: Vec<u8> = (0..2 * 1024 * 1024u32).map(|n| (n % 251) as u8).collect();
+    let payload: Vec<u8> = (0..2 * 1024 * 1024u32).map(|n| (n % 251) as u8).collect();
+    let content = pyoci_test_support::wheel_bytes("inflight", "1.0", &payload);
     let filename = "inflight-1.0-py3-none-any.whl";
     let form = Multipart::new()
         .text(":action", "file_upload")

@@ -15,6 +15,44 @@ pub struct FileRequest {
     pub head_only: bool,
     /// A `Range` header, passed to the registry (uv and poetry read wheels lazily).
     pub range: Option<HeaderValue>,
+    /// An `If-None-Match` header: a cache revalidating what it holds.
+    pub if_none_match: Option<HeaderValue>,
+}
+
+/// Files are cached privately (they depend on credentials) and always revalidated: a file
+/// may be deleted and uploaded again under the same name with other bytes, so no cache may
+/// keep serving it unasked. The revalidation is cheap: a 304 when the ETag (the content's
+/// sha256) still matches, without fetching the blob.
+const FILE_CACHE_CONTROL: &str = "private, no-cache";
+
+/// A strong ETag for content of this sha256 (hex).
+fn etag(sha256_hex: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{sha256_hex}\"")).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`), as RFC 9110 compares them for GET and
+/// HEAD: weakly, so `W/"x"` matches `"x"`.
+fn matches_etag(if_none_match: Option<&HeaderValue>, etag: &HeaderValue) -> bool {
+    let (Some(header), Ok(etag)) = (if_none_match.map(HeaderValue::to_str), etag.to_str()) else {
+        return false;
+    };
+    let Ok(header) = header else { return false };
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+/// `304 Not Modified` with the validator and caching headers the `200` would carry.
+fn not_modified(etag: HeaderValue) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag);
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(FILE_CACHE_CONTROL),
+    );
+    response
 }
 
 /// Streams the file's blob from the registry, whole or the range asked for.
@@ -47,6 +85,10 @@ pub async fn get_file(
         )));
     };
 
+    let etag = etag(layer.digest.hex());
+    if matches_etag(request.if_none_match.as_ref(), &etag) {
+        return Ok(not_modified(etag));
+    }
     let mut response = match (request.head_only, request.range) {
         (true, _) => {
             let mut response = Response::new(Body::empty());
@@ -78,16 +120,11 @@ pub async fn get_file(
         HeaderValue::from_static("application/octet-stream"),
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    // A file's bytes never change under its name (re-uploads with other bytes are refused).
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=365000000, immutable, private"),
+        HeaderValue::from_static(FILE_CACHE_CONTROL),
     );
-    headers.insert(
-        header::ETAG,
-        HeaderValue::from_str(&format!("\"{}\"", layer.digest.hex()))
-            .unwrap_or_else(|_| HeaderValue::from_static("\"\"")),
-    );
+    headers.insert(header::ETAG, etag);
     if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file)) {
         headers.insert(header::CONTENT_DISPOSITION, disposition);
     }
@@ -115,6 +152,10 @@ async fn get_core_metadata(
         .get(layout::CORE_METADATA_ANNOTATION)
         .ok_or_else(not_found)?;
     let digest = pyoci_oci::Digest::from_hex(sha256)?;
+    let etag = etag(digest.hex());
+    if matches_etag(request.if_none_match.as_ref(), &etag) {
+        return Ok(not_modified(etag));
+    }
     let mut response = if request.head_only {
         Response::new(Body::empty())
     } else {
@@ -135,7 +176,26 @@ async fn get_core_metadata(
     );
     headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=365000000, immutable, private"),
+        HeaderValue::from_static(FILE_CACHE_CONTROL),
     );
+    headers.insert(header::ETAG, etag);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_is_compared_weakly_and_in_lists() {
+        let tag = etag("abc");
+        let header = |value: &'static str| Some(HeaderValue::from_static(value));
+        for matching in ["\"abc\"", "W/\"abc\"", "\"x\", \"abc\"", "*"] {
+            assert!(matches_etag(header(matching).as_ref(), &tag), "{matching}");
+        }
+        for other in ["\"abcd\"", "abc", "\"x\""] {
+            assert!(!matches_etag(header(other).as_ref(), &tag), "{other}");
+        }
+        assert!(!matches_etag(None, &tag));
+    }
 }

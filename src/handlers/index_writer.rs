@@ -441,3 +441,15 @@ fn architecture(entry: &Descriptor) -> &str {
         .map(|platform| platform.architecture.as_str())
         .unwrap_or_default()
 }
+
+/// This process's turn at writing the index of `version`, for a change made outside
+/// [`edit_index`]: deleting the whole version. The key is the one `edit_index` takes.
+pub(super) async fn version_turn(
+    app: &App,
+    oci: &Oci,
+    repo: &str,
+    version: &PackageVersion,
+) -> tokio::sync::OwnedMutexGuard<()> {
+    let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
+    app.write_locks.lock(key).await
+}

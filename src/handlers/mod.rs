@@ -12,7 +12,7 @@ mod stored;
 mod upload;
 mod yank;
 
-pub use delete::delete_file;
+pub use delete::{delete_file, delete_version};
 pub use file::{get_file, FileRequest};
 pub use index_writer::WriteLocks;
 pub use json::project_json;
@@ -22,7 +22,7 @@ pub use upload::{UploadHandler, UploadTarget};
 pub use yank::yank;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
-use pyoci_oci::{Digest, ImageIndex, OciClient, OciError};
+use pyoci_oci::{Digest, ImageIndex, OciClient, OciError, TaggedIndex};
 
 use crate::{
     app::RegistryService,
@@ -62,20 +62,70 @@ async fn versions(oci: &Oci, repo: &str, max: usize) -> Result<Vec<PackageVersio
     Ok(versions)
 }
 
-/// A version's image index, or `None` when the tag is gone or is not an index.
+/// What a version's tag holds.
+enum TagContent {
+    /// No such tag (or repository): the registry said 404.
+    Absent,
+    /// A PyOCI version index, and its digest.
+    Index(ImageIndex, Digest),
+    /// Something else lives under the tag (an image, another tool's index); named for messages.
+    Foreign(String),
+}
+
+/// Reads a version's tag. Only the registry's 404 means absent: an answer PyOCI cannot read
+/// (an HTML page, a 3xx, an oversized document) is an error, never "no index", so no writer
+/// ever starts over from an empty index and drops the files it could not see.
+async fn read_tag(oci: &Oci, repo: &str, version: &PackageVersion) -> Result<TagContent, Error> {
+    match oci.get_tagged_index(repo, &version.tag()).await {
+        Ok(TaggedIndex::Index(index, digest)) => Ok(match foreign_index(&index) {
+            Some(what) => TagContent::Foreign(what),
+            None => TagContent::Index(index, digest),
+        }),
+        Ok(TaggedIndex::Other { media_type }) => Ok(TagContent::Foreign(media_type)),
+        Err(OciError::NotFound { .. }) => Ok(TagContent::Absent),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Why an index is not a PyOCI version index: another `artifactType`, or entries of which
+/// none is a file (a multi-platform image's index).
+fn foreign_index(index: &ImageIndex) -> Option<String> {
+    if let Some(artifact_type) = &index.artifact_type {
+        if artifact_type != layout::PACKAGE_MEDIA_TYPE {
+            return Some(format!("an index of artifact type {artifact_type:?}"));
+        }
+    }
+    let holds_a_file = index.manifests.iter().any(|entry| {
+        entry
+            .platform
+            .as_ref()
+            .is_some_and(|platform| layout::is_file_architecture(&platform.architecture))
+    });
+    (!index.manifests.is_empty() && !holds_a_file)
+        .then(|| "an index without Python distribution files (an image?)".to_owned())
+}
+
+/// A version's image index for reading or changing it, or `None` when the tag does not
+/// exist. A tag holding something else is a 409: PyOCI never writes over it.
 async fn read_index(
     oci: &Oci,
     repo: &str,
     version: &PackageVersion,
 ) -> Result<Option<(ImageIndex, Digest)>, Error> {
-    match oci.get_index(repo, &version.tag()).await {
-        Ok(found) => Ok(Some(found)),
-        Err(OciError::NotFound { .. } | OciError::InvalidResponse(_)) => Ok(None),
-        Err(err) => Err(err.into()),
+    match read_tag(oci, repo, version).await? {
+        TagContent::Absent => Ok(None),
+        TagContent::Index(index, digest) => Ok(Some((index, digest))),
+        TagContent::Foreign(what) => Err(Error::Conflict(format!(
+            "the tag {repo}:{} holds {what}, not a PyOCI package version; PyOCI leaves it \
+             untouched. Remove or retag it with the registry's tools to publish this version",
+            version.tag()
+        ))),
     }
 }
 
 /// A file named in a URL under `name`'s project page: 404 when it belongs to another project.
+/// Download, delete and yank all resolve a file name here, so they agree on which spellings
+/// name which file (see [`DistFilename`]'s equality).
 fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Error> {
     let file = DistFilename::parse(filename)?;
     if file.name() != name {
@@ -104,8 +154,11 @@ async fn read_indexes(
 ) -> Result<Vec<(PackageVersion, ImageIndex)>, Error> {
     let indexes: Vec<_> = stream::iter(versions)
         .map(|version| async move {
-            let index = read_index(oci, repo, &version).await?;
-            Ok::<_, Error>(index.map(|(index, _)| (version, index)))
+            // Listings skip tags that hold something else, as they skip non-version tags.
+            Ok::<_, Error>(match read_tag(oci, repo, &version).await? {
+                TagContent::Index(index, _) => Some((version, index)),
+                TagContent::Absent | TagContent::Foreign(_) => None,
+            })
         })
         .buffered(CONCURRENT_INDEX_READS)
         .try_collect()
@@ -155,4 +208,37 @@ pub(crate) fn text(status: http::StatusCode, message: String) -> http::Response<
         http::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use pyoci_oci::{Descriptor, Platform, OCI_MANIFEST_MEDIA_TYPE};
+
+    use super::*;
+
+    fn entry(platform: Option<(&str, &str)>) -> Descriptor {
+        let mut entry = Descriptor::new(OCI_MANIFEST_MEDIA_TYPE, Digest::sha256_of(b"m"), 10);
+        entry.platform = platform.map(|(architecture, os)| Platform::new(architecture, os));
+        entry
+    }
+
+    #[test]
+    fn only_indexes_of_python_files_are_ours() {
+        let ours = ImageIndex::new(vec![entry(Some(("py3-none-any.whl", "any"))), entry(None)]);
+        assert_eq!(foreign_index(&ours), None);
+        assert_eq!(foreign_index(&ImageIndex::new(Vec::new())), None);
+        let mut tagged = ImageIndex::new(vec![entry(Some((".tar.gz", "any")))]);
+        tagged.artifact_type = Some(layout::PACKAGE_MEDIA_TYPE.to_owned());
+        assert_eq!(foreign_index(&tagged), None);
+
+        let image = ImageIndex::new(vec![
+            entry(Some(("amd64", "linux"))),
+            entry(Some(("arm64", "linux"))),
+        ]);
+        assert!(foreign_index(&image).is_some());
+        let mut helm = ImageIndex::new(vec![entry(Some((".tar.gz", "any")))]);
+        helm.artifact_type = Some("application/vnd.cncf.helm.chart".to_owned());
+        assert!(foreign_index(&helm)
+            .is_some_and(|what| what.contains("application/vnd.cncf.helm.chart")));
+    }
 }

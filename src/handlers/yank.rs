@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{
     index_writer::{edit_index, EditOutcome, IndexEdit},
-    repository,
+    project_file, repository,
 };
 use crate::{
     app::App,
@@ -50,12 +50,8 @@ pub async fn yank(
     let name = ProjectName::parse(&project)?;
     let reason = read_reason(body).await?;
     let (version, architecture) = if what.ends_with(".whl") || what.ends_with(".tar.gz") {
-        let file = DistFilename::parse(&what)?;
-        if file.name() != &name {
-            return Err(Error::BadRequest(format!(
-                "`{what}` is not a file of project `{name}`"
-            )));
-        }
+        // The same rule as download and delete for which file the name means.
+        let file = project_file(&name, &what)?;
         (file.version().clone(), Some(file.architecture().to_owned()))
     } else {
         (PackageVersion::parse(&what)?, None)

@@ -4,7 +4,14 @@ use super::{NameError, PackageVersion, ProjectName, VersionError};
 
 /// A wheel or sdist filename, split the way PyOCI stores it: the project, the version (the
 /// tag) and the "architecture" (the index entry's `platform.architecture`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Equality is THE rule for which spellings name the same file, used alike by download,
+/// delete and yank (and upload's "already exists"): the name part compared PEP 503-normalized
+/// (`HELLO_PROBE`, `hello.probe` and `Hello-Probe` are one project), the version exactly as
+/// it normalizes to a tag (`1.0.0-RC1` is `1.0.0rc1`, but `1.0` is not `1.0.0`, although PEP
+/// 440 calls them equal: they are different tags, so different files), and the rest of the
+/// name (a wheel's tags) exactly.
+#[derive(Clone, Debug)]
 pub struct DistFilename {
     name: ProjectName,
     version: PackageVersion,
@@ -149,6 +156,16 @@ impl DistFilename {
     }
 }
 
+impl PartialEq for DistFilename {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.version.tag() == other.version.tag()
+            && self.architecture == other.architecture
+    }
+}
+
+impl Eq for DistFilename {}
+
 impl fmt::Display for DistFilename {
     /// The filename PyOCI serves: normalized name and version, the stored architecture.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -253,6 +270,37 @@ mod tests {
         let fits = format!("{name}-{release}.tar.gz");
         let parsed = DistFilename::parse(&fits).unwrap();
         assert_eq!(DistFilename::parse(&parsed.to_string()).unwrap(), parsed);
+    }
+
+    #[test]
+    fn spellings_name_the_same_file_by_normalized_name_and_exact_version() {
+        let stored = DistFilename::parse("hello_probe-1.0.0.tar.gz").unwrap();
+        for same in [
+            "HELLO_PROBE-1.0.0.tar.gz",
+            "hello.probe-1.0.0.tar.gz",
+            "Hello-Probe-1.0.0.tar.gz",
+            "hello__probe-1.0.0.tar.gz",
+        ] {
+            assert_eq!(DistFilename::parse(same).unwrap(), stored, "{same}");
+        }
+        for other in [
+            "hello_probe-1.0.tar.gz",
+            "hello_probe-1.0.0.0.tar.gz",
+            "hello_probe-1.0.0-py3-none-any.whl",
+            "helloprobe-1.0.0.tar.gz",
+        ] {
+            assert_ne!(DistFilename::parse(other).unwrap(), stored, "{other}");
+        }
+        // The version's spelling normalizes (as its tag does); a wheel's tags do not.
+        assert_eq!(
+            DistFilename::parse("Hello.Probe-1.0.0RC1.tar.gz").unwrap(),
+            DistFilename::parse("hello_probe-1.0.0rc1.tar.gz").unwrap()
+        );
+        let wheel = DistFilename::parse("hello_probe-1.0.0-py3-none-any.whl").unwrap();
+        assert_ne!(
+            DistFilename::parse("hello_probe-1.0.0-PY3-none-any.whl").unwrap(),
+            wheel
+        );
     }
 
     #[test]

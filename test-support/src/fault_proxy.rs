@@ -48,6 +48,13 @@ pub enum Fault {
     /// Forward it at once, then hold the answer this long: the registry served the request
     /// (a read saw the state of that moment), but the answer arrives late.
     DelayAnswer(Duration),
+    /// Answer with exactly this status, `Content-Type` and body, without forwarding: a
+    /// fronting proxy's HTML page, a redirect nobody asked for, an oversized document.
+    Answer {
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+    },
 }
 
 /// A fault and the requests it applies to: all of them unless narrowed by method, path or
@@ -384,6 +391,11 @@ async fn handle(
     match fault {
         Fault::None => Ok(forward_checked(&shared, request).await),
         Fault::Status(status) => Ok(injected_status(status)),
+        Fault::Answer {
+            status,
+            content_type,
+            body,
+        } => Ok(injected_answer(status, &content_type, body)),
         Fault::Delay(wait) => {
             tokio::time::sleep(wait).await;
             Ok(forward_checked(&shared, request).await)
@@ -516,6 +528,19 @@ fn injected_status(status: u16) -> Response<ProxyBody> {
         header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
     );
+    response
+}
+
+fn injected_answer(status: u16, content_type: &str, body: Vec<u8>) -> Response<ProxyBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
     response
 }
 

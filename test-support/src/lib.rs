@@ -10,6 +10,7 @@
 //! - [`build_fixture`]: builds the `tests/fixtures/hello-pyoci` project into an sdist and a wheel.
 //! - [`HttpClient`] and [`Multipart`]: direct HTTP for asserting status codes and headers.
 //! - [`write_dists`]: many small wheels and sdists from [`DistSpec`]s, written directly.
+//! - [`wheel_bytes`] and [`sdist_bytes`]: a valid wheel or sdist around any payload, in memory.
 //! - [`ClientHome`]: a throwaway home for poetry, pdm and hatch, with a dead proxy.
 //! - [`answered_requests`]: the requests a PyOCI answered, from its trace log.
 //! - [`ForwardProxy`]: a loopback forward proxy (CONNECT and absolute-form HTTP) for
@@ -29,6 +30,7 @@
 //! assert_eq!(registry.url_segment(), format!("http%3A%2F%2F127.0.0.1%3A{}", registry.port()));
 //! ```
 
+mod archives;
 mod client_home;
 mod dists;
 mod fault_proxy;
@@ -46,6 +48,7 @@ mod token_issuer;
 mod upload;
 mod wheel;
 
+pub use archives::{sdist_bytes, wheel_bytes, zip_bytes};
 pub use client_home::{ClientHome, DEAD_PROXY};
 pub use dists::{wheel_core_metadata, write_dists, DistSpec};
 pub use fault_proxy::{Fault, FaultProxy, FaultRule, SeenRequest};

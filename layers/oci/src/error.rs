@@ -212,6 +212,14 @@ pub fn error_for_status(method: &Method, status: StatusCode, body: &[u8], what: 
     }
 }
 
+/// The distribution error code a [`OciError::NotFound`] carries (as `error_for_status`
+/// wrote it: `<what> (<CODE>)`), if the registry sent one.
+pub(crate) fn not_found_code(what: &str) -> Option<&str> {
+    what.strip_suffix(')')?
+        .rsplit_once(" (")
+        .map(|(_, code)| code)
+}
+
 #[derive(Deserialize)]
 struct ErrorDocument {
     errors: Vec<ErrorEntry>,

@@ -127,7 +127,9 @@ pub use client::{BypassCaches, OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
 pub use http_client::{HttpClient, HttpClientFuture};
-pub use manifests::Precondition;
+pub use manifests::{
+    Precondition, TaggedIndex, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE,
+};
 pub use names::{normalize_repository, validate_tag};
 pub use ranges::{restricted_range, RestrictedRange};
 pub use registry::Registry;

@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::client::RegistryHttp;
-use crate::error::{check, read_body};
+use crate::error::{check, not_found_code, read_body};
 use crate::names::{normalize_repository, validate_reference};
 use crate::{
     Descriptor, Digest, ImageIndex, ImageManifest, Manifest, OciClient, OciError,
@@ -18,6 +18,35 @@ use crate::{
 pub(crate) const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
 /// Registries refuse manifests above 4 MiB; refusing to read more protects our memory.
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Media type of a Docker image manifest (schema 2).
+pub const DOCKER_MANIFEST_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Media type of a Docker manifest list (multi-platform image).
+pub const DOCKER_MANIFEST_LIST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Media type of a signed Docker schema 1 manifest.
+const DOCKER_SCHEMA1_MEDIA_TYPE: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+
+/// Every manifest type a registry may hold under a tag. Reading a tag with all of them
+/// accepted is what tells "another kind of document" from "nothing": a registry answers a
+/// type left out of `Accept` with 404 `MANIFEST_UNKNOWN` (distribution 2.8 does), which would
+/// read as an absent tag.
+const ANY_MANIFEST: [&str; 5] = [
+    OCI_INDEX_MEDIA_TYPE,
+    OCI_MANIFEST_MEDIA_TYPE,
+    DOCKER_MANIFEST_LIST_MEDIA_TYPE,
+    DOCKER_MANIFEST_MEDIA_TYPE,
+    DOCKER_SCHEMA1_MEDIA_TYPE,
+];
+
+/// What a tag read with [`OciClient::get_tagged_index`] holds.
+#[derive(Debug)]
+pub enum TaggedIndex {
+    /// An OCI image index, and its digest.
+    Index(ImageIndex, Digest),
+    /// A manifest of another kind (an image, a Docker manifest list...), with its media type.
+    Other { media_type: String },
+}
 
 impl<S: RegistryHttp> OciClient<S> {
     /// Fetches the manifest `reference` (a tag or a digest) of `repository`, accepting the
@@ -76,6 +105,44 @@ impl<S: RegistryHttp> OciClient<S> {
         let manifest = self.get_manifest(repository, reference, &[OCI_INDEX_MEDIA_TYPE]);
         let what = format!("{}:{reference}", repository.to_ascii_lowercase());
         async move { parse_typed::<ImageIndex>(manifest.await?, OCI_INDEX_MEDIA_TYPE, &what) }
+    }
+
+    /// Fetches the document tagged `tag`, accepting every manifest type: an OCI image index,
+    /// or [`TaggedIndex::Other`] for another manifest kind. [`OciError::NotFound`] only when
+    /// the registry says the tag (or repository) does not exist: a 404 with a distribution
+    /// error code saying so (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, or Harbor's `NOT_FOUND`).
+    /// Anything else (an HTML page from a proxy, a 404 page without a code, a truncated or
+    /// oversized document) is [`OciError::InvalidResponse`], never taken for absence.
+    pub fn get_tagged_index(
+        &self,
+        repository: &str,
+        tag: &str,
+    ) -> impl Future<Output = Result<TaggedIndex, OciError>> + Send + 'static {
+        let manifest = self.get_manifest(repository, tag, &ANY_MANIFEST);
+        let what = format!("{}:{tag}", repository.to_ascii_lowercase());
+        async move {
+            let manifest = match manifest.await {
+                Err(OciError::NotFound { what }) if !says_absent(&what) => {
+                    return Err(OciError::InvalidResponse(format!(
+                        "404 for {what} without a distribution error code saying the tag is \
+                         unknown (a proxy's page?)"
+                    )))
+                }
+                other => other?,
+            };
+            let media_type = manifest.media_type.clone();
+            if media_type == OCI_INDEX_MEDIA_TYPE || media_type.is_empty() {
+                let (index, digest) =
+                    parse_typed::<ImageIndex>(manifest, OCI_INDEX_MEDIA_TYPE, &what)?;
+                return Ok(TaggedIndex::Index(index, digest));
+            }
+            if ANY_MANIFEST.contains(&media_type.as_str()) {
+                return Ok(TaggedIndex::Other { media_type });
+            }
+            Err(OciError::InvalidResponse(format!(
+                "{what} came back as {media_type:?}, which is not a manifest type"
+            )))
+        }
     }
 
     /// Fetches an OCI image manifest; an error if `reference` is anything else.
@@ -243,6 +310,15 @@ impl Precondition {
         }
         Ok(())
     }
+}
+
+/// Whether a 404's error code says the tag or repository does not exist.
+fn says_absent(what: &str) -> bool {
+    not_found_code(what).is_some_and(|code| {
+        ["MANIFEST_UNKNOWN", "NAME_UNKNOWN", "NOT_FOUND"]
+            .iter()
+            .any(|absent| code.eq_ignore_ascii_case(absent))
+    })
 }
 
 fn manifest_name(repository: &str, reference: &str) -> String {
@@ -421,6 +497,74 @@ mod tests {
             assert!(
                 matches!(error, OciError::InvalidResponse(_)),
                 "{content_type}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tag_read_tells_an_index_from_another_manifest_from_garbage() {
+        let (client, log) =
+            stub_client(|_| respond(200, &[("content-type", OCI_INDEX_MEDIA_TYPE)], INDEX));
+        let read = client.get_tagged_index("a", "1.0").await.unwrap();
+        assert!(matches!(read, TaggedIndex::Index(..)), "{read:?}");
+        let [request] = requests(&log).try_into().unwrap();
+        for media_type in ANY_MANIFEST {
+            assert!(
+                request.headers[ACCEPT]
+                    .to_str()
+                    .unwrap()
+                    .contains(media_type),
+                "every manifest type is accepted, so none reads as a 404: {media_type}"
+            );
+        }
+
+        let manifest =
+            serde_json::to_string(&ImageManifest::new(Descriptor::empty_config(), vec![])).unwrap();
+        for media_type in [OCI_MANIFEST_MEDIA_TYPE, DOCKER_MANIFEST_LIST_MEDIA_TYPE] {
+            let body = manifest.clone();
+            let (client, _) =
+                stub_client(move |_| respond(200, &[("content-type", media_type)], &body));
+            match client.get_tagged_index("a", "1.0").await.unwrap() {
+                TaggedIndex::Other { media_type: found } => assert_eq!(found, media_type),
+                other => panic!("{media_type}: {other:?}"),
+            }
+        }
+
+        let garbage: [(u16, &str, &str); 4] = [
+            (200, "text/html", "<html>sign in</html>"),
+            (200, "", "<html>sign in</html>"),
+            (200, OCI_INDEX_MEDIA_TYPE, "{not json"),
+            (302, "text/plain", "moved"),
+        ];
+        for (status, content_type, body) in garbage {
+            let (client, _) =
+                stub_client(move |_| respond(status, &[("content-type", content_type)], body));
+            let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidResponse(_)),
+                "{status} {content_type}: {error:?}"
+            );
+        }
+
+        let (client, _) = stub_client(|_| {
+            respond(
+                404,
+                &[],
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            )
+        });
+        let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
+        assert!(matches!(error, OciError::NotFound { .. }), "{error:?}");
+
+        for body in [
+            "<html>404 Not Found</html>",
+            r#"{"errors":[{"code":"DENIED"}]}"#,
+        ] {
+            let (client, _) = stub_client(move |_| respond(404, &[], body));
+            let error = client.get_tagged_index("a", "1.0").await.unwrap_err();
+            assert!(
+                matches!(error, OciError::InvalidResponse(_)),
+                "a 404 without a not-found code is no proof of absence: {body}: {error:?}"
             );
         }
     }

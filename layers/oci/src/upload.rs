@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{future, Stream, StreamExt};
 use http::header::CONTENT_TYPE;
 use http::{HeaderMap, HeaderValue, Method};
 use tower::BoxError;
@@ -88,6 +88,11 @@ impl<S: RegistryHttp> BlobUpload<S> {
     /// memory. If the stream fails (the uploading client went away), the result is
     /// [`OciError::Body`]; on any error except an unreachable registry the session is
     /// cancelled, as it cannot be used any more.
+    ///
+    /// A failing stream ends the `PATCH` body cleanly instead of breaking the request: the
+    /// registry then answers with the upload's current location, and only a cancel sent there
+    /// removes the partial data. (The distribution registry refuses requests to an older
+    /// location of the session, "upload resumed at wrong offset", and keeps the data.)
     pub async fn send_stream<St, E>(mut self, stream: St) -> Result<BlobUpload<S>, OciError>
     where
         St: Stream<Item = Result<Bytes, E>> + Send + 'static,
@@ -98,19 +103,23 @@ impl<S: RegistryHttp> BlobUpload<S> {
         let body = {
             let sent = Arc::clone(&sent);
             let body_failure = Arc::clone(&body_failure);
-            reqwest::Body::wrap_stream(stream.map(move |item| match item {
-                Ok(chunk) => {
-                    sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                    Ok(chunk)
-                }
-                Err(error) => {
-                    let error: BoxError = error.into();
-                    if let Ok(mut slot) = body_failure.lock() {
-                        *slot = Some(error.to_string());
+            let until_failure = stream.scan((), move |(), item| {
+                let chunk = match item {
+                    Ok(chunk) => {
+                        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                        Some(Ok::<Bytes, BoxError>(chunk))
                     }
-                    Err(error)
-                }
-            }))
+                    Err(error) => {
+                        let error: BoxError = error.into();
+                        if let Ok(mut slot) = body_failure.lock() {
+                            *slot = Some(error.to_string());
+                        }
+                        None
+                    }
+                };
+                future::ready(chunk)
+            });
+            reqwest::Body::wrap_stream(until_failure)
         };
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -127,10 +136,10 @@ impl<S: RegistryHttp> BlobUpload<S> {
             .send(Method::PATCH, &self.location, headers, body)
             .await;
         let failure = body_failure.lock().ok().and_then(|mut slot| slot.take());
-        let outcome = match (failure, result) {
-            (Some(reason), _) => Err(OciError::Body(reason)),
-            (None, Err(error)) => return Err(error),
-            (None, Ok(response)) => {
+        let outcome = match result {
+            Err(error) if failure.is_none() => return Err(error),
+            Err(error) => Err(error),
+            Ok(response) => {
                 let what = format!("upload session in {}", self.repository);
                 match check(&Method::PATCH, response, &what).await {
                     Ok(response) => self.client.location_of(&response),
@@ -138,13 +147,20 @@ impl<S: RegistryHttp> BlobUpload<S> {
                 }
             }
         };
-        match outcome {
-            Ok(location) => {
+        match (failure, outcome) {
+            (None, Ok(location)) => {
                 self.location = location;
                 self.uploaded += sent.load(Ordering::Relaxed);
                 Ok(self)
             }
-            Err(error) => {
+            (Some(reason), outcome) => {
+                if let Ok(location) = outcome {
+                    self.location = location;
+                }
+                self.cancel().await;
+                Err(OciError::Body(reason))
+            }
+            (None, Err(error)) => {
                 self.cancel().await;
                 Err(error)
             }
@@ -341,11 +357,18 @@ mod tests {
             other => panic!("expected Body, got {other:?}"),
         }
         assert_eq!(error.status_hint(), http::StatusCode::BAD_REQUEST);
-        let last = requests(&log).pop().unwrap();
+        let seen = requests(&log);
+        let patch = &seen[1];
+        assert_eq!(patch.method, Method::PATCH);
         assert_eq!(
-            last.method,
-            Method::DELETE,
-            "the broken session is cancelled"
+            patch.body, "0123",
+            "the body ends cleanly where the stream failed"
+        );
+        let last = seen.last().unwrap();
+        assert_eq!(
+            (last.method.clone(), last.uri.clone()),
+            (Method::DELETE, format!("https://registry.test{SECOND}")),
+            "the broken session is cancelled at the location the PATCH answered with"
         );
     }
 }

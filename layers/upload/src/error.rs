@@ -64,6 +64,18 @@ pub enum UploadError {
         /// The field's name, as sent.
         name: String,
     },
+    /// More than `limit` bytes came after the closing boundary.
+    TrailingData {
+        /// The most bytes accepted after the closing boundary.
+        limit: u64,
+    },
+    /// The body ended after a different number of bytes than its `Content-Length` declared.
+    LengthMismatch {
+        /// The declared `Content-Length`.
+        declared: u64,
+        /// The bytes that arrived.
+        received: u64,
+    },
     /// Reading the request body failed (usually the client went away). Not a client error.
     BodyRead(BoxError),
     /// The handler broke the [`Upload`](crate::Upload) call order. Not a client error: a bug.
@@ -153,6 +165,16 @@ impl fmt::Display for UploadError {
             Self::NotUtf8 { name } => {
                 write!(f, "field `{name}` is not valid UTF-8; send text fields as UTF-8")
             }
+            Self::TrailingData { limit } => write!(
+                f,
+                "more than {} follow the multipart body's closing boundary; end the body there",
+                human_size(*limit)
+            ),
+            Self::LengthMismatch { declared, received } => write!(
+                f,
+                "the body is {received} bytes long, but its Content-Length says {declared}; \
+                 send the complete body"
+            ),
             Self::BodyRead(source) => write!(f, "reading the request body failed: {source}"),
             Self::OutOfOrder { misuse } => write!(f, "the upload handler misused the upload: {misuse}"),
         }

@@ -91,6 +91,7 @@ mod layer;
 mod paced;
 mod service;
 mod upload;
+mod whole_body;
 
 pub use content_type::multipart_boundary;
 pub use error::{BoxError, UploadError};

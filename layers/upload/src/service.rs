@@ -3,7 +3,7 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyDataStream;
@@ -49,10 +49,16 @@ where
         match multipart_boundary(request.headers().get(CONTENT_TYPE)) {
             Ok(boundary) => {
                 let (parts, body) = request.into_parts();
-                let upload = Upload::from_stream_with_limits(
+                let declared = parts
+                    .headers
+                    .get(CONTENT_LENGTH)
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.parse().ok());
+                let upload = Upload::with_declared_length(
                     boundary,
                     BodyDataStream::new(body),
                     self.limits,
+                    declared,
                 );
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, upload)))
             }

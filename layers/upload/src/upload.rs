@@ -11,6 +11,7 @@ use multer::{Constraints, Field, Multipart, SizeLimit};
 
 use crate::error::BoxError;
 use crate::paced::Paced;
+use crate::whole_body::WholeBody;
 use crate::{Form, UploadError};
 
 /// The name of the part that carries the distribution file.
@@ -52,6 +53,8 @@ impl Default for UploadLimits {
 #[derive(Debug)]
 pub struct Upload {
     multipart: Multipart<'static>,
+    /// The body, read to its end by [`Upload::finish`] after the parser stops.
+    body: WholeBody,
     form: Form,
     max_fields: usize,
     file: FileProgress,
@@ -93,13 +96,30 @@ impl Upload {
         S: Stream<Item = Result<Bytes, E>> + Send + 'static,
         E: Into<BoxError> + 'static,
     {
+        Self::with_declared_length(boundary, stream, limits, None)
+    }
+
+    /// Like [`Upload::from_stream_with_limits`] for a body whose `Content-Length` was
+    /// `declared`: [`Upload::finish`] fails unless exactly that many bytes arrived.
+    pub fn with_declared_length<S, E>(
+        boundary: impl Into<String>,
+        stream: S,
+        limits: UploadLimits,
+        declared: Option<u64>,
+    ) -> Self
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError> + 'static,
+    {
+        let body = WholeBody::new(stream, declared);
         let text_limit = u64::try_from(limits.max_text_field_size).unwrap_or(u64::MAX);
         let sizes = SizeLimit::new()
             .per_field(text_limit)
             .for_field(CONTENT, u64::MAX);
         let constraints = Constraints::new().size_limit(sizes);
         Self {
-            multipart: Multipart::with_constraints(Paced::new(stream), boundary, constraints),
+            multipart: Multipart::with_constraints(Paced::new(body.clone()), boundary, constraints),
+            body,
             form: Form::new(),
             max_fields: limits.max_fields,
             file: FileProgress::NotRead,
@@ -138,7 +158,9 @@ impl Upload {
     /// Reads the text fields after the file and returns every field of the upload.
     ///
     /// Call it after the [`FilePart`] from [`Upload::next_file`] was read to its end or
-    /// dropped; fails on a second file part.
+    /// dropped; fails on a second file part. Returns only once the whole body has arrived:
+    /// after the closing boundary it reads on to the body's end, and fails when more than a
+    /// short epilogue follows, or when the body's length differs from its `Content-Length`.
     pub async fn finish(mut self) -> Result<Form, UploadError> {
         match &self.file {
             FileProgress::NotRead => {
@@ -164,6 +186,7 @@ impl Upload {
                 }
             }
         }
+        self.body.read_to_end().await?;
         Ok(self.form)
     }
 

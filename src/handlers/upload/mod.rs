@@ -114,7 +114,14 @@ async fn upload_file(
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
     let blob_upload = oci.start_blob_upload(&repo).await?;
-    if let Some(stored) = stored_entry(&oci, &repo, &filename).await? {
+    let stored = match stored_entry(&oci, &repo, &filename).await {
+        Ok(stored) => stored,
+        Err(err) => {
+            blob_upload.cancel().await;
+            return Err(err);
+        }
+    };
+    if let Some(stored) = stored {
         let stored_sha256 = layout::stored_sha256(&stored);
         blob_upload.cancel().await;
         file.try_for_each(|_| async { Ok(()) }).await?;
@@ -151,7 +158,7 @@ async fn upload_file(
         filename: &filename,
         form: &form,
         digests: &received,
-        core: core.as_ref(),
+        core: &core,
         layer: layer_digest,
     };
     if let Some(stored_sha256) = publish(app, &oci, &repo, published).await? {
@@ -167,7 +174,7 @@ struct Received<'a> {
     filename: &'a DistFilename,
     form: &'a Form,
     digests: &'a FileDigests,
-    core: Option<&'a CoreMetadata>,
+    core: &'a CoreMetadata,
     layer: Digest,
 }
 
@@ -183,9 +190,9 @@ async fn publish(
     let profile = app.profile(oci.registry());
     // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
     // differ from what a build produces, so only wheels get a metadata file.
-    let stored_metadata = file
-        .core
-        .filter(|_| profile.stores_core_metadata() && file.filename.kind() == DistKind::Wheel);
+    let stored_metadata = (profile.stores_core_metadata()
+        && file.filename.kind() == DistKind::Wheel)
+        .then_some(file.core);
     let (config, config_bytes) = match stored_metadata {
         Some(core) => {
             let digest = Digest::from_hex(&core.sha256)?;
@@ -212,11 +219,13 @@ async fn publish(
         project_urls: project_urls(file.form),
         requires_python: file
             .core
-            .and_then(|core| core.requires_python.clone())
+            .requires_python
+            .clone()
             .or_else(|| form_field("requires_python")),
         summary: file
             .core
-            .and_then(|core| core.fields.get("Summary"))
+            .fields
+            .get("Summary")
             .map(str::to_owned)
             .or_else(|| form_field("summary")),
         core_metadata_sha256: stored_metadata.map(|core| core.sha256.clone()),
@@ -261,20 +270,56 @@ async fn push_manifest(
     }
 }
 
-/// The file's own core metadata, which must name the same project and version as its
-/// filename. An archive PyOCI cannot read metadata from is still stored, without it.
+/// The file's own core metadata: a wheel's `.dist-info/METADATA` or an sdist's `PKG-INFO`,
+/// which must be readable and name the same project and version as the filename. Anything
+/// else is not a distribution (random bytes, an empty file, a zip without metadata), and is
+/// refused, whatever the registry's profile, before anything becomes visible.
 fn core_metadata(
     metadata: &MetadataHandle,
     filename: &DistFilename,
-) -> Result<Option<CoreMetadata>, Error> {
+) -> Result<CoreMetadata, Error> {
+    let expected = match filename.kind() {
+        DistKind::Wheel => format!(
+            "a wheel must hold `{}-{}.dist-info/METADATA`",
+            filename.name().oci_name(),
+            filename.version()
+        ),
+        DistKind::Sdist => format!(
+            "an sdist must be a gzipped tar holding `{}-{}/PKG-INFO`",
+            filename.name().oci_name(),
+            filename.version()
+        ),
+    };
+    let not_a_distribution = |why: String| {
+        Error::BadRequest(format!(
+            "{filename} is not a valid distribution: {why}; {expected} that names the project \
+             and version. Nothing was stored"
+        ))
+    };
     let core = match metadata.result() {
         Ok(Some(core)) => core,
-        Ok(None) => return Ok(None),
+        Ok(None) => {
+            return Err(not_a_distribution(
+                "its core metadata file is missing".into(),
+            ))
+        }
         Err(err) => {
-            tracing::info!(%filename, error = %err, "no core metadata read from the upload");
-            return Ok(None);
+            return Err(not_a_distribution(format!(
+                "its core metadata cannot be read ({err})"
+            )))
         }
     };
+    for (field, value) in [
+        ("Metadata-Version", &core.metadata_version),
+        ("Name", &core.name),
+        ("Version", &core.version),
+    ] {
+        if value.is_none() {
+            return Err(not_a_distribution(format!(
+                "its core metadata has no `{field}` field"
+            )));
+        }
+    }
     if let Some(name) = &core.name {
         if ProjectName::parse(name).ok().as_ref() != Some(filename.name()) {
             return Err(Error::BadRequest(format!(
@@ -283,13 +328,15 @@ fn core_metadata(
         }
     }
     if let Some(version) = &core.version {
-        if PackageVersion::parse(version).ok().as_ref() != Some(filename.version()) {
+        let same = PackageVersion::parse(version)
+            .is_ok_and(|version| version.tag() == filename.version().tag());
+        if !same {
             return Err(Error::BadRequest(format!(
                 "the file's metadata says version `{version}`, but the file is {filename}"
             )));
         }
     }
-    Ok(Some(core))
+    Ok(core)
 }
 
 /// PyPI's rule: the same bytes again are a success, other bytes under the name are refused.

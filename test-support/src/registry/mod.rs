@@ -174,6 +174,13 @@ impl Registry {
         utf8_percent_encode(&self.url(), PATH_SEGMENT).to_string()
     }
 
+    /// The registry's storage root (the filesystem driver's `rootdirectory`): repositories
+    /// live under `docker/registry/v2/repositories/<name>/`, unfinished blob uploads in
+    /// their `_uploads/` directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
+    }
+
     /// The token issuer of a [`RegistryAuth::Token`] registry.
     pub fn token_issuer(&self) -> Option<&TokenIssuer> {
         self.token_issuer.as_ref()

@@ -474,3 +474,94 @@ fn the_file_part_can_move_into_an_outgoing_body() {
     assert_send_static::<Upload>();
     assert_send_static::<UploadError>();
 }
+
+/// `body` in two chunks, split at `split`, the second only once `release` fires; and how
+/// many chunks were taken from it.
+fn gated_upload_of(
+    body: Vec<u8>,
+    split: usize,
+    declared: Option<u64>,
+) -> (
+    Upload,
+    tokio::sync::oneshot::Sender<Vec<u8>>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    let (release, rest) = tokio::sync::oneshot::channel::<Vec<u8>>();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let first = Bytes::copy_from_slice(&body[..split]);
+    let counter = taken.clone();
+    let chunks = stream::once(async move { Ok::<_, std::io::Error>(first) })
+        .chain(stream::once(async move {
+            let more = rest.await.map_err(std::io::Error::other)?;
+            Ok(Bytes::from(more))
+        }))
+        .inspect(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    let upload = Upload::with_declared_length(BOUNDARY, chunks, UploadLimits::default(), declared);
+    (upload, release, taken)
+}
+
+// Paused time: the timeout below fires only once every task is idle, that is once `finish`
+// can make no more progress without the rest of the body.
+#[tokio::test(start_paused = true)]
+async fn finish_waits_for_the_bytes_after_the_closing_boundary() {
+    let body = twine_like(b"wheel");
+    let epilogue = b"\r\nan epilogue\r\n".to_vec();
+    let declared = (body.len() + epilogue.len()) as u64;
+    let (mut upload, release, taken) = gated_upload_of(body.clone(), body.len(), Some(declared));
+    let file = upload.next_file().await.unwrap();
+    let content: Vec<u8> = file.map_ok(|c| c.to_vec()).try_concat().await.unwrap();
+    assert_eq!(content, b"wheel");
+    let mut finish = Box::pin(upload.finish());
+    // The closing boundary is in: still, no answer while the declared rest is missing.
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), &mut finish)
+            .await
+            .is_err(),
+        "finish returned before the body was complete"
+    );
+    assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 1);
+    release.send(epilogue).unwrap();
+    let form = finish.await.unwrap();
+    assert_eq!(form.get(":action"), Some("file_upload"));
+    assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_off_after_the_closing_boundary_fails_finish() {
+    let body = twine_like(b"wheel");
+    let declared = body.len() as u64 + 100;
+    let (upload, release, _) = gated_upload_of(body.clone(), body.len(), Some(declared));
+    drop(release); // the client goes away before sending what it declared
+    let error = read_all(upload).await.unwrap_err();
+    assert!(matches!(error, UploadError::BodyRead(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_body_shorter_or_longer_than_its_content_length_is_refused() {
+    let body = twine_like(b"wheel");
+    for declared in [body.len() as u64 + 1, body.len() as u64 - 1] {
+        let chunks = stream::iter([Ok::<_, Infallible>(Bytes::from(body.clone()))]);
+        let upload =
+            Upload::with_declared_length(BOUNDARY, chunks, UploadLimits::default(), Some(declared));
+        let error = read_all(upload).await.unwrap_err();
+        assert!(
+            matches!(error, UploadError::LengthMismatch { received, .. } if received == body.len() as u64),
+            "{declared}: {error:?}"
+        );
+        assert!(error.is_client_error());
+        assert!(error.to_string().contains("Content-Length"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_long_epilogue_is_refused() {
+    let mut body = twine_like(b"wheel");
+    body.extend(vec![b'x'; 100 * 1024]);
+    let error = read_all(chunked_upload_of(body, 1024)).await.unwrap_err();
+    assert!(
+        matches!(error, UploadError::TrailingData { .. }),
+        "{error:?}"
+    );
+}
