@@ -1,6 +1,6 @@
 //! Settings, from flags or the environment variables the original PyOCI reads.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 use clap::{builder::BoolishValueParser, ArgAction, Parser};
 use pyoci_oci::Registry;
@@ -98,6 +98,26 @@ pub struct Config {
     /// turn. A streamed upload holds one for its whole length.
     #[arg(long, env = "PYOCI_MAX_REGISTRY_REQUESTS", default_value_t = 256)]
     pub max_registry_requests: usize,
+
+    /// Seconds a client may send nothing in the middle of a request body (an upload) before
+    /// the request is cancelled with 408 Request Timeout, so a stalled upload does not hold
+    /// its registry upload open.
+    #[arg(
+        long,
+        env = "PYOCI_BODY_IDLE_TIMEOUT_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub body_idle_timeout_secs: u64,
+
+    /// Seconds a registry may send nothing in the middle of an answer's body (a download, an
+    /// index) before the read fails; defaults to PYOCI_REGISTRY_TIMEOUT.
+    #[arg(
+        long,
+        env = "PYOCI_REGISTRY_IDLE_TIMEOUT_SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub registry_idle_timeout_secs: Option<u64>,
 }
 
 impl Config {
@@ -109,6 +129,15 @@ impl Config {
     /// The `PYOCI_REGISTRIES` allow-list, `None` when unset or empty (any registry).
     pub fn registry_allow_list(&self) -> Option<&RegistryList> {
         self.registries.as_ref().filter(|list| !list.is_empty())
+    }
+
+    /// How long a registry answer's body may pause between chunks.
+    pub fn registry_idle_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.registry_idle_timeout_secs
+                .unwrap_or(self.registry_timeout_secs)
+                .max(1),
+        )
     }
 
     /// The one registry URLs may leave out, when exactly one is allowed.

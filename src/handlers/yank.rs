@@ -10,6 +10,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response};
 use http_body_util::{BodyExt, Limited};
 use pyoci_basic_auth::Credentials;
+use pyoci_body_timeout::is_idle_timeout;
 use serde::Deserialize;
 
 use super::{
@@ -19,7 +20,7 @@ use super::{
 use crate::{
     app::App,
     body::Body,
-    error::Error,
+    error::{body_timed_out, Error},
     layout,
     package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
@@ -95,7 +96,13 @@ async fn read_reason(body: Body) -> Result<Option<String>, Error> {
     let bytes: Bytes = Limited::new(body, MAX_BODY)
         .collect()
         .await
-        .map_err(|err| Error::BadRequest(format!("cannot read the yank request: {err}")))?
+        .map_err(|err| {
+            if is_idle_timeout(err.as_ref()) {
+                Error::BodyTimedOut(body_timed_out(&err))
+            } else {
+                Error::BadRequest(format!("cannot read the yank request: {err}"))
+            }
+        })?
         .to_bytes();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);

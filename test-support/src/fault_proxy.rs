@@ -7,6 +7,7 @@
 
 use std::{
     convert::Infallible,
+    future::Future,
     net::SocketAddr,
     pin::Pin,
     sync::{
@@ -45,6 +46,10 @@ pub enum Fault {
     /// Forward it, pass the first half of the answer's body (by `Content-Length`), then
     /// abort the connection.
     ResetMidBody,
+    /// Forward it, pass the first half of the answer's body (by `Content-Length`), then the
+    /// rest one byte at a time, this long apart: a registry that trickles its answer, or
+    /// (with a long gap) stalls in the middle of it with the connection open.
+    Trickle(Duration),
 }
 
 /// A fault and the requests it applies to: all of them unless narrowed by method, path or
@@ -338,7 +343,22 @@ async fn handle(
                 .boxed()
             }))
         }
+        Fault::Trickle(gap) => {
+            let response = forward(shared.upstream, request).await;
+            let half = half_of_content_length(&response);
+            Ok(response.map(|body| Trickling::new(body, half, gap).boxed()))
+        }
     }
+}
+
+/// Half the answer's `Content-Length`, 0 when it has none.
+fn half_of_content_length(response: &Response<ProxyBody>) -> u64 {
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .map_or(0, |length| length / 2)
 }
 
 /// Sends `request` to the registry on a new connection and returns its answer, body
@@ -422,6 +442,67 @@ impl Body for CutHalfway {
         }
         self.remaining -= data.len() as u64;
         Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A response body that passes `fast` bytes as they come, then one byte per `gap`.
+struct Trickling {
+    inner: ProxyBody,
+    fast: u64,
+    gap: Duration,
+    /// Bytes read from `inner` and not yet passed on.
+    held: Bytes,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Trickling {
+    fn new(inner: ProxyBody, fast: u64, gap: Duration) -> Trickling {
+        Trickling {
+            inner,
+            fast,
+            gap,
+            held: Bytes::new(),
+            wait: None,
+        }
+    }
+}
+
+impl Body for Trickling {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        while this.held.is_empty() {
+            match std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => this.held = data,
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+        if this.fast > 0 {
+            let take = usize::try_from(this.fast)
+                .unwrap_or(usize::MAX)
+                .min(this.held.len());
+            this.fast -= take as u64;
+            return Poll::Ready(Some(Ok(Frame::data(this.held.split_to(take)))));
+        }
+        let gap = this.gap;
+        let wait = this
+            .wait
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
+        std::task::ready!(wait.as_mut().poll(cx));
+        this.wait = None;
+        Poll::Ready(Some(Ok(Frame::data(this.held.split_to(1)))))
     }
 
     fn size_hint(&self) -> SizeHint {
