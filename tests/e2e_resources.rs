@@ -7,13 +7,14 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     path::Path,
+    process::Command,
     thread,
     time::{Duration, Instant},
 };
 
 use pyoci_test_support::{
-    upload_form, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse, Pyoci, Registry,
-    RegistryAuth,
+    run_checked, upload_form, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci, Python,
+    Registry, RegistryAuth,
 };
 
 const NAMESPACE: &str = "resources";
@@ -31,27 +32,51 @@ fn wheel_name(version: &str) -> String {
     format!("resources_demo-{version}-py3-none-any.whl")
 }
 
-/// `size` bytes that no compressor or dedup shortcut makes small.
-fn content(size: usize) -> Vec<u8> {
-    (0..size as u32)
+/// A valid `py3-none-any` wheel of the demo project whose one module file holds `size`
+/// bytes that no compressor makes small (stored uncompressed, ahead of the metadata, so an
+/// upload cut in half is cut in the middle of the file).
+fn wheel(version: &str, size: usize) -> Vec<u8> {
+    const WRITE_WHEEL: &str = r#"
+import base64, hashlib, sys, zipfile
+out, version, payload = sys.argv[1], sys.argv[2], open(sys.argv[3], "rb").read()
+info = f"resources_demo-{version}.dist-info"
+files = {
+    "resources_demo/payload.bin": payload,
+    f"{info}/METADATA": f"Metadata-Version: 2.1\nName: resources-demo\nVersion: {version}\n\n".encode(),
+    f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: pyoci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+def digest(data):
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+record = "".join(f"{path},sha256={digest(data)},{len(data)}\n" for path, data in files.items())
+with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as wheel:
+    for path, data in files.items():
+        wheel.writestr(path, data)
+    wheel.writestr(f"{info}/RECORD", record + f"{info}/RECORD,,\n")
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let payload: Vec<u8> = (0..size as u32)
         .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect()
+        .collect();
+    let payload_path = dir.path().join("payload");
+    fs::write(&payload_path, payload).unwrap();
+    let out = dir.path().join(wheel_name(version));
+    run_checked(
+        Command::new(Python::locate().python())
+            .arg("-c")
+            .arg(WRITE_WHEEL)
+            .arg(&out)
+            .arg(version)
+            .arg(&payload_path),
+    );
+    fs::read(&out).unwrap()
 }
 
-/// The whole upload form twine would send for a wheel of `version` holding `bytes`.
-fn wheel_form_body(version: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+/// The upload form twine would send for `wheel`: its content type and body.
+fn wheel_form(version: &str, wheel: &[u8]) -> Multipart {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(wheel_name(version));
-    fs::write(&path, bytes).unwrap();
-    let form = upload_form(&path, PROJECT, version);
-    (form.content_type(), form.into_body())
-}
-
-fn upload(http: &HttpClient, url: &str, version: &str, bytes: &[u8]) -> HttpResponse {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(wheel_name(version));
-    fs::write(&path, bytes).unwrap();
-    http.post_multipart(url, upload_form(&path, PROJECT, version), &[])
+    fs::write(&path, wheel).unwrap();
+    upload_form(&path, PROJECT, version)
 }
 
 /// Polls `condition` every 20 ms until it holds or `within` passes; whether it held.
@@ -84,7 +109,8 @@ fn a_stalled_upload_gets_408_and_its_registry_upload_is_cancelled() {
     let idle = BODY_IDLE_SECS.to_string();
     let pyoci = start_pyoci(&[("PYOCI_BODY_IDLE_TIMEOUT_SECS", &idle)]);
     let url = index_url(&pyoci, &registry.url_segment());
-    let (content_type, body) = wheel_form_body("1.0", &content(1024 * 1024));
+    let form = wheel_form("1.0", &wheel("1.0", 1024 * 1024));
+    let (content_type, body) = (form.content_type(), form.into_body());
     let path = url.trim_start_matches(&pyoci.base_url()).to_owned();
 
     // Half the upload, then nothing, with the connection open.
@@ -162,9 +188,9 @@ impl Stalling {
         let idle = REGISTRY_IDLE_SECS.to_string();
         let pyoci = start_pyoci(&[("PYOCI_REGISTRY_IDLE_TIMEOUT_SECS", &idle)]);
         let http = HttpClient::new();
-        let content = content(256 * 1024);
+        let content = wheel("1.0", 256 * 1024);
         let url = index_url(&pyoci, &proxy.url_segment());
-        let uploaded = upload(&http, &url, "1.0", &content);
+        let uploaded = http.post_multipart(&url, wheel_form("1.0", &content), &[]);
         assert_eq!(
             uploaded.status,
             200,
@@ -269,5 +295,323 @@ fn a_listing_whose_index_read_stalls_is_a_504() {
         waited < stall_bound(),
         "the client waited {waited:?}\n{}",
         stalling.logs()
+    );
+}
+
+/// Something only the kernel knows about a process: its open files and resident memory.
+struct ProcessGauge {
+    pid: u32,
+}
+
+impl ProcessGauge {
+    fn open_files(&self) -> usize {
+        fs::read_dir(format!("/proc/{}/fd", self.pid))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    }
+
+    /// Resident memory in KiB (`VmRSS`).
+    fn rss_kib(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// User and system CPU time so far, in clock ticks (`/proc/<pid>/stat` fields 14, 15).
+    fn cpu_ticks(&self) -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap_or_default();
+        // The command name (field 2) may hold spaces; the fields after it are plain.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+        field(14).unwrap_or(0) + field(15).unwrap_or(0)
+    }
+}
+
+/// A script that starts pyoci with at most `limit` open files, as a service manager's
+/// `LimitNOFILE=` would.
+fn with_open_file_limit(dir: &Path, limit: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("pyoci-limited");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nulimit -n {limit} || exit 1\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_pyoci")
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// A registry reachable at thousands of loopback addresses `127.77.x.y`, all on one port,
+/// that answers every request `404 NAME_UNKNOWN` and counts the addresses it was reached at.
+///
+/// A stand-in, not the real registry: the point is thousands of distinct registry hosts,
+/// and a real registry process listens on one address (thousands of them would take
+/// minutes and gigabytes). Linux routes all of 127/8 to the loopback interface, but a
+/// socket bound to 127.0.0.1 only answers 127.0.0.1, so there is one listener per address.
+mod many_hosts {
+    use std::{
+        collections::HashSet,
+        convert::Infallible,
+        net::{Ipv4Addr, SocketAddr},
+        sync::{Arc, Mutex},
+    };
+
+    use bytes::Bytes;
+    use http::{Response, StatusCode};
+    use http_body_util::Full;
+    use hyper::{server::conn::http1, service::service_fn};
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpListener;
+
+    pub struct ManyHosts {
+        pub hosts: Vec<Ipv4Addr>,
+        pub port: u16,
+        reached: Arc<Mutex<HashSet<Ipv4Addr>>>,
+        runtime: Option<tokio::runtime::Runtime>,
+    }
+
+    impl ManyHosts {
+        pub fn start(count: usize) -> ManyHosts {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let hosts: Vec<Ipv4Addr> = (0..count)
+                .map(|n| Ipv4Addr::new(127, 77, (n / 250) as u8, (n % 250 + 1) as u8))
+                .collect();
+            let (port, listeners) = runtime.block_on(bind_all(&hosts));
+            let reached = Arc::new(Mutex::new(HashSet::new()));
+            for listener in listeners {
+                runtime.spawn(serve(listener, reached.clone()));
+            }
+            ManyHosts {
+                hosts,
+                port,
+                reached,
+                runtime: Some(runtime),
+            }
+        }
+
+        /// How many distinct addresses were reached.
+        pub fn reached(&self) -> usize {
+            self.reached.lock().unwrap().len()
+        }
+    }
+
+    impl Drop for ManyHosts {
+        fn drop(&mut self) {
+            if let Some(runtime) = self.runtime.take() {
+                runtime.shutdown_background();
+            }
+        }
+    }
+
+    /// Binds every host on one free port (trying another port when one is taken).
+    async fn bind_all(hosts: &[Ipv4Addr]) -> (u16, Vec<TcpListener>) {
+        'ports: for _ in 0..20 {
+            let first = TcpListener::bind((hosts[0], 0)).await.unwrap();
+            let port = first.local_addr().unwrap().port();
+            let mut listeners = vec![first];
+            for host in &hosts[1..] {
+                match TcpListener::bind((*host, port)).await {
+                    Ok(listener) => listeners.push(listener),
+                    Err(_) => continue 'ports,
+                }
+            }
+            return (port, listeners);
+        }
+        panic!("no port free on all {} loopback addresses", hosts.len());
+    }
+
+    async fn serve(listener: TcpListener, reached: Arc<Mutex<HashSet<Ipv4Addr>>>) {
+        while let Ok((stream, _)) = listener.accept().await {
+            if let Ok(SocketAddr::V4(local)) = stream.local_addr() {
+                reached.lock().unwrap().insert(*local.ip());
+            }
+            tokio::spawn(async move {
+                let service = service_fn(|_request| async {
+                    let body = r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#;
+                    let mut response =
+                        Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+                    *response.status_mut() = StatusCode::NOT_FOUND;
+                    Ok::<_, Infallible>(response)
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+}
+
+/// Samples a process's open files every few milliseconds until stopped; the most seen.
+struct OpenFilesSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: thread::JoinHandle<usize>,
+}
+
+impl OpenFilesSampler {
+    fn start(pid: u32) -> OpenFilesSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let gauge = ProcessGauge { pid };
+                let mut most = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    most = most.max(gauge.open_files());
+                    thread::sleep(Duration::from_millis(5));
+                }
+                most
+            })
+        };
+        OpenFilesSampler { stop, thread }
+    }
+
+    fn most(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+const HOSTS: usize = 3000;
+const CLIENTS: usize = 32;
+/// PyOCI's open-file limit in this test: a common default, and below the number of hosts.
+const OPEN_FILE_LIMIT: u32 = 1024;
+/// Open files allowed at any time: the server's own few, a connection from each client and
+/// one to the registry for each request in flight, and the pool's 64 idle connections.
+const MAX_OPEN_FILES: usize = 32 + 2 * CLIENTS + 64 + 40;
+/// Resident memory allowed after the burst.
+const MAX_RSS_AFTER_KIB: u64 = 48 * 1024;
+
+#[test]
+fn thousands_of_registry_hosts_keep_open_files_and_memory_bounded() {
+    let fake = many_hosts::ManyHosts::start(HOSTS);
+    let dir = tempfile::tempdir().unwrap();
+    let pyoci = Pyoci::start(
+        &with_open_file_limit(dir.path(), OPEN_FILE_LIMIT),
+        &[("RUST_LOG", "info")],
+    );
+    let gauge = ProcessGauge { pid: pyoci.pid() };
+    let health = format!("{}/health", pyoci.base_url());
+    assert_eq!(HttpClient::new().get(&health).status, 200);
+    let files_before = gauge.open_files();
+    let rss_before = gauge.rss_kib();
+
+    let sampler = OpenFilesSampler::start(pyoci.pid());
+    let started = Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hosts = std::sync::Arc::new(fake.hosts.clone());
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (next, hosts) = (next.clone(), hosts.clone());
+            let base = pyoci.base_url();
+            let port = fake.port;
+            thread::spawn(move || {
+                let http = HttpClient::new();
+                let mut unexpected = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(host) = hosts.get(n) else {
+                        return unexpected;
+                    };
+                    let url = format!("{base}/http%3A%2F%2F{host}%3A{port}/{NAMESPACE}/{PROJECT}/");
+                    match http.try_get(&url) {
+                        Ok(response) if response.status == 404 => {}
+                        Ok(response) => unexpected.push(format!(
+                            "{host}: {} {}",
+                            response.status,
+                            response.text().trim()
+                        )),
+                        Err(err) => unexpected.push(format!("{host}: {err}")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let unexpected: Vec<String> = clients
+        .into_iter()
+        .flat_map(|client| client.join().unwrap())
+        .collect();
+    let burst = started.elapsed();
+    let most_files = sampler.most();
+    let rss_after = gauge.rss_kib();
+    let files_after = gauge.open_files();
+
+    eprintln!(
+        "{HOSTS} registry hosts from {CLIENTS} clients in {burst:?}: open files {files_before} \
+         before, at most {most_files} during, {files_after} after; RSS {} KiB before, {} KiB \
+         after",
+        rss_before, rss_after
+    );
+    assert_eq!(
+        fake.reached(),
+        HOSTS,
+        "every host got its request through PyOCI"
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{} of {HOSTS} requests were not answered 404, e.g. {:?}",
+        unexpected.len(),
+        &unexpected[..unexpected.len().min(5)]
+    );
+    assert!(
+        most_files <= MAX_OPEN_FILES,
+        "PyOCI held {most_files} open files (bound {MAX_OPEN_FILES})"
+    );
+    assert_eq!(HttpClient::new().get(&health).status, 200, "still serving");
+    assert!(
+        rss_after <= MAX_RSS_AFTER_KIB,
+        "RSS {rss_after} KiB after the burst (bound {MAX_RSS_AFTER_KIB} KiB, {rss_before} KiB before)"
+    );
+}
+
+#[test]
+fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pyoci = Pyoci::start(&with_open_file_limit(dir.path(), 64), &[]);
+    let gauge = ProcessGauge { pid: pyoci.pid() };
+    // More idle connections than file descriptors left: the server accepts until it runs
+    // out, and the rest wait in the listen queue.
+    let connections: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(("127.0.0.1", pyoci.port())).unwrap())
+        .collect();
+    assert!(
+        eventually(Duration::from_secs(5), || pyoci
+            .log()
+            .contains("accept failed")),
+        "the server never ran out of file descriptors ({} open)\n{}",
+        gauge.open_files(),
+        pyoci.log()
+    );
+    let failures_before = pyoci.log().matches("accept failed").count();
+    let cpu_before = gauge.cpu_ticks();
+    let window = Duration::from_millis(1500);
+    thread::sleep(window);
+    let failures = pyoci.log().matches("accept failed").count() - failures_before;
+    let cpu = gauge.cpu_ticks() - cpu_before;
+    eprintln!("out of file descriptors for {window:?}: {failures} failed accepts, {cpu} CPU ticks");
+    assert!(
+        failures <= 15,
+        "{failures} failed accepts logged in {window:?}: the loop spins"
+    );
+    // Clock ticks are 10 ms: a spinning loop burns most of the window.
+    assert!(cpu <= 30, "{cpu} CPU ticks in {window:?}: the loop spins");
+
+    drop(connections);
+    assert!(
+        eventually(Duration::from_secs(10), || HttpClient::new()
+            .try_get(&format!("{}/health", pyoci.base_url()))
+            .is_ok_and(|health| health.status == 200)),
+        "the server did not recover\n{}",
+        pyoci.log()
     );
 }

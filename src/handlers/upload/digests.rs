@@ -238,7 +238,11 @@ mod tests {
         ];
         let (stream, handle) = DigestingStream::new(stream::iter(chunks));
         let passed: Vec<_> = stream.collect().await;
-        assert_eq!(passed.len(), 1, "the stream ends cleanly after the good chunk");
+        assert_eq!(
+            passed.len(),
+            1,
+            "the stream ends cleanly after the good chunk"
+        );
         assert!(passed[0].is_ok());
         let err = handle.result().unwrap_err();
         assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
