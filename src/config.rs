@@ -176,6 +176,19 @@ mod tests {
     }
 
     #[test]
+    fn idle_timeouts_default_and_refuse_zero() {
+        let config = Config::default();
+        assert_eq!(config.body_idle_timeout_secs, 60);
+        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(60));
+        let config = parse(&["--registry-timeout-secs", "20"]).unwrap();
+        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(20));
+        let config = parse(&["--registry-idle-timeout-secs", "5"]).unwrap();
+        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(5));
+        assert!(parse(&["--body-idle-timeout-secs", "0"]).is_err());
+        assert!(parse(&["--registry-idle-timeout-secs", "0"]).is_err());
+    }
+
+    #[test]
     fn registries_list_and_fixed_registry() {
         assert!(Config::default().registry_allow_list().is_none());
         assert!(parse(&["--registries", ""])

@@ -2,7 +2,7 @@
 //!
 //! PyOCI is pointed at the proxy instead of the registry; a test then switches faults on and
 //! off through the [`FaultProxy`] handle while requests flow: error statuses, slow answers,
-//! connections closed without an answer, answers cut halfway. Bodies stream both ways, so
+//! connections closed without an answer, answers cut halfway or trickling in. Bodies stream both ways, so
 //! uploads pass through unchanged when no fault applies.
 
 use std::{
@@ -529,6 +529,41 @@ mod tests {
         rule.remaining = Some(0);
         assert!(!rule.matches(&Method::GET, "/v2/a/tags/list"));
         assert!(FaultRule::from(Fault::Reset).matches(&Method::PATCH, "/anything"));
+    }
+
+    #[test]
+    fn a_trickled_answer_arrives_whole_one_byte_at_a_time_after_the_first_half() {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        let http = HttpClient::new();
+        let blob = b"0123456789".to_vec();
+        let digest = format!("sha256:{}", sha256_hex(&blob));
+        let session = http.request(
+            "POST",
+            &format!("{}/v2/test/trickle/blobs/uploads/", proxy.url()),
+            &[],
+            None,
+        );
+        let location = session.header("location").unwrap();
+        let pushed = http.request(
+            "PUT",
+            &format!("{location}&digest={digest}"),
+            &[],
+            Some(blob.clone()),
+        );
+        assert_eq!(pushed.status, 201, "{}", pushed.text());
+
+        proxy.set(FaultRule::new(Fault::Trickle(Duration::from_millis(100))).method("GET"));
+        let started = Instant::now();
+        let slow = http.get(&format!("{}/v2/test/trickle/blobs/{digest}", proxy.url()));
+        assert!(slow.body == blob, "the whole blob, in order");
+        // Five bytes at once, then five more 100 ms apart.
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(proxy.faults_injected(), 1);
     }
 
     #[test]
