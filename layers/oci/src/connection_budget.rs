@@ -72,10 +72,10 @@ impl ConnectionBudget {
     /// back). The guard says whether the connection may be kept.
     pub(crate) fn start(&self, origin: String, now: Instant) -> InFlight {
         let mut state = self.state();
-        let needs_slot = state
-            .origins
-            .get(&origin)
-            .map_or(true, |used| used.in_flight >= used.slots);
+        let needs_slot = !matches!(
+            state.origins.get(&origin),
+            Some(used) if used.in_flight < used.slots
+        );
         if needs_slot && state.slots >= self.total {
             self.free_lingering(&mut state, now);
         }
@@ -234,10 +234,11 @@ mod tests {
             drop(budget.start(origin.into(), now));
         }
         let later = now + Duration::from_secs(60);
-        assert!(budget.start("http://d".into(), later).keep_alive());
-        assert!(budget.start("http://e".into(), later).keep_alive());
+        let d = budget.start("http://d".into(), later);
+        let e = budget.start("http://e".into(), later);
+        assert!(d.keep_alive() && e.keep_alive(), "b's and c's slots were freed");
         assert!(!budget.start("http://f".into(), later).keep_alive());
-        drop(long_download);
+        drop((long_download, d, e));
         assert_eq!(budget.counts(), (3, 3));
     }
 }
