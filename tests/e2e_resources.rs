@@ -350,7 +350,8 @@ fn with_open_file_limit(dir: &Path, limit: u32) -> std::path::PathBuf {
 }
 
 /// A registry reachable at thousands of loopback addresses `127.77.x.y`, all on one port,
-/// that answers every request `404 NAME_UNKNOWN` and counts the addresses it was reached at.
+/// that answers `404 NAME_UNKNOWN` (or, on the first address, redirects to another) and
+/// counts the addresses it was reached at.
 ///
 /// A stand-in, not the real registry: the point is thousands of distinct registry hosts,
 /// and a real registry process listens on one address (thousands of them would take
@@ -361,13 +362,16 @@ mod many_hosts {
         collections::HashSet,
         convert::Infallible,
         net::{Ipv4Addr, SocketAddr},
-        sync::{Arc, Mutex},
+        sync::{
+            atomic::{AtomicUsize, Ordering},
+            Arc, Mutex,
+        },
     };
 
     use bytes::Bytes;
-    use http::{Response, StatusCode};
+    use http::{Request, Response, StatusCode};
     use http_body_util::Full;
-    use hyper::{server::conn::http1, service::service_fn};
+    use hyper::{body::Incoming, server::conn::http1, service::service_fn};
     use hyper_util::rt::TokioIo;
     use tokio::net::TcpListener;
 
@@ -375,7 +379,17 @@ mod many_hosts {
         pub hosts: Vec<Ipv4Addr>,
         pub port: u16,
         reached: Arc<Mutex<HashSet<Ipv4Addr>>>,
+        redirects: Arc<AtomicUsize>,
         runtime: Option<tokio::runtime::Runtime>,
+    }
+
+    /// What every listener shares.
+    #[derive(Clone)]
+    struct Shared {
+        hosts: Arc<Vec<Ipv4Addr>>,
+        port: u16,
+        reached: Arc<Mutex<HashSet<Ipv4Addr>>>,
+        redirects: Arc<AtomicUsize>,
     }
 
     impl ManyHosts {
@@ -389,14 +403,20 @@ mod many_hosts {
                 .map(|n| Ipv4Addr::new(127, 77, (n / 250) as u8, (n % 250 + 1) as u8))
                 .collect();
             let (port, listeners) = runtime.block_on(bind_all(&hosts));
-            let reached = Arc::new(Mutex::new(HashSet::new()));
+            let shared = Shared {
+                hosts: Arc::new(hosts.clone()),
+                port,
+                reached: Arc::default(),
+                redirects: Arc::default(),
+            };
             for listener in listeners {
-                runtime.spawn(serve(listener, reached.clone()));
+                runtime.spawn(serve(listener, shared.clone()));
             }
             ManyHosts {
                 hosts,
                 port,
-                reached,
+                reached: shared.reached,
+                redirects: shared.redirects,
                 runtime: Some(runtime),
             }
         }
@@ -404,6 +424,11 @@ mod many_hosts {
         /// How many distinct addresses were reached.
         pub fn reached(&self) -> usize {
             self.reached.lock().unwrap().len()
+        }
+
+        /// How many redirects the first host sent.
+        pub fn redirects(&self) -> usize {
+            self.redirects.load(Ordering::SeqCst)
         }
     }
 
@@ -432,24 +457,50 @@ mod many_hosts {
         panic!("no port free on all {} loopback addresses", hosts.len());
     }
 
-    async fn serve(listener: TcpListener, reached: Arc<Mutex<HashSet<Ipv4Addr>>>) {
+    async fn serve(listener: TcpListener, shared: Shared) {
         while let Ok((stream, _)) = listener.accept().await {
-            if let Ok(SocketAddr::V4(local)) = stream.local_addr() {
-                reached.lock().unwrap().insert(*local.ip());
-            }
+            let Ok(SocketAddr::V4(local)) = stream.local_addr() else {
+                continue;
+            };
+            let local = *local.ip();
+            shared.reached.lock().unwrap().insert(local);
+            let shared = shared.clone();
             tokio::spawn(async move {
-                let service = service_fn(|_request| async {
-                    let body = r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#;
-                    let mut response =
-                        Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-                    *response.status_mut() = StatusCode::NOT_FOUND;
-                    Ok::<_, Infallible>(response)
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let answer = answer(&shared, local, request.uri().path());
+                    async move { Ok::<_, Infallible>(answer) }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
                     .await;
             });
         }
+    }
+
+    /// The first host sends a request for project `hop-N` (repository `hop_N`) to host N
+    /// (307, same path); every other request gets `404 NAME_UNKNOWN`.
+    fn answer(shared: &Shared, local: Ipv4Addr, path: &str) -> Response<Full<Bytes>> {
+        let hop = path
+            .split('/')
+            .find_map(|segment| segment.strip_prefix("hop_"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| shared.hosts.get(n));
+        if let (true, Some(target)) = (local == shared.hosts[0], hop) {
+            shared.redirects.fetch_add(1, Ordering::SeqCst);
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+            let location = format!("http://{target}:{}{path}", shared.port);
+            if let Ok(location) = http::HeaderValue::from_str(&location) {
+                response
+                    .headers_mut()
+                    .insert(http::header::LOCATION, location);
+            }
+            return response;
+        }
+        let body = r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#;
+        let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response
     }
 }
 
@@ -494,86 +545,173 @@ const MAX_OPEN_FILES: usize = 32 + 2 * CLIENTS + 64 + 40;
 /// the burst when measured, 20 MiB and more when every host keeps a connection).
 const MAX_HEAP_AFTER_KIB: u64 = 12 * 1024;
 
+/// A PyOCI with at most [`OPEN_FILE_LIMIT`] open files, in front of the many-hosts registry.
+struct ManyHostsStack {
+    fake: many_hosts::ManyHosts,
+    pyoci: Pyoci,
+    gauge: ProcessGauge,
+    _dir: tempfile::TempDir,
+}
+
+/// What a burst of requests did.
+struct Burst {
+    took: Duration,
+    most_files: usize,
+    /// Requests not answered 404 (the fake registry's answer), with why.
+    unexpected: Vec<String>,
+}
+
+impl ManyHostsStack {
+    fn start() -> ManyHostsStack {
+        let fake = many_hosts::ManyHosts::start(HOSTS);
+        let dir = tempfile::tempdir().unwrap();
+        let pyoci = Pyoci::start(
+            &with_open_file_limit(dir.path(), OPEN_FILE_LIMIT),
+            &[("RUST_LOG", "info")],
+        );
+        let gauge = ProcessGauge { pid: pyoci.pid() };
+        let stack = ManyHostsStack {
+            fake,
+            pyoci,
+            gauge,
+            _dir: dir,
+        };
+        assert!(stack.healthy());
+        stack
+    }
+
+    fn healthy(&self) -> bool {
+        let health = format!("{}/health", self.pyoci.base_url());
+        HttpClient::new()
+            .try_get(&health)
+            .is_ok_and(|response| response.status == 200)
+    }
+
+    /// The project page URL of `project` on the registry at `host`.
+    fn page_url(&self, host: std::net::Ipv4Addr, project: &str) -> String {
+        format!(
+            "{}/http%3A%2F%2F{host}%3A{}/{NAMESPACE}/{project}/",
+            self.pyoci.base_url(),
+            self.fake.port
+        )
+    }
+
+    /// Gets every URL from [`CLIENTS`] clients at once, sampling PyOCI's open files.
+    fn burst(&self, urls: Vec<String>) -> Burst {
+        let sampler = OpenFilesSampler::start(self.pyoci.pid());
+        let started = Instant::now();
+        let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let urls = std::sync::Arc::new(urls);
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let (next, urls) = (next.clone(), urls.clone());
+                thread::spawn(move || {
+                    let http = HttpClient::new();
+                    let mut unexpected = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(url) = urls.get(n) else {
+                            return unexpected;
+                        };
+                        match http.try_get(url) {
+                            Ok(response) if response.status == 404 => {}
+                            Ok(response) => unexpected.push(format!(
+                                "{url}: {} {}",
+                                response.status,
+                                response.text().trim()
+                            )),
+                            Err(err) => unexpected.push(err),
+                        }
+                    }
+                })
+            })
+            .collect();
+        let unexpected = clients
+            .into_iter()
+            .flat_map(|client| client.join().unwrap())
+            .collect();
+        Burst {
+            took: started.elapsed(),
+            most_files: sampler.most(),
+            unexpected,
+        }
+    }
+
+    /// Every request answered, every host reached, open files within the bound, still serving.
+    fn assert_served(&self, burst: &Burst) {
+        assert_eq!(
+            self.fake.reached(),
+            HOSTS,
+            "every host got its request through PyOCI"
+        );
+        assert!(
+            burst.unexpected.is_empty(),
+            "{} requests were not answered 404, e.g. {:?}",
+            burst.unexpected.len(),
+            &burst.unexpected[..burst.unexpected.len().min(5)]
+        );
+        assert!(
+            burst.most_files <= MAX_OPEN_FILES,
+            "PyOCI held {} open files (bound {MAX_OPEN_FILES})",
+            burst.most_files
+        );
+        assert!(self.healthy(), "still serving");
+    }
+}
+
 #[test]
 fn thousands_of_registry_hosts_keep_open_files_and_memory_bounded() {
-    let fake = many_hosts::ManyHosts::start(HOSTS);
-    let dir = tempfile::tempdir().unwrap();
-    let pyoci = Pyoci::start(
-        &with_open_file_limit(dir.path(), OPEN_FILE_LIMIT),
-        &[("RUST_LOG", "info")],
-    );
-    let gauge = ProcessGauge { pid: pyoci.pid() };
-    let health = format!("{}/health", pyoci.base_url());
-    assert_eq!(HttpClient::new().get(&health).status, 200);
+    let stack = ManyHostsStack::start();
+    let gauge = &stack.gauge;
     let files_before = gauge.open_files();
     let (rss_before, heap_before) = (gauge.memory_kib("VmRSS"), gauge.memory_kib("RssAnon"));
 
-    let sampler = OpenFilesSampler::start(pyoci.pid());
-    let started = Instant::now();
-    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let hosts = std::sync::Arc::new(fake.hosts.clone());
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (next, hosts) = (next.clone(), hosts.clone());
-            let base = pyoci.base_url();
-            let port = fake.port;
-            thread::spawn(move || {
-                let http = HttpClient::new();
-                let mut unexpected = Vec::new();
-                loop {
-                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(host) = hosts.get(n) else {
-                        return unexpected;
-                    };
-                    let url = format!("{base}/http%3A%2F%2F{host}%3A{port}/{NAMESPACE}/{PROJECT}/");
-                    match http.try_get(&url) {
-                        Ok(response) if response.status == 404 => {}
-                        Ok(response) => unexpected.push(format!(
-                            "{host}: {} {}",
-                            response.status,
-                            response.text().trim()
-                        )),
-                        Err(err) => unexpected.push(format!("{host}: {err}")),
-                    }
-                }
-            })
-        })
+    let urls = stack
+        .fake
+        .hosts
+        .iter()
+        .map(|host| stack.page_url(*host, PROJECT))
         .collect();
-    let unexpected: Vec<String> = clients
-        .into_iter()
-        .flat_map(|client| client.join().unwrap())
-        .collect();
-    let burst = started.elapsed();
-    let most_files = sampler.most();
+    let burst = stack.burst(urls);
     let (rss_after, heap_after) = (gauge.memory_kib("VmRSS"), gauge.memory_kib("RssAnon"));
     let files_after = gauge.open_files();
 
     eprintln!(
-        "{HOSTS} registry hosts from {CLIENTS} clients in {burst:?}: open files {files_before} \
-         before, at most {most_files} during, {files_after} after; VmRSS {rss_before} KiB \
-         before, {rss_after} KiB after; RssAnon {heap_before} KiB before, {heap_after} KiB after"
+        "{HOSTS} registry hosts from {CLIENTS} clients in {:?}: open files {files_before} \
+         before, at most {} during, {files_after} after; VmRSS {rss_before} KiB before, \
+         {rss_after} KiB after; RssAnon {heap_before} KiB before, {heap_after} KiB after",
+        burst.took, burst.most_files
     );
-    assert_eq!(
-        fake.reached(),
-        HOSTS,
-        "every host got its request through PyOCI"
-    );
-    assert!(
-        unexpected.is_empty(),
-        "{} of {HOSTS} requests were not answered 404, e.g. {:?}",
-        unexpected.len(),
-        &unexpected[..unexpected.len().min(5)]
-    );
-    assert!(
-        most_files <= MAX_OPEN_FILES,
-        "PyOCI held {most_files} open files (bound {MAX_OPEN_FILES})"
-    );
-    assert_eq!(HttpClient::new().get(&health).status, 200, "still serving");
+    stack.assert_served(&burst);
     assert!(
         heap_after <= MAX_HEAP_AFTER_KIB,
         "resident heap {heap_after} KiB after the burst (bound {MAX_HEAP_AFTER_KIB} KiB, \
          {heap_before} KiB before)"
     );
+}
+
+#[test]
+fn a_registry_redirecting_every_request_to_a_new_host_keeps_open_files_bounded() {
+    let stack = ManyHostsStack::start();
+    // One registry host, whose every answer redirects to another of the hosts.
+    let registry = stack.fake.hosts[0];
+    let urls = (1..HOSTS)
+        .map(|n| stack.page_url(registry, &format!("hop-{n}")))
+        .collect();
+    let burst = stack.burst(urls);
+    eprintln!(
+        "{} requests redirected to {} hosts in {:?}: at most {} open files",
+        HOSTS - 1,
+        stack.fake.redirects(),
+        burst.took,
+        burst.most_files
+    );
+    assert_eq!(
+        stack.fake.redirects(),
+        HOSTS - 1,
+        "every request was redirected"
+    );
+    stack.assert_served(&burst);
 }
 
 #[test]

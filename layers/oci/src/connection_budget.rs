@@ -14,6 +14,13 @@
 //! the total. A request that would need a slot beyond either cap is sent with
 //! `Connection: close`. An origin's slots are freed once it has had nothing in flight for
 //! longer than the pool takes to drop idle connections.
+//!
+//! Redirects are followed inside reqwest, and each hop's connection goes to the pool too, so
+//! every hop takes a slot at its origin, beyond the total if need be: a registry could
+//! otherwise send every request to a new host. Once the total is reached, requests to an
+//! origin that redirected are sent with `Connection: close` (reqwest keeps the header on
+//! every hop), so the hosts they lead to keep nothing either. Slots over all origins thus stay
+//! below the total plus the hops of the requests in flight.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -50,6 +57,19 @@ struct OriginUse {
     in_flight: usize,
     slots: usize,
     last_done: Instant,
+    /// Whether its answers redirected elsewhere.
+    redirects: bool,
+}
+
+impl OriginUse {
+    fn new(now: Instant) -> Self {
+        OriginUse {
+            in_flight: 0,
+            slots: 0,
+            last_done: now,
+            redirects: false,
+        }
+    }
 }
 
 impl ConnectionBudget {
@@ -72,22 +92,17 @@ impl ConnectionBudget {
     /// back). The guard says whether the connection may be kept.
     pub(crate) fn start(&self, origin: String, now: Instant) -> InFlight {
         let mut state = self.state();
-        let needs_slot = !matches!(
-            state.origins.get(&origin),
-            Some(used) if used.in_flight < used.slots
-        );
-        if needs_slot && state.slots >= self.total {
+        if state.slots >= self.total {
             self.free_lingering(&mut state, now);
         }
         let has_room = state.slots < self.total;
         let State { origins, slots } = &mut *state;
-        let used = origins.entry(origin.clone()).or_insert(OriginUse {
-            in_flight: 0,
-            slots: 0,
-            last_done: now,
-        });
-        let keep_alive = if !needs_slot {
-            true
+        let used = origins
+            .entry(origin.clone())
+            .or_insert_with(|| OriginUse::new(now));
+        let keep_alive = if used.in_flight < used.slots {
+            // A connection it already holds; but where it redirects to, no more.
+            has_room || !used.redirects
         } else if has_room && used.slots < self.per_origin {
             used.slots += 1;
             *slots += 1;
@@ -100,6 +115,22 @@ impl ConnectionBudget {
             budget: self.clone(),
             origin,
             keep_alive,
+        }
+    }
+
+    /// Counts a redirect hop from a request to `from` that reached `to`: `to` takes a slot
+    /// (its connection goes to the pool), and `from` is marked as redirecting.
+    pub(crate) fn redirected(&self, from: &str, to: String, now: Instant) {
+        let mut state = self.state();
+        if let Some(used) = state.origins.get_mut(from) {
+            used.redirects = true;
+        }
+        let State { origins, slots } = &mut *state;
+        let used = origins.entry(to).or_insert_with(|| OriginUse::new(now));
+        used.last_done = now;
+        if used.slots < self.per_origin {
+            used.slots += 1;
+            *slots += 1;
         }
     }
 
@@ -226,6 +257,28 @@ mod tests {
     }
 
     #[test]
+    fn redirect_hops_take_slots_and_a_redirecting_origin_closes_once_full() {
+        let budget = budget();
+        let now = Instant::now();
+        let first = budget.start("http://registry".into(), now);
+        assert!(first.keep_alive());
+        budget.redirected("http://registry", "http://storage-1".into(), now);
+        drop(first);
+        // Room left: the registry's connection is kept.
+        let second = budget.start("http://registry".into(), now);
+        assert!(second.keep_alive());
+        budget.redirected("http://registry", "http://storage-2".into(), now);
+        budget.redirected("http://registry", "http://storage-3".into(), now);
+        drop(second);
+        assert_eq!(budget.counts(), (4, 4), "hops count beyond the total");
+        // Full: requests to the redirecting origin close, so their hops keep nothing.
+        for _ in 0..10 {
+            assert!(!budget.start("http://registry".into(), now).keep_alive());
+        }
+        assert!(!budget.start("http://other".into(), now).keep_alive());
+    }
+
+    #[test]
     fn an_origin_with_a_request_in_flight_keeps_its_slot() {
         let budget = budget();
         let now = Instant::now();
@@ -236,7 +289,10 @@ mod tests {
         let later = now + Duration::from_secs(60);
         let d = budget.start("http://d".into(), later);
         let e = budget.start("http://e".into(), later);
-        assert!(d.keep_alive() && e.keep_alive(), "b's and c's slots were freed");
+        assert!(
+            d.keep_alive() && e.keep_alive(),
+            "b's and c's slots were freed"
+        );
         assert!(!budget.start("http://f".into(), later).keep_alive());
         drop((long_download, d, e));
         assert_eq!(budget.counts(), (3, 3));

@@ -63,20 +63,17 @@ impl HttpClient {
         builder: reqwest::ClientBuilder,
         policy: AddressPolicy,
     ) -> Result<HttpClient, reqwest::Error> {
+        let budget = ConnectionBudget::new(MAX_IDLE_PER_ORIGIN, MAX_IDLE_TOTAL, POOL_IDLE_TIMEOUT);
         let client = builder
             .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
-            .redirect(redirect_policy(policy.clone()))
+            .redirect(redirect_policy(policy.clone(), Some(budget.clone())))
             .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()?;
         Ok(HttpClient {
             client,
             policy,
-            budget: Some(ConnectionBudget::new(
-                MAX_IDLE_PER_ORIGIN,
-                MAX_IDLE_TOTAL,
-                POOL_IDLE_TIMEOUT,
-            )),
+            budget: Some(budget),
             body_idle_timeout: None,
         })
     }

@@ -3,10 +3,12 @@
 //! redirects.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect;
 
+use crate::connection_budget::ConnectionBudget;
 use crate::AddressPolicy;
 
 /// Redirects followed before giving up, as many as reqwest's default policy.
@@ -39,8 +41,12 @@ impl Resolve for PolicyResolver {
 }
 
 /// Follows at most [`MAX_REDIRECTS`] redirects, none to an IP address the policy refuses
-/// (names are checked by [`PolicyResolver`] when the redirect is followed).
-pub(crate) fn redirect_policy(policy: AddressPolicy) -> redirect::Policy {
+/// (names are checked by [`PolicyResolver`] when the redirect is followed). Every hop
+/// followed is counted by `budget`, as its connection goes to the pool.
+pub(crate) fn redirect_policy(
+    policy: AddressPolicy,
+    budget: Option<ConnectionBudget>,
+) -> redirect::Policy {
     redirect::Policy::custom(move |attempt| {
         // `previous` starts with the original URL, which is not a redirect.
         if attempt.previous().len() > MAX_REDIRECTS {
@@ -51,7 +57,14 @@ pub(crate) fn redirect_policy(policy: AddressPolicy) -> redirect::Policy {
             .host_str()
             .map_or(Ok(()), |host| policy.check_literal(host));
         match checked {
-            Ok(()) => attempt.follow(),
+            Ok(()) => {
+                if let (Some(budget), Some(first)) = (&budget, attempt.previous().first()) {
+                    let (from, to) = (first.origin(), attempt.url().origin());
+                    let now = Instant::now();
+                    budget.redirected(&from.ascii_serialization(), to.ascii_serialization(), now);
+                }
+                attempt.follow()
+            }
             Err(refused) => attempt.error(refused),
         }
     })
