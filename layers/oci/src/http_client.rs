@@ -30,8 +30,8 @@ use crate::AddressPolicy;
 ///
 /// That constructor also bounds the connection pool, since the registry host comes from the
 /// request URL and may be a new one every time: at most 8 idle connections per origin and
-/// 64 over all origins (a request that would go beyond is sent with `Connection: close`),
-/// each kept for at most 15 s.
+/// 64 over all origins (a request that would go beyond is sent with `Connection: close`;
+/// redirect hops count too), each kept for at most 15 s.
 ///
 /// With [`HttpClient::response_body_idle_timeout`], a response body that delivers nothing
 /// for that long fails with [`IdleTimeout`](pyoci_body_timeout::IdleTimeout) in its source
