@@ -394,6 +394,8 @@ mod many_hosts {
 
     impl ManyHosts {
         pub fn start(count: usize) -> ManyHosts {
+            // The listeners, and room for the clients, the other tests and the test runner.
+            raise_open_file_limit(count as u64 + 1024);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
@@ -435,9 +437,44 @@ mod many_hosts {
     impl Drop for ManyHosts {
         fn drop(&mut self) {
             if let Some(runtime) = self.runtime.take() {
-                runtime.shutdown_background();
+                // Waits for the listeners to close, so the next test has their descriptors.
+                runtime.shutdown_timeout(std::time::Duration::from_secs(5));
             }
         }
+    }
+
+    /// Raises this process's open-file limit so that `needed` listeners fit, or panics saying
+    /// why it cannot (many machines start processes with a soft limit of 1024).
+    fn raise_open_file_limit(needed: u64) {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed.
+        let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        assert_eq!(
+            got,
+            0,
+            "getrlimit failed: {}",
+            std::io::Error::last_os_error()
+        );
+        if limit.rlim_cur >= needed {
+            return;
+        }
+        assert!(
+            limit.rlim_max >= needed,
+            "this test needs {needed} open files, the hard limit is {} (raise `ulimit -Hn`)",
+            limit.rlim_max
+        );
+        limit.rlim_cur = needed;
+        // SAFETY: as above.
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) };
+        assert_eq!(
+            set,
+            0,
+            "setrlimit failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Binds every host on one free port (trying another port when one is taken).
@@ -449,7 +486,8 @@ mod many_hosts {
             for host in &hosts[1..] {
                 match TcpListener::bind((*host, port)).await {
                     Ok(listener) => listeners.push(listener),
-                    Err(_) => continue 'ports,
+                    Err(err) if err.kind() == std::io::ErrorKind::AddrInUse => continue 'ports,
+                    Err(err) => panic!("cannot listen on {host}:{port}: {err}"),
                 }
             }
             return (port, listeners);
@@ -546,12 +584,17 @@ const MAX_OPEN_FILES: usize = 32 + 2 * CLIENTS + 64 + 40;
 const MAX_HEAP_AFTER_KIB: u64 = 12 * 1024;
 
 /// A PyOCI with at most [`OPEN_FILE_LIMIT`] open files, in front of the many-hosts registry.
+/// One at a time: each takes thousands of listeners and a burst of CPU.
 struct ManyHostsStack {
     fake: many_hosts::ManyHosts,
     pyoci: Pyoci,
     gauge: ProcessGauge,
     _dir: tempfile::TempDir,
+    // Last, so the registry and PyOCI are gone before the next test starts its own.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static MANY_HOSTS_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// What a burst of requests did.
 struct Burst {
@@ -563,6 +606,9 @@ struct Burst {
 
 impl ManyHostsStack {
     fn start() -> ManyHostsStack {
+        let turn = MANY_HOSTS_TURN
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let fake = many_hosts::ManyHosts::start(HOSTS);
         let dir = tempfile::tempdir().unwrap();
         let pyoci = Pyoci::start(
@@ -575,6 +621,7 @@ impl ManyHostsStack {
             pyoci,
             gauge,
             _dir: dir,
+            _turn: turn,
         };
         assert!(stack.healthy());
         stack
