@@ -13,7 +13,7 @@
 //! - [`ClientHome`]: a throwaway home for poetry, pdm and hatch, with a dead proxy.
 //! - [`answered_requests`]: the requests a PyOCI answered, from its trace log.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
-//!   (error statuses, delays, dropped connections, answers cut halfway or trickling) on demand.
+//!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
 //!
 //! Everything runs on loopback, and each process is killed when its handle drops. A missing
 //! tool is a panic telling you to run `scripts/test`, never a silently skipped test.
