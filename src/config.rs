@@ -1,6 +1,6 @@
 //! Settings, from flags or the environment variables the original PyOCI reads.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::Duration};
 
 use clap::{builder::BoolishValueParser, ArgAction, Parser};
 use pyoci_oci::Registry;
@@ -126,6 +126,25 @@ pub struct Config {
     /// credentials; all anonymous clients count as one), so no one can take them all.
     #[arg(long, env = "PYOCI_MAX_UPLOADS_PER_CLIENT", default_value_t = 16)]
     pub max_uploads_per_client: usize,
+    /// Seconds a client may send nothing in the middle of a request body (an upload) before
+    /// the request is cancelled with 408 Request Timeout, so a stalled upload does not hold
+    /// its registry upload open.
+    #[arg(
+        long,
+        env = "PYOCI_BODY_IDLE_TIMEOUT_SECS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub body_idle_timeout_secs: u64,
+
+    /// Seconds a registry may send nothing in the middle of an answer's body (a download, an
+    /// index) before the read fails; defaults to PYOCI_REGISTRY_TIMEOUT.
+    #[arg(
+        long,
+        env = "PYOCI_REGISTRY_IDLE_TIMEOUT_SECS",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub registry_idle_timeout_secs: Option<u64>,
 }
 
 impl Config {
@@ -137,6 +156,15 @@ impl Config {
     /// The `PYOCI_REGISTRIES` allow-list, `None` when unset or empty (any registry).
     pub fn registry_allow_list(&self) -> Option<&RegistryList> {
         self.registries.as_ref().filter(|list| !list.is_empty())
+    }
+
+    /// How long a registry answer's body may pause between chunks.
+    pub fn registry_idle_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.registry_idle_timeout_secs
+                .unwrap_or(self.registry_timeout_secs)
+                .max(1),
+        )
     }
 
     /// The one registry URLs may leave out, when exactly one is allowed.
@@ -187,6 +215,19 @@ mod tests {
         );
         let set = parse(&["--max-uploads", "8", "--max-uploads-per-client", "2"]).unwrap();
         assert_eq!((set.max_uploads, set.max_uploads_per_client), (8, 2));
+    }
+
+    #[test]
+    fn idle_timeouts_default_and_refuse_zero() {
+        let config = Config::default();
+        assert_eq!(config.body_idle_timeout_secs, 60);
+        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(60));
+        let config = parse(&["--registry-timeout-secs", "20"]).unwrap();
+        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(20));
+        let config = parse(&["--registry-idle-timeout-secs", "5"]).unwrap();
+        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(5));
+        assert!(parse(&["--body-idle-timeout-secs", "0"]).is_err());
+        assert!(parse(&["--registry-idle-timeout-secs", "0"]).is_err());
     }
 
     #[test]

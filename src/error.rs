@@ -6,6 +6,7 @@
 use std::fmt;
 
 use http::{header, HeaderValue, Response, StatusCode};
+use pyoci_body_timeout::is_idle_timeout;
 use pyoci_oci::OciError;
 use pyoci_upload::UploadError;
 
@@ -30,6 +31,8 @@ pub enum Error {
     Conflict(String),
     /// The request body is larger than `PYOCI_MAX_BODY`.
     TooLarge(String),
+    /// The client stopped sending its request body (`PYOCI_BODY_IDLE_TIMEOUT_SECS`).
+    BodyTimedOut(String),
     /// Concurrent writers kept changing what this request changes; try again.
     Busy(String),
     /// The registry said no, failed, or could not be reached.
@@ -47,12 +50,14 @@ impl fmt::Display for Error {
             | Error::RegistryNotAllowed(message)
             | Error::Conflict(message)
             | Error::TooLarge(message)
+            | Error::BodyTimedOut(message)
             | Error::Busy(message) => f.write_str(message),
             Error::Registry(err) => write!(f, "{err}"),
             Error::Upload(err) if exceeded_body_limit(err) => write!(
                 f,
                 "the request body is larger than this server accepts (PYOCI_MAX_BODY): {err}"
             ),
+            Error::Upload(err) if is_idle_timeout(err) => f.write_str(&body_timed_out(err)),
             Error::Upload(err) => write!(f, "{err}"),
         }
     }
@@ -72,6 +77,7 @@ impl Error {
             Error::RegistryNotAllowed(_) => StatusCode::FORBIDDEN,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Upload(err) => upload_status(err),
             Error::Registry(err) => err.status_hint(),
@@ -113,6 +119,8 @@ impl Error {
 fn upload_status(err: &UploadError) -> StatusCode {
     if exceeded_body_limit(err) {
         StatusCode::PAYLOAD_TOO_LARGE
+    } else if is_idle_timeout(err) {
+        StatusCode::REQUEST_TIMEOUT
     } else if err.is_client_error() || matches!(err, UploadError::BodyRead(_)) {
         // A body that cannot be read is the client's doing (it went away or sent garbage).
         StatusCode::BAD_REQUEST
@@ -131,6 +139,14 @@ pub fn exceeded_body_limit(err: &(dyn std::error::Error + 'static)) -> bool {
         current = err.source();
     }
     false
+}
+
+/// What a client that stopped sending its body is told; `cause` is the reading error.
+pub fn body_timed_out(cause: &dyn fmt::Display) -> String {
+    format!(
+        "the request body stopped arriving ({cause}; PYOCI_BODY_IDLE_TIMEOUT_SECS), so the \
+         request was cancelled and nothing was stored; check the connection and send it again"
+    )
 }
 
 impl From<RouteError> for Error {

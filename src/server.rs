@@ -38,13 +38,23 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut backoff = AcceptBackoff::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
+                Ok(accepted) => {
+                    backoff.reset();
+                    accepted
+                }
                 Err(err) => {
-                    tracing::warn!(error = %err, "accept failed");
-                    continue;
+                    // Most often out of file descriptors (EMFILE): the waiting connection
+                    // stays queued, so accepting again at once would fail again at once.
+                    let wait = backoff.next_wait();
+                    tracing::warn!(error = %err, retry_in = ?wait, "accept failed");
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => continue,
+                        () = &mut shutdown => break,
+                    }
                 }
             },
             () = &mut shutdown => break,
@@ -72,6 +82,29 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// How long to wait after a failed accept: from 10 ms, doubling with each failure in a row
+/// up to 1 s, so a lasting condition (no file descriptors left) neither spins the loop nor
+/// floods the log, and a passing one costs little.
+#[derive(Debug, Default)]
+struct AcceptBackoff {
+    failures: u32,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    fn next_wait(&mut self) -> Duration {
+        let wait = Self::FIRST.saturating_mul(1 << self.failures.min(16));
+        self.failures = self.failures.saturating_add(1);
+        wait.min(Self::MAX)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -92,5 +125,23 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = interrupt.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_backoff_grows_to_a_second_and_resets() {
+        let mut backoff = AcceptBackoff::default();
+        let waits: Vec<_> = (0..10).map(|_| backoff.next_wait().as_millis()).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        for _ in 0..100 {
+            backoff.next_wait();
+        }
+        assert_eq!(backoff.next_wait(), Duration::from_secs(1));
+        backoff.reset();
+        assert_eq!(backoff.next_wait(), Duration::from_millis(10));
     }
 }

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
 use pyoci_budget::{BudgetLayer, Budgets};
+use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
 use pyoci_index::RenderIndexLayer;
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryLayer;
@@ -33,12 +34,15 @@ where
     // allows (no open proxy).
     let (addresses, realms) = outgoing_policies(&config);
     let registry_timeout = Duration::from_secs(config.registry_timeout_secs);
+    // Answers that stop moving midway fail after PYOCI_REGISTRY_IDLE_TIMEOUT_SECS; the pool
+    // keeps few idle connections, so requests naming many hosts cannot pile up sockets.
     let http = HttpClient::with_address_policy(
         reqwest::Client::builder()
             .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(registry_timeout),
         addresses,
-    )?;
+    )?
+    .response_body_idle_timeout(config.registry_idle_timeout());
     let budgets = Budgets::new(
         config.max_registry_requests,
         config.max_uploads,
@@ -51,6 +55,7 @@ where
         .service(http);
 
     let max_body = config.max_body;
+    let body_idle_timeout = Duration::from_secs(config.body_idle_timeout_secs);
     let mut credentials = ExtractCredentialsLayer::new();
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
@@ -68,6 +73,9 @@ where
         .map_response_body(Body::new)
         // A span per request: method and path, never headers (they carry credentials).
         .layer(TraceLayer::new_for_http())
+        // PYOCI_BODY_IDLE_TIMEOUT_SECS: a body that stops moving fails, and its handler
+        // answers 408 (an upload also cancels its registry upload).
+        .layer(RequestBodyIdleTimeoutLayer::new(body_idle_timeout))
         // PYOCI_MAX_BODY: 413 up front when Content-Length says so, else when exceeded.
         .layer(RequestBodyLimitLayer::new(max_body))
         .map_request_body(Body::new)

@@ -10,6 +10,7 @@ use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Response};
 use http_body_util::BodyExt;
 use pyoci_basic_auth::Credentials;
+use pyoci_body_timeout::is_idle_timeout;
 use serde::Deserialize;
 
 use super::{
@@ -19,7 +20,7 @@ use super::{
 use crate::{
     app::App,
     body::Body,
-    error::{exceeded_body_limit, Error},
+    error::{body_timed_out, exceeded_body_limit, Error},
     layout,
     package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
@@ -95,6 +96,8 @@ async fn read_reason(mut body: Body) -> Result<Option<String>, Error> {
         let frame = frame.map_err(|err| {
             if exceeded_body_limit(err.as_ref()) {
                 too_large()
+            } else if is_idle_timeout(err.as_ref()) {
+                Error::BodyTimedOut(body_timed_out(&err))
             } else {
                 Error::BadRequest(format!("cannot read the yank request: {err}"))
             }

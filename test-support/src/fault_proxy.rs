@@ -2,11 +2,12 @@
 //!
 //! PyOCI is pointed at the proxy instead of the registry; a test then switches faults on and
 //! off through the [`FaultProxy`] handle while requests flow: error statuses, slow answers,
-//! connections closed without an answer, answers cut halfway. Bodies stream both ways, so
+//! connections closed without an answer, answers cut halfway or trickling in. Bodies stream both ways, so
 //! uploads pass through unchanged when no fault applies.
 
 use std::{
     convert::Infallible,
+    future::Future,
     net::SocketAddr,
     pin::Pin,
     sync::{
@@ -55,6 +56,10 @@ pub enum Fault {
         content_type: String,
         body: Vec<u8>,
     },
+    /// Forward it, pass the first half of the answer's body (by `Content-Length`), then the
+    /// rest one byte at a time, this long apart: a registry that trickles its answer, or
+    /// (with a long gap) stalls in the middle of it with the connection open.
+    Trickle(Duration),
 }
 
 /// A fault and the requests it applies to: all of them unless narrowed by method, path or
@@ -423,6 +428,11 @@ async fn handle(
                 .boxed()
             }))
         }
+        Fault::Trickle(gap) => {
+            let response = forward(shared.upstream, request).await;
+            let half = half_of_content_length(&response);
+            Ok(response.map(|body| Trickling::new(body, half, gap).boxed()))
+        }
     }
 }
 
@@ -491,6 +501,16 @@ async fn current_digest(upstream: SocketAddr, path: &str) -> Result<Option<Strin
             .map(str::to_owned)),
         status => Err(format!("HEAD {path} answered {status}").into()),
     }
+}
+
+/// Half the answer's `Content-Length`, 0 when it has none.
+fn half_of_content_length(response: &Response<ProxyBody>) -> u64 {
+    response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .map_or(0, |length| length / 2)
 }
 
 /// Sends `request` to the registry on a new connection and returns its answer, body
@@ -594,6 +614,67 @@ impl Body for CutHalfway {
     }
 }
 
+/// A response body that passes `fast` bytes as they come, then one byte per `gap`.
+struct Trickling {
+    inner: ProxyBody,
+    fast: u64,
+    gap: Duration,
+    /// Bytes read from `inner` and not yet passed on.
+    held: Bytes,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Trickling {
+    fn new(inner: ProxyBody, fast: u64, gap: Duration) -> Trickling {
+        Trickling {
+            inner,
+            fast,
+            gap,
+            held: Bytes::new(),
+            wait: None,
+        }
+    }
+}
+
+impl Body for Trickling {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        while this.held.is_empty() {
+            match std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(data) => this.held = data,
+                    Err(trailers) => return Poll::Ready(Some(Ok(trailers))),
+                },
+                other => return Poll::Ready(other),
+            }
+        }
+        if this.fast > 0 {
+            let take = usize::try_from(this.fast)
+                .unwrap_or(usize::MAX)
+                .min(this.held.len());
+            this.fast -= take as u64;
+            return Poll::Ready(Some(Ok(Frame::data(this.held.split_to(take)))));
+        }
+        let gap = this.gap;
+        let wait = this
+            .wait
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(gap)));
+        std::task::ready!(wait.as_mut().poll(cx));
+        this.wait = None;
+        Poll::Ready(Some(Ok(Frame::data(this.held.split_to(1)))))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Instant;
@@ -688,6 +769,41 @@ mod tests {
         assert_eq!(http.get(&format!("{}/v2/", proxy.url())).status, 200);
         assert!(started.elapsed() >= Duration::from_millis(300));
         assert_eq!(proxy.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_trickled_answer_arrives_whole_one_byte_at_a_time_after_the_first_half() {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        let http = HttpClient::new();
+        let blob = b"0123456789".to_vec();
+        let digest = format!("sha256:{}", sha256_hex(&blob));
+        let session = http.request(
+            "POST",
+            &format!("{}/v2/test/trickle/blobs/uploads/", proxy.url()),
+            &[],
+            None,
+        );
+        let location = session.header("location").unwrap();
+        let pushed = http.request(
+            "PUT",
+            &format!("{location}&digest={digest}"),
+            &[],
+            Some(blob.clone()),
+        );
+        assert_eq!(pushed.status, 201, "{}", pushed.text());
+
+        proxy.set(FaultRule::new(Fault::Trickle(Duration::from_millis(100))).method("GET"));
+        let started = Instant::now();
+        let slow = http.get(&format!("{}/v2/test/trickle/blobs/{digest}", proxy.url()));
+        assert!(slow.body == blob, "the whole blob, in order");
+        // Five bytes at once, then five more 100 ms apart.
+        assert!(
+            started.elapsed() >= Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(proxy.faults_injected(), 1);
     }
 
     #[test]

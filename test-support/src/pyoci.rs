@@ -89,6 +89,11 @@ impl Pyoci {
         }
     }
 
+    /// The server's process id (for `/proc/<pid>/...`).
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+
     /// The port pyoci listens on.
     pub fn port(&self) -> u16 {
         self.port

@@ -300,6 +300,11 @@ pub(crate) async fn read_body(
         Err(error) if error.is::<LengthLimitError>() => Err(OciError::InvalidResponse(format!(
             "the {what} is larger than {limit} bytes"
         ))),
+        // A registry that stopped sending in the middle (the response body's idle timeout).
+        Err(error) if is_timeout(error.as_ref()) => Err(OciError::TimedOut(format!(
+            "the registry stopped sending the {what} ({})",
+            describe_chain(error.as_ref())
+        ))),
         Err(error) => Err(OciError::Unreachable(format!(
             "the connection to the registry broke while reading the {what}: {}",
             describe_chain(error.as_ref())
@@ -309,7 +314,8 @@ pub(crate) async fn read_body(
 
 /// The error for a request to `origin` (`host[:port]`) that got no answer:
 /// [`OciError::TimedOut`] when a timeout anywhere in the chain caused it (an `io::Error` of
-/// kind `TimedOut`, as the retry layer's attempt deadline is, or a reqwest timeout),
+/// kind `TimedOut`, as the retry layer's attempt deadline is, a reqwest timeout, or a
+/// response body's idle timeout),
 /// [`OciError::Unreachable`] otherwise. Both messages name the registry.
 pub(crate) fn transport_error(origin: &str, error: &(dyn std::error::Error + 'static)) -> OciError {
     let reason = describe_chain(error);
@@ -325,9 +331,10 @@ pub(crate) fn transport_error(origin: &str, error: &(dyn std::error::Error + 'st
 fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut current = Some(error);
     while let Some(error) = current {
-        let timed_out = error
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        let timed_out = error.is::<pyoci_body_timeout::IdleTimeout>()
+            || error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
             || error
                 .downcast_ref::<reqwest::Error>()
                 .is_some_and(reqwest::Error::is_timeout);

@@ -3,16 +3,22 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use http::header::{
-    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION,
-    PROXY_AUTHORIZATION, TRANSFER_ENCODING, WWW_AUTHENTICATE,
+    HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+    COOKIE, LOCATION, PROXY_AUTHORIZATION, TRANSFER_ENCODING, WWW_AUTHENTICATE,
 };
 use http::{Method, StatusCode};
+use http_body_util::Either;
+use pyoci_body_timeout::IdleTimeoutBody;
 use reqwest::Url;
 use tower::{BoxError, Service};
 
 use crate::address::{host_key, parse_ip};
+use crate::connection_budget::{
+    ConnectionBudget, InFlight, MAX_IDLE_PER_ORIGIN, MAX_IDLE_TOTAL, POOL_IDLE_TIMEOUT,
+};
 use crate::resolver::{PolicyResolver, TRUSTED_TARGET};
 use crate::AddressPolicy;
 
@@ -35,11 +41,23 @@ pub(crate) const MAX_REDIRECTS: usize = 10;
 /// [`AddressRefused`](crate::AddressRefused). `Authorization` is dropped when a redirect
 /// leaves the origin (ghcr.io sends blob downloads to a storage host, which must not see
 /// the credentials).
+///
+/// That constructor also bounds the connection pool, since the registry host comes from the
+/// request URL and may be a new one every time: at most 8 idle connections per origin and
+/// 64 over all origins (a request that would go beyond is sent with `Connection: close`;
+/// every redirect hop counts as a request to its origin), each kept for at most 15 s.
+///
+/// With [`HttpClient::response_body_idle_timeout`], a response body that delivers nothing
+/// for that long fails with [`IdleTimeout`](pyoci_body_timeout::IdleTimeout) in its source
+/// chain, so a registry that stalls in the middle of an answer cannot keep the reader
+/// waiting.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
     policy: AddressPolicy,
     follows_redirects: bool,
+    budget: Option<ConnectionBudget>,
+    body_idle_timeout: Option<Duration>,
 }
 
 impl HttpClient {
@@ -50,25 +68,39 @@ impl HttpClient {
             client,
             policy: AddressPolicy::allow_all(),
             follows_redirects: false,
+            budget: None,
+            body_idle_timeout: None,
         }
     }
 
     /// Builds a client from `builder` that connects only to addresses `policy` allows. It
-    /// replaces the builder's DNS resolver and redirect policy: redirects (at most 10) are
-    /// followed by this service, each hop checked.
+    /// replaces the builder's DNS resolver, redirect policy and pool limits (see above):
+    /// redirects (at most 10) are followed by this service, each hop checked.
     pub fn with_address_policy(
         builder: reqwest::ClientBuilder,
         policy: AddressPolicy,
     ) -> Result<HttpClient, reqwest::Error> {
+        let budget = ConnectionBudget::new(MAX_IDLE_PER_ORIGIN, MAX_IDLE_TOTAL, POOL_IDLE_TIMEOUT);
         let client = builder
             .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()?;
         Ok(HttpClient {
             client,
             policy,
             follows_redirects: true,
+            budget: Some(budget),
+            body_idle_timeout: None,
         })
+    }
+
+    /// Fails response bodies that deliver nothing for `idle` (the time to the response head
+    /// is bounded elsewhere, e.g. by the retry layer's attempt timeout).
+    pub fn response_body_idle_timeout(mut self, idle: Duration) -> HttpClient {
+        self.body_idle_timeout = Some(idle);
+        self
     }
 }
 
@@ -90,11 +122,26 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
         let client = self.client.clone();
         let policy = self.policy.clone();
         let follows_redirects = self.follows_redirects;
+        let budget = self.budget.clone();
+        let body_idle_timeout = self.body_idle_timeout;
         Box::pin(async move {
             let mut request = reqwest::Request::try_from(request).map_err(|e| e.without_url())?;
             let mut redirects = 0;
             loop {
                 let trusted = check_target(&policy, request.url()).await?;
+                // Every hop is a request to its origin: counted until its answer is read or
+                // dropped, and sent with `Connection: close` when the pool is full.
+                let in_flight = budget.as_ref().map(|budget| {
+                    let origin = request.url().origin().ascii_serialization();
+                    budget.start(origin, Instant::now())
+                });
+                if in_flight.as_ref().is_some_and(|guard| !guard.keep_alive()) {
+                    request
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                } else {
+                    request.headers_mut().remove(CONNECTION);
+                }
                 // Kept for a redirect that must resend the body (307, 308).
                 let again = if follows_redirects {
                     request.try_clone()
@@ -111,7 +158,11 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
                     None => None,
                 };
                 let Some(next) = next else {
-                    return Ok(http::Response::from(response));
+                    return Ok(with_body_guards(
+                        http::Response::from(response),
+                        in_flight,
+                        body_idle_timeout,
+                    ));
                 };
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
@@ -215,6 +266,56 @@ fn redirected(
     }
     *next.url_mut() = url;
     Ok(Some(next))
+}
+
+/// Wraps a registry's response body in its idle timeout and its in-flight count, when set.
+fn with_body_guards(
+    response: http::Response<reqwest::Body>,
+    in_flight: Option<InFlight>,
+    body_idle_timeout: Option<Duration>,
+) -> http::Response<reqwest::Body> {
+    if in_flight.is_none() && body_idle_timeout.is_none() {
+        return response;
+    }
+    response.map(|body| {
+        let inner = match body_idle_timeout {
+            Some(idle) => Either::Left(IdleTimeoutBody::new(body, idle)),
+            None => Either::Right(body),
+        };
+        reqwest::Body::wrap(ResponseBody {
+            inner,
+            _in_flight: in_flight,
+        })
+    })
+}
+
+/// A registry's response body: its idle timeout, and its request counted as in flight until
+/// it is read or dropped (the pool takes the connection back then).
+#[pin_project::pin_project]
+struct ResponseBody {
+    #[pin]
+    inner: Either<IdleTimeoutBody<reqwest::Body>, reqwest::Body>,
+    _in_flight: Option<InFlight>,
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = bytes::Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 #[cfg(test)]

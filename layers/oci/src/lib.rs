@@ -106,6 +106,7 @@
 mod address;
 mod blobs;
 mod client;
+mod connection_budget;
 mod digest;
 mod error;
 mod http_client;

@@ -10,6 +10,9 @@ use pyoci_basic_auth::Credentials;
 /// Largest number of entries each table holds; beyond it the soonest-expiring entry goes.
 pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
+/// Tables smaller than this are never shrunk (not worth the reallocation).
+const SHRINK_FLOOR: usize = 64;
+
 /// What a cached token is for: one origin, one set of credentials, one access.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct TokenKey {
@@ -129,6 +132,10 @@ fn insert_bounded<K: Hash + Eq + Clone, V>(
     capacity: usize,
 ) {
     map.retain(|_, (_, expiry)| *expiry > now);
+    // After a burst of origins or users has expired, give the table's memory back.
+    if map.capacity() > 4 * map.len().max(SHRINK_FLOOR) {
+        map.shrink_to_fit();
+    }
     while map.len() >= capacity.max(1) && !map.contains_key(&key) {
         let soonest = map
             .iter()
@@ -239,6 +246,27 @@ mod tests {
             later,
         );
         assert_eq!(cache.state().tokens.len(), 1);
+    }
+
+    #[test]
+    fn memory_is_given_back_once_a_burst_expired() {
+        let cache = TokenCache::default();
+        let now = Instant::now();
+        let soon = now + Duration::from_secs(1);
+        for n in 0..5_000 {
+            cache.insert_token(key("a", &n.to_string()), header("Bearer x"), soon, now);
+        }
+        assert!(cache.state().tokens.capacity() >= 5_000);
+        let later = soon + Duration::from_secs(1);
+        let expires = later + Duration::from_secs(60);
+        cache.insert_token(key("b", "pull"), header("Bearer y"), expires, later);
+        let state = cache.state();
+        assert_eq!(state.tokens.len(), 1);
+        assert!(
+            state.tokens.capacity() < 4 * SHRINK_FLOOR,
+            "{}",
+            state.tokens.capacity()
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use md5::Md5;
 use pin_project::pin_project;
 use sha2::{Digest as _, Sha256};
 
-use crate::error::{exceeded_body_limit, Error};
+use pyoci_body_timeout::is_idle_timeout;
+
+use crate::error::{body_timed_out, exceeded_body_limit, Error};
 
 /// The digests the upload API lets a client declare, computed from the bytes received.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,8 +65,19 @@ enum Outcome {
     /// The client's body failed; kept so the client is told, not blamed on the registry.
     Failed {
         message: String,
-        too_large: bool,
+        cause: BodyFailure,
     },
+}
+
+/// Why the client's body failed, which decides the status the client gets.
+#[derive(Clone, Copy, Debug)]
+enum BodyFailure {
+    /// It broke off or was malformed (400).
+    Broken,
+    /// It grew past `PYOCI_MAX_BODY` (413).
+    TooLarge,
+    /// It stopped arriving for `PYOCI_BODY_IDLE_TIMEOUT_SECS` (408).
+    Stalled,
 }
 
 /// Where the digests appear once the stream has ended.
@@ -76,7 +89,7 @@ impl DigestsHandle {
     pub fn result(&self) -> Result<FileDigests, Error> {
         match self.outcome() {
             Outcome::Complete(digests) => Ok(digests),
-            Outcome::Failed { message, too_large } => Err(client_error(message, too_large)),
+            Outcome::Failed { message, cause } => Err(client_error(message, cause)),
             Outcome::Running => Err(Error::BadRequest(
                 "the upload's file content ended before it was complete".into(),
             )),
@@ -86,7 +99,7 @@ impl DigestsHandle {
     /// The client's failure, when the file stream ended with one.
     pub fn failure(&self) -> Option<Error> {
         match self.outcome() {
-            Outcome::Failed { message, too_large } => Some(client_error(message, too_large)),
+            Outcome::Failed { message, cause } => Some(client_error(message, cause)),
             _ => None,
         }
     }
@@ -105,17 +118,24 @@ impl DigestsHandle {
     }
 }
 
-fn client_error(message: String, too_large: bool) -> Error {
-    if too_large {
-        Error::TooLarge(format!(
+fn client_error(message: String, cause: BodyFailure) -> Error {
+    match cause {
+        BodyFailure::TooLarge => Error::TooLarge(format!(
             "the upload is larger than this server accepts (PYOCI_MAX_BODY): {message}"
-        ))
-    } else {
-        Error::BadRequest(format!("reading the upload failed: {message}"))
+        )),
+        BodyFailure::Stalled => Error::BodyTimedOut(body_timed_out(&message)),
+        BodyFailure::Broken => Error::BadRequest(format!("reading the upload failed: {message}")),
     }
 }
 
 /// Passes a byte stream through unchanged, hashing it on the way.
+///
+/// When the client's stream fails (it broke off, grew too large or stalled), the failure is
+/// kept in the handle and the stream ends there, cleanly, rather than with the error. The
+/// stream feeds a registry upload: ended cleanly, the registry acknowledges what it got and
+/// names the upload's new location, where the upload can then be cancelled. Aborted
+/// mid-request instead, the distribution registry refuses to cancel it (its state no longer
+/// matches the bytes stored) and the partial blob stays in its storage.
 #[pin_project]
 pub struct DigestingStream<S> {
     #[pin]
@@ -146,6 +166,9 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
+        if matches!(this.handle.outcome(), Outcome::Failed { .. }) {
+            return Poll::Ready(None);
+        }
         let item = futures_util::ready!(this.inner.poll_next(cx));
         match &item {
             Some(Ok(chunk)) => {
@@ -155,10 +178,18 @@ where
             }
             Some(Err(err)) => {
                 *this.hashers = None;
+                let cause = if exceeded_body_limit(err) {
+                    BodyFailure::TooLarge
+                } else if is_idle_timeout(err) {
+                    BodyFailure::Stalled
+                } else {
+                    BodyFailure::Broken
+                };
                 this.handle.set(Outcome::Failed {
                     message: err.to_string(),
-                    too_large: exceeded_body_limit(err),
+                    cause,
                 });
+                return Poll::Ready(None);
             }
             None => {
                 if let Some(hashers) = this.hashers.take() {
@@ -206,11 +237,38 @@ mod tests {
             Err(std::io::Error::other("client went away")),
         ];
         let (stream, handle) = DigestingStream::new(stream::iter(chunks));
-        let _: Vec<_> = stream.collect().await;
+        let passed: Vec<_> = stream.collect().await;
+        assert_eq!(
+            passed.len(),
+            1,
+            "the stream ends cleanly after the good chunk"
+        );
+        assert!(passed[0].is_ok());
         let err = handle.result().unwrap_err();
         assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
         assert!(err.to_string().contains("client went away"));
         assert!(handle.failure().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_is_408() {
+        let stalled = pyoci_body_timeout::IdleTimeout {
+            idle: std::time::Duration::from_secs(60),
+        };
+        let chunks = vec![
+            Ok(Bytes::from("partial")),
+            Err(pyoci_upload::UploadError::BodyRead(Box::new(stalled))),
+            Ok(Bytes::from("never read")),
+        ];
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks));
+        let passed: Vec<_> = stream.collect().await;
+        assert_eq!(passed.len(), 1);
+        let err = handle.result().unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::REQUEST_TIMEOUT);
+        assert!(
+            err.to_string().contains("PYOCI_BODY_IDLE_TIMEOUT_SECS"),
+            "{err}"
+        );
     }
 
     #[tokio::test]

@@ -191,6 +191,34 @@ impl Registry {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// The partial blobs the registry holds now, over all repositories: the `data` file of
+    /// every upload session in its storage. An upload that was committed or cancelled leaves
+    /// none (a cancelled one may leave its few-byte `hashstates` behind, which is not data).
+    pub fn unfinished_uploads(&self) -> Vec<PathBuf> {
+        let repositories = self.config.data_dir.join("docker/registry/v2/repositories");
+        let mut partial_blobs = Vec::new();
+        let mut folders = vec![repositories];
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if !path.is_dir() {
+                    continue;
+                }
+                if entry.file_name() == "_uploads" {
+                    let sessions = fs::read_dir(&path).into_iter().flatten().flatten();
+                    let data = sessions.map(|session| session.path().join("data"));
+                    partial_blobs.extend(data.filter(|data| data.exists()));
+                } else if !entry.file_name().to_string_lossy().starts_with('_') {
+                    folders.push(path);
+                }
+            }
+        }
+        partial_blobs
+    }
+
     /// Kills the registry process (SIGKILL, like a crash: requests in flight are cut) and
     /// waits for it to exit. Its port then refuses connections. Does nothing when stopped.
     pub fn stop(&mut self) {
