@@ -14,6 +14,8 @@
 //! - [`answered_requests`]: the requests a PyOCI answered, from its trace log.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
+//! - [`QuirkRegistry`]: a registry behind a front that behaves as a hosted registry
+//!   ([`Quirks`]: ghcr.io, Docker Hub, GitLab, ECR, ACR, Quay, Harbor, a CDN, short tokens).
 //!
 //! Everything runs on loopback, and each process is killed when its handle drops. A missing
 //! tool is a panic telling you to run `scripts/test`, never a silently skipped test.
@@ -36,6 +38,7 @@ mod ports;
 mod process;
 mod pyoci;
 mod python;
+mod quirks;
 mod registry;
 mod request_log;
 mod timefmt;
@@ -51,6 +54,9 @@ pub use ports::free_port;
 pub use process::{output_text, run_checked, run_expecting_failure};
 pub use pyoci::Pyoci;
 pub use python::{Python, Venv};
+pub use quirks::{
+    MissingRepository, QuirkRegistry, Quirks, Realm, TokenFields, AUTH_HOST, STORAGE_HOST,
+};
 pub use registry::{Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};

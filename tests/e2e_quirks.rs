@@ -1,0 +1,364 @@
+//! The client suite through emulated hosted registries: a quirk front
+//! ([`pyoci_test_support::QuirkRegistry`]) in front of the real distribution registry behaves
+//! as ghcr.io, Docker Hub, GitLab, ECR, ACR, Quay or Harbor does where they differ (each quirk
+//! is cited in test-support/src/quirks/), and real twine, uv and pip go through PyOCI to it.
+//! A front is a mock only of what the real registry cannot be made to do; storage, digests
+//! and auth decisions stay the real registry's. Each test asserts its quirks fired.
+
+mod support;
+
+use std::path::Path;
+
+use pyoci_test_support::{
+    basic_auth, run_checked, upload_form, HttpClient, Pyoci, Python, QuirkRegistry, Quirks,
+    RegistryAuth, TokenIssuer, ALICE,
+};
+use support::{dists, listed, MODULE, PROJECT};
+
+const GREETING_1: &str = "Hello from hello-pyoci 0.1.0 via PyOCI";
+
+/// A quirk registry and a PyOCI in front of it.
+struct Front {
+    quirks: QuirkRegistry,
+    pyoci: Pyoci,
+    python: Python,
+    http: HttpClient,
+}
+
+impl Front {
+    fn start(quirks: Quirks, auth: RegistryAuth<'_>, env: &[(&str, &str)]) -> Front {
+        let quirks = QuirkRegistry::start(quirks, auth);
+        let mut all_env = vec![("PYOCI_WRITE_SETTLE_MS", "0")];
+        // TEMPORARY until the realm rule lands: trust the other-host realm by listing it.
+        let listed;
+        if let (Some(auth_host), true) = (
+            quirks.auth_host_port(),
+            std::env::var("QUIRKS_LIST_REALM").is_ok(),
+        ) {
+            listed = format!("{},http://{auth_host}", quirks.url());
+            all_env.push(("PYOCI_REGISTRIES", &listed));
+        }
+        all_env.extend_from_slice(env);
+        let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &all_env);
+        Front {
+            quirks,
+            pyoci,
+            python: Python::locate(),
+            http: HttpClient::new(),
+        }
+    }
+
+    fn index_url(&self, namespace: &str) -> String {
+        format!(
+            "{}/{}/{namespace}/",
+            self.pyoci.base_url(),
+            self.quirks.url_segment()
+        )
+    }
+
+    /// The index URL with `user:password@`, both already percent-encoded as needed.
+    fn index_url_as(&self, namespace: &str, user: &str, password: &str) -> String {
+        format!(
+            "http://{user}:{password}@127.0.0.1:{}/{}/{namespace}/",
+            self.pyoci.port(),
+            self.quirks.url_segment()
+        )
+    }
+
+    fn project_url(&self, namespace: &str) -> String {
+        format!("{}{PROJECT}/", self.index_url(namespace))
+    }
+
+    fn get(
+        &self,
+        url: &str,
+        credentials: Option<(&str, &str)>,
+    ) -> pyoci_test_support::HttpResponse {
+        match credentials {
+            Some((user, password)) => self
+                .http
+                .get_with(url, &[("Authorization", &basic_auth(user, password))]),
+            None => self.http.get(url),
+        }
+    }
+
+    fn post(&self, url: &str, credentials: (&str, &str)) -> pyoci_test_support::HttpResponse {
+        let authorization = basic_auth(credentials.0, credentials.1);
+        self.http
+            .request("POST", url, &[("Authorization", &authorization)], None)
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- quirks fired ---\n{:?}\n--- pyoci log ---\n{}\n--- registry log ---\n{}",
+            self.quirks.counts(),
+            self.pyoci.log(),
+            self.quirks.registry().log()
+        )
+    }
+}
+
+/// What a profile's run of the client suite does and expects.
+struct Suite<'a> {
+    namespace: &'a str,
+    /// Credentials as twine and uv get them.
+    credentials: (&'a str, &'a str),
+    /// The same, percent-encoded for an index URL.
+    url_credentials: (&'a str, &'a str),
+    /// Publish 0.2.0 with `uv publish` too (twine always publishes 0.1.0).
+    uv_publish: bool,
+    /// Install with uv too (pip always installs 0.1.0).
+    uv_install: bool,
+    /// Whether the registry deletes (ghcr.io answers 405).
+    deletes: bool,
+    /// Whether the namespace is readable without credentials.
+    anonymous_pulls: bool,
+}
+
+/// twine (and uv) publish, pip (and uv) install, yank, delete, anonymous reads.
+fn client_suite(front: &Front, suite: &Suite<'_>) {
+    let namespace = suite.namespace;
+    let (user, password) = suite.credentials;
+    let first = dists("0.1.0", "original");
+    run_checked(&mut front.python.twine_upload(
+        &front.index_url(namespace),
+        user,
+        password,
+        &[&first.sdist, &first.wheel],
+    ));
+    let mut versions = vec!["0.1.0"];
+    if suite.uv_publish {
+        let second = dists("0.2.0", "second");
+        let index = front.index_url(namespace);
+        let mut uv = front.python.command("uv");
+        uv.args(["publish", "--no-cache", "--publish-url", &index])
+            .args(["-u", user, "-p", password])
+            .arg(&second.sdist)
+            .arg(&second.wheel);
+        run_checked(&mut uv);
+        versions.push("0.2.0");
+    }
+    let page = front.get(&front.project_url(namespace), Some(suite.credentials));
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), front.logs());
+    assert_eq!(
+        listed(&page).len(),
+        versions.len() * 2,
+        "{}\n{}",
+        page.text(),
+        front.logs()
+    );
+
+    let (url_user, url_password) = suite.url_credentials;
+    let index = front.index_url_as(namespace, url_user, url_password);
+    let dir = tempfile::tempdir().unwrap();
+    let venv = front.python.new_venv(&dir.path().join("pip"));
+    run_checked(
+        &mut front
+            .python
+            .pip_install(&venv, &index, "hello-pyoci==0.1.0"),
+    );
+    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
+    if suite.uv_install {
+        let venv = front.python.new_venv(&dir.path().join("uv"));
+        let wanted = format!("hello-pyoci=={}", versions[versions.len() - 1]);
+        run_checked(&mut front.python.uv_pip_install(&venv, &index, &wanted));
+        assert!(venv
+            .import_attribute(MODULE, "GREETING")
+            .contains(versions[versions.len() - 1]));
+    }
+
+    if suite.anonymous_pulls {
+        let page = front.get(&front.project_url(namespace), None);
+        assert_eq!(page.status, 200, "{}\n{}", page.text(), front.logs());
+        let wheel = "hello_pyoci-0.1.0-py3-none-any.whl";
+        let file = front.get(&format!("{}{wheel}", front.project_url(namespace)), None);
+        assert_eq!(file.status, 200, "{}\n{}", file.text(), front.logs());
+        assert_eq!(file.body, std::fs::read(&first.wheel).unwrap());
+    }
+
+    // Yank the newest version.
+    let newest = versions[versions.len() - 1];
+    let yank = front.post(
+        &format!("{}+yank/{newest}", front.project_url(namespace)),
+        suite.credentials,
+    );
+    assert_eq!(yank.status, 200, "{}\n{}", yank.text(), front.logs());
+    let page = front.get(&front.project_url(namespace), Some(suite.credentials));
+    assert!(page.text().contains("data-yanked"), "{}", page.text());
+
+    // Delete 0.1.0's sdist (the index is rewritten), then its wheel, the version's last
+    // file (its index must go: a registry DELETE).
+    let delete = |filename: &str| {
+        front.http.delete(
+            &format!("{}{filename}", front.project_url(namespace)),
+            &[("Authorization", &basic_auth(user, password))],
+        )
+    };
+    let deleted = delete("hello_pyoci-0.1.0.tar.gz");
+    assert_eq!(deleted.status, 200, "{}\n{}", deleted.text(), front.logs());
+    let wheel = "hello_pyoci-0.1.0-py3-none-any.whl";
+    let deleted = delete(wheel);
+    if suite.deletes {
+        assert_eq!(deleted.status, 200, "{}\n{}", deleted.text(), front.logs());
+    } else {
+        assert_eq!(deleted.status, 405, "{}\n{}", deleted.text(), front.logs());
+        assert!(
+            deleted.text().contains("does not allow deletes"),
+            "{}",
+            deleted.text()
+        );
+    }
+    let page = front.get(&front.project_url(namespace), Some(suite.credentials));
+    let files = listed(&page);
+    assert!(
+        !files.contains_key("hello_pyoci-0.1.0.tar.gz"),
+        "{}",
+        page.text()
+    );
+    assert_eq!(files.contains_key(wheel), !suite.deletes, "{}", page.text());
+}
+
+fn token_auth() -> (TokenIssuer, RegistryAuth<'static>) {
+    let issuer = TokenIssuer::start();
+    (issuer.clone(), RegistryAuth::Token(issuer))
+}
+
+#[test]
+fn ghcr_redirects_blobs_without_credentials_refuses_deletes_and_pages_tags() {
+    let (_issuer, auth) = token_auth();
+    let front = Front::start(Quirks::ghcr(), auth, &[]);
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "public",
+            credentials: ALICE,
+            url_credentials: ALICE,
+            uv_publish: true,
+            uv_install: true,
+            deletes: false,
+            anonymous_pulls: true,
+        },
+    );
+    let quirks = &front.quirks;
+    assert!(quirks.count("blob_redirects") > 0, "{}", front.logs());
+    assert!(quirks.count("storage_gets") > 0, "{}", front.logs());
+    assert_eq!(
+        quirks.count("storage_saw_authorization"),
+        0,
+        "credentials reached the storage host\n{}",
+        front.logs()
+    );
+    assert!(quirks.count("delete_refused") > 0, "{}", front.logs());
+    assert!(quirks.count("tag_pages") > 0, "{}", front.logs());
+    assert!(
+        quirks.count("token_requests_with_credentials") > 0,
+        "{}",
+        front.logs()
+    );
+}
+
+#[test]
+fn ghcr_lists_a_project_with_more_than_100_versions_across_tag_pages() {
+    let (_issuer, auth) = token_auth();
+    let front = Front::start(Quirks::ghcr(), auth, &[("PYOCI_MAX_VERSIONS", "0")]);
+    let dir = tempfile::tempdir().unwrap();
+    let name = "many-versions";
+    let specs: Vec<_> = (0..105)
+        .map(|n| pyoci_test_support::DistSpec::new(name, &format!("1.{n}")))
+        .collect();
+    let wheels = pyoci_test_support::write_dists(dir.path(), &specs);
+    let upload_url = front.index_url("team");
+    let authorization = basic_auth(ALICE.0, ALICE.1);
+    for (wheel, spec) in wheels.iter().zip(&specs) {
+        let form = upload_form(wheel, name, &spec.version);
+        let answer =
+            front
+                .http
+                .post_multipart(&upload_url, form, &[("Authorization", &authorization)]);
+        assert_eq!(answer.status, 200, "{}\n{}", answer.text(), front.logs());
+    }
+    let before = front.quirks.count("tag_pages");
+    let page = front.get(&format!("{upload_url}{name}/"), Some(ALICE));
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), front.logs());
+    let files = listed(&page);
+    assert_eq!(files.len(), 105, "{}", page.text());
+    assert!(files.contains_key("many_versions-1.104-py3-none-any.whl"));
+    assert!(
+        front.quirks.count("tag_pages") - before >= 2,
+        "the listing did not follow the Link to a second page\n{}",
+        front.logs()
+    );
+}
+
+#[test]
+fn docker_hub_token_service_on_another_host_gets_the_credentials_and_429s_are_waited_out() {
+    let (_issuer, auth) = token_auth();
+    let front = Front::start(Quirks::docker_hub(), auth, &[]);
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "public",
+            credentials: ALICE,
+            url_credentials: ALICE,
+            uv_publish: true,
+            uv_install: true,
+            deletes: true,
+            anonymous_pulls: true,
+        },
+    );
+    let quirks = &front.quirks;
+    assert!(
+        quirks.count("token_requests_with_credentials") > 0,
+        "the token service on the other host never got the user's credentials\n{}",
+        front.logs()
+    );
+    assert!(
+        quirks.count("rate_limited") > 0,
+        "no pull was rate-limited\n{}",
+        front.logs()
+    );
+}
+
+#[test]
+fn gitlab_refusing_pyoci_media_types_gets_the_conservative_profile_once_and_for_all() {
+    let (_issuer, auth) = token_auth();
+    let front = Front::start(Quirks::gitlab(), auth, &[]);
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "group/project",
+            credentials: ALICE,
+            url_credentials: ALICE,
+            uv_publish: true,
+            uv_install: true,
+            deletes: true,
+            anonymous_pulls: false,
+        },
+    );
+    let quirks = &front.quirks;
+    assert_eq!(
+        quirks.count("manifest_refused"),
+        1,
+        "PyOCI must learn after the first refusal\n{}",
+        front.logs()
+    );
+    let log = front.pyoci.log();
+    assert_eq!(
+        log.matches("writing to it with the conservative profile")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        quirks.count("token_requests_with_credentials") > 0,
+        "{}",
+        front.logs()
+    );
+    // Conservative: no PEP 658 metadata file.
+    let page = front.get(&front.project_url("group/project"), Some(ALICE));
+    assert!(
+        !page.text().contains("data-dist-info-metadata"),
+        "{}",
+        page.text()
+    );
+}
