@@ -362,3 +362,170 @@ fn gitlab_refusing_pyoci_media_types_gets_the_conservative_profile_once_and_for_
         page.text()
     );
 }
+
+#[test]
+fn ecr_needs_the_repository_created_answers_patch_with_201_and_gets_one_patch_per_blob() {
+    const AWS: (&str, &str) = ("AWS", "ecr-login-password-token");
+    let front = Front::start(Quirks::ecr(), RegistryAuth::Htpasswd(&[AWS]), &[]);
+    let first = dists("0.1.0", "original");
+
+    // Nobody created the repository: a 404 that says what to do, and twine fails.
+    let form = upload_form(&first.wheel, PROJECT, "0.1.0");
+    let refused = front.http.post_multipart(
+        &front.index_url("team"),
+        form,
+        &[("Authorization", &basic_auth(AWS.0, AWS.1))],
+    );
+    assert_eq!(refused.status, 404, "{}\n{}", refused.text(), front.logs());
+    assert!(
+        refused
+            .text()
+            .contains("aws ecr create-repository --repository-name team/hello_pyoci"),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        front.quirks.count("repository_missing") > 0,
+        "{}",
+        front.logs()
+    );
+
+    front.quirks.create_repository("team/hello_pyoci");
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "team",
+            credentials: AWS,
+            url_credentials: AWS,
+            uv_publish: false,
+            uv_install: false,
+            deletes: true,
+            anonymous_pulls: false,
+        },
+    );
+    let quirks = &front.quirks;
+    assert!(quirks.count("patch_201") > 0, "{}", front.logs());
+    assert_eq!(
+        quirks.count("patch_discarded"),
+        0,
+        "a blob went up in more than one PATCH\n{}",
+        front.logs()
+    );
+}
+
+#[test]
+fn acr_tokens_hold_one_scope_and_a_push_gets_its_own_token() {
+    let (issuer, auth) = token_auth();
+    let front = Front::start(Quirks::acr(), auth, &[]);
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "team",
+            credentials: ALICE,
+            url_credentials: ALICE,
+            uv_publish: false,
+            uv_install: true,
+            deletes: true,
+            anonymous_pulls: false,
+        },
+    );
+    let grants = issuer.grants();
+    let for_repository = |actions: &[&str]| {
+        grants.iter().any(|grant| {
+            grant.user.as_deref() == Some(ALICE.0)
+                && grant.access.iter().any(|access| {
+                    access.name == "team/hello_pyoci"
+                        && access
+                            .actions
+                            .iter()
+                            .map(String::as_str)
+                            .eq(actions.iter().copied())
+                })
+        })
+    };
+    assert!(for_repository(&["pull"]), "{grants:?}");
+    assert!(for_repository(&["pull", "push"]), "{grants:?}");
+
+    // A pull-only user's token meets a push: insufficient_scope, which PyOCI answers 403.
+    let form = upload_form(&dists("0.1.0", "original").wheel, PROJECT, "0.1.0");
+    let refused = front.http.post_multipart(
+        &front.index_url("team"),
+        form,
+        &[("Authorization", &basic_auth("bob", "builder"))],
+    );
+    assert_eq!(refused.status, 403, "{}\n{}", refused.text(), front.logs());
+    assert!(
+        front.quirks.count("insufficient_scope") > 0,
+        "{}",
+        front.logs()
+    );
+}
+
+#[test]
+fn quay_gets_platforms_on_every_index_entry_and_standard_media_types() {
+    let (_issuer, auth) = token_auth();
+    let front = Front::start(Quirks::quay(), auth, &[]);
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "public",
+            credentials: ALICE,
+            url_credentials: ALICE,
+            uv_publish: false,
+            uv_install: true,
+            deletes: true,
+            anonymous_pulls: true,
+        },
+    );
+    assert_eq!(
+        front.quirks.count("manifest_refused"),
+        1,
+        "only the first manifest, with PyOCI's media types, may be refused\n{}",
+        front.logs()
+    );
+}
+
+#[test]
+fn harbor_robot_accounts_with_a_dollar_publish_and_install_once_the_project_exists() {
+    const ROBOT: (&str, &str) = ("robot$pyoci+ci", "robot-secret");
+    let issuer = TokenIssuer::builder()
+        .user(
+            ROBOT.0,
+            ROBOT.1,
+            vec![pyoci_test_support::Rule::everything()],
+        )
+        .start();
+    let front = Front::start(Quirks::harbor(), RegistryAuth::Token(issuer), &[]);
+    let first = dists("0.1.0", "original");
+    let refused = front.http.post_multipart(
+        &front.index_url("pyoci"),
+        upload_form(&first.wheel, PROJECT, "0.1.0"),
+        &[("Authorization", &basic_auth(ROBOT.0, ROBOT.1))],
+    );
+    assert_eq!(refused.status, 404, "{}\n{}", refused.text(), front.logs());
+    assert!(
+        refused.text().contains("create the project `pyoci`"),
+        "{}",
+        refused.text()
+    );
+
+    front.quirks.create_repository("pyoci");
+    client_suite(
+        &front,
+        &Suite {
+            namespace: "pyoci",
+            credentials: ROBOT,
+            // `$` and `+` percent-encoded in the index URL, as users must write them.
+            url_credentials: ("robot%24pyoci%2Bci", ROBOT.1),
+            uv_publish: true,
+            uv_install: true,
+            deletes: true,
+            anonymous_pulls: false,
+        },
+    );
+    assert!(
+        front.quirks.count("repository_missing") > 0,
+        "{}",
+        front.logs()
+    );
+}
