@@ -9,7 +9,7 @@ use tower::limit::ConcurrencyLimit;
 use crate::{
     config::Config,
     handlers::WriteLocks,
-    profile::{LearnedProfiles, Profile},
+    profile::{LearnedRegistries, Profile},
     route::Target,
 };
 
@@ -25,7 +25,9 @@ pub struct App {
     /// Turns for writers of the same version index in this process.
     pub write_locks: WriteLocks,
     /// Registries found to refuse PyOCI's media types.
-    learned_profiles: LearnedProfiles,
+    learned_conservative: LearnedRegistries,
+    /// Registries found to refuse large request bodies (413).
+    learned_chunked: LearnedRegistries,
 }
 
 impl App {
@@ -34,7 +36,8 @@ impl App {
             config,
             registry,
             write_locks: WriteLocks::default(),
-            learned_profiles: LearnedProfiles::default(),
+            learned_conservative: LearnedRegistries::default(),
+            learned_chunked: LearnedRegistries::default(),
         }
     }
 
@@ -52,7 +55,7 @@ impl App {
             .listed(registry.host(), registry.authority());
         match listed {
             Some(profile) => profile,
-            None if self.learned_profiles.is_conservative(registry.authority()) => {
+            None if self.learned_conservative.contains(registry.authority()) => {
                 Profile::Conservative
             }
             None => Profile::default(),
@@ -75,11 +78,7 @@ impl App {
                 .registry_profiles
                 .listed(registry.host(), registry.authority())
                 .is_none();
-        if refused_types
-            && self
-                .learned_profiles
-                .learn_conservative(registry.authority())
-        {
+        if refused_types && self.learned_conservative.learn(registry.authority()) {
             tracing::warn!(
                 registry = %registry.authority(),
                 error = %refusal,
@@ -88,6 +87,36 @@ impl App {
             );
         }
         refused_types
+    }
+
+    /// The chunk size to upload to `registry` with, when it needs chunks: listed in
+    /// `PYOCI_CHUNKED_UPLOADS`, or seen to refuse a large body.
+    pub fn upload_chunk_bytes(&self, registry: &Registry) -> Option<u64> {
+        let listed = self.config.chunked_uploads.iter().any(|listed| {
+            let listed = listed.trim();
+            listed.eq_ignore_ascii_case(registry.authority())
+                || listed.eq_ignore_ascii_case(registry.host())
+        });
+        (listed || self.learned_chunked.contains(registry.authority()))
+            .then_some(self.config.upload_chunk_bytes.max(1))
+    }
+
+    /// Whether `refusal` of a streamed upload means the registry, or a proxy in front of it,
+    /// limits request bodies (413); if so, remembers to upload to it in chunks and logs it.
+    pub fn fall_back_to_chunks(&self, registry: &Registry, refusal: &OciError) -> bool {
+        let too_large = matches!(
+            refusal,
+            OciError::Rejected { status, .. } if *status == http::StatusCode::PAYLOAD_TOO_LARGE
+        );
+        if too_large && self.learned_chunked.learn(registry.authority()) {
+            tracing::warn!(
+                registry = %registry.authority(),
+                chunk_bytes = self.config.upload_chunk_bytes,
+                "the registry refused an upload as too large (413): uploading to it in chunks \
+                 from now on (set PYOCI_CHUNKED_UPLOADS to make this permanent)"
+            );
+        }
+        too_large
     }
 
     /// An OCI client for one request: the target registry, as the caller.

@@ -7,7 +7,7 @@
 //!
 //! A registry not listed in `PYOCI_REGISTRY_PROFILES` that refuses a PyOCI manifest with
 //! `400 MANIFEST_INVALID` is written to with the conservative profile from then on
-//! ([`LearnedProfiles`]), so GitLab and Quay work without configuration.
+//! ([`LearnedRegistries`]), so GitLab and Quay work without configuration.
 
 use std::{collections::VecDeque, fmt, str::FromStr, sync::Mutex};
 
@@ -56,25 +56,26 @@ impl RegistryProfiles {
     }
 }
 
-/// How many registries [`LearnedProfiles`] remembers; the oldest is forgotten first, so
+/// How many registries [`LearnedRegistries`] remembers; the oldest is forgotten first, so
 /// URLs naming endless registries cannot grow it.
 const MAX_LEARNED: usize = 256;
 
-/// Registries that refused PyOCI's media types, so they get the conservative profile.
+/// Registries seen to need something (the conservative profile, chunked uploads), by
+/// `host[:port]`, remembered for the life of the process.
 #[derive(Debug, Default)]
-pub struct LearnedProfiles {
-    conservative: Mutex<VecDeque<String>>,
+pub struct LearnedRegistries {
+    registries: Mutex<VecDeque<String>>,
 }
 
-impl LearnedProfiles {
-    /// Whether `authority` (`host[:port]`) was learned to need the conservative profile.
-    pub fn is_conservative(&self, authority: &str) -> bool {
+impl LearnedRegistries {
+    /// Whether `authority` (`host[:port]`) was learned.
+    pub fn contains(&self, authority: &str) -> bool {
         let key = authority.to_ascii_lowercase();
         self.lock().contains(&key)
     }
 
-    /// Remembers that `authority` needs the conservative profile. `true` when it is new.
-    pub fn learn_conservative(&self, authority: &str) -> bool {
+    /// Remembers `authority`. `true` when it is new.
+    pub fn learn(&self, authority: &str) -> bool {
         let key = authority.to_ascii_lowercase();
         let mut learned = self.lock();
         if learned.contains(&key) {
@@ -88,7 +89,7 @@ impl LearnedProfiles {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
-        self.conservative
+        self.registries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -136,21 +137,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn learned_profiles_are_bounded_and_case_blind() {
-        let learned = LearnedProfiles::default();
-        assert!(!learned.is_conservative("gitlab.example.com"));
-        assert!(learned.learn_conservative("GitLab.example.com"));
-        assert!(!learned.learn_conservative("gitlab.example.com"));
-        assert!(learned.is_conservative("gitlab.example.com"));
+    fn learned_registries_are_bounded_and_case_blind() {
+        let learned = LearnedRegistries::default();
+        assert!(!learned.contains("gitlab.example.com"));
+        assert!(learned.learn("GitLab.example.com"));
+        assert!(!learned.learn("gitlab.example.com"));
+        assert!(learned.contains("gitlab.example.com"));
         for n in 0..MAX_LEARNED {
-            learned.learn_conservative(&format!("r{n}.example"));
+            learned.learn(&format!("r{n}.example"));
         }
         assert_eq!(learned.lock().len(), MAX_LEARNED);
-        assert!(
-            !learned.is_conservative("gitlab.example.com"),
-            "oldest forgotten"
-        );
-        assert!(learned.is_conservative("r0.example"));
+        assert!(!learned.contains("gitlab.example.com"), "oldest forgotten");
+        assert!(learned.contains("r0.example"));
     }
 
     #[test]

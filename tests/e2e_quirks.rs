@@ -529,3 +529,191 @@ fn harbor_robot_accounts_with_a_dollar_publish_and_install_once_the_project_exis
         front.logs()
     );
 }
+
+const BIG_MODULE: &str = "bigpkg";
+const KIB: u64 = 1024;
+
+/// A valid wheel of `bigpkg` 1.0 holding `size` incompressible bytes, and its path.
+fn big_wheel(python: &Python, dir: &Path, size: u64) -> std::path::PathBuf {
+    big_wheel_named(python, dir, BIG_MODULE, "1.0", size)
+}
+
+/// A valid wheel of `name` (also its module) at `version` holding `size` incompressible bytes.
+fn big_wheel_named(
+    python: &Python,
+    dir: &Path,
+    name: &str,
+    version: &str,
+    size: u64,
+) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}-{version}-py3-none-any.whl"));
+    let script = r#"
+import os, sys, zipfile
+path, name, version, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+info = "%s-%s.dist-info" % (name, version)
+files = {
+    name + "/__init__.py": ("SIZE = %d\n" % size).encode(),
+    name + "/blob.bin": os.urandom(size),
+    info + "/METADATA": ("Metadata-Version: 2.1\nName: %s\nVersion: %s\n" % (name, version)).encode(),
+    info + "/WHEEL": b"Wheel-Version: 1.0\nGenerator: pyoci-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+}
+record = "".join("%s,,\n" % entry for entry in files) + info + "/RECORD,,\n"
+files[info + "/RECORD"] = record.encode()
+with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as wheel:
+    for entry, data in files.items():
+        wheel.writestr(entry, data)
+"#;
+    let mut command = python.command("python");
+    command
+        .args(["-c", script])
+        .arg(&path)
+        .args([name, version])
+        .arg(size.to_string());
+    run_checked(&mut command);
+    path
+}
+
+/// twine uploads the big wheel to `namespace`; `Err` with twine's output when it fails.
+fn twine_big(front: &Front, namespace: &str, wheel: &Path) -> Result<(), String> {
+    let output = front
+        .python
+        .twine_upload(&front.index_url(namespace), ALICE.0, ALICE.1, &[wheel])
+        .output()
+        .unwrap();
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(support::text(&output))
+    }
+}
+
+/// pip installs bigpkg from `namespace` and checks the stored bytes are the uploaded ones.
+fn install_big(front: &Front, namespace: &str, wheel: &Path, size: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let venv = front.python.new_venv(&dir.path().join("venv"));
+    let index = front.index_url_as(namespace, ALICE.0, ALICE.1);
+    run_checked(&mut front.python.pip_install(&venv, &index, "bigpkg==1.0"));
+    assert_eq!(venv.import_attribute(BIG_MODULE, "SIZE"), size.to_string());
+    let stored = front.get(
+        &format!(
+            "{}bigpkg/bigpkg-1.0-py3-none-any.whl",
+            front.index_url(namespace)
+        ),
+        Some(ALICE),
+    );
+    assert!(
+        stored.body == std::fs::read(wheel).unwrap(),
+        "stored bytes differ"
+    );
+}
+
+#[test]
+fn behind_a_cdn_limiting_bodies_a_413_switches_to_chunks_of_at_least_the_registry_minimum() {
+    const LIMIT: u64 = 1024 * KIB;
+    const MINIMUM: u64 = 768 * KIB;
+    let (_issuer, auth) = token_auth();
+    let quirks = Quirks {
+        chunk_min_bytes: Some(MINIMUM),
+        ..Quirks::cdn_body_limit(LIMIT)
+    };
+    let front = Front::start(quirks, auth, &[("PYOCI_UPLOAD_CHUNK_BYTES", "262144")]);
+    let dir = tempfile::tempdir().unwrap();
+    let size = 3 * 1024 * KIB;
+    let wheel = big_wheel(&front.python, dir.path(), size);
+
+    // The upload streams in one PATCH and meets the 413. PyOCI answers 503 (a streamed body
+    // cannot be sent again) and learns; twine retries 503s by itself, and the retry goes up
+    // in chunks.
+    twine_big(&front, "team", &wheel).unwrap_or_else(|output| panic!("{output}\n{}", front.logs()));
+    assert_eq!(front.quirks.count("body_too_large"), 1, "{}", front.logs());
+    let log = front.pyoci.log();
+    assert!(
+        log.contains("uploading to it in chunks from now on"),
+        "{}",
+        front.logs()
+    );
+    let before = front
+        .quirks
+        .patch_sizes()
+        .iter()
+        .position(|&size| size == MINIMUM)
+        .unwrap_or_else(|| panic!("no chunk of the minimum size\n{}", front.logs()));
+    let sizes = front.quirks.patch_sizes()[before..].to_vec();
+    assert!(sizes.len() >= 4, "{sizes:?}");
+    let (last, full) = sizes.split_last().unwrap();
+    assert!(
+        full.iter().all(|&chunk| chunk == MINIMUM),
+        "256 KiB chunks must be raised to the registry's 768 KiB minimum: {sizes:?}"
+    );
+    assert!(*last <= MINIMUM, "{sizes:?}");
+    install_big(&front, "team", &wheel, size);
+
+    // Learned for good: the next upload goes in chunks at once.
+    let other = big_wheel_named(&front.python, dir.path(), "bigpkg", "2.0", size);
+    twine_big(&front, "team", &other).unwrap_or_else(|output| panic!("{output}\n{}", front.logs()));
+    assert_eq!(front.quirks.count("body_too_large"), 1, "{}", front.logs());
+}
+
+#[test]
+fn chunked_by_setting_renews_a_token_that_expires_between_chunks() {
+    let (_issuer, auth) = token_auth();
+    let quirks = Quirks {
+        body_limit: Some(1024 * KIB),
+        patch_delay: Some(std::time::Duration::from_millis(300)),
+        ..Quirks::short_tokens(std::time::Duration::from_secs(1))
+    };
+    let front = {
+        // The front's address is known only once it runs: list it for chunked uploads.
+        let quirks_registry = QuirkRegistry::start(quirks, auth);
+        let authority = format!("127.0.0.1:{}", quirks_registry.port());
+        let pyoci = Pyoci::start(
+            Path::new(env!("CARGO_BIN_EXE_pyoci")),
+            &[
+                ("PYOCI_WRITE_SETTLE_MS", "0"),
+                ("PYOCI_CHUNKED_UPLOADS", &authority),
+                ("PYOCI_UPLOAD_CHUNK_BYTES", "262144"),
+            ],
+        );
+        Front {
+            quirks: quirks_registry,
+            pyoci,
+            python: Python::locate(),
+            http: HttpClient::new(),
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let size = 3 * 1024 * KIB;
+    let wheel = big_wheel(&front.python, dir.path(), size);
+    twine_big(&front, "team", &wheel).unwrap_or_else(|output| panic!("{output}\n{}", front.logs()));
+    assert_eq!(front.quirks.count("body_too_large"), 0, "{}", front.logs());
+    assert!(
+        front.quirks.count("token_expired") > 0,
+        "no token expired during the upload: the test proves nothing\n{}",
+        front.logs()
+    );
+    install_big(&front, "team", &wheel, size);
+}
+
+#[test]
+fn a_token_that_expires_during_a_long_upload_is_renewed_for_the_final_put() {
+    let (_issuer, auth) = token_auth();
+    let quirks = Quirks {
+        patch_delay: Some(std::time::Duration::from_millis(1500)),
+        ..Quirks::short_tokens(std::time::Duration::from_secs(1))
+    };
+    let front = Front::start(quirks, auth, &[]);
+    let first = dists("0.1.0", "original");
+    run_checked(&mut front.python.twine_upload(
+        &front.index_url("team"),
+        ALICE.0,
+        ALICE.1,
+        &[&first.wheel],
+    ));
+    assert!(
+        front.quirks.count("token_expired_on_upload_put") > 0,
+        "the final PUT never met an expired token: the test proves nothing\n{}",
+        front.logs()
+    );
+    let page = front.get(&front.project_url("team"), Some(ALICE));
+    assert_eq!(listed(&page).len(), 1, "{}", page.text());
+}

@@ -116,6 +116,16 @@ impl<S: RegistryHttp> OciClient<S> {
         &self,
         repository: &str,
     ) -> impl Future<Output = Result<Target, OciError>> + Send + 'static {
+        let session = self.open_upload_session(repository);
+        async move { Ok(session.await?.0) }
+    }
+
+    /// [`open_upload`](Self::open_upload), with the smallest chunk the registry takes
+    /// (`OCI-Chunk-Min-Bytes`, distribution-spec PR #391), when it says.
+    pub(crate) fn open_upload_session(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<(Target, Option<u64>), OciError>> + Send + 'static {
         let client = self.clone();
         let repository = normalize_repository(repository);
         async move {
@@ -133,7 +143,12 @@ impl<S: RegistryHttp> OciClient<S> {
                 }
                 Err(error) => return Err(error),
             };
-            client.location_of(&response)
+            let chunk_min = response
+                .headers()
+                .get("oci-chunk-min-bytes")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok());
+            Ok((client.location_of(&response)?, chunk_min))
         }
     }
 

@@ -125,10 +125,24 @@ async fn upload_file(
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
 
-    let blob_upload = match blob_upload.send_stream(file).await {
+    let sent = match app.upload_chunk_bytes(oci.registry()) {
+        Some(chunk_bytes) => blob_upload.send_chunks(file, chunk_bytes).await,
+        None => blob_upload.send_stream(file).await,
+    };
+    let blob_upload = match sent {
         Ok(blob_upload) => blob_upload,
         // When the client's body broke the stream, say so rather than blame the registry.
-        Err(err) => return Err(digests.failure().unwrap_or(err.into())),
+        Err(err) => match digests.failure() {
+            Some(failure) => return Err(failure),
+            // A streamed body cannot be sent again: the next upload goes in chunks.
+            None if app.fall_back_to_chunks(oci.registry(), &err) => {
+                return Err(Error::Busy(format!(
+                    "{err}; the registry, or a proxy in front of it, limits request sizes: \
+                     PyOCI uploads to it in chunks from now on, upload again"
+                )))
+            }
+            None => return Err(err.into()),
+        },
     };
     let checked = async {
         let form = upload.finish().await?;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::Quirks;
+use super::{Quirks, Realm};
 
 impl Quirks {
     /// A CDN in front of the registry refuses request bodies over `limit` bytes with `413`
@@ -17,12 +17,14 @@ impl Quirks {
         }
     }
 
-    /// Tokens that stop working after `lifetime` (Docker's token spec suggests 5 minutes,
-    /// shorter than a big upload; containerd/stargz-snapshotter#167 saw signed URLs expire
-    /// the same way).
+    /// Tokens that stop working after `lifetime`, sooner than the `expires_in` their token
+    /// service announced (tokens often last 5 minutes, shorter than a big upload; ghcr.io's
+    /// signed URLs expire mid-download, containerd/stargz-snapshotter#167). The token service
+    /// is served by the front (`/token` on its host) so it knows when each token was issued.
     pub fn short_tokens(lifetime: Duration) -> Quirks {
         Quirks {
             name: "short-lived tokens",
+            realm: Realm::SameHost("/token"),
             token_lifetime: Some(lifetime),
             ..Quirks::default()
         }

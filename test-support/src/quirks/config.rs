@@ -71,8 +71,12 @@ pub struct Quirks {
     pub body_limit: Option<u64>,
     /// Sent as `OCI-Chunk-Min-Bytes` on the upload `POST`'s answer.
     pub chunk_min_bytes: Option<u64>,
-    /// Tokens are refused (`401 invalid_token`) once they are older than this.
+    /// Tokens are refused (`401 invalid_token`) once they are older than this, however long
+    /// the token service said they last.
     pub token_lifetime: Option<Duration>,
+    /// Each `PATCH` is answered this much later: a long upload over a slow link, so tokens
+    /// can expire during it.
+    pub patch_delay: Option<Duration>,
 }
 
 impl Default for Quirks {
@@ -93,6 +97,7 @@ impl Default for Quirks {
             body_limit: None,
             chunk_min_bytes: None,
             token_lifetime: None,
+            patch_delay: None,
         }
     }
 }

@@ -132,6 +132,9 @@ async fn front(state: &State, request: Request<Incoming>) -> Response<FrontBody>
             let issued = lock(&state.tokens).get(&token).copied();
             if issued.is_some_and(|issued| issued.elapsed() > lifetime) {
                 state.count("token_expired");
+                if method == Method::PUT && path.contains("/blobs/uploads/") {
+                    state.count("token_expired_on_upload_put");
+                }
                 return challenge(state, &method, &path, "invalid_token");
             }
         }
@@ -224,6 +227,11 @@ async fn front(state: &State, request: Request<Incoming>) -> Response<FrontBody>
                 state.count("patch_discarded");
                 bytes = Bytes::new();
                 parts.headers.remove(header::CONTENT_RANGE);
+            }
+        }
+        if method == Method::PATCH {
+            if let Some(delay) = quirks.patch_delay {
+                tokio::time::sleep(delay).await;
             }
         }
         parts.headers.remove(header::TRANSFER_ENCODING);
@@ -544,9 +552,6 @@ async fn token(state: &State, request: Request<Incoming>) -> Response<FrontBody>
             TokenFields::AccessTokenOnly => {
                 object.remove("token");
             }
-        }
-        if let Some(lifetime) = state.quirks.token_lifetime {
-            object.insert("expires_in".into(), lifetime.as_secs().max(1).into());
         }
     }
     json(StatusCode::OK, &reshaped)

@@ -129,7 +129,7 @@ impl QuirkRegistry {
     /// `storage_gets`, `storage_saw_authorization`, `tag_pages`, `token_requests`,
     /// `token_requests_with_credentials`, `rate_limited`, `manifest_refused`,
     /// `repository_missing`, `patch_201`, `patch_discarded`, `body_too_large`,
-    /// `token_expired`, `insufficient_scope`.
+    /// `token_expired`, `token_expired_on_upload_put`, `insufficient_scope`.
     pub fn count(&self, what: &str) -> usize {
         lock(&self.state.counters)
             .get(what)
