@@ -142,7 +142,7 @@ async fn front(state: &State, request: Request<Incoming>) -> Response<FrontBody>
     if let Some(every) = quirks.rate_limit_every {
         let is_pull = matches!(method, Method::GET | Method::HEAD)
             && (path.contains("/manifests/") || path.contains("/blobs/"));
-        if is_pull && (state.pulls.fetch_add(1, Ordering::SeqCst) + 1) % every == 0 {
+        if is_pull && (state.pulls.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(every) {
             state.count("rate_limited");
             let mut response = distribution_error(
                 StatusCode::TOO_MANY_REQUESTS,
