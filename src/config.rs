@@ -5,7 +5,9 @@ use std::net::IpAddr;
 use clap::{builder::BoolishValueParser, ArgAction, Parser};
 use pyoci_oci::Registry;
 
-use crate::{profile::RegistryProfiles, registry_list::RegistryList};
+use crate::{
+    credential_realms::CredentialRealms, profile::RegistryProfiles, registry_list::RegistryList,
+};
 
 /// PyOCI's settings. Every flag can also be given as the environment variable shown in
 /// `pyoci --help`; the names are those of the original PyOCI so deployments carry over.
@@ -47,10 +49,23 @@ pub struct Config {
 
     /// Registries this PyOCI serves, comma-separated `host[:port]`, each optionally with
     /// `https://` (the default) or `http://`; others get 403. With exactly one, URLs may
-    /// leave out the registry segment. Listed hosts may be private addresses, and their
-    /// token services get the user's credentials.
+    /// leave out the registry segment. Listed origins (scheme, host and port) may be on
+    /// private addresses.
     #[arg(long, env = "PYOCI_REGISTRIES", value_name = "REGISTRIES")]
     pub registries: Option<RegistryList>,
+
+    /// Which token services get the user's credentials: `any` (the default: the one the
+    /// registry names, never from an https registry to an http one, never on a private
+    /// address that is not allowed), `same-host` (only one on the registry's own host), or
+    /// comma-separated hosts (the registry's own host and these, e.g. `auth.docker.io`);
+    /// others are asked for an anonymous token.
+    #[arg(
+        long,
+        env = "PYOCI_CREDENTIAL_REALMS",
+        value_name = "any|same-host|HOSTS",
+        default_value = "any"
+    )]
+    pub credential_realms: CredentialRealms,
 
     /// Allow registries (and token services, redirects) on loopback, private, link-local and
     /// other non-public addresses; `true`/`false`/`1`/`0`.

@@ -8,6 +8,7 @@
 mod app;
 mod body;
 pub mod config;
+pub mod credential_realms;
 mod error;
 mod handlers;
 mod layout;

@@ -73,7 +73,7 @@ where
 
 /// Where outgoing requests may go, and which token services get the user's credentials.
 /// Registries listed in `PYOCI_REGISTRIES` are trusted by host: their addresses may be
-/// private, and their token services get credentials from any registry.
+/// private. Token services get credentials as `PYOCI_CREDENTIAL_REALMS` says.
 fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
     let addresses = if config.allow_private_registries {
         AddressPolicy::allow_all()
@@ -84,13 +84,8 @@ fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
         .registry_allow_list()
         .into_iter()
         .flat_map(|list| list.iter());
-    listed.fold(
-        (addresses, RealmPolicy::same_host()),
-        |(addresses, realms), registry| {
-            (
-                addresses.trust_host(registry.host()),
-                realms.trust_host(registry.host()),
-            )
-        },
-    )
+    let addresses = listed.fold(addresses, |addresses, registry| {
+        addresses.trust_host(registry.host())
+    });
+    (addresses, config.credential_realms.policy())
 }

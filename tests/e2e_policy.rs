@@ -181,40 +181,71 @@ fn one_listed_registry_can_be_left_out_of_urls() {
 }
 
 #[test]
-fn token_services_on_other_hosts_are_asked_without_credentials() {
+fn token_services_get_credentials_within_the_realm_rule() {
     let issuer = TokenIssuer::start();
     let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
     let http = HttpClient::new();
     let alice = [("Authorization", basic_auth(ALICE.0, ALICE.1))];
     let alice: Vec<(&str, &str)> = alice.iter().map(|(n, v)| (*n, v.as_str())).collect();
-
-    // The issuer is on 127.0.0.1, another port: the same host as the registry named by address.
-    let lenient = pyoci(&[]);
     let python = pyoci_test_support::Python::locate();
     let dists = dists("0.1.0", "original");
+    let by_address = pyoci(&[]);
     run_checked(&mut python.twine_upload(
-        &lenient.index_url(&registry, NAMESPACE),
+        &by_address.index_url(&registry, NAMESPACE),
         ALICE.0,
         ALICE.1,
         &[&dists.sdist, &dists.wheel],
     ));
-    let page = http.get_with(&page_url(&lenient, &registry.url_segment()), &alice);
-    assert_eq!(page.status, 200, "{}\n{}", page.text(), lenient.log());
 
-    // Named `localhost`, the registry is on another host than its token service: alice's
-    // password stays with PyOCI and the anonymous token cannot read the namespace.
+    // Named `localhost`, the registry is on another host than its token service (on
+    // 127.0.0.1): by default the token service it names gets alice's credentials.
     let localhost = http_segment(&format!("localhost:{}", registry.port()));
+    let lenient = pyoci(&[]);
     let before = issuer.grants().len();
     let page = http.get_with(&page_url(&lenient, &localhost), &alice);
-    assert_eq!(page.status, 401, "{}\n{}", page.text(), lenient.log());
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), lenient.log());
+    assert_eq!(listed(&page).len(), 2, "{}", page.text());
+    assert!(
+        issuer.grants()[before..]
+            .iter()
+            .any(|grant| grant.user.as_deref() == Some("alice")),
+        "{:?}",
+        issuer.grants()
+    );
+
+    // Narrowed to the registry's own host, the other host is asked anonymously: alice's
+    // password stays with PyOCI and the anonymous token cannot read the namespace.
+    let narrowed = pyoci(&[("PYOCI_CREDENTIAL_REALMS", "same-host")]);
+    let before = issuer.grants().len();
+    let page = http.get_with(&page_url(&narrowed, &localhost), &alice);
+    assert_eq!(page.status, 401, "{}\n{}", page.text(), narrowed.log());
     let grants = issuer.grants();
     assert!(grants.len() > before, "{grants:?}");
     assert!(
         grants[before..].iter().all(|grant| grant.user.is_none()),
         "{grants:?}"
     );
+    assert!(
+        narrowed.log().contains("not in PYOCI_CREDENTIAL_REALMS"),
+        "{}",
+        narrowed.log()
+    );
 
-    // A token service on a private address is refused like a registry, unless listed.
+    // Narrowed to a list that names the token service's host, it gets them again.
+    let listed_realm = pyoci(&[("PYOCI_CREDENTIAL_REALMS", "auth.invalid,127.0.0.1")]);
+    let before = issuer.grants().len();
+    let page = http.get_with(&page_url(&listed_realm, &localhost), &alice);
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), listed_realm.log());
+    assert!(
+        issuer.grants()[before..]
+            .iter()
+            .any(|grant| grant.user.as_deref() == Some("alice")),
+        "{:?}",
+        issuer.grants()
+    );
+
+    // A token service on a private address is refused like a registry, unless listed: the
+    // credentials never leave.
     let registry_only = format!("http://localhost:{}", registry.port());
     let strict = pyoci(&[STRICT, ("PYOCI_REGISTRIES", &registry_only)]);
     let requests = issuer.token_requests();
@@ -226,7 +257,7 @@ fn token_services_on_other_hosts_are_asked_without_credentials() {
     );
     assert_eq!(issuer.token_requests(), requests);
 
-    // Listing the token service's host trusts it with credentials.
+    // Listing the token service's origin allows it.
     let listed_hosts = format!(
         "http://localhost:{},http://127.0.0.1:{}",
         registry.port(),
@@ -244,4 +275,46 @@ fn token_services_on_other_hosts_are_asked_without_credentials() {
         "{:?}",
         issuer.grants()
     );
+}
+
+#[test]
+fn impossible_registry_names_get_400_before_any_lookup() {
+    let pyoci = pyoci(&[STRICT]);
+    let http = HttpClient::new();
+    let long_label = format!("{}.com", "a".repeat(70));
+    let long_host = format!("{}.com", ["abcdefghij"; 30].join("."));
+    let cases = [
+        ("ghcr.io%3A99999".to_owned(), "out of range"),
+        (http_segment("registry.test:5000."), "is not a number"),
+        ("%5Bfe80%3A%3A1%2525lo%5D".to_owned(), "zone identifiers"),
+        ("a..b.com".to_owned(), "empty label"),
+        ("-bad-.com".to_owned(), "starts or ends with `-`"),
+        (long_label, "labels have at most 63"),
+        (long_host, "at most 253"),
+    ];
+    for (segment, expected) in cases {
+        let page = http.get(&page_url(&pyoci, &segment));
+        assert_eq!(page.status, 400, "{segment}: {}", page.text());
+        assert!(page.text().contains(expected), "{segment}: {}", page.text());
+        assert!(page.text().contains("is not a registry"), "{}", page.text());
+    }
+    // Refused while reading the URL: no lookup, no connection attempt was logged.
+    let log = pyoci.log();
+    assert!(!log.contains("resolve") && !log.contains("dns"), "{log}");
+}
+
+#[test]
+fn an_oversized_yank_body_is_413_with_or_without_a_length() {
+    let pyoci = pyoci(&[]);
+    let http = HttpClient::new();
+    let yank = format!(
+        "{}/ghcr.io/{NAMESPACE}/{PROJECT}/+yank/0.1.0",
+        pyoci.base_url()
+    );
+    let body = vec![b' '; 200 * 1024];
+    let sized = http.request("POST", &yank, &[], Some(body.clone()));
+    assert_eq!(sized.status, 413, "{}", sized.text());
+    let chunks = body.chunks(8 * 1024).map(<[u8]>::to_vec).collect();
+    let chunked = http.request_chunked("POST", &yank, &[], chunks);
+    assert_eq!(chunked.status, 413, "{}", chunked.text());
 }

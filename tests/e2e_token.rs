@@ -165,3 +165,41 @@ fn tokens_are_cached_between_listings() {
         issuer.grants()
     );
 }
+
+#[test]
+fn a_token_service_on_another_host_gets_the_users_credentials() {
+    // Docker Hub's and GitLab.com's layout: the registry (here addressed as 127.0.0.1) names
+    // a token service on another host (here `localhost`).
+    let issuer = TokenIssuer::builder()
+        .user(
+            ALICE.0,
+            ALICE.1,
+            vec![pyoci_test_support::Rule::everything()],
+        )
+        .realm_host("localhost")
+        .start();
+    assert!(issuer.realm().starts_with("http://localhost:"));
+    let stack = Stack::start(RegistryAuth::Token(issuer.clone()));
+    let dists = dists("0.1.0", "original");
+
+    run_checked(&mut stack.twine_upload(NAMESPACE, ALICE, &[&dists.sdist, &dists.wheel]));
+    let (_dir, venv) = stack.fresh_venv();
+    let index = stack.index_url_as(NAMESPACE, ALICE.0, ALICE.1);
+    run_checked(
+        &mut stack
+            .python
+            .pip_install(&venv, &index, "hello-pyoci==0.1.0"),
+    );
+    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING);
+    let grants = issuer.grants();
+    assert!(
+        grants
+            .iter()
+            .any(|grant| grant.user.as_deref() == Some("alice")
+                && grant
+                    .access
+                    .iter()
+                    .any(|access| access.actions.iter().any(|action| action == "push"))),
+        "the token service on localhost never got alice's credentials: {grants:?}"
+    );
+}

@@ -6,9 +6,9 @@
 //! which the registry allows only to users with push rights on the repository: the registry
 //! decides who may yank, not PyOCI.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use pyoci_basic_auth::Credentials;
 use serde::Deserialize;
 
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     app::App,
     body::Body,
-    error::Error,
+    error::{exceeded_body_limit, Error},
     layout,
     package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
@@ -27,6 +27,8 @@ use crate::{
 
 /// Largest yank request body: a reason, not a file.
 const MAX_BODY: usize = 64 * 1024;
+/// How much of an oversized body is read and dropped before answering 413.
+const MAX_DRAIN: usize = 1024 * 1024;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -91,12 +93,28 @@ pub async fn yank(
     Ok(response)
 }
 
-async fn read_reason(body: Body) -> Result<Option<String>, Error> {
-    let bytes: Bytes = Limited::new(body, MAX_BODY)
-        .collect()
-        .await
-        .map_err(|err| Error::BadRequest(format!("cannot read the yank request: {err}")))?
-        .to_bytes();
+async fn read_reason(mut body: Body) -> Result<Option<String>, Error> {
+    let mut bytes = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            if exceeded_body_limit(err.as_ref()) {
+                too_large()
+            } else {
+                Error::BadRequest(format!("cannot read the yank request: {err}"))
+            }
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > MAX_BODY {
+            // Whether the client said the length up front or sent it chunked, too much is
+            // 413. Reading on a little lets a client that is still sending see the answer
+            // instead of a reset connection.
+            drain(&mut body, MAX_DRAIN).await;
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&data);
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -106,4 +124,58 @@ async fn read_reason(body: Body) -> Result<Option<String>, Error> {
         ))
     })?;
     Ok(request.reason.filter(|reason| !reason.is_empty()))
+}
+
+fn too_large() -> Error {
+    Error::TooLarge(format!(
+        "the yank request is larger than {} KiB: send at most {{\"reason\": \"...\"}}",
+        MAX_BODY / 1024
+    ))
+}
+
+/// Reads and drops up to `limit` more bytes of `body`.
+async fn drain(body: &mut Body, limit: usize) {
+    let mut read = 0;
+    while read < limit {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, Bytes::len),
+            _ => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use http::StatusCode;
+    use http_body_util::{Full, StreamBody};
+
+    use super::*;
+
+    fn chunked(total: usize) -> Body {
+        let chunks = (0..total / 1024).map(|_| {
+            Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![b' '; 1024])))
+        });
+        Body::new(StreamBody::new(stream::iter(chunks)))
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_413_with_or_without_a_length() {
+        let sized = Body::new(Full::new(Bytes::from(vec![b' '; MAX_BODY + 1])));
+        let streamed = chunked(MAX_BODY + 1024);
+        for body in [sized, streamed] {
+            let error = read_reason(body).await.unwrap_err();
+            assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE, "{error}");
+            assert!(error.to_string().contains("64 KiB"), "{error}");
+        }
+    }
+
+    #[tokio::test]
+    async fn small_bodies_are_read() {
+        assert_eq!(read_reason(chunked(2048)).await.unwrap(), None);
+        let json = Body::from(r#"{"reason": "broken"}"#);
+        assert_eq!(read_reason(json).await.unwrap().as_deref(), Some("broken"));
+        let garbage = read_reason(Body::from("nope")).await.unwrap_err();
+        assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    }
 }

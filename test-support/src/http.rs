@@ -80,6 +80,29 @@ impl HttpClient {
             .unwrap_or_else(|err| panic!("{err}"))
     }
 
+    /// Sends `chunks` as a streamed body, so it goes out with `Transfer-Encoding: chunked`
+    /// and no `Content-Length`, and reads the whole answer.
+    pub fn request_chunked(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        chunks: Vec<Vec<u8>>,
+    ) -> HttpResponse {
+        let stream = futures_util::stream::iter(
+            chunks
+                .into_iter()
+                .map(|chunk| Ok::<_, std::io::Error>(bytes::Bytes::from(chunk))),
+        );
+        self.send(
+            method,
+            url,
+            headers,
+            Some(reqwest::Body::wrap_stream(stream)),
+        )
+        .unwrap_or_else(|err| panic!("{err}"))
+    }
+
     /// Like [`HttpClient::request`], but a failure is returned instead of panicking: no
     /// answer at all, or an answer whose body broke off (the error then names the status
     /// and how many body bytes arrived).
@@ -89,6 +112,16 @@ impl HttpClient {
         url: &str,
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
+    ) -> Result<HttpResponse, String> {
+        self.send(method, url, headers, body.map(reqwest::Body::from))
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<reqwest::Body>,
     ) -> Result<HttpResponse, String> {
         let method = Method::from_bytes(method.as_bytes())
             .unwrap_or_else(|err| panic!("`{method}` is not an HTTP method: {err}"));

@@ -111,6 +111,7 @@ mod error;
 mod http_client;
 mod manifests;
 mod names;
+mod ranges;
 mod registry;
 mod resolver;
 mod sha256_stream;
@@ -121,12 +122,13 @@ mod upload;
 #[cfg(test)]
 mod test_support;
 
-pub use address::{restricted_range, AddressPolicy, AddressRefused, RestrictedRange};
+pub use address::{AddressPolicy, AddressRefused};
 pub use client::{OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
 pub use http_client::{HttpClient, HttpClientFuture};
 pub use names::{normalize_repository, validate_tag};
+pub use ranges::{restricted_range, RestrictedRange};
 pub use registry::Registry;
 pub use sha256_stream::{Sha256Handle, Sha256Stream, StreamDigest};
 pub use tags::parse_next_link;

@@ -34,12 +34,21 @@ impl Registry {
         if authority.contains('@') {
             return Err(invalid("credentials do not belong in the address"));
         }
+        let (host, port) = split_authority(authority);
+        if host.is_empty() {
+            return Err(invalid("the host is empty"));
+        }
+        check_host(host).map_err(|why| invalid(&why))?;
+        if let Some(port) = port {
+            check_port(port).map_err(|why| invalid(&why))?;
+        }
         let parsed: Authority = authority
             .parse()
             .map_err(|_| invalid("expected host or host:port"))?;
-        if parsed.host().is_empty() {
-            return Err(invalid("the host is empty"));
-        }
+        // What reqwest will do with it later: anything it cannot make a URL of is refused
+        // now, with the input named, rather than failing later as a registry fault.
+        reqwest::Url::parse(&format!("{}://{authority}/", scheme.as_str()))
+            .map_err(|why| invalid(&format!("not a valid URL host ({why})")))?;
         Ok(Registry {
             scheme,
             authority: parsed,
@@ -117,6 +126,99 @@ impl Registry {
         self.authority
             .port_u16()
             .unwrap_or(default_port(self.scheme.as_str()))
+    }
+}
+
+/// The longest host name DNS can carry (RFC 1035: 255 octets on the wire, 253 as text).
+const MAX_NAME_LENGTH: usize = 253;
+/// The longest label of a host name (RFC 1035).
+const MAX_LABEL_LENGTH: usize = 63;
+
+/// `host[:port]` split at the port's `:`, `[...]` kept around an IPv6 host.
+fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        if let Some(end) = authority.find(']') {
+            let (host, rest) = authority.split_at(end + 1);
+            return (
+                host,
+                rest.strip_prefix(':')
+                    .or(Some(rest))
+                    .filter(|p| !p.is_empty()),
+            );
+        }
+        return (authority, None);
+    }
+    match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+/// Whether a host could name a machine: an IPv4 address, a bracketed IPv6 address without a
+/// zone, or a DNS name of letters, digits, `-` and `_` in labels of 1 to 63 characters.
+fn check_host(host: &str) -> Result<(), String> {
+    if let Some(inner) = host.strip_prefix('[') {
+        let inner = inner
+            .strip_suffix(']')
+            .ok_or("an IPv6 address must be closed with `]`")?;
+        if inner.contains('%') {
+            return Err(
+                "IPv6 zone identifiers (`%...`) name a local interface and cannot be used;                  give a global address or a name"
+                    .into(),
+            );
+        }
+        return inner
+            .parse::<std::net::Ipv6Addr>()
+            .map(drop)
+            .map_err(|_| format!("`{inner}` is not an IPv6 address"));
+    }
+    if !host.is_ascii() {
+        return Err("write an internationalised host name in its ASCII (xn--) form".into());
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    if name.len() > MAX_NAME_LENGTH {
+        return Err(format!(
+            "the host is {} characters long; a host name has at most {MAX_NAME_LENGTH}",
+            name.len()
+        ));
+    }
+    for label in name.split('.') {
+        if label.is_empty() {
+            return Err("the host has an empty label (`..`, or a leading `.`)".into());
+        }
+        if label.len() > MAX_LABEL_LENGTH {
+            return Err(format!(
+                "a label of the host is {} characters long; labels have at most \
+                 {MAX_LABEL_LENGTH}",
+                label.len()
+            ));
+        }
+        if let Some(bad) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "`{bad}` cannot be part of a host name (letters, digits, `-` and `.` only)"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!("the label `{label}` starts or ends with `-`"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `port` is a TCP port number, 1 to 65535, in digits only.
+fn check_port(port: &str) -> Result<(), String> {
+    let shown: String = port.chars().take(20).collect();
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("the port `{shown}` is not a number"));
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!(
+            "the port `{shown}` is out of range; ports are 1 to 65535"
+        )),
+        Ok(_) => Ok(()),
     }
 }
 
@@ -204,6 +306,51 @@ mod tests {
         ] {
             let error = Registry::new(scheme, authority).expect_err(authority);
             assert!(matches!(error, OciError::InvalidInput(_)), "{authority}");
+        }
+    }
+
+    #[test]
+    fn impossible_hosts_and_ports_say_what_is_wrong() {
+        let long_label = format!("{}.com", "a".repeat(70));
+        let long_host = format!("{}.com", ["abcdefghij"; 30].join("."));
+        let cases = [
+            ("ghcr.io:99999", "out of range"),
+            ("ghcr.io:0", "out of range"),
+            ("ghcr.io:5000.", "not a number"),
+            ("ghcr.io:", "not a number"),
+            ("[fe80::1%lo]", "zone identifiers"),
+            ("[fe80::1%25lo]:5000", "zone identifiers"),
+            ("[fe80::zz]", "not an IPv6 address"),
+            ("[::1]x", "not a number"),
+            ("a..b.com", "empty label"),
+            (".a.com", "empty label"),
+            ("-bad-.com", "starts or ends with `-`"),
+            ("bad-.com", "starts or ends with `-`"),
+            (long_label.as_str(), "labels have at most 63"),
+            (long_host.as_str(), "at most 253"),
+            ("h\u{e9}.com", "xn--"),
+            ("a*b.com", "cannot be part of a host name"),
+        ];
+        for (authority, expected) in cases {
+            let error = Registry::new("https", authority).expect_err(authority);
+            let message = error.to_string();
+            assert!(matches!(error, OciError::InvalidInput(_)), "{authority}");
+            assert!(message.contains(expected), "{authority}: {message}");
+            assert!(message.len() < 300, "{message}");
+        }
+        for fine in [
+            "ghcr.io",
+            "ghcr.io.",
+            "ghcr.io:443",
+            "ghcr.io.:443",
+            "my_registry.internal:65535",
+            "xn--bcher-kva.example",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "[2001:db8::1]",
+            &format!("{}.com", "a".repeat(63)),
+        ] {
+            assert!(Registry::new("https", fine).is_ok(), "{fine}");
         }
     }
 

@@ -206,3 +206,52 @@ async fn redirect_loops_end() {
     assert!(message.contains("gave up after 10 redirects"), "{message}");
     assert_eq!(looping.requests(), 11, "the first request and 10 redirects");
 }
+
+#[tokio::test]
+async fn special_purpose_addresses_are_refused_before_connecting() {
+    // None of these is reachable from here, so a connection attempt would show up as a
+    // connect error or a timeout, not as a refusal naming the range.
+    let strict = client(AddressPolicy::public_only());
+    for (url, range) in [
+        ("http://192.0.2.1/v2/", RestrictedRange::Documentation),
+        ("http://198.51.100.1/v2/", RestrictedRange::Documentation),
+        ("http://203.0.113.1/v2/", RestrictedRange::Documentation),
+        ("http://198.18.0.1/v2/", RestrictedRange::Benchmarking),
+        (
+            "http://192.0.0.1/v2/",
+            RestrictedRange::SpecialPurpose("IPv4 service continuity prefix"),
+        ),
+        (
+            "http://192.88.99.1/v2/",
+            RestrictedRange::SpecialPurpose("deprecated 6to4 relay anycast"),
+        ),
+        (
+            "http://[2001::1]/v2/",
+            RestrictedRange::SpecialPurpose("Teredo"),
+        ),
+        (
+            "http://[2002:c000:204::1]/v2/",
+            RestrictedRange::SpecialPurpose("6to4"),
+        ),
+        (
+            "http://[64:ff9b:1::1]/v2/",
+            RestrictedRange::SpecialPurpose("local-use IPv4/IPv6 translation"),
+        ),
+        (
+            "http://[100::1]/v2/",
+            RestrictedRange::SpecialPurpose("discard-only"),
+        ),
+    ] {
+        let error = get(&strict, url).await.unwrap_err();
+        assert_eq!(refusal(&error).range, range, "{url}");
+    }
+
+    // Nor are they reached by a redirect from a trusted registry.
+    let redirecting = Server::start(Answer::RedirectTo("http://203.0.113.9/blob".into())).await;
+    let trusted = client(AddressPolicy::public_only().trust_host("127.0.0.1"));
+    let error = get(&trusted, &format!("http://127.0.0.1:{}/", redirecting.port))
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&error).range, RestrictedRange::Documentation);
+    assert_eq!(redirecting.requests(), 1);
+}

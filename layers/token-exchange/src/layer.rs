@@ -16,8 +16,8 @@ pub struct TokenExchangeLayer {
 }
 
 impl TokenExchangeLayer {
-    /// A layer with an empty token cache (at most 10 000 tokens) that sends credentials only
-    /// to token services on the registry's host ([`RealmPolicy::same_host`]).
+    /// A layer with an empty token cache (at most 10 000 tokens) that sends credentials to the
+    /// token service the registry names ([`RealmPolicy::any_realm`]).
     pub fn new() -> Self {
         Self::default()
     }

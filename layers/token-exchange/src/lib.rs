@@ -11,8 +11,10 @@
 //! - A `401` with a `Bearer` challenge (ghcr.io, Docker Hub, ACR, distribution with token auth)
 //!   makes the layer fetch a token from the challenge's realm — through the same inner service,
 //!   with the Basic credentials if any — cache it until shortly before it expires, and retry the
-//!   request once with it. The credentials go only to a realm the [`RealmPolicy`] allows (by
-//!   default, one on the registry's own host); any other realm is asked anonymously.
+//!   request once with it. The credentials go to the realm the registry names, as docker, oras
+//!   and skopeo send them, unless the [`RealmPolicy`] withholds them (never from an https
+//!   registry to an http realm; an operator may narrow it to listed hosts); such a realm is
+//!   asked anonymously. The HTTP client below refuses realms on private addresses.
 //! - A `401` with a `Basic` challenge (htpasswd registries, AWS ECR) is retried once with the
 //!   Basic credentials.
 //! - If the token service refuses the credentials (`401`/`403`), its response is returned as
@@ -82,5 +84,5 @@ mod service;
 pub use challenge::{parse_challenges, Challenge, ChallengeError};
 pub use error::TokenExchangeError;
 pub use layer::TokenExchangeLayer;
-pub use realm_policy::{host_key, RealmPolicy};
+pub use realm_policy::{host_key, RealmPolicy, Withheld};
 pub use service::{ResponseFuture, TokenExchange};

@@ -45,11 +45,11 @@ pub(crate) struct FetchedToken {
 }
 
 /// Asks the token service named by a Bearer challenge for a token, through `client`, with the
-/// credentials `credentials_for` gives for the token service's host.
+/// credentials `credentials_for` gives for the token service's URL.
 pub(crate) async fn fetch_token<S>(
     client: S,
     challenge: &Challenge,
-    credentials_for: impl FnOnce(&str) -> Credentials,
+    credentials_for: impl FnOnce(&Uri) -> Credentials,
 ) -> Result<RealmAnswer, TokenExchangeError>
 where
     S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>>,
@@ -62,7 +62,7 @@ where
         }
     })?;
     let realm_host = uri.host().unwrap_or_default().to_owned();
-    let credentials = &credentials_for(&realm_host);
+    let credentials = &credentials_for(&uri);
 
     let mut request = Request::new(reqwest::Body::from(Bytes::new()));
     *request.method_mut() = Method::GET;

@@ -103,7 +103,7 @@ where
         return inner.call(req).await.map_err(Into::into);
     }
 
-    let registry_host = req.uri().host().unwrap_or_default().to_owned();
+    let registry = req.uri().clone();
     let origin = OriginKey {
         origin: origin_of(req.uri()),
         credentials: credentials.clone(),
@@ -148,19 +148,25 @@ where
         if sent == Sent::Basic {
             cache.forget_basic(&origin);
         }
-        let realm_credentials = |realm_host: &str| {
-            if matches!(credentials, Credentials::Anonymous)
-                || realms.sends_credentials(&registry_host, realm_host)
-            {
-                return credentials.clone();
+        let mut sent_credentials = false;
+        let realm_credentials = |realm: &http::Uri| {
+            if matches!(credentials, Credentials::Anonymous) {
+                return Credentials::Anonymous;
             }
-            tracing::info!(
-                registry = %registry_host,
-                realm = %realm_host,
-                "the token service is on another host than the registry and not trusted: \
-                 asking it for a token without the user's credentials"
-            );
-            Credentials::Anonymous
+            match realms.withholds(&registry, realm) {
+                None => {
+                    sent_credentials = true;
+                    credentials.clone()
+                }
+                Some(why) => {
+                    tracing::info!(
+                        registry = %registry.host().unwrap_or_default(),
+                        realm = %realm.host().unwrap_or_default(),
+                        "asking the token service for a token without the user's credentials: {why}"
+                    );
+                    Credentials::Anonymous
+                }
+            }
         };
         let token = match fetch_token(inner.clone(), bearer, realm_credentials).await? {
             RealmAnswer::Token(token) => token,
@@ -184,10 +190,7 @@ where
         if retried.status() == StatusCode::UNAUTHORIZED {
             // A fresh token that does not work is of no use to the next request either.
             cache.evict_token(&token_key);
-            let realm_knew_the_user = !matches!(credentials, Credentials::Anonymous)
-                && host_of(bearer.realm())
-                    .is_some_and(|realm| realms.sends_credentials(&registry_host, &realm));
-            if realm_knew_the_user && insufficient_scope(retried.headers()) {
+            if sent_credentials && insufficient_scope(retried.headers()) {
                 // The token service knew who asked and still granted too little: this user
                 // may not do this here. That is 403, not a reason to ask for credentials.
                 let (mut parts, body) = retried.into_parts();
@@ -227,12 +230,6 @@ fn insufficient_scope(headers: &http::HeaderMap) -> bool {
                 .param("error")
                 .is_some_and(|error| error.eq_ignore_ascii_case("insufficient_scope"))
     })
-}
-
-/// The host of an absolute URL.
-fn host_of(url: Option<&str>) -> Option<String> {
-    let uri: http::Uri = url?.parse().ok()?;
-    uri.host().map(str::to_owned)
 }
 
 /// A copy of a request with a buffered body, to send again with other credentials.

@@ -43,6 +43,7 @@ pub struct Grant {
 pub struct TokenIssuerBuilder {
     users: BTreeMap<String, (String, Vec<Rule>)>,
     anonymous: Vec<Rule>,
+    realm_host: String,
 }
 
 impl TokenIssuerBuilder {
@@ -56,6 +57,15 @@ impl TokenIssuerBuilder {
     /// The rules for requests without credentials (none by default: empty tokens).
     pub fn anonymous(mut self, rules: Vec<Rule>) -> Self {
         self.anonymous = rules;
+        self
+    }
+
+    /// The host the registry names in its realm (`127.0.0.1` by default). `localhost` puts
+    /// the token service on another host than a registry addressed as `127.0.0.1`, as Docker
+    /// Hub's `auth.docker.io` is for `registry-1.docker.io`. The issuer listens on 127.0.0.1
+    /// whatever the name.
+    pub fn realm_host(mut self, host: &str) -> Self {
+        self.realm_host = host.to_owned();
         self
     }
 
@@ -92,6 +102,7 @@ impl TokenIssuerBuilder {
             running: Arc::new(Running {
                 state,
                 port,
+                realm_host: self.realm_host,
                 certificate_path,
                 shutdown: Mutex::new(Some(shutdown)),
                 thread: Mutex::new(Some(thread)),
@@ -110,6 +121,7 @@ pub struct TokenIssuer {
 struct Running {
     state: Arc<IssuerState>,
     port: u16,
+    realm_host: String,
     certificate_path: std::path::PathBuf,
     shutdown: Mutex<Option<oneshot::Sender<()>>>,
     thread: Mutex<Option<thread::JoinHandle<()>>>,
@@ -133,6 +145,7 @@ impl TokenIssuer {
         TokenIssuerBuilder {
             users: BTreeMap::new(),
             anonymous: Vec::new(),
+            realm_host: "127.0.0.1".to_owned(),
         }
     }
 
@@ -151,9 +164,13 @@ impl TokenIssuer {
         self.running.port
     }
 
-    /// `http://127.0.0.1:PORT/token`, the registry's `auth.token.realm`.
+    /// `http://127.0.0.1:PORT/token` (another host if [`TokenIssuerBuilder::realm_host`]
+    /// says so), the registry's `auth.token.realm`.
     pub fn realm(&self) -> String {
-        format!("http://127.0.0.1:{}/token", self.running.port)
+        format!(
+            "http://{}:{}/token",
+            self.running.realm_host, self.running.port
+        )
     }
 
     /// The `service` (the tokens' `aud`) the registry expects.

@@ -697,8 +697,20 @@ fn registry_with_own_realm(req: &Request<Body>) -> Result<Response<Body>, BoxErr
     Ok(response)
 }
 
+/// A token service that records the `Authorization` each request carried.
+fn recording_realm(
+    seen: Arc<Mutex<Vec<Option<String>>>>,
+) -> impl Fn(&Request<Body>) -> Result<Response<Body>, BoxError> + Send + Sync + 'static {
+    move |req| {
+        seen.lock()
+            .unwrap()
+            .push(authorization(req).map(str::to_owned));
+        issue_token(r#""expires_in":300"#)(req)
+    }
+}
+
 #[tokio::test]
-async fn by_default_credentials_go_only_to_a_realm_on_the_registry_host() {
+async fn by_default_credentials_go_to_the_realm_the_registry_names() {
     let layer = TokenExchangeLayer::new();
     let stub = Stub::new(registry_with_own_realm, |_| panic!("not called"));
     assert_eq!(
@@ -706,31 +718,75 @@ async fn by_default_credentials_go_only_to_a_realm_on_the_registry_host() {
         (StatusCode::OK, "tok-alice".into())
     );
 
-    // `auth.test` is another host: it is asked without credentials.
+    // `auth.test` is another host (Docker Hub's and GitLab.com's layout): it gets them too.
     let layer = TokenExchangeLayer::new();
-    let realm_authorizations = Arc::new(Mutex::new(Vec::new()));
-    let seen = realm_authorizations.clone();
-    let stub = Stub::new(token_registry, move |req| {
-        seen.lock()
-            .unwrap()
-            .push(authorization(req).map(str::to_owned));
-        issue_token(r#""expires_in":300"#)(req)
-    });
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stub = Stub::new(token_registry, recording_realm(seen.clone()));
     assert_eq!(
         send_ok(&layer, &stub, get(alice())).await,
-        (StatusCode::OK, "tok-anon".into())
-    );
-    assert_eq!(*realm_authorizations.lock().unwrap(), [None]);
-    assert_eq!(stub.calls(), (2, 1));
-
-    // Trusted, it gets them.
-    let trusting = TokenExchangeLayer::new()
-        .credential_realms(RealmPolicy::same_host().trust_host("AUTH.test"));
-    assert_eq!(
-        send_ok(&trusting, &stub, get(alice())).await,
         (StatusCode::OK, "tok-alice".into())
     );
-    let sent = realm_authorizations.lock().unwrap().clone();
+    let sent = seen.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0]
+            .as_deref()
+            .is_some_and(|value| value.starts_with("Basic ")),
+        "{sent:?}"
+    );
+}
+
+/// A registry on `registry.test` (https) whose token service speaks plain http.
+fn registry_with_cleartext_realm(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
+    if authorization(req).is_some_and(|value| value.starts_with("Bearer tok-")) {
+        return token_registry(req);
+    }
+    let mut response = respond(StatusCode::UNAUTHORIZED, "");
+    response.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        r#"Bearer realm="http://auth.test/token",scope="repository:ns/pkg:pull""#
+            .parse()
+            .unwrap(),
+    );
+    Ok(response)
+}
+
+#[tokio::test]
+async fn an_https_registry_never_sends_credentials_to_an_http_realm() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stub = Stub::new(registry_with_cleartext_realm, recording_realm(seen.clone()));
+    for layer in [TokenExchangeLayer::new(), trusting_layer()] {
+        assert_eq!(
+            send_ok(&layer, &stub, get(alice())).await,
+            (StatusCode::OK, "tok-anon".into())
+        );
+    }
+    assert_eq!(*seen.lock().unwrap(), [None, None]);
+    assert_eq!(stub.calls(), (4, 2));
+}
+
+#[tokio::test]
+async fn a_narrowed_policy_asks_other_realms_anonymously() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stub = Stub::new(token_registry, recording_realm(seen.clone()));
+
+    // Narrowed to the registry's host: `auth.test` is asked without credentials.
+    let narrowed = TokenExchangeLayer::new().credential_realms(RealmPolicy::same_host());
+    assert_eq!(
+        send_ok(&narrowed, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-anon".into())
+    );
+    assert_eq!(*seen.lock().unwrap(), [None]);
+    assert_eq!(stub.calls(), (2, 1));
+
+    // Listed, it gets them.
+    let listed = TokenExchangeLayer::new()
+        .credential_realms(RealmPolicy::same_host().trust_host("AUTH.test"));
+    assert_eq!(
+        send_ok(&listed, &stub, get(alice())).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+    let sent = seen.lock().unwrap().clone();
     assert_eq!(sent.len(), 2);
     assert!(
         sent[1]
@@ -785,7 +841,7 @@ async fn a_known_user_without_the_right_gets_403_and_strangers_401() {
     );
 
     // A token service that is not trusted with credentials never learned who asked.
-    let untrusting = TokenExchangeLayer::new();
+    let untrusting = TokenExchangeLayer::new().credential_realms(RealmPolicy::same_host());
     let (status, _) = send_ok(&untrusting, &stub, push()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
