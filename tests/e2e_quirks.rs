@@ -29,15 +29,6 @@ impl Front {
     fn start(quirks: Quirks, auth: RegistryAuth<'_>, env: &[(&str, &str)]) -> Front {
         let quirks = QuirkRegistry::start(quirks, auth);
         let mut all_env = vec![("PYOCI_WRITE_SETTLE_MS", "0")];
-        // TEMPORARY until the realm rule lands: trust the other-host realm by listing it.
-        let listed;
-        if let (Some(auth_host), true) = (
-            quirks.auth_host_port(),
-            std::env::var("QUIRKS_LIST_REALM").is_ok(),
-        ) {
-            listed = format!("{},http://{auth_host}", quirks.url());
-            all_env.push(("PYOCI_REGISTRIES", &listed));
-        }
         all_env.extend_from_slice(env);
         let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &all_env);
         Front {
