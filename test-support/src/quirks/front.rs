@@ -1,5 +1,6 @@
-//! The front's HTTP side: the registry front, the token service (on the front's host or on
-//! another loopback address) and the storage host blobs are redirected to.
+//! The front's HTTP side: its listeners (the registry front, the token service on the
+//! front's host or another loopback address, the storage host), and the registry front's
+//! quirks. Refusals, the token service, storage and answers live in their own modules.
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -14,24 +15,20 @@ use std::{
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
-use super::{MissingRepository, Quirks, Realm, TokenFields};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-pub(super) type FrontBody = BoxBody<Bytes, BoxError>;
-
-/// Config and artifact media types GitLab's (and Quay's default) allow-list knows, as far as
-/// the reports show: image configs, the OCI empty config, Helm charts.
-const KNOWN_MEDIA_TYPES: &[&str] = &[
-    "application/vnd.oci.image.config.v1+json",
-    "application/vnd.docker.container.image.v1+json",
-    "application/vnd.oci.empty.v1+json",
-    "application/vnd.cncf.helm.config.v1+json",
-];
+use super::{
+    refusals::{check_manifest, missing_repository},
+    reply::{
+        distribution_error, empty, forward, full, json, plain, too_large, BoxError, FrontBody,
+    },
+    storage::{redirect_blob, storage},
+    token::token,
+    Quirks, Realm,
+};
 
 /// Which listener a request arrived on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -263,7 +260,10 @@ async fn front(state: &State, request: Request<Incoming>) -> Response<FrontBody>
 
 /// Rewrites a `401` challenge's realm to where this registry's token service appears, and
 /// counts `insufficient_scope` answers.
-fn adapt_challenge(state: &State, mut response: Response<FrontBody>) -> Response<FrontBody> {
+pub(super) fn adapt_challenge(
+    state: &State,
+    mut response: Response<FrontBody>,
+) -> Response<FrontBody> {
     if response.status() != StatusCode::UNAUTHORIZED {
         return response;
     }
@@ -321,63 +321,6 @@ fn challenge(state: &State, method: &Method, path: &str, error: &str) -> Respons
             .insert(header::WWW_AUTHENTICATE, value);
     }
     response
-}
-
-fn missing_repository(
-    state: &State,
-    style: MissingRepository,
-    repository: &str,
-) -> Option<Response<FrontBody>> {
-    let created = lock(&state.repositories);
-    match style {
-        MissingRepository::Ecr if !created.contains(repository) => Some(distribution_error(
-            StatusCode::NOT_FOUND,
-            "NAME_UNKNOWN",
-            &format!(
-                "The repository with name '{repository}' does not exist in the registry with id '123456789012'"
-            ),
-        )),
-        MissingRepository::HarborProject => {
-            let project = repository.split('/').next().unwrap_or_default();
-            (!created.contains(project)).then(|| {
-                distribution_error(
-                    StatusCode::NOT_FOUND,
-                    "NOT_FOUND",
-                    &format!("project {project} not found"),
-                )
-            })
-        }
-        MissingRepository::Ecr => None,
-    }
-}
-
-/// GitLab's and Quay's checks of a pushed manifest or index.
-fn check_manifest(state: &State, bytes: &[u8]) -> Option<Response<FrontBody>> {
-    let manifest: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let invalid = |detail: String| {
-        let body = serde_json::json!({"errors": [{
-            "code": "MANIFEST_INVALID", "message": "manifest invalid", "detail": detail,
-        }]});
-        json(StatusCode::BAD_REQUEST, &body)
-    };
-    if state.quirks.known_media_types_only {
-        let artifact_type = manifest["artifactType"].as_str();
-        let config_type = manifest["config"]["mediaType"].as_str();
-        for media_type in [artifact_type, config_type].into_iter().flatten() {
-            if !KNOWN_MEDIA_TYPES.contains(&media_type) {
-                return Some(invalid(format!("unknown media type: {media_type}")));
-            }
-        }
-    }
-    if state.quirks.index_entries_need_platform {
-        let entries = manifest["manifests"].as_array();
-        if entries.is_some_and(|entries| entries.iter().any(|entry| entry["platform"].is_null())) {
-            return Some(invalid(
-                "manifest data does not match schema: 'platform' is a required property".into(),
-            ));
-        }
-    }
-    None
 }
 
 /// ghcr.io's paginated tag list: all tags from the registry, sorted, one page by `n`/`last`.
@@ -441,122 +384,6 @@ async fn tag_page(
     reply
 }
 
-/// ghcr.io's blob download: the registry checks access, then sends the client to storage.
-async fn redirect_blob(state: &State, request: Request<Incoming>) -> Response<FrontBody> {
-    let path = request.uri().path().to_owned();
-    let (mut parts, _) = request.into_parts();
-    let authorization = parts.headers.get(header::AUTHORIZATION).cloned();
-    parts.method = Method::HEAD;
-    let response = forward(state.upstream, Request::from_parts(parts, empty())).await;
-    if response.status() != StatusCode::OK {
-        return adapt_challenge(state, response);
-    }
-    let Some(storage) = &state.storage_origin else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "no storage host");
-    };
-    let signature = format!(
-        "sig{}x{}",
-        state.next_signature.fetch_add(1, Ordering::SeqCst),
-        std::process::id()
-    );
-    let digest = path.rsplit('/').next().unwrap_or_default();
-    lock(&state.signed).insert(signature.clone(), (path.clone(), authorization));
-    state.count("blob_redirects");
-    let location =
-        format!("{storage}/blobs/{digest}?X-Amz-Expires=300&X-Amz-Signature={signature}");
-    let mut reply = plain(StatusCode::TEMPORARY_REDIRECT, "");
-    if let Ok(location) = HeaderValue::from_str(&location) {
-        reply.headers_mut().insert(header::LOCATION, location);
-    }
-    reply
-}
-
-/// The storage host: serves a blob for a valid signature, and refuses (as S3 does) a request
-/// that also carries `Authorization`, which is also counted: credentials must never get here.
-async fn storage(state: &State, request: Request<Incoming>) -> Response<FrontBody> {
-    if request.headers().contains_key(header::AUTHORIZATION) {
-        state.count("storage_saw_authorization");
-        return plain(
-            StatusCode::BAD_REQUEST,
-            "InvalidArgument: Only one auth mechanism allowed",
-        );
-    }
-    state.count("storage_gets");
-    let signature = request
-        .uri()
-        .query()
-        .unwrap_or_default()
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("X-Amz-Signature="))
-        .unwrap_or_default()
-        .to_owned();
-    let Some((path, authorization)) = lock(&state.signed).get(&signature).cloned() else {
-        return plain(StatusCode::FORBIDDEN, "SignatureDoesNotMatch");
-    };
-    let mut upstream = Request::builder()
-        .method(Method::GET)
-        .uri(path)
-        .header(header::HOST, state.upstream.to_string());
-    if let Some(authorization) = authorization {
-        upstream = upstream.header(header::AUTHORIZATION, authorization);
-    }
-    if let Some(range) = request.headers().get(header::RANGE) {
-        upstream = upstream.header(header::RANGE, range);
-    }
-    match upstream.body(empty()) {
-        Ok(upstream_request) => forward(state.upstream, upstream_request).await,
-        Err(err) => plain(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()),
-    }
-}
-
-/// The token service: the test issuer's answer, reshaped, each token's issue time recorded.
-async fn token(state: &State, request: Request<Incoming>) -> Response<FrontBody> {
-    state.count("token_requests");
-    if request.headers().contains_key(header::AUTHORIZATION) {
-        state.count("token_requests_with_credentials");
-    }
-    let Some((issuer, _, _)) = &state.issuer else {
-        return plain(StatusCode::NOT_FOUND, "no token issuer");
-    };
-    let query = request.uri().query().unwrap_or_default().to_owned();
-    let mut upstream = Request::builder()
-        .method(Method::GET)
-        .uri(format!("/token?{query}"))
-        .header(header::HOST, issuer.to_string());
-    if let Some(authorization) = request.headers().get(header::AUTHORIZATION) {
-        upstream = upstream.header(header::AUTHORIZATION, authorization);
-    }
-    let Ok(upstream) = upstream.body(empty()) else {
-        return plain(StatusCode::BAD_REQUEST, "bad token request");
-    };
-    let response = forward(*issuer, upstream).await;
-    let status = response.status();
-    let (parts, body) = response.into_parts();
-    let Ok(collected) = body.collect().await else {
-        return plain(StatusCode::BAD_GATEWAY, "the token issuer broke off");
-    };
-    let bytes = collected.to_bytes();
-    if status != StatusCode::OK {
-        return Response::from_parts(parts, full(bytes));
-    }
-    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let token = answer["token"].as_str().unwrap_or_default().to_owned();
-    lock(&state.tokens).insert(token.clone(), Instant::now());
-    let mut reshaped = answer.clone();
-    if let Some(object) = reshaped.as_object_mut() {
-        match state.quirks.token_fields {
-            TokenFields::Both => {}
-            TokenFields::TokenOnly => {
-                object.remove("access_token");
-            }
-            TokenFields::AccessTokenOnly => {
-                object.remove("token");
-            }
-        }
-    }
-    json(StatusCode::OK, &reshaped)
-}
-
 /// `ns/name` in `/v2/ns/name/(blobs|manifests|tags)/...`.
 pub(super) fn repository_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v2/")?;
@@ -573,72 +400,6 @@ fn bearer_of(headers: &HeaderMap) -> Option<String> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().to_owned())
-}
-
-/// Sends `request` on a new connection to `upstream`; `502` when it cannot be reached.
-async fn forward(upstream: SocketAddr, request: Request<FrontBody>) -> Response<FrontBody> {
-    let attempt = async {
-        let stream = TcpStream::connect(upstream).await?;
-        let (mut sender, connection) =
-            hyper::client::conn::http1::handshake::<_, FrontBody>(TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
-        Ok::<_, BoxError>(sender.send_request(request).await?)
-    };
-    match attempt.await {
-        Ok(response) => response.map(|body| body.map_err(BoxError::from).boxed()),
-        Err(err) => plain(
-            StatusCode::BAD_GATEWAY,
-            &format!("quirk front: the registry did not answer: {err}"),
-        ),
-    }
-}
-
-fn full(bytes: Bytes) -> FrontBody {
-    Full::new(bytes)
-        .map_err(|never: Infallible| match never {})
-        .boxed()
-}
-
-fn empty() -> FrontBody {
-    full(Bytes::new())
-}
-
-fn plain(status: StatusCode, text: &str) -> Response<FrontBody> {
-    let mut response = Response::new(full(Bytes::from(text.to_owned())));
-    *response.status_mut() = status;
-    response
-}
-
-fn json(status: StatusCode, body: &serde_json::Value) -> Response<FrontBody> {
-    let mut response = plain(status, &body.to_string());
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-fn distribution_error(status: StatusCode, code: &str, message: &str) -> Response<FrontBody> {
-    json(
-        status,
-        &serde_json::json!({"errors": [{"code": code, "message": message}]}),
-    )
-}
-
-/// Cloudflare's answer to a body over its limit: an HTML page, not a distribution error.
-fn too_large() -> Response<FrontBody> {
-    let mut response = plain(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "<html><head><title>413 Request Entity Too Large</title></head><body><center>\
-         <h1>413 Request Entity Too Large</h1></center><hr><center>cloudflare</center></body></html>",
-    );
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }
 
 #[cfg(test)]
