@@ -688,9 +688,11 @@ fn chunked_by_setting_renews_a_token_that_expires_between_chunks() {
 #[test]
 fn a_token_that_expires_during_a_long_upload_is_renewed_for_the_final_put() {
     let (_issuer, auth) = token_auth();
+    // The PATCH must start within the token's life (a streamed body cannot be sent again),
+    // and outlast it: 2 s leaves a loaded machine time for the first, 3 s ensures the second.
     let quirks = Quirks {
-        patch_delay: Some(std::time::Duration::from_millis(1500)),
-        ..Quirks::short_tokens(std::time::Duration::from_secs(1))
+        patch_delay: Some(std::time::Duration::from_secs(3)),
+        ..Quirks::short_tokens(std::time::Duration::from_secs(2))
     };
     let front = Front::start(quirks, auth, &[]);
     let first = dists("0.1.0", "original");
