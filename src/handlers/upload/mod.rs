@@ -125,7 +125,8 @@ async fn upload_file(
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
 
-    let sent = match app.upload_chunk_bytes(oci.registry()) {
+    let chunk_bytes = app.upload_chunk_bytes(oci.registry());
+    let sent = match chunk_bytes {
         Some(chunk_bytes) => blob_upload.send_chunks(file, chunk_bytes).await,
         None => blob_upload.send_stream(file).await,
     };
@@ -135,7 +136,7 @@ async fn upload_file(
         Err(err) => match digests.failure() {
             Some(failure) => return Err(failure),
             // A streamed body cannot be sent again: the next upload goes in chunks.
-            None if app.fall_back_to_chunks(oci.registry(), &err) => {
+            None if chunk_bytes.is_none() && app.fall_back_to_chunks(oci.registry(), &err) => {
                 return Err(Error::Busy(format!(
                     "{err}; the registry, or a proxy in front of it, limits request sizes: \
                      PyOCI uploads to it in chunks from now on, upload again"
