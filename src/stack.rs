@@ -72,8 +72,9 @@ where
 }
 
 /// Where outgoing requests may go, and which token services get the user's credentials.
-/// Registries listed in `PYOCI_REGISTRIES` are trusted by host: their addresses may be
-/// private. Token services get credentials as `PYOCI_CREDENTIAL_REALMS` says.
+/// Registries listed in `PYOCI_REGISTRIES` are trusted by origin (scheme, host and port):
+/// their addresses may be private, other ports and schemes on the same host are not trusted
+/// for that. Token services get credentials as `PYOCI_CREDENTIAL_REALMS` says.
 fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
     let addresses = if config.allow_private_registries {
         AddressPolicy::allow_all()
@@ -85,7 +86,7 @@ fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
         .into_iter()
         .flat_map(|list| list.iter());
     let addresses = listed.fold(addresses, |addresses, registry| {
-        addresses.trust_host(registry.host())
+        addresses.trust_origin(registry.scheme(), registry.host(), Some(registry.port()))
     });
     (addresses, config.credential_realms.policy())
 }

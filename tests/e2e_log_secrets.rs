@@ -1,5 +1,6 @@
 //! No password, token or Authorization value ever reaches PyOCI's log, even at trace level:
-//! uploads, installs, refusals and bearer tokens against a token-auth registry.
+//! uploads, installs, refusals and bearer tokens against a token-auth registry, and the same
+//! with Basic credentials forwarded to an htpasswd registry.
 
 mod support;
 
@@ -84,6 +85,57 @@ fn secrets_never_reach_the_log_at_trace_level() {
         }
     }
     assert!(secrets.len() > 8, "the issuer handed out tokens");
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a secret ({}...) is in the log",
+            &secret[..6]
+        );
+    }
+}
+
+#[test]
+fn basic_credentials_forwarded_to_an_htpasswd_registry_never_reach_the_log() {
+    let registry = Registry::start(RegistryAuth::Htpasswd(&[ALICE, BOB]));
+    let pyoci = Pyoci::start(
+        Path::new(env!("CARGO_BIN_EXE_pyoci")),
+        &[("RUST_LOG", "trace")],
+    );
+    let python = Python::locate();
+    let http = HttpClient::new();
+    let index = pyoci.index_url(&registry, "basic-secrets");
+    let project = format!("{index}{}/", support::PROJECT);
+    let dists = support::dists("0.3.0", "basic-secrets");
+
+    run_checked(&mut python.twine_upload(&index, ALICE.0, ALICE.1, &[&dists.sdist, &dists.wheel]));
+    let venv_dir = tempfile::tempdir().unwrap();
+    let venv = python.new_venv(&venv_dir.path().join("venv"));
+    let authed_index =
+        pyoci.index_url_with_credentials(&registry, "basic-secrets", ALICE.0, ALICE.1);
+    run_checked(&mut python.pip_install(&venv, &authed_index, support::PROJECT));
+    let bob = http.get_with(&project, &[("Authorization", &basic_auth(BOB.0, BOB.1))]);
+    assert_eq!(bob.status, 200, "{}", bob.text());
+    let wrong = http.get_with(
+        &project,
+        &[("Authorization", &basic_auth(ALICE.0, WRONG_PASSWORD))],
+    );
+    assert_eq!(wrong.status, 401, "{}", wrong.text());
+
+    // The registry really was asked with Basic credentials (its access log names the user).
+    assert!(registry.log().contains("alice"), "{}", registry.log());
+    let log = pyoci.log();
+    assert!(log.lines().count() > 50, "trace logging is off? {log}");
+    let encode = |user: &str, password: &str| {
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    };
+    let secrets = [
+        ALICE.1.to_owned(),
+        BOB.1.to_owned(),
+        WRONG_PASSWORD.to_owned(),
+        encode(ALICE.0, ALICE.1),
+        encode(BOB.0, BOB.1),
+        encode(ALICE.0, WRONG_PASSWORD),
+    ];
     for secret in &secrets {
         assert!(
             !log.contains(secret.as_str()),

@@ -7,8 +7,8 @@ mod support;
 use std::path::Path;
 
 use pyoci_test_support::{
-    basic_auth, run_checked, upload_form, HttpClient, HttpResponse, Pyoci, Registry, RegistryAuth,
-    TokenIssuer, ALICE,
+    basic_auth, run_checked, upload_form, ForwardProxy, HttpClient, HttpResponse, Pyoci, Registry,
+    RegistryAuth, TokenIssuer, ALICE,
 };
 use support::{dists, listed, MODULE, PROJECT};
 
@@ -257,6 +257,18 @@ fn token_services_get_credentials_within_the_realm_rule() {
     );
     assert_eq!(issuer.token_requests(), requests);
 
+    // Trust is per origin: listing the registry at 127.0.0.1 does not trust the token
+    // service on another port of 127.0.0.1.
+    let by_origin = pyoci(&[STRICT, ("PYOCI_REGISTRIES", &registry.url())]);
+    let requests = issuer.token_requests();
+    let page = http.get_with(&page_url(&by_origin, &registry.url_segment()), &alice);
+    assert_forbidden(
+        &page,
+        &["registry 127.0.0.1 resolves to a private address"],
+        &by_origin.log(),
+    );
+    assert_eq!(issuer.token_requests(), requests);
+
     // Listing the token service's origin allows it.
     let listed_hosts = format!(
         "http://localhost:{},http://127.0.0.1:{}",
@@ -317,4 +329,42 @@ fn an_oversized_yank_body_is_413_with_or_without_a_length() {
     let chunks = body.chunks(8 * 1024).map(<[u8]>::to_vec).collect();
     let chunked = http.request_chunked("POST", &yank, &[], chunks);
     assert_eq!(chunked.status, 413, "{}", chunked.text());
+}
+
+#[test]
+fn behind_a_proxy_registry_names_are_checked_before_the_proxy() {
+    let registry = Registry::start(RegistryAuth::None);
+    let proxy = ForwardProxy::start();
+    let http = HttpClient::new();
+    let localhost = http_segment(&format!("localhost:{}", registry.port()));
+    let proxy_url = proxy.url();
+    let behind_proxy = [STRICT, ("HTTP_PROXY", proxy_url.as_str())];
+
+    // `localhost` would reach the loopback registry through the proxy, which resolves it:
+    // PyOCI resolves and checks it first, and the proxy is never asked.
+    let strict = pyoci(&behind_proxy);
+    let page = http.get(&page_url(&strict, &localhost));
+    assert_forbidden(
+        &page,
+        &["registry localhost resolves to a private address"],
+        &strict.log(),
+    );
+    assert_eq!(proxy.targets(), Vec::<String>::new());
+    assert_eq!(requests_from_pyoci(&registry), 0, "{}", registry.log());
+
+    // Listed, the same registry is reached, through the proxy.
+    let listed_origin = format!("http://localhost:{}", registry.port());
+    let mut env = behind_proxy.to_vec();
+    env.push(("PYOCI_REGISTRIES", &listed_origin));
+    let listed = pyoci(&env);
+    let page = http.get(&page_url(&listed, &localhost));
+    assert_eq!(page.status, 404, "{}\n{}", page.text(), listed.log());
+    assert!(
+        proxy
+            .targets()
+            .contains(&format!("localhost:{}", registry.port())),
+        "{:?}",
+        proxy.targets()
+    );
+    assert!(requests_from_pyoci(&registry) > 0, "{}", registry.log());
 }

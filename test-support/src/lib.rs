@@ -12,6 +12,8 @@
 //! - [`write_dists`]: many small wheels and sdists from [`DistSpec`]s, written directly.
 //! - [`ClientHome`]: a throwaway home for poetry, pdm and hatch, with a dead proxy.
 //! - [`answered_requests`]: the requests a PyOCI answered, from its trace log.
+//! - [`ForwardProxy`]: a loopback forward proxy (CONNECT and absolute-form HTTP) for
+//!   `HTTP_PROXY`, recording what it was asked for.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
 //! - [`QuirkRegistry`]: a registry behind a front that behaves as a hosted registry
@@ -33,6 +35,7 @@ mod client_home;
 mod dists;
 mod fault_proxy;
 mod fixture;
+mod forward_proxy;
 mod http;
 mod ports;
 mod process;
@@ -49,9 +52,10 @@ pub use client_home::{ClientHome, DEAD_PROXY};
 pub use dists::{wheel_core_metadata, write_dists, DistSpec};
 pub use fault_proxy::{Fault, FaultProxy, FaultRule, SeenRequest};
 pub use fixture::{build_fixture, file_sha256, sha256_hex, Dists};
+pub use forward_proxy::ForwardProxy;
 pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
 pub use ports::free_port;
-pub use process::{output_text, run_checked, run_expecting_failure};
+pub use process::{output_text, run_checked, run_expecting_failure, without_proxy_env, PROXY_ENV};
 pub use pyoci::Pyoci;
 pub use python::{Python, Venv};
 pub use quirks::{

@@ -100,6 +100,28 @@ pub fn run_expecting_failure(command: &mut Command) -> Output {
     output
 }
 
+/// The proxy settings a process would inherit. Every process the harness starts has them
+/// removed, so a machine's proxy cannot change what a test sees (a policy test must test the
+/// policy, not the machine's proxy); a test that wants a proxy sets one explicitly.
+pub const PROXY_ENV: &[&str] = &[
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Removes [`PROXY_ENV`] from `command`'s environment.
+pub fn without_proxy_env(command: &mut Command) -> &mut Command {
+    for name in PROXY_ENV {
+        command.env_remove(name);
+    }
+    command
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::{
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tempfile::TempDir;
 
-use crate::{process::KillOnDrop, Registry};
+use crate::{process::KillOnDrop, without_proxy_env, Registry};
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const LISTENING_ON: &str = "listening on 127.0.0.1:";
@@ -40,8 +40,9 @@ impl Pyoci {
     /// Starts `binary` (pass `env!("CARGO_BIN_EXE_pyoci")`) with `PORT=0`,
     /// `PYOCI_HOST=127.0.0.1`, `PYOCI_ALLOW_PRIVATE_REGISTRIES=true` (the test registries are
     /// on loopback) and `RUST_LOG=pyoci=debug,info`, then `env` (which may override those),
-    /// and waits for its `listening on 127.0.0.1:<port>` log line. Inherited `PYOCI_*`
-    /// settings are dropped so the machine's environment cannot change the server under test.
+    /// and waits for its `listening on 127.0.0.1:<port>` log line. Inherited `PYOCI_*` and
+    /// proxy settings ([`PROXY_ENV`](crate::PROXY_ENV)) are dropped so the machine's
+    /// environment cannot change the server under test.
     pub fn start(binary: &Path, env: &[(&str, &str)]) -> Pyoci {
         let dir = tempfile::Builder::new()
             .prefix("pyoci-server-")
@@ -54,20 +55,8 @@ impl Pyoci {
             .try_clone()
             .unwrap_or_else(|err| panic!("cannot share the pyoci log file: {err}"));
 
-        let mut command = Command::new(binary);
-        for (name, _) in std::env::vars_os() {
-            let name_text = name.to_string_lossy();
-            if name_text.starts_with("PYOCI_") && name_text != "PYOCI_TEST_VENV" {
-                command.env_remove(&name);
-            }
-        }
+        let mut command = server_command(binary, env);
         command
-            .env("PORT", "0")
-            .env("PYOCI_HOST", "127.0.0.1")
-            .env("PYOCI_ALLOW_PRIVATE_REGISTRIES", "true")
-            .env("RUST_LOG", "pyoci=debug,info")
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_for_stderr);
@@ -162,6 +151,29 @@ impl Pyoci {
     }
 }
 
+/// The server's command: the contract environment, then `env`, without inherited `PYOCI_*`
+/// and proxy settings.
+fn server_command(binary: &Path, env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(binary);
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("PYOCI_") && name_text != "PYOCI_TEST_VENV" {
+            command.env_remove(&name);
+        }
+    }
+    // No inherited proxy: reqwest would use it, and the address policy treats requests
+    // through a proxy differently. Tests that want one set it in `env`.
+    without_proxy_env(&mut command);
+    command
+        .env("PORT", "0")
+        .env("PYOCI_HOST", "127.0.0.1")
+        .env("PYOCI_ALLOW_PRIVATE_REGISTRIES", "true")
+        .env("RUST_LOG", "pyoci=debug,info")
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied());
+    command
+}
+
 /// The port in the first `listening on 127.0.0.1:<port>` line, ANSI colours ignored.
 fn listening_port(log: &str) -> Option<u16> {
     let plain = strip_ansi(log);
@@ -241,6 +253,28 @@ mod tests {
             "{}",
             strict.log()
         );
+    }
+
+    #[test]
+    fn inherited_proxy_settings_are_removed() {
+        let command = server_command(
+            Path::new("/bin/true"),
+            &[("HTTPS_PROXY", "http://127.0.0.1:3")],
+        );
+        let envs: Vec<(String, Option<String>)> = command
+            .get_envs()
+            .map(|(name, value)| {
+                (
+                    name.to_string_lossy().into_owned(),
+                    value.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        for name in crate::PROXY_ENV {
+            let expected = (*name == "HTTPS_PROXY").then(|| "http://127.0.0.1:3".to_owned());
+            let value = envs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+            assert_eq!(value, Some(expected), "{name}: {envs:?}");
+        }
     }
 
     #[test]

@@ -226,6 +226,7 @@ fn hermetic(mut command: Command) -> Command {
     for name in UNWANTED_ENV {
         command.env_remove(name);
     }
+    crate::without_proxy_env(&mut command);
     command.envs(HERMETIC_ENV.iter().copied());
     command
 }

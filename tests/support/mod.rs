@@ -155,6 +155,7 @@ impl Stack {
         credentials: Option<(&str, &str)>,
     ) -> serde_json::Value {
         let mut skopeo = Command::new("skopeo");
+        pyoci_test_support::without_proxy_env(&mut skopeo);
         skopeo.args(["inspect", "--raw", "--tls-verify=false"]);
         if let Some((user, password)) = credentials {
             skopeo.arg(format!("--creds={user}:{password}"));

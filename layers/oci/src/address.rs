@@ -28,7 +28,7 @@ impl fmt::Display for AddressRefused {
             f,
             "registry {} resolves to a private address ({}, {}); PyOCI does not send requests \
              to private networks: set PYOCI_ALLOW_PRIVATE_REGISTRIES=true to allow it, or list \
-             the registry in PYOCI_REGISTRIES",
+             the registry (scheme://host:port) in PYOCI_REGISTRIES",
             self.host, self.address, self.range
         )
     }
@@ -37,14 +37,41 @@ impl fmt::Display for AddressRefused {
 impl std::error::Error for AddressRefused {}
 
 /// Which addresses outgoing requests may go to: every address, or only public ones except
-/// for trusted hosts.
+/// for trusted origins and hosts.
 ///
-/// Hosts are compared by name (case-insensitive, a trailing `.` ignored) or by IP address,
-/// never by port. Cloning is cheap.
+/// An origin (scheme, host and port, as listed in `PYOCI_REGISTRIES`) is trusted for
+/// requests to exactly that origin: another port or scheme on the same host is not, so a
+/// listed registry cannot redirect PyOCI, or name a token service, elsewhere on its private
+/// network. A trusted host (the proxies the operator configured) is trusted on any port.
+/// Hosts are compared by name (case-insensitive, a trailing `.` ignored) or by IP address.
+/// Cloning is cheap.
 #[derive(Clone, Debug)]
 pub struct AddressPolicy {
     allow_private: bool,
     trusted_hosts: Arc<Vec<String>>,
+    trusted_origins: Arc<Vec<Origin>>,
+    proxy_hosts: Arc<Vec<String>>,
+    behind_proxy: bool,
+}
+
+/// `scheme://host:port` as compared for trust.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn new(scheme: &str, host: &str, port: Option<u16>) -> Origin {
+        let scheme = scheme.to_ascii_lowercase();
+        let port = port.unwrap_or(if scheme == "http" { 80 } else { 443 });
+        Origin {
+            scheme,
+            host: host_key(host),
+            port,
+        }
+    }
 }
 
 impl Default for AddressPolicy {
@@ -55,11 +82,14 @@ impl Default for AddressPolicy {
 }
 
 impl AddressPolicy {
-    /// Refuses every address in a [`restricted_range`], except those of trusted hosts.
+    /// Refuses every address in a [`restricted_range`], except those of trusted origins.
     pub fn public_only() -> AddressPolicy {
         AddressPolicy {
             allow_private: false,
             trusted_hosts: Arc::default(),
+            trusted_origins: Arc::default(),
+            proxy_hosts: Arc::default(),
+            behind_proxy: false,
         }
     }
 
@@ -67,12 +97,23 @@ impl AddressPolicy {
     pub fn allow_all() -> AddressPolicy {
         AddressPolicy {
             allow_private: true,
-            trusted_hosts: Arc::default(),
+            ..AddressPolicy::public_only()
         }
     }
 
-    /// Also allows `host` (a name or an IP address, `[...]` around IPv6 optional) whatever
-    /// its addresses are: for registries the operator listed.
+    /// Also allows requests to `scheme://host:port` (`port` `None`: the scheme's default),
+    /// whatever the host's addresses are: for registries the operator listed. Only that
+    /// origin: not other ports or schemes on the host.
+    pub fn trust_origin(mut self, scheme: &str, host: &str, port: Option<u16>) -> AddressPolicy {
+        let origin = Origin::new(scheme, host, port);
+        if !origin.host.is_empty() {
+            Arc::make_mut(&mut self.trusted_origins).push(origin);
+        }
+        self
+    }
+
+    /// Also allows `host` (a name or an IP address, `[...]` around IPv6 optional) on any
+    /// port, whatever its addresses are: for the proxies the operator configured.
     pub fn trust_host(mut self, host: &str) -> AddressPolicy {
         let key = host_key(host);
         if !key.is_empty() {
@@ -81,10 +122,13 @@ impl AddressPolicy {
         self
     }
 
-    /// Trusts the hosts of the proxies reqwest reads from the environment (`HTTP_PROXY`,
-    /// `HTTPS_PROXY`, `ALL_PROXY`, upper or lower case): the operator chose them, and they
-    /// often live on a private network. Behind a proxy, the proxy resolves registry names,
-    /// so only registries given as IP addresses are checked.
+    /// Lets the names of the proxies reqwest reads from the environment (`HTTP_PROXY`,
+    /// `HTTPS_PROXY`, `ALL_PROXY`, upper or lower case) resolve to private addresses: the
+    /// operator chose them, and they often live on a private network. This trusts the name
+    /// only to connect to the proxy (a proxy given as an IP address needs nothing), not as a
+    /// registry. With a proxy set, the proxy resolves registry names, so
+    /// [`AddressPolicy::checks_names_before_proxy`] becomes true: the HTTP client then
+    /// resolves and checks each name itself before handing the request to the proxy.
     pub fn trust_env_proxies(self) -> AddressPolicy {
         let names = [
             "HTTP_PROXY",
@@ -94,11 +138,34 @@ impl AddressPolicy {
             "ALL_PROXY",
             "all_proxy",
         ];
-        names
+        let proxies: Vec<String> = names
             .iter()
             .filter_map(|name| std::env::var(name).ok())
             .filter_map(|value| proxy_host(&value))
-            .fold(self, |policy, host| policy.trust_host(&host))
+            .collect();
+        let mut policy = self;
+        if !proxies.is_empty() {
+            policy.behind_proxy = true;
+            Arc::make_mut(&mut policy.proxy_hosts).extend(proxies.iter().map(|h| host_key(h)));
+        }
+        policy
+    }
+
+    /// Whether `name` is a proxy's, which the resolver lets resolve to private addresses.
+    pub(crate) fn is_proxy_name(&self, name: &str) -> bool {
+        self.proxy_hosts.contains(&host_key(name))
+    }
+
+    /// Declares that requests go through a proxy, which resolves names itself (what
+    /// [`AddressPolicy::trust_env_proxies`] does when a proxy is set).
+    pub fn behind_proxy(mut self) -> AddressPolicy {
+        self.behind_proxy = true;
+        self
+    }
+
+    /// Whether names must be resolved and checked before a request goes to a proxy.
+    pub fn checks_names_before_proxy(&self) -> bool {
+        self.behind_proxy && !self.allow_private
     }
 
     /// Whether every address is allowed.
@@ -106,7 +173,7 @@ impl AddressPolicy {
         self.allow_private
     }
 
-    /// Whether `host` is trusted: its addresses are never refused.
+    /// Whether `host` is trusted on any port: its addresses are never refused.
     pub fn trusts(&self, host: &str) -> bool {
         self.allow_private || {
             let key = host_key(host);
@@ -114,10 +181,30 @@ impl AddressPolicy {
         }
     }
 
+    /// Whether requests to `scheme://host:port` are trusted (`port` `None`: the scheme's
+    /// default): every address allowed, a trusted host, or a trusted origin.
+    pub fn trusts_origin(&self, scheme: &str, host: &str, port: Option<u16>) -> bool {
+        self.trusts(host)
+            || self
+                .trusted_origins
+                .contains(&Origin::new(scheme, host, port))
+    }
+
     /// Checks one address `host` is, or resolved to.
     pub fn check(&self, host: &str, address: IpAddr) -> Result<(), AddressRefused> {
+        self.check_trusting(host, address, self.trusts(host))
+    }
+
+    /// Checks one address `host` is, or resolved to, for a request whose origin is
+    /// `trusted` or not.
+    pub(crate) fn check_trusting(
+        &self,
+        host: &str,
+        address: IpAddr,
+        trusted: bool,
+    ) -> Result<(), AddressRefused> {
         match restricted_range(address) {
-            Some(range) if !self.trusts(host) => Err(AddressRefused {
+            Some(range) if !trusted => Err(AddressRefused {
                 host: host.to_owned(),
                 address,
                 range,
@@ -129,8 +216,17 @@ impl AddressPolicy {
     /// Checks a URL's host when it is an IP address (with or without `[...]`); names pass,
     /// their addresses are checked when they are resolved.
     pub fn check_literal(&self, host: &str) -> Result<(), AddressRefused> {
+        self.check_literal_trusting(host, self.trusts(host))
+    }
+
+    /// [`AddressPolicy::check_literal`] for a request whose origin is `trusted` or not.
+    pub(crate) fn check_literal_trusting(
+        &self,
+        host: &str,
+        trusted: bool,
+    ) -> Result<(), AddressRefused> {
         match parse_ip(host) {
-            Some(address) => self.check(host, address),
+            Some(address) => self.check_trusting(host, address, trusted),
             None => Ok(()),
         }
     }
@@ -142,10 +238,20 @@ impl AddressPolicy {
         host: &str,
         addresses: impl IntoIterator<Item = SocketAddr>,
     ) -> Result<Vec<SocketAddr>, AddressRefused> {
+        self.filter_trusting(host, addresses, self.trusts(host))
+    }
+
+    /// [`AddressPolicy::filter`] for a request whose origin is `trusted` or not.
+    pub(crate) fn filter_trusting(
+        &self,
+        host: &str,
+        addresses: impl IntoIterator<Item = SocketAddr>,
+        trusted: bool,
+    ) -> Result<Vec<SocketAddr>, AddressRefused> {
         let mut allowed = Vec::new();
         let mut first_refusal = None;
         for address in addresses {
-            match self.check(host, address.ip()) {
+            match self.check_trusting(host, address.ip(), trusted) {
                 Ok(()) => allowed.push(address),
                 Err(refused) => {
                     first_refusal.get_or_insert(refused);
@@ -159,7 +265,7 @@ impl AddressPolicy {
     }
 }
 
-fn parse_ip(host: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(host: &str) -> Option<IpAddr> {
     let bare = host
         .strip_prefix('[')
         .and_then(|inner| inner.strip_suffix(']'))
@@ -169,7 +275,7 @@ fn parse_ip(host: &str) -> Option<IpAddr> {
 
 /// How hosts are compared: an IP address in its canonical form, a name in lowercase
 /// without a trailing dot.
-fn host_key(host: &str) -> String {
+pub(crate) fn host_key(host: &str) -> String {
     match parse_ip(host) {
         Some(address) => address.to_string(),
         None => host.trim_end_matches('.').to_ascii_lowercase(),

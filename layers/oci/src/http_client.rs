@@ -1,51 +1,74 @@
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use http::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION,
+    PROXY_AUTHORIZATION, TRANSFER_ENCODING, WWW_AUTHENTICATE,
+};
+use http::{Method, StatusCode};
+use reqwest::Url;
 use tower::{BoxError, Service};
 
-use crate::resolver::{redirect_policy, PolicyResolver};
+use crate::address::{host_key, parse_ip};
+use crate::resolver::{PolicyResolver, TRUSTED_TARGET};
 use crate::AddressPolicy;
+
+/// Redirects followed before giving up, as many as reqwest's default policy.
+pub(crate) const MAX_REDIRECTS: usize = 10;
 
 /// The bottom of the outgoing stack: a [`reqwest::Client`] as a tower service from
 /// `http::Request<reqwest::Body>` to `http::Response<reqwest::Body>`.
 ///
-/// Redirects, pooling, timeouts and TLS are whatever the wrapped client was built with.
-/// reqwest drops `Authorization` when a redirect leaves the host (registries such as ghcr.io
-/// redirect blob downloads to storage), which is what we want. Transport errors are returned
-/// without their URL, so upload state or signed query strings never end up in a message.
+/// Pooling, timeouts and TLS are whatever the wrapped client was built with. Transport
+/// errors are returned without their URL, so upload state or signed query strings never end
+/// up in a message.
 ///
 /// Built with [`HttpClient::with_address_policy`], it only connects where an
-/// [`AddressPolicy`] allows: resolved names are filtered by the client's DNS resolver,
-/// literal IP addresses are checked before sending and on every redirect, and a refusal is
-/// an error whose source chain holds an [`AddressRefused`](crate::AddressRefused).
+/// [`AddressPolicy`] allows, and follows redirects itself so that every hop is checked as
+/// the first one is: resolved names are filtered by the client's DNS resolver, literal IP
+/// addresses are checked before sending, a trusted origin is trusted only for requests to
+/// that exact origin, and behind a proxy (which resolves names itself) names are resolved
+/// and checked here first. A refusal is an error whose source chain holds an
+/// [`AddressRefused`](crate::AddressRefused). `Authorization` is dropped when a redirect
+/// leaves the origin (ghcr.io sends blob downloads to a storage host, which must not see
+/// the credentials).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     client: reqwest::Client,
     policy: AddressPolicy,
+    follows_redirects: bool,
 }
 
 impl HttpClient {
-    /// Wraps `client`, which may connect anywhere (see [`HttpClient::with_address_policy`]).
+    /// Wraps `client`, which may connect anywhere and handles redirects as it was built to
+    /// (see [`HttpClient::with_address_policy`]).
     pub fn new(client: reqwest::Client) -> HttpClient {
         HttpClient {
             client,
             policy: AddressPolicy::allow_all(),
+            follows_redirects: false,
         }
     }
 
     /// Builds a client from `builder` that connects only to addresses `policy` allows. It
-    /// replaces the builder's DNS resolver and redirect policy (at most 10 redirects).
+    /// replaces the builder's DNS resolver and redirect policy: redirects (at most 10) are
+    /// followed by this service, each hop checked.
     pub fn with_address_policy(
         builder: reqwest::ClientBuilder,
         policy: AddressPolicy,
     ) -> Result<HttpClient, reqwest::Error> {
         let client = builder
             .dns_resolver(Arc::new(PolicyResolver::new(policy.clone())))
-            .redirect(redirect_policy(policy.clone()))
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        Ok(HttpClient { client, policy })
+        Ok(HttpClient {
+            client,
+            policy,
+            follows_redirects: true,
+        })
     }
 }
 
@@ -66,15 +89,217 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
     fn call(&mut self, request: http::Request<reqwest::Body>) -> Self::Future {
         let client = self.client.clone();
         let policy = self.policy.clone();
+        let follows_redirects = self.follows_redirects;
         Box::pin(async move {
-            let request = reqwest::Request::try_from(request).map_err(|e| e.without_url())?;
-            // IP addresses never reach the resolver. The URL's host is checked as reqwest
-            // parsed it, so forms like `2130706433` are seen as the 127.0.0.1 they are.
-            if let Some(host) = request.url().host_str() {
-                policy.check_literal(host)?;
+            let mut request = reqwest::Request::try_from(request).map_err(|e| e.without_url())?;
+            let mut redirects = 0;
+            loop {
+                let trusted = check_target(&policy, request.url()).await?;
+                // Kept for a redirect that must resend the body (307, 308).
+                let again = if follows_redirects {
+                    request.try_clone()
+                } else {
+                    None
+                };
+                let previous = request.url().clone();
+                let response = TRUSTED_TARGET
+                    .scope(trusted, client.execute(request))
+                    .await
+                    .map_err(|e| e.without_url())?;
+                let next = match again {
+                    Some(again) => redirected(again, &previous, &response)?,
+                    None => None,
+                };
+                let Some(next) = next else {
+                    return Ok(http::Response::from(response));
+                };
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(format!("gave up after {MAX_REDIRECTS} redirects").into());
+                }
+                request = next;
             }
-            let response = client.execute(request).await.map_err(|e| e.without_url())?;
-            Ok(http::Response::from(response))
         })
+    }
+}
+
+/// Checks where a request is about to go. `Some(host)` when its origin is trusted (the
+/// resolver then allows that name's private addresses), `None` when it is not.
+async fn check_target(policy: &AddressPolicy, url: &Url) -> Result<Option<String>, BoxError> {
+    let Some(host) = url.host_str() else {
+        return Ok(None);
+    };
+    let trusted = policy.trusts_origin(url.scheme(), host, url.port_or_known_default());
+    // IP addresses never reach the resolver. The URL's host is checked as reqwest parsed
+    // it, so forms like `2130706433` are seen as the 127.0.0.1 they are.
+    policy.check_literal_trusting(host, trusted)?;
+    let is_name = parse_ip(host).is_none();
+    if is_name && !trusted && policy.checks_names_before_proxy() {
+        check_name_before_proxy(policy, host, url.port_or_known_default().unwrap_or(443)).await?;
+    }
+    Ok(trusted.then(|| host_key(host)))
+}
+
+/// Behind a proxy, the proxy resolves the name and connects: PyOCI's resolver never sees it.
+/// So the name is resolved here and every address checked first. A name that does not
+/// resolve here is refused: nothing says where the proxy would take it.
+async fn check_name_before_proxy(
+    policy: &AddressPolicy,
+    host: &str,
+    port: u16,
+) -> Result<(), BoxError> {
+    let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|err| {
+            format!(
+                "registry {host} does not resolve here ({err}); behind a proxy PyOCI checks \
+                 registry addresses itself before handing the request over: list the \
+                 registry (scheme://host:port) in PYOCI_REGISTRIES to send it anyway"
+            )
+        })?
+        .collect();
+    for address in resolved {
+        policy.check_trusting(host, address.ip(), false)?;
+    }
+    Ok(())
+}
+
+/// The request a redirect asks for, `None` when `response` is not a redirect to follow.
+fn redirected(
+    mut next: reqwest::Request,
+    previous: &Url,
+    response: &reqwest::Response,
+) -> Result<Option<reqwest::Request>, BoxError> {
+    let status = response.status();
+    let keeps_method = match status {
+        StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => false,
+        StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => true,
+        _ => return Ok(None),
+    };
+    let Some(location) = response
+        .headers()
+        .get(LOCATION)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let Ok(url) = previous.join(location) else {
+        return Err("the registry redirected to an invalid location".into());
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("the registry redirected to a location that is not http(s)".into());
+    }
+    if !keeps_method {
+        // As browsers and reqwest do: 303 always, 301 and 302 for anything but GET and
+        // HEAD, become a GET without a body.
+        if next.method() != Method::GET && next.method() != Method::HEAD {
+            *next.method_mut() = Method::GET;
+        }
+        *next.body_mut() = None;
+        for header in [
+            CONTENT_TYPE,
+            CONTENT_LENGTH,
+            CONTENT_ENCODING,
+            TRANSFER_ENCODING,
+        ] {
+            next.headers_mut().remove(header);
+        }
+    }
+    let same_origin = url.scheme() == previous.scheme()
+        && url.host_str() == previous.host_str()
+        && url.port_or_known_default() == previous.port_or_known_default();
+    if !same_origin {
+        for header in [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, WWW_AUTHENTICATE] {
+            next.headers_mut().remove(header);
+        }
+    }
+    *next.url_mut() = url;
+    Ok(Some(next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, url: &str, body: Option<&'static str>) -> reqwest::Request {
+        let mut request = reqwest::Request::new(method, url.parse().unwrap());
+        request
+            .headers_mut()
+            .insert(AUTHORIZATION, "Bearer t".parse().unwrap());
+        request
+            .headers_mut()
+            .insert(CONTENT_TYPE, "application/json".parse().unwrap());
+        *request.body_mut() = body.map(reqwest::Body::from);
+        request
+    }
+
+    fn answer(status: u16, location: Option<&str>) -> reqwest::Response {
+        let mut builder = http::Response::builder().status(status);
+        if let Some(location) = location {
+            builder = builder.header(LOCATION, location);
+        }
+        reqwest::Response::from(builder.body("").unwrap())
+    }
+
+    fn follow(
+        method: Method,
+        status: u16,
+        location: Option<&str>,
+    ) -> Result<Option<reqwest::Request>, BoxError> {
+        let previous: Url = "https://registry.test/v2/a/blobs/x".parse().unwrap();
+        redirected(
+            request(method, previous.as_str(), Some("{}")),
+            &previous,
+            &answer(status, location),
+        )
+    }
+
+    #[test]
+    fn temporary_and_permanent_redirects_keep_method_and_body() {
+        for status in [307, 308] {
+            let next = follow(Method::PUT, status, Some("/v2/other"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(next.method(), Method::PUT);
+            assert_eq!(next.url().as_str(), "https://registry.test/v2/other");
+            assert!(next.body().is_some());
+            assert!(next.headers().contains_key(AUTHORIZATION), "same origin");
+        }
+    }
+
+    #[test]
+    fn see_other_and_found_become_a_get_without_body() {
+        for status in [301, 302, 303] {
+            let next = follow(Method::POST, status, Some("/v2/done"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(next.method(), Method::GET, "{status}");
+            assert!(next.body().is_none());
+            assert!(!next.headers().contains_key(CONTENT_TYPE));
+        }
+        let head = follow(Method::HEAD, 303, Some("/v2/done"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.method(), Method::HEAD);
+    }
+
+    #[test]
+    fn another_origin_gets_no_credentials() {
+        for location in [
+            "https://storage.test/blob?sig=1",
+            "http://registry.test/v2/x",
+            "https://registry.test:8443/v2/x",
+        ] {
+            let next = follow(Method::GET, 307, Some(location)).unwrap().unwrap();
+            assert!(!next.headers().contains_key(AUTHORIZATION), "{location}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_redirect_to_follow() {
+        assert!(follow(Method::GET, 200, Some("/x")).unwrap().is_none());
+        assert!(follow(Method::GET, 304, Some("/x")).unwrap().is_none());
+        assert!(follow(Method::GET, 307, None).unwrap().is_none());
+        assert!(follow(Method::GET, 307, Some("ftp://x/y")).is_err());
     }
 }

@@ -59,8 +59,8 @@
 //! The registry's address comes from whoever sends the request, so the proxy builds its
 //! [`HttpClient`] with an [`AddressPolicy`]: names resolving only to loopback, private,
 //! link-local... addresses ([`restricted_range`]), such addresses given literally, and
-//! redirects to them all fail with [`OciError::AddressRefused`] (403), unless the host is
-//! trusted.
+//! redirects to them all fail with [`OciError::AddressRefused`] (403), unless the origin
+//! (scheme, host and port) is trusted.
 //!
 //! ```
 //! use pyoci_basic_auth::Credentials;
@@ -68,7 +68,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let policy = AddressPolicy::public_only().trust_host("registry.internal");
+//! let policy = AddressPolicy::public_only().trust_origin("https", "registry.internal", None);
 //! let http = HttpClient::with_address_policy(reqwest::Client::builder(), policy)?;
 //! let metadata_service = Registry::new("http", "169.254.169.254")?;
 //! let client = OciClient::new(http, metadata_service, Credentials::Anonymous);

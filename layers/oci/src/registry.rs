@@ -198,7 +198,7 @@ fn check_host(host: &str) -> Result<(), String> {
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
             return Err(format!(
-                "`{bad}` cannot be part of a host name (letters, digits, `-` and `.` only)"
+                "`{bad}` cannot be part of a host name (letters, digits, `-`, `_` and `.` only)"
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {

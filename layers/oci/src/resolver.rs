@@ -1,16 +1,19 @@
-//! Enforcing an [`AddressPolicy`] inside reqwest: at name resolution (so the address checked
-//! is the address connected to, whatever a DNS server answers the second time) and on
-//! redirects.
+//! Enforcing an [`AddressPolicy`] inside reqwest at name resolution, so the address checked
+//! is the address connected to, whatever a DNS server answers the second time.
 
 use std::net::SocketAddr;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::redirect;
 
+use crate::address::host_key;
 use crate::AddressPolicy;
 
-/// Redirects followed before giving up, as many as reqwest's default policy.
-pub(crate) const MAX_REDIRECTS: usize = 10;
+tokio::task_local! {
+    /// The host (as compared for trust) of the trusted origin the request being sent goes
+    /// to, `None` when its origin is not trusted. Set by the HTTP client around each hop,
+    /// read by [`PolicyResolver`], which sees only a name, not the port or scheme.
+    pub(crate) static TRUSTED_TARGET: Option<String>;
+}
 
 /// Resolves names with the system resolver and keeps only the addresses the policy allows.
 #[derive(Clone, Debug)]
@@ -28,33 +31,23 @@ impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy.clone();
         let host = name.as_str().to_owned();
+        // Read now, while the request's task is being polled: a trusted origin's name may
+        // resolve to private addresses, the same name on another port may not. Outside a
+        // request (no value), nothing beyond the policy's own hosts is trusted.
+        let key = host_key(&host);
+        let trusted = policy.trusts(&host)
+            || policy.is_proxy_name(&host)
+            || TRUSTED_TARGET
+                .try_with(|target| target.as_deref() == Some(key.as_str()))
+                .unwrap_or(false);
         Box::pin(async move {
             // Port 0: reqwest puts the URL's port in afterwards.
             let resolved: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed = policy.filter(&host, resolved)?;
+            let allowed = policy.filter_trusting(&host, resolved, trusted)?;
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
-}
-
-/// Follows at most [`MAX_REDIRECTS`] redirects, none to an IP address the policy refuses
-/// (names are checked by [`PolicyResolver`] when the redirect is followed).
-pub(crate) fn redirect_policy(policy: AddressPolicy) -> redirect::Policy {
-    redirect::Policy::custom(move |attempt| {
-        // `previous` starts with the original URL, which is not a redirect.
-        if attempt.previous().len() > MAX_REDIRECTS {
-            return attempt.error(format!("gave up after {MAX_REDIRECTS} redirects"));
-        }
-        let checked = attempt
-            .url()
-            .host_str()
-            .map_or(Ok(()), |host| policy.check_literal(host));
-        match checked {
-            Ok(()) => attempt.follow(),
-            Err(refused) => attempt.error(refused),
-        }
-    })
 }
 
 #[cfg(test)]
@@ -91,5 +84,19 @@ mod tests {
             assert!(!addresses.is_empty());
             assert!(addresses.iter().all(IpAddr::is_loopback), "{addresses:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_trusted_origin_trusts_its_name_only_while_its_request_is_sent() {
+        let policy = AddressPolicy::public_only().trust_origin("http", "localhost", Some(5000));
+        let trusted = TRUSTED_TARGET.scope(
+            Some("localhost".to_owned()),
+            resolve(policy.clone(), "LOCALHOST"),
+        );
+        assert!(trusted.await.unwrap().iter().all(IpAddr::is_loopback));
+        // Another origin on the same host (the client sets `None`), or none at all.
+        let other = TRUSTED_TARGET.scope(None, resolve(policy.clone(), "localhost"));
+        assert!(other.await.is_err());
+        assert!(resolve(policy, "localhost").await.is_err());
     }
 }

@@ -22,10 +22,11 @@ enum Answer {
     RedirectToItself,
 }
 
-/// A server on 127.0.0.1 that counts requests.
+/// A server on 127.0.0.1 that counts requests, and those that carried `Authorization`.
 struct Server {
     port: u16,
     requests: Arc<AtomicUsize>,
+    authorized: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -38,13 +39,16 @@ impl Server {
             Answer::RedirectToItself => Some(format!("http://127.0.0.1:{port}/again")),
         };
         let requests = Arc::new(AtomicUsize::new(0));
+        let authorized = Arc::new(AtomicUsize::new(0));
         let counter = requests.clone();
+        let authorized_counter = authorized.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     return;
                 };
                 let counter = counter.clone();
+                let authorized_counter = authorized_counter.clone();
                 let redirect_to = redirect_to.clone();
                 tokio::spawn(async move {
                     let mut seen = Vec::new();
@@ -56,6 +60,10 @@ impl Server {
                         }
                     }
                     counter.fetch_add(1, Ordering::SeqCst);
+                    let head = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                    if head.contains("\r\nauthorization:") {
+                        authorized_counter.fetch_add(1, Ordering::SeqCst);
+                    }
                     let answer = match redirect_to {
                         Some(location) => format!(
                             "HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\n\
@@ -70,11 +78,19 @@ impl Server {
                 });
             }
         });
-        Server { port, requests }
+        Server {
+            port,
+            requests,
+            authorized,
+        }
     }
 
     fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    fn authorized(&self) -> usize {
+        self.authorized.load(Ordering::SeqCst)
     }
 }
 
@@ -254,4 +270,57 @@ async fn special_purpose_addresses_are_refused_before_connecting() {
         .unwrap_err();
     assert_eq!(refusal(&error).range, RestrictedRange::Documentation);
     assert_eq!(redirecting.requests(), 1);
+}
+
+#[tokio::test]
+async fn a_trusted_origin_does_not_trust_other_ports_of_its_host() {
+    // PYOCI_REGISTRIES=http://127.0.0.1:<listed>: a redirect to another port of the same
+    // host is not followed. A mock server: the real registry cannot be made to redirect.
+    for host in ["127.0.0.1", "localhost"] {
+        let unlisted = Server::start(Answer::Ok).await;
+        let listed = Server::start(Answer::RedirectTo(format!(
+            "http://{host}:{}/elsewhere",
+            unlisted.port
+        )))
+        .await;
+        let policy = AddressPolicy::public_only().trust_origin("http", host, Some(listed.port));
+        let error = get(
+            &client(policy.clone()),
+            &format!("http://{host}:{}/", listed.port),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(refusal(&error).range, RestrictedRange::Loopback, "{host}");
+        assert_eq!(listed.requests(), 1, "{host}");
+        assert_eq!(unlisted.requests(), 0, "{host}");
+
+        // Listed too, it is followed.
+        let both = policy.trust_origin("http", host, Some(unlisted.port));
+        let response = get(&client(both), &format!("http://{host}:{}/", listed.port))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{host}");
+        assert_eq!(unlisted.requests(), 1, "{host}");
+    }
+}
+
+#[tokio::test]
+async fn authorization_does_not_follow_a_redirect_to_another_origin() {
+    let elsewhere = Server::start(Answer::Ok).await;
+    let redirecting = Server::start(Answer::RedirectTo(format!(
+        "http://127.0.0.1:{}/blob",
+        elsewhere.port
+    )))
+    .await;
+    let request = http::Request::get(format!("http://127.0.0.1:{}/", redirecting.port))
+        .header("authorization", "Bearer secret")
+        .body(reqwest::Body::from(""))
+        .unwrap();
+    let response = client(AddressPolicy::allow_all())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!((redirecting.requests(), redirecting.authorized()), (1, 1));
+    assert_eq!((elsewhere.requests(), elsewhere.authorized()), (1, 0));
 }

@@ -278,6 +278,7 @@ fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_for_stderr);
+    crate::without_proxy_env(&mut command);
     // The config file is the whole truth: drop REGISTRY_* overrides from the environment.
     for (name, _) in std::env::vars_os() {
         if name.to_string_lossy().starts_with("REGISTRY_") {
