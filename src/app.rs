@@ -2,11 +2,16 @@
 
 use pyoci_basic_auth::Credentials;
 use pyoci_budget::{Budget, Budgets};
-use pyoci_oci::{HttpClient, OciClient, Registry};
+use pyoci_oci::{HttpClient, OciClient, OciError, Registry};
 use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
 
-use crate::{config::Config, handlers::WriteLocks, route::Target};
+use crate::{
+    config::Config,
+    handlers::WriteLocks,
+    profile::{LearnedRegistries, Profile},
+    route::Target,
+};
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
 /// challenges, reads are retried after transient faults, each request waits for a slot of
@@ -21,6 +26,10 @@ pub struct App {
     pub budgets: Budgets,
     /// Turns for writers of the same version index in this process.
     pub write_locks: WriteLocks,
+    /// Registries found to refuse PyOCI's media types.
+    learned_conservative: LearnedRegistries,
+    /// Registries found to refuse large request bodies (413).
+    learned_chunked: LearnedRegistries,
 }
 
 impl App {
@@ -30,6 +39,8 @@ impl App {
             registry,
             budgets,
             write_locks: WriteLocks::default(),
+            learned_conservative: LearnedRegistries::default(),
+            learned_chunked: LearnedRegistries::default(),
         }
     }
 
@@ -38,11 +49,77 @@ impl App {
         std::time::Duration::from_millis(self.config.write_settle_ms)
     }
 
-    /// What PyOCI may write to `registry`.
-    pub fn profile(&self, registry: &Registry) -> crate::profile::Profile {
-        self.config
+    /// What PyOCI may write to `registry`: the operator's choice, else what the registry
+    /// was seen to accept.
+    pub fn profile(&self, registry: &Registry) -> Profile {
+        let listed = self
+            .config
             .registry_profiles
-            .for_registry(registry.host(), registry.authority())
+            .listed(registry.host(), registry.authority());
+        match listed {
+            Some(profile) => profile,
+            None if self.learned_conservative.contains(registry.authority()) => {
+                Profile::Conservative
+            }
+            None => Profile::default(),
+        }
+    }
+
+    /// Whether a refusal of a manifest written with `profile` means the registry does not
+    /// take PyOCI's media types (GitLab, Quay: `400 MANIFEST_INVALID`); if so, remembers to
+    /// write conservatively to `registry` and says so in the log. The caller retries once.
+    pub fn fall_back_to_conservative(
+        &self,
+        registry: &Registry,
+        profile: Profile,
+        refusal: &OciError,
+    ) -> bool {
+        let refused_types = profile == Profile::Pyoci
+            && refusal.code() == Some("MANIFEST_INVALID")
+            && self
+                .config
+                .registry_profiles
+                .listed(registry.host(), registry.authority())
+                .is_none();
+        if refused_types && self.learned_conservative.learn(registry.authority()) {
+            tracing::warn!(
+                registry = %registry.authority(),
+                error = %refusal,
+                "the registry refused PyOCI's media types: writing to it with the conservative \
+                 profile from now on (set PYOCI_REGISTRY_PROFILES to make this permanent)"
+            );
+        }
+        refused_types
+    }
+
+    /// The chunk size to upload to `registry` with, when it needs chunks: listed in
+    /// `PYOCI_CHUNKED_UPLOADS`, or seen to refuse a large body.
+    pub fn upload_chunk_bytes(&self, registry: &Registry) -> Option<u64> {
+        let listed = self.config.chunked_uploads.iter().any(|listed| {
+            let listed = listed.trim();
+            listed.eq_ignore_ascii_case(registry.authority())
+                || listed.eq_ignore_ascii_case(registry.host())
+        });
+        (listed || self.learned_chunked.contains(registry.authority()))
+            .then_some(self.config.upload_chunk_bytes.max(1))
+    }
+
+    /// Whether `refusal` of a streamed upload means the registry, or a proxy in front of it,
+    /// limits request bodies (413); if so, remembers to upload to it in chunks and logs it.
+    pub fn fall_back_to_chunks(&self, registry: &Registry, refusal: &OciError) -> bool {
+        let too_large = matches!(
+            refusal,
+            OciError::Rejected { status, .. } if *status == http::StatusCode::PAYLOAD_TOO_LARGE
+        );
+        if too_large && self.learned_chunked.learn(registry.authority()) {
+            tracing::warn!(
+                registry = %registry.authority(),
+                chunk_bytes = self.config.upload_chunk_bytes,
+                "the registry refused an upload as too large (413): uploading to it in chunks \
+                 from now on (set PYOCI_CHUNKED_UPLOADS to make this permanent)"
+            );
+        }
+        too_large
     }
 
     /// An OCI client for one request: the target registry, as the caller.

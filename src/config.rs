@@ -92,6 +92,23 @@ pub struct Config {
     )]
     pub registry_profiles: RegistryProfiles,
 
+    /// Registries to upload to in chunks (`PATCH` with `Content-Range`, each chunk held in
+    /// memory), comma-separated `host[:port]`: for registries behind a proxy or CDN that
+    /// limits request bodies (Cloudflare: 100 MB). A registry that answers an upload with
+    /// 413 gets chunks from then on without being listed.
+    #[arg(
+        long,
+        env = "PYOCI_CHUNKED_UPLOADS",
+        value_name = "HOST,...",
+        value_delimiter = ','
+    )]
+    pub chunked_uploads: Vec<String>,
+
+    /// Size of an upload chunk in bytes, for chunked uploads; a registry's
+    /// `OCI-Chunk-Min-Bytes` raises it.
+    #[arg(long, env = "PYOCI_UPLOAD_CHUNK_BYTES", default_value_t = 50 * 1024 * 1024)]
+    pub upload_chunk_bytes: u64,
+
     /// After changing a version's index, how long to wait before checking that no other
     /// PyOCI replica's concurrent write undid the change, in milliseconds (see
     /// docs/concurrency.md). 0 turns the check off: only for a single replica, whose

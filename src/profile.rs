@@ -4,8 +4,12 @@
 //! `artifactType` and config media type. Some refuse media types they do not know: GitLab
 //! answers `400 MANIFEST_INVALID`, Quay needs server configuration. For those, the
 //! `conservative` profile writes only standard types.
+//!
+//! A registry not listed in `PYOCI_REGISTRY_PROFILES` that refuses a PyOCI manifest with
+//! `400 MANIFEST_INVALID` is written to with the conservative profile from then on
+//! ([`LearnedRegistries`]), so GitLab and Quay work without configuration.
 
-use std::{fmt, str::FromStr};
+use std::{collections::VecDeque, fmt, str::FromStr, sync::Mutex};
 
 /// What PyOCI writes to one registry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,13 +42,56 @@ pub struct RegistryProfiles(Vec<(String, Profile)>);
 impl RegistryProfiles {
     /// The profile of a registry host (`host` or `host:port`); the default when not listed.
     pub fn for_registry(&self, host: &str, authority: &str) -> Profile {
+        self.listed(host, authority).unwrap_or_default()
+    }
+
+    /// The profile the operator listed for a registry, if any.
+    pub fn listed(&self, host: &str, authority: &str) -> Option<Profile> {
         self.0
             .iter()
             .find(|(listed, _)| {
                 listed.eq_ignore_ascii_case(authority) || listed.eq_ignore_ascii_case(host)
             })
             .map(|(_, profile)| *profile)
-            .unwrap_or_default()
+    }
+}
+
+/// How many registries [`LearnedRegistries`] remembers; the oldest is forgotten first, so
+/// URLs naming endless registries cannot grow it.
+const MAX_LEARNED: usize = 256;
+
+/// Registries seen to need something (the conservative profile, chunked uploads), by
+/// `host[:port]`, remembered for the life of the process.
+#[derive(Debug, Default)]
+pub struct LearnedRegistries {
+    registries: Mutex<VecDeque<String>>,
+}
+
+impl LearnedRegistries {
+    /// Whether `authority` (`host[:port]`) was learned.
+    pub fn contains(&self, authority: &str) -> bool {
+        let key = authority.to_ascii_lowercase();
+        self.lock().contains(&key)
+    }
+
+    /// Remembers `authority`. `true` when it is new.
+    pub fn learn(&self, authority: &str) -> bool {
+        let key = authority.to_ascii_lowercase();
+        let mut learned = self.lock();
+        if learned.contains(&key) {
+            return false;
+        }
+        if learned.len() >= MAX_LEARNED {
+            learned.pop_front();
+        }
+        learned.push_back(key);
+        true
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
+        self.registries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -88,6 +135,21 @@ impl fmt::Display for Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn learned_registries_are_bounded_and_case_blind() {
+        let learned = LearnedRegistries::default();
+        assert!(!learned.contains("gitlab.example.com"));
+        assert!(learned.learn("GitLab.example.com"));
+        assert!(!learned.learn("gitlab.example.com"));
+        assert!(learned.contains("gitlab.example.com"));
+        for n in 0..MAX_LEARNED {
+            learned.learn(&format!("r{n}.example"));
+        }
+        assert_eq!(learned.lock().len(), MAX_LEARNED);
+        assert!(!learned.contains("gitlab.example.com"), "oldest forgotten");
+        assert!(learned.contains("r0.example"));
+    }
 
     #[test]
     fn parses_and_looks_up_profiles() {

@@ -17,6 +17,8 @@
 //!   `HTTP_PROXY`, recording what it was asked for.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
+//! - [`QuirkRegistry`]: a registry behind a front that behaves as a hosted registry
+//!   ([`Quirks`]: ghcr.io, Docker Hub, GitLab, ECR, ACR, Quay, Harbor, a CDN, short tokens).
 //!
 //! Everything runs on loopback, and each process is killed when its handle drops. A missing
 //! tool is a panic telling you to run `scripts/test`, never a silently skipped test.
@@ -41,6 +43,7 @@ mod ports;
 mod process;
 mod pyoci;
 mod python;
+mod quirks;
 mod registry;
 mod request_log;
 mod timefmt;
@@ -59,6 +62,9 @@ pub use ports::free_port;
 pub use process::{output_text, run_checked, run_expecting_failure, without_proxy_env, PROXY_ENV};
 pub use pyoci::Pyoci;
 pub use python::{Python, Venv};
+pub use quirks::{
+    MissingRepository, QuirkRegistry, Quirks, Realm, TokenFields, AUTH_HOST, STORAGE_HOST,
+};
 pub use registry::{Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};

@@ -116,6 +116,16 @@ impl<S: RegistryHttp> OciClient<S> {
         &self,
         repository: &str,
     ) -> impl Future<Output = Result<Target, OciError>> + Send + 'static {
+        let session = self.open_upload_session(repository);
+        async move { Ok(session.await?.0) }
+    }
+
+    /// [`open_upload`](Self::open_upload), with the smallest chunk the registry takes
+    /// (`OCI-Chunk-Min-Bytes`, distribution-spec PR #391), when it says.
+    pub(crate) fn open_upload_session(
+        &self,
+        repository: &str,
+    ) -> impl Future<Output = Result<(Target, Option<u64>), OciError>> + Send + 'static {
         let client = self.clone();
         let repository = normalize_repository(repository);
         async move {
@@ -124,8 +134,21 @@ impl<S: RegistryHttp> OciClient<S> {
                 .send_bodiless(Method::POST, &format!("/v2/{repository}/blobs/uploads/"))
                 .await?;
             let what = format!("repository {repository}");
-            let response = check(&Method::POST, response, &what).await?;
-            client.location_of(&response)
+            let response = match check(&Method::POST, response, &what).await {
+                Ok(response) => response,
+                // A registry that creates repositories on push never answers 404 here; ECR
+                // (NAME_UNKNOWN) and Harbor (project not found) do when nobody created it.
+                Err(OciError::NotFound { what }) => {
+                    return Err(OciError::RepositoryMissing { repository, what })
+                }
+                Err(error) => return Err(error),
+            };
+            let chunk_min = response
+                .headers()
+                .get("oci-chunk-min-bytes")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok());
+            Ok((client.location_of(&response)?, chunk_min))
         }
     }
 
@@ -216,6 +239,31 @@ mod tests {
             assert_eq!(seen[2].body, "{}");
             assert!(seen.iter().all(|r| r.credentials == Some(alice())));
         }
+    }
+
+    #[tokio::test]
+    async fn an_upload_into_a_repository_nobody_created_says_to_create_it() {
+        // ECR's answer when the repository was never created (regclient/regclient#869).
+        let (client, _log) = stub_client(|_| {
+            respond(
+                404,
+                &[],
+                r#"{"errors":[{"code":"NAME_UNKNOWN","message":"The repository with name 'acme/x' does not exist in the registry with id '1'"}]}"#,
+            )
+        });
+        let error = client.start_blob_upload("acme/x").await.unwrap_err();
+        assert!(
+            matches!(&error, OciError::RepositoryMissing { repository, .. } if repository == "acme/x"),
+            "{error:?}"
+        );
+        assert_eq!(error.status_hint(), http::StatusCode::NOT_FOUND);
+        let message = error.to_string();
+        assert!(message.contains("create it first"), "{message}");
+        assert!(
+            message.contains("aws ecr create-repository --repository-name acme/x"),
+            "{message}"
+        );
+        assert!(message.contains("NAME_UNKNOWN"), "{message}");
     }
 
     #[tokio::test]

@@ -24,6 +24,14 @@ pub enum OciError {
         /// What was looked for, e.g. `manifest acme/hello:1.0 (MANIFEST_UNKNOWN)`.
         what: String,
     },
+    /// The registry answered 404 to the start of an upload: the repository (ECR) or its
+    /// project (Harbor) does not exist, and this registry does not create it on push.
+    RepositoryMissing {
+        /// The repository the upload was for.
+        repository: String,
+        /// What the registry said.
+        what: String,
+    },
     /// The registry answered 405 to a DELETE: it does not allow deletes.
     DeleteUnsupported,
     /// The registry refused the request with another 4xx status.
@@ -79,7 +87,7 @@ impl OciError {
         match self {
             OciError::Unauthorized => StatusCode::UNAUTHORIZED,
             OciError::Forbidden | OciError::AddressRefused(_) => StatusCode::FORBIDDEN,
-            OciError::NotFound { .. } => StatusCode::NOT_FOUND,
+            OciError::NotFound { .. } | OciError::RepositoryMissing { .. } => StatusCode::NOT_FOUND,
             OciError::DeleteUnsupported => StatusCode::METHOD_NOT_ALLOWED,
             OciError::InvalidInput(_) | OciError::Body(_) => StatusCode::BAD_REQUEST,
             OciError::Rejected { status, .. }
@@ -123,6 +131,16 @@ impl fmt::Display for OciError {
                  permission for this repository or action",
             ),
             OciError::NotFound { what } => write!(f, "{what} was not found in the registry"),
+            OciError::RepositoryMissing { repository, what } => {
+                let project = repository.split('/').next().unwrap_or(repository);
+                write!(
+                    f,
+                    "the registry has no repository {repository} and does not create one on \
+                     push ({what}): create it first (AWS ECR: `aws ecr create-repository \
+                     --repository-name {repository}`; Harbor: create the project `{project}`), \
+                     then upload again"
+                )
+            }
             OciError::DeleteUnsupported => f.write_str(
                 "the registry does not allow deletes (405 Method Not Allowed): delete with the \
                  registry's own tools, or enable deletes in its configuration",

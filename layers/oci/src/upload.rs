@@ -3,9 +3,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{future, Stream, StreamExt};
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_RANGE, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
 use tower::BoxError;
 use tracing::debug;
@@ -23,13 +23,16 @@ use crate::{Descriptor, Digest, OciClient, OciError};
 ///
 /// [`OciClient::start_blob_upload`] opens it with a small `POST` (which also lets the token
 /// layer obtain a push token before any unreplayable body goes out),
-/// [`send_stream`](Self::send_stream) sends data as one chunked `PATCH`,
+/// [`send_stream`](Self::send_stream) sends data as one chunked `PATCH` (or
+/// [`send_chunks`](Self::send_chunks) as several `PATCH`es with `Content-Range`),
 /// [`commit`](Self::commit) seals it under its digest, [`cancel`](Self::cancel) abandons it.
 pub struct BlobUpload<S> {
     client: OciClient<S>,
     repository: String,
     location: Target,
     uploaded: u64,
+    /// The registry's `OCI-Chunk-Min-Bytes`, if it sent one.
+    chunk_min: Option<u64>,
 }
 
 /// A blob the registry now holds.
@@ -67,12 +70,13 @@ impl<S: RegistryHttp> OciClient<S> {
         let repository = normalize_repository(repository);
         async move {
             let repository = repository?;
-            let location = client.open_upload(&repository).await?;
+            let (location, chunk_min) = client.open_upload_session(&repository).await?;
             Ok(BlobUpload {
                 client,
                 repository,
                 location,
                 uploaded: 0,
+                chunk_min,
             })
         }
     }
@@ -165,6 +169,84 @@ impl<S: RegistryHttp> BlobUpload<S> {
                 Err(error)
             }
         }
+    }
+
+    /// Sends `stream` as `PATCH`es of `chunk_size` bytes each (raised to the registry's
+    /// `OCI-Chunk-Min-Bytes`; the last may be shorter), each with `Content-Range`, for
+    /// registries behind a proxy that limits request bodies. Each chunk is held in memory
+    /// until sent, so it can be sent again: a token that expires during a long upload is
+    /// renewed between chunks by the token layer. Errors as [`send_stream`](Self::send_stream).
+    pub async fn send_chunks<St, E>(
+        mut self,
+        stream: St,
+        chunk_size: u64,
+    ) -> Result<BlobUpload<S>, OciError>
+    where
+        St: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let chunk_size = chunk_size.max(self.chunk_min.unwrap_or(0)).max(1);
+        let chunk_size = usize::try_from(chunk_size).unwrap_or(usize::MAX);
+        let mut stream = std::pin::pin!(stream);
+        let mut pending = BytesMut::new();
+        loop {
+            let sent = match stream.next().await {
+                Some(Ok(bytes)) => {
+                    pending.extend_from_slice(&bytes);
+                    let mut sent = Ok(());
+                    while sent.is_ok() && pending.len() >= chunk_size {
+                        let chunk = pending.split_to(chunk_size).freeze();
+                        sent = self.send_chunk(chunk).await;
+                    }
+                    sent
+                }
+                Some(Err(error)) => Err(OciError::Body(error.into().to_string())),
+                None if pending.is_empty() => return Ok(self),
+                None => {
+                    let last = std::mem::take(&mut pending).freeze();
+                    match self.send_chunk(last).await {
+                        Ok(()) => return Ok(self),
+                        Err(error) => Err(error),
+                    }
+                }
+            };
+            if let Err(error) = sent {
+                if !matches!(error, OciError::Unreachable(_)) {
+                    self.cancel().await;
+                }
+                return Err(error);
+            }
+        }
+    }
+
+    /// One `PATCH` of `chunk` at the current offset.
+    async fn send_chunk(&mut self, chunk: Bytes) -> Result<(), OciError> {
+        let length = chunk.len() as u64;
+        let range = format!("{}-{}", self.uploaded, self.uploaded + length - 1);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+        headers.insert(
+            CONTENT_RANGE,
+            HeaderValue::from_str(&range)
+                .map_err(|_| OciError::InvalidInput(format!("bad range {range}")))?,
+        );
+        let response = self
+            .client
+            .send(
+                Method::PATCH,
+                &self.location,
+                headers,
+                reqwest::Body::from(chunk),
+            )
+            .await?;
+        let what = format!("upload session in {}", self.repository);
+        let response = check(&Method::PATCH, response, &what).await?;
+        self.location = self.client.location_of(&response)?;
+        self.uploaded += length;
+        Ok(())
     }
 
     /// Seals the upload as blob `digest` (`PUT <location>&digest=`); the registry verifies
@@ -314,6 +396,56 @@ mod tests {
         );
         assert!(seen[2].body.is_empty());
         assert!(seen.iter().all(|r| r.credentials == Some(alice())));
+    }
+
+    #[tokio::test]
+    async fn chunks_carry_content_range_and_honour_the_registry_minimum() {
+        let (client, log) = stub_client(|request| match request.method {
+            Method::POST => respond(
+                202,
+                &[("location", FIRST), ("oci-chunk-min-bytes", "4")],
+                "",
+            ),
+            // ECR answers chunks with 201 (openai/tart#273).
+            Method::PATCH => respond(201, &[("location", SECOND)], ""),
+            _ => respond(500, &[], ""),
+        });
+        let upload = client.start_blob_upload("acme/x").await.unwrap();
+        let upload = upload
+            .send_chunks(chunks(&["01", "2345", "6789"]), 3)
+            .await
+            .unwrap();
+        assert_eq!(upload.uploaded(), 10);
+        let patches: Vec<_> = requests(&log)
+            .into_iter()
+            .filter(|request| request.method == Method::PATCH)
+            .map(|request| {
+                let range = request.headers["content-range"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                (
+                    range,
+                    String::from_utf8_lossy(&request.body).into_owned(),
+                    request.streamed,
+                )
+            })
+            .collect();
+        let expected = [("0-3", "0123"), ("4-7", "4567"), ("8-9", "89")]
+            .map(|(range, body)| (range.to_owned(), body.to_owned(), false));
+        assert_eq!(
+            patches, expected,
+            "3-byte chunks raised to the 4-byte minimum"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_empty_stream_sends_no_chunk() {
+        let (client, log) = stub_client(registry);
+        let upload = client.start_blob_upload("acme/x").await.unwrap();
+        let upload = upload.send_chunks(chunks(&[]), 3).await.unwrap();
+        assert_eq!(upload.uploaded(), 0);
+        assert!(requests(&log).iter().all(|r| r.method != Method::PATCH));
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@ use crate::{
     error::Error,
     layout,
     package::{DistFilename, DistKind, PackageVersion, ProjectName},
+    profile::Profile,
     route::Target,
 };
 
@@ -131,10 +132,25 @@ async fn upload_file(
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
 
-    let blob_upload = match blob_upload.send_stream(file).await {
+    let chunk_bytes = app.upload_chunk_bytes(oci.registry());
+    let sent = match chunk_bytes {
+        Some(chunk_bytes) => blob_upload.send_chunks(file, chunk_bytes).await,
+        None => blob_upload.send_stream(file).await,
+    };
+    let blob_upload = match sent {
         Ok(blob_upload) => blob_upload,
         // When the client's body broke the stream, say so rather than blame the registry.
-        Err(err) => return Err(digests.failure().unwrap_or(err.into())),
+        Err(err) => match digests.failure() {
+            Some(failure) => return Err(failure),
+            // A streamed body cannot be sent again: the next upload goes in chunks.
+            None if chunk_bytes.is_none() && app.fall_back_to_chunks(oci.registry(), &err) => {
+                return Err(Error::Busy(format!(
+                    "{err}; the registry, or a proxy in front of it, limits request sizes: \
+                     PyOCI uploads to it in chunks from now on, upload again"
+                )))
+            }
+            None => return Err(err.into()),
+        },
     };
     let checked = async {
         let form = upload.finish().await?;
@@ -188,29 +204,16 @@ async fn publish(
 ) -> Result<Option<String>, Error> {
     let created = now();
     let profile = app.profile(oci.registry());
-    // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
-    // differ from what a build produces, so only wheels get a metadata file.
-    let stored_metadata = (profile.stores_core_metadata()
-        && file.filename.kind() == DistKind::Wheel)
-        .then_some(file.core);
-    let (config, config_bytes) = match stored_metadata {
-        Some(core) => {
-            let digest = Digest::from_hex(&core.sha256)?;
-            let size = core.bytes.len() as u64;
-            let config = Descriptor::new(layout::CORE_METADATA_MEDIA_TYPE, digest, size);
-            (config, core.bytes.clone())
-        }
-        None => (Descriptor::empty_config(), Bytes::from_static(b"{}")),
-    };
-    let manifest = layout::file_manifest(
-        profile,
-        config.clone(),
-        file.layer,
-        file.digests.size,
-        &created,
-        labels(file.form),
-    );
-    let manifest = push_manifest(oci, repo, &manifest, &config, config_bytes).await?;
+    let (manifest, stored_metadata) =
+        match push_file_manifest(oci, repo, &file, profile, &created).await {
+            // GitLab and Quay refuse media types they do not know: once, write the standard ones.
+            Err(Error::Registry(refusal))
+                if app.fall_back_to_conservative(oci.registry(), profile, &refusal) =>
+            {
+                push_file_manifest(oci, repo, &file, Profile::Conservative, &created).await?
+            }
+            pushed => pushed?,
+        };
     let form_field = |name: &str| file.form.get(name).map(str::to_owned);
     let facts = layout::FileFacts {
         sha256: file.digests.sha256.clone(),
@@ -236,6 +239,41 @@ async fn publish(
         EditOutcome::NameTaken { stored_sha256 } => Ok(Some(stored_sha256)),
         _ => Ok(None),
     }
+}
+
+/// Pushes a file's config and manifest as `profile` says; returns the manifest's descriptor
+/// and the core metadata stored as its config, if any.
+async fn push_file_manifest<'a>(
+    oci: &Oci,
+    repo: &str,
+    file: &Received<'a>,
+    profile: Profile,
+    created: &str,
+) -> Result<(Descriptor, Option<&'a CoreMetadata>), Error> {
+    // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
+    // differ from what a build produces, so only wheels get a metadata file.
+    let stored_metadata = (profile.stores_core_metadata()
+        && file.filename.kind() == DistKind::Wheel)
+        .then_some(file.core);
+    let (config, config_bytes) = match stored_metadata {
+        Some(core) => {
+            let digest = Digest::from_hex(&core.sha256)?;
+            let size = core.bytes.len() as u64;
+            let config = Descriptor::new(layout::CORE_METADATA_MEDIA_TYPE, digest, size);
+            (config, core.bytes.clone())
+        }
+        None => (Descriptor::empty_config(), Bytes::from_static(b"{}")),
+    };
+    let manifest = layout::file_manifest(
+        profile,
+        config.clone(),
+        file.layer.clone(),
+        file.digests.size,
+        created,
+        labels(file.form),
+    );
+    let manifest = push_manifest(oci, repo, &manifest, &config, config_bytes).await?;
+    Ok((manifest, stored_metadata))
 }
 
 /// Pushes the config blob, then the file's manifest. The distribution registry briefly
