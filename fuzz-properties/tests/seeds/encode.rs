@@ -39,7 +39,7 @@ impl Encoder {
     /// An enum's variant `index` of `count`: `arbitrary` reads a `u32` and takes
     /// `(u32 * count) >> 32`, so the smallest `u32` that lands on `index`.
     pub fn variant(&mut self, index: u64, count: u64) {
-        let tag = ((index << 32) + count - 1) / count;
+        let tag = (index << 32).div_ceil(count);
         let tag = u32::try_from(tag).expect("variant index within its count");
         self.front(&tag.to_le_bytes());
     }

@@ -639,8 +639,20 @@ impl Encode for filename::Input<'_> {
     }
 }
 
+/// Seed name, raw filename, then the parts the target assembles a filename from: project,
+/// version, build tag, `[python, abi, platform]`, sdist.
+type FilenameCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    [&'static str; 3],
+    bool,
+);
+
 fn filename_seeds() -> Vec<Seed> {
-    let cases: [(&str, &str, &str, &str, Option<&str>, [&str; 3], bool); 6] = [
+    let cases: [FilenameCase; 6] = [
         (
             "pure-python-wheel",
             "hello_pyoci-1.0.0-py3-none-any.whl",
