@@ -8,7 +8,6 @@ use std::{
     io::{Read, Write},
     net::TcpStream,
     path::Path,
-    thread,
     time::{Duration, Instant},
 };
 
@@ -171,9 +170,25 @@ fn a_registry_killed_mid_upload_leaves_nothing_listed_and_the_next_upload_works(
     stream.write_all(head.as_bytes()).unwrap();
     let (first_third, rest) = body.split_at(body.len() / 3);
     stream.write_all(first_third).unwrap();
-    // Let PyOCI stream that much into the registry's blob upload, then crash the registry.
-    thread::sleep(Duration::from_millis(700));
+    // Crash the registry once PyOCI has opened the blob upload and is streaming into it.
+    // PyOCI's repository for the project: its name with `-` as `_`.
+    let repository = format!(
+        "/v2/{NAMESPACE}/{}/blobs/uploads/",
+        PROJECT.replace('-', "_")
+    );
+    assert!(
+        registry.wait_for_log(&format!("\"POST {repository}"), Duration::from_secs(20)),
+        "PyOCI never started the blob upload\n{}",
+        logs(&pyoci, &registry)
+    );
     registry.stop();
+    // The crash cut the upload: the registry never completed the blob (two thirds of the
+    // body were still unsent).
+    assert!(
+        !registry.log().contains(&format!("\"PUT {repository}")),
+        "the blob upload completed before the crash\n{}",
+        registry.log()
+    );
     for chunk in rest.chunks(64 * 1024) {
         if stream.write_all(chunk).is_err() {
             break; // PyOCI answered and stopped reading

@@ -4,14 +4,18 @@
 mod support;
 
 use std::{
-    io::{Read, Write},
+    io::{ErrorKind, Read, Write},
     net::TcpStream,
     path::Path,
-    thread,
     time::{Duration, Instant},
 };
 
 use pyoci_test_support::{sha256_hex, HttpClient, Multipart, Pyoci, Registry, RegistryAuth};
+
+/// How long to wait for an event another process signals (a log line).
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// What PyOCI logs once SIGTERM made it stop accepting connections.
+const SHUTTING_DOWN: &str = "shutting down: finishing requests in flight";
 
 fn start_pyoci(env: &[(&str, &str)]) -> Pyoci {
     Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), env)
@@ -195,10 +199,37 @@ fn sigterm_lets_an_upload_in_flight_finish() {
     stream.write_all(head.as_bytes()).expect("send head");
     let (first, rest) = body.split_at(body.len() / 2);
     stream.write_all(first).expect("send first half");
-    thread::sleep(Duration::from_millis(300));
+    // The upload is in flight once PyOCI has opened the registry's blob upload for the file:
+    // it has accepted the connection and is streaming the body.
+    let blob_upload = "\"POST /v2/shutdown/inflight/blobs/uploads/";
+    assert!(
+        registry.wait_for_log(blob_upload, EVENT_TIMEOUT),
+        "PyOCI never started the blob upload\n--- pyoci ---\n{}\n--- registry ---\n{}",
+        pyoci.log(),
+        registry.log()
+    );
 
     pyoci.terminate();
-    thread::sleep(Duration::from_millis(300));
+    assert!(
+        pyoci.wait_for_log(SHUTTING_DOWN, EVENT_TIMEOUT),
+        "no `{SHUTTING_DOWN}` after SIGTERM\n{}",
+        pyoci.log()
+    );
+    // It stopped listening before it said so: a new connection is refused, while the upload
+    // in flight is still waiting for the second half of its body.
+    match TcpStream::connect(("127.0.0.1", pyoci.port())) {
+        Err(error) => assert_eq!(
+            error.kind(),
+            ErrorKind::ConnectionRefused,
+            "a new connection after SIGTERM failed otherwise: {error}"
+        ),
+        Ok(_) => panic!(
+            "a new connection was accepted after SIGTERM\n{}",
+            pyoci.log()
+        ),
+    }
+    assert!(pyoci.is_running(), "pyoci exited with an upload in flight");
+
     stream.write_all(rest).expect("send the rest after SIGTERM");
     let response = read_all(&mut stream);
     assert!(
@@ -208,8 +239,13 @@ fn sigterm_lets_an_upload_in_flight_finish() {
     );
     let exit = pyoci.wait_for_exit(Duration::from_secs(10));
     assert!(exit.is_some(), "pyoci did not stop after SIGTERM");
+    assert!(
+        pyoci.log().contains("all requests finished"),
+        "{}",
+        pyoci.log()
+    );
 
-    // New connections are refused once it stopped; a fresh server lists the file.
+    // A fresh server lists the file.
     let other = start_pyoci(&[]);
     let page = HttpClient::new().get(&format!(
         "{}inflight/",

@@ -1,6 +1,29 @@
 //! Child processes: killed on drop, and command runs whose failures explain themselves.
 
-use std::process::{Child, Command, Output, Stdio};
+use std::{
+    process::{Child, Command, Output, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+/// How often [`wait_until`] checks its condition.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Checks `condition` until it holds or `timeout` has passed; whether it held. This is how the
+/// harness waits for what another process does (a log line, a port, an exit): on the event
+/// itself, polled with a deadline, never a fixed sleep that guesses how long it takes.
+pub(crate) fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
 
 /// A child process that is killed (and reaped) when this guard drops.
 pub(crate) struct KillOnDrop {
@@ -18,17 +41,13 @@ impl KillOnDrop {
     }
 
     /// Waits up to `timeout` for the process to exit; its status, or `None` if still running.
-    pub(crate) fn wait_timeout(&mut self, timeout: std::time::Duration) -> Option<String> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.exited() {
-                return Some(status);
-            }
-            if std::time::Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+    pub(crate) fn wait_timeout(&mut self, timeout: Duration) -> Option<String> {
+        let mut status = None;
+        wait_until(timeout, || {
+            status = self.exited();
+            status.is_some()
+        });
+        status
     }
 
     /// `Some(description)` once the process has exited.

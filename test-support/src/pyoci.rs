@@ -4,14 +4,16 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tempfile::TempDir;
 
-use crate::{process::KillOnDrop, without_proxy_env, Registry};
+use crate::{
+    process::{wait_until, KillOnDrop},
+    without_proxy_env, Registry,
+};
 
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const LISTENING_ON: &str = "listening on 127.0.0.1:";
@@ -65,27 +67,28 @@ impl Pyoci {
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         let mut process = KillOnDrop::new(child);
 
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            let log = fs::read_to_string(&log_path).unwrap_or_default();
-            if let Some(port) = listening_port(&log) {
-                return Pyoci {
-                    process,
-                    port,
-                    log_path,
-                    _dir: dir,
-                };
+        let mut port = None;
+        let mut exited = None;
+        wait_until(START_TIMEOUT, || {
+            port = listening_port(&fs::read_to_string(&log_path).unwrap_or_default());
+            exited = process.exited();
+            port.is_some() || exited.is_some()
+        });
+        let log = fs::read_to_string(&log_path).unwrap_or_default();
+        match (port, exited) {
+            (Some(port), _) => Pyoci {
+                process,
+                port,
+                log_path,
+                _dir: dir,
+            },
+            (None, Some(status)) => {
+                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}")
             }
-            if let Some(status) = process.exited() {
-                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}");
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
-                    START_TIMEOUT.as_secs()
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
+            (None, None) => panic!(
+                "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
+                START_TIMEOUT.as_secs()
+            ),
         }
     }
 
@@ -134,6 +137,12 @@ impl Pyoci {
     /// Everything pyoci has logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Waits up to `timeout` for `needle` to appear in the log (the event it marks has
+    /// happened); whether it did.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log().contains(needle))
     }
 
     /// Sends SIGTERM, as a service manager stopping PyOCI would.

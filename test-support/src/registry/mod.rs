@@ -9,15 +9,17 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::atomic::{AtomicUsize, Ordering},
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tempfile::TempDir;
 
 use self::config::{AuthConfig, RegistryConfig, INSTANCE_HEADER};
-use crate::{process::KillOnDrop, TokenIssuer};
+use crate::{
+    process::{wait_until, KillOnDrop},
+    TokenIssuer,
+};
 
 /// What must be encoded for a URL to fit in one path segment.
 pub(crate) const PATH_SEGMENT: &AsciiSet = &CONTROLS
@@ -32,6 +34,8 @@ pub(crate) const PATH_SEGMENT: &AsciiSet = &CONTROLS
 const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 const START_ATTEMPTS: usize = 5;
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a restart waits for its port to be released before trying again.
+const PORT_FREE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How the registry asks clients to authenticate.
 pub enum RegistryAuth<'a> {
@@ -219,6 +223,13 @@ impl Registry {
         partial_blobs
     }
 
+    /// Waits up to `timeout` for `needle` to appear in the log, such as a request line of the
+    /// access log (`"POST /v2/<repository>/blobs/uploads/`): the registry has answered it.
+    /// Whether it did.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        wait_until(timeout, || self.log().contains(needle))
+    }
+
     /// Kills the registry process (SIGKILL, like a crash: requests in flight are cut) and
     /// waits for it to exit. Its port then refuses connections. Does nothing when stopped.
     pub fn stop(&mut self) {
@@ -255,8 +266,12 @@ impl Registry {
                 }
                 Err(why) => {
                     failures.push_str(&format!("restart attempt {attempt}: {why}\n"));
-                    // The old socket may linger for a moment; give it time, then retry.
-                    thread::sleep(Duration::from_millis(200));
+                    // Another process may hold the port for a moment (one that won a race for
+                    // it); retry once the port can be bound again.
+                    let port = self.port;
+                    if !wait_until(PORT_FREE_TIMEOUT, || port_is_free(port)) {
+                        failures.push_str(&format!("port {port} still taken\n"));
+                    }
                 }
             }
         }
@@ -327,22 +342,26 @@ fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
 }
 
 fn wait_until_ready(process: &mut KillOnDrop, config: &RegistryConfig) -> Result<(), String> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
+    let mut outcome = None;
+    wait_until(READY_TIMEOUT, || {
         if let Some(status) = process.exited() {
-            return Err(format!("the registry exited ({status})"));
+            outcome = Some(Err(format!("the registry exited ({status})")));
+        } else if answers_as(config.port, &config.instance) {
+            outcome = Some(Ok(()));
         }
-        if answers_as(config.port, &config.instance) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "no answer to GET /v2/ within {}s",
-                READY_TIMEOUT.as_secs()
-            ));
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+        outcome.is_some()
+    });
+    outcome.unwrap_or_else(|| {
+        Err(format!(
+            "no answer to GET /v2/ within {}s",
+            READY_TIMEOUT.as_secs()
+        ))
+    })
+}
+
+/// Whether a listener could be opened on the loopback port now.
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// Whether `GET /v2/` on the port gets any HTTP answer from the registry `instance`.
