@@ -162,6 +162,11 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub registry_idle_timeout_secs: Option<u64>,
+
+    /// A PEM file of CA certificates trusted for registries and token services over https,
+    /// besides the built-in public roots: a private registry's own CA.
+    #[arg(long, env = "PYOCI_REGISTRY_CA_FILE", value_name = "PEM")]
+    pub registry_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Config {

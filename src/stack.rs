@@ -5,8 +5,8 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
-use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
+use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryLayer;
@@ -37,9 +37,12 @@ where
     // Answers that stop moving midway fail after PYOCI_REGISTRY_IDLE_TIMEOUT_SECS; the pool
     // keeps few idle connections, so requests naming many hosts cannot pile up sockets.
     let http = HttpClient::with_address_policy(
-        reqwest::Client::builder()
-            .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(registry_timeout),
+        with_registry_ca(
+            reqwest::Client::builder()
+                .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(registry_timeout),
+            &config,
+        )?,
         addresses,
     )?
     .response_body_idle_timeout(config.registry_idle_timeout());
@@ -85,6 +88,41 @@ where
         .layer(RenderIndexLayer::new())
         .service(Router::new(app, BoxCloneSyncService::new(upload)));
     Ok(BoxCloneSyncService::new(service))
+}
+
+/// Trusts the CAs of `PYOCI_REGISTRY_CA_FILE` too, when set. Registries offering HTTP/2
+/// over TLS (ALPN `h2`) get it, so one connection carries a listing's many requests.
+fn with_registry_ca(
+    builder: reqwest::ClientBuilder,
+    config: &Config,
+) -> Result<reqwest::ClientBuilder, BoxError> {
+    let Some(path) = &config.registry_ca_file else {
+        return Ok(builder);
+    };
+    let pem = std::fs::read(path).map_err(|err| {
+        format!(
+            "PYOCI_REGISTRY_CA_FILE: cannot read {}: {err}",
+            path.display()
+        )
+    })?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+        format!(
+            "PYOCI_REGISTRY_CA_FILE: {} holds no PEM certificates: {err}",
+            path.display()
+        )
+    })?;
+    if certificates.is_empty() {
+        return Err(format!(
+            "PYOCI_REGISTRY_CA_FILE: {} holds no PEM certificates",
+            path.display()
+        )
+        .into());
+    }
+    Ok(certificates
+        .into_iter()
+        .fold(builder, |builder, certificate| {
+            builder.add_root_certificate(certificate)
+        }))
 }
 
 /// Where outgoing requests may go, and which token services get the user's credentials.

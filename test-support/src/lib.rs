@@ -17,6 +17,7 @@
 //!   `HTTP_PROXY`, recording what it was asked for.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
+//! - [`TlsRegistry`]: the registry over https with a certificate from a test CA.
 //! - [`QuirkRegistry`]: a registry behind a front that behaves as a hosted registry
 //!   ([`Quirks`]: ghcr.io, Docker Hub, GitLab, ECR, ACR, Quay, Harbor, a CDN, short tokens).
 //!
@@ -47,6 +48,7 @@ mod quirks;
 mod registry;
 mod request_log;
 mod timefmt;
+mod tls_registry;
 mod token_issuer;
 mod upload;
 mod wheel;
@@ -67,6 +69,7 @@ pub use quirks::{
 };
 pub use registry::{Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
+pub use tls_registry::TlsRegistry;
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
 pub use upload::{upload_form, upload_form_with_sha256};
 pub use wheel::minimal_wheel;

@@ -20,11 +20,11 @@ pub struct IdleTimeoutBody<B> {
     #[pin]
     inner: B,
     idle: Duration,
-    /// Created on the first wait (so a body never read needs no timer), then reset. Boxed so
-    /// the body is `Unpin` whenever the inner body is.
+    /// Created on the first wait (so a body never read needs no timer). Boxed so the body
+    /// is `Unpin` whenever the inner body is.
     timer: Option<Pin<Box<Sleep>>>,
-    /// Whether the timer runs for the current wait.
-    waiting: bool,
+    /// When the current wait began; `None` while frames keep coming.
+    waiting_since: Option<Instant>,
     /// Set once the timeout fired: the body stays failed.
     timed_out: bool,
 }
@@ -36,7 +36,7 @@ impl<B> IdleTimeoutBody<B> {
             inner,
             idle,
             timer: None,
-            waiting: false,
+            waiting_since: None,
             timed_out: false,
         }
     }
@@ -67,23 +67,26 @@ where
         // What the body has is delivered before the clock is looked at, so a reader that
         // comes back late still gets data that arrived in time.
         if let Poll::Ready(frame) = this.inner.poll_frame(cx) {
-            *this.waiting = false;
+            *this.waiting_since = None;
             return Poll::Ready(frame.map(|result| result.map_err(Into::into)));
         }
-        if !*this.waiting {
-            *this.waiting = true;
-            let deadline = Instant::now() + idle;
-            match this.timer.as_mut() {
-                Some(timer) => timer.as_mut().reset(deadline),
-                None => *this.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
-            }
-        }
-        if let Some(timer) = this.timer.as_mut() {
+        // A large body waits once per chunk: resetting the timer each time would cost a
+        // trip to the timer wheel per chunk. The wait's start is noted instead (a cheap
+        // clock read), and a timer armed for an earlier wait is left to fire; it is only
+        // moved, at most once per idle period, when it fires before this wait is over.
+        let since = *this.waiting_since.get_or_insert_with(Instant::now);
+        let deadline = since + idle;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
             ready!(timer.as_mut().poll(cx));
-            *this.timed_out = true;
-            return Poll::Ready(Some(Err(Box::new(IdleTimeout { idle }))));
+            if Instant::now() >= deadline {
+                *this.timed_out = true;
+                return Poll::Ready(Some(Err(Box::new(IdleTimeout { idle }))));
+            }
+            timer.as_mut().reset(deadline);
         }
-        Poll::Pending
     }
 
     fn is_end_stream(&self) -> bool {

@@ -1,6 +1,7 @@
 //! Hashing an uploaded file while it streams to the registry, so the proxy never holds it.
 
 use std::{
+    future::Future,
     pin::Pin,
     sync::{Arc, Mutex},
     task::{Context, Poll},
@@ -8,47 +9,167 @@ use std::{
 
 use blake2::{digest::consts::U32, Blake2b};
 use bytes::Bytes;
-use futures_util::Stream;
+use futures_util::{ready, Stream};
 use md5::Md5;
 use pin_project::pin_project;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest, Sha256};
+use tokio::{sync::mpsc, task::JoinHandle};
+use tokio_util::sync::PollSender;
 
 use pyoci_body_timeout::is_idle_timeout;
+use pyoci_upload::Form;
 
 use crate::error::{body_timed_out, exceeded_body_limit, Error};
 
-/// The digests the upload API lets a client declare, computed from the bytes received.
+/// The digests of the bytes received: sha256 always (it names the blob), md5 and blake2b-256
+/// only when the client declared them (see [`WantedDigests`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDigests {
     pub sha256: String,
-    pub md5: String,
-    pub blake2_256: String,
+    pub md5: Option<String>,
+    pub blake2_256: Option<String>,
     pub size: u64,
 }
 
-#[derive(Default)]
+/// Which digests besides sha256 an upload needs computed.
+///
+/// Hashing is most of an upload's CPU time (md5 and blake2b cost more than SHA-NI sha256),
+/// so only what will be checked is computed. Clients send the form fields before the file
+/// (twine declares all three digests, uv only sha256), so what was declared is known when
+/// the file starts. A form that declared no digest before the file may still declare them
+/// after it: then all three are computed, so they can still be checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WantedDigests {
+    pub md5: bool,
+    pub blake2_256: bool,
+}
+
+impl WantedDigests {
+    /// Every digest.
+    pub const ALL: WantedDigests = WantedDigests {
+        md5: true,
+        blake2_256: true,
+    };
+
+    /// What the form's fields received so far (those before the file) ask for.
+    pub fn declared_in(form: &Form) -> WantedDigests {
+        let declared = |field| form.get(field).is_some_and(|value| !value.is_empty());
+        let md5 = declared("md5_digest");
+        let blake2_256 = declared("blake2_256_digest");
+        if !md5 && !blake2_256 && !declared("sha256_digest") {
+            return WantedDigests::ALL;
+        }
+        WantedDigests { md5, blake2_256 }
+    }
+}
+
+/// Chunks waiting for a hasher on another thread: enough to keep it busy while the next
+/// chunks arrive, few enough that memory stays bounded (chunks are shared, not copied).
+const OFF_THREAD_QUEUE: usize = 16;
+
+/// A hash computed on a blocking thread from the chunks sent to it, so two or three hashes
+/// of one upload use more than one core.
+struct OffThreadHasher {
+    chunks: PollSender<Bytes>,
+    result: JoinHandle<String>,
+    done: Option<String>,
+}
+
+impl OffThreadHasher {
+    fn start<D: Digest + Send + 'static>() -> OffThreadHasher {
+        let (sender, mut receiver) = mpsc::channel::<Bytes>(OFF_THREAD_QUEUE);
+        let result = tokio::task::spawn_blocking(move || {
+            let mut hasher = D::new();
+            while let Some(chunk) = receiver.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hex(&hasher.finalize())
+        });
+        OffThreadHasher {
+            chunks: PollSender::new(sender),
+            result,
+            done: None,
+        }
+    }
+
+    /// Ready when the hasher can take one more chunk.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // An error means the hasher is gone (it cannot fail but by panicking); the result
+        // then reports it.
+        let _ = ready!(self.chunks.poll_reserve(cx));
+        Poll::Ready(())
+    }
+
+    fn send(&mut self, chunk: Bytes) {
+        let _ = self.chunks.send_item(chunk);
+    }
+
+    /// Closes the queue and waits for the digest.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
+        self.chunks.close();
+        if self.done.is_none() {
+            let joined = ready!(Pin::new(&mut self.result).poll(cx));
+            self.done = Some(joined.unwrap_or_default());
+        }
+        Poll::Ready(self.done.clone().filter(|digest| !digest.is_empty()))
+    }
+}
+
 struct Hashers {
     sha256: Sha256,
-    md5: Md5,
-    blake2_256: Blake2b<U32>,
+    md5: Option<OffThreadHasher>,
+    blake2_256: Option<OffThreadHasher>,
     size: u64,
 }
 
 impl Hashers {
-    fn update(&mut self, chunk: &[u8]) {
+    fn new(wanted: WantedDigests) -> Hashers {
+        Hashers {
+            sha256: Sha256::new(),
+            md5: wanted.md5.then(OffThreadHasher::start::<Md5>),
+            blake2_256: wanted
+                .blake2_256
+                .then(OffThreadHasher::start::<Blake2b<U32>>),
+            size: 0,
+        }
+    }
+
+    fn off_thread(&mut self) -> impl Iterator<Item = &mut OffThreadHasher> {
+        self.md5.iter_mut().chain(self.blake2_256.iter_mut())
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for hasher in self.off_thread() {
+            ready!(hasher.poll_ready(cx));
+        }
+        Poll::Ready(())
+    }
+
+    /// Hands the chunk to the other threads (a reference count, not a copy), then hashes
+    /// sha256 here while they work.
+    fn update(&mut self, chunk: &Bytes) {
+        for hasher in self.off_thread() {
+            hasher.send(chunk.clone());
+        }
         self.sha256.update(chunk);
-        self.md5.update(chunk);
-        self.blake2_256.update(chunk);
         self.size += chunk.len() as u64;
     }
 
-    fn finish(self) -> FileDigests {
-        FileDigests {
-            sha256: hex(&self.sha256.finalize()),
-            md5: hex(&self.md5.finalize()),
-            blake2_256: hex(&self.blake2_256.finalize()),
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<FileDigests> {
+        let md5 = match self.md5.as_mut() {
+            Some(hasher) => Some(ready!(hasher.poll_finish(cx))),
+            None => None,
+        };
+        let blake2_256 = match self.blake2_256.as_mut() {
+            Some(hasher) => Some(ready!(hasher.poll_finish(cx))),
+            None => None,
+        };
+        Poll::Ready(FileDigests {
+            sha256: hex(&self.sha256.clone().finalize()),
+            md5: md5.flatten(),
+            blake2_256: blake2_256.flatten(),
             size: self.size,
-        }
+        })
     }
 }
 
@@ -145,12 +266,12 @@ pub struct DigestingStream<S> {
 }
 
 impl<S> DigestingStream<S> {
-    /// Wraps `inner`; the handle yields the digests after the last chunk.
-    pub fn new(inner: S) -> (Self, DigestsHandle) {
+    /// Wraps `inner`; the handle yields the `wanted` digests after the last chunk.
+    pub fn new(inner: S, wanted: WantedDigests) -> (Self, DigestsHandle) {
         let handle = DigestsHandle::default();
         let stream = DigestingStream {
             inner,
-            hashers: Some(Hashers::default()),
+            hashers: Some(Hashers::new(wanted)),
             handle: handle.clone(),
         };
         (stream, handle)
@@ -169,7 +290,11 @@ where
         if matches!(this.handle.outcome(), Outcome::Failed { .. }) {
             return Poll::Ready(None);
         }
-        let item = futures_util::ready!(this.inner.poll_next(cx));
+        // Every hasher must have room for the next chunk before it is read.
+        if let Some(hashers) = this.hashers.as_mut() {
+            ready!(hashers.poll_ready(cx));
+        }
+        let item = ready!(this.inner.poll_next(cx));
         match &item {
             Some(Ok(chunk)) => {
                 if let Some(hashers) = this.hashers.as_mut() {
@@ -192,8 +317,10 @@ where
                 return Poll::Ready(None);
             }
             None => {
-                if let Some(hashers) = this.hashers.take() {
-                    this.handle.set(Outcome::Complete(hashers.finish()));
+                if let Some(hashers) = this.hashers.as_mut() {
+                    let digests = ready!(hashers.poll_finish(cx));
+                    *this.hashers = None;
+                    this.handle.set(Outcome::Complete(digests));
                 }
             }
         }
@@ -213,7 +340,7 @@ mod tests {
             Ok::<_, std::io::Error>(Bytes::from("hello ")),
             Ok(Bytes::from("world")),
         ];
-        let (stream, handle) = DigestingStream::new(stream::iter(chunks));
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
         assert!(matches!(handle.result(), Err(Error::BadRequest(_))));
         let passed: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
         assert_eq!(passed.concat(), b"hello world");
@@ -222,10 +349,13 @@ mod tests {
             digests.sha256,
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
-        assert_eq!(digests.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert_eq!(
-            digests.blake2_256,
-            "256c83b297114d201b30179f3f0ef0cace9783622da5974326b436178aeef610"
+            digests.md5.as_deref(),
+            Some("5eb63bbbe01eeed093cb22bb8f5acdc3")
+        );
+        assert_eq!(
+            digests.blake2_256.as_deref(),
+            Some("256c83b297114d201b30179f3f0ef0cace9783622da5974326b436178aeef610")
         );
         assert_eq!(digests.size, 11);
     }
@@ -236,7 +366,7 @@ mod tests {
             Ok(Bytes::from("partial")),
             Err(std::io::Error::other("client went away")),
         ];
-        let (stream, handle) = DigestingStream::new(stream::iter(chunks));
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
         let passed: Vec<_> = stream.collect().await;
         assert_eq!(
             passed.len(),
@@ -260,7 +390,7 @@ mod tests {
             Err(pyoci_upload::UploadError::BodyRead(Box::new(stalled))),
             Ok(Bytes::from("never read")),
         ];
-        let (stream, handle) = DigestingStream::new(stream::iter(chunks));
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
         let passed: Vec<_> = stream.collect().await;
         assert_eq!(passed.len(), 1);
         let err = handle.result().unwrap_err();
@@ -280,7 +410,7 @@ mod tests {
             .unwrap()
             .unwrap_err();
         let chunks = vec![Err(pyoci_upload::UploadError::BodyRead(limit_error))];
-        let (stream, handle) = DigestingStream::new(stream::iter(chunks));
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
         let _: Vec<_> = stream.collect().await;
         assert_eq!(
             handle.result().unwrap_err().status(),

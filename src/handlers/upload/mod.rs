@@ -27,7 +27,7 @@ use pyoci_upload::{Form, Upload};
 use tower::Service;
 
 use self::{
-    digests::{DigestingStream, FileDigests},
+    digests::{DigestingStream, FileDigests, WantedDigests},
     metadata::{check_declared_digests, check_form_agrees, labels, project_urls},
 };
 use super::{
@@ -99,7 +99,8 @@ async fn upload_file(
     check_form_agrees(upload.form(), &filename)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, filename.name());
-    let (file, digests) = DigestingStream::new(file);
+    let wanted = WantedDigests::declared_in(upload.form());
+    let (file, digests) = DigestingStream::new(file, wanted);
     let (file, metadata) = MetadataTap::new(
         file,
         match filename.kind() {
