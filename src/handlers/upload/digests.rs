@@ -70,7 +70,8 @@ const OFF_THREAD_QUEUE: usize = 16;
 /// A hash computed on a blocking thread from the chunks sent to it, so two or three hashes
 /// of one upload use more than one core.
 struct OffThreadHasher {
-    chunks: PollSender<Bytes>,
+    /// Dropped (with any slot it reserved) to tell the hasher the file is complete.
+    chunks: Option<PollSender<Bytes>>,
     result: JoinHandle<String>,
     done: Option<String>,
 }
@@ -86,7 +87,7 @@ impl OffThreadHasher {
             hex(&hasher.finalize())
         });
         OffThreadHasher {
-            chunks: PollSender::new(sender),
+            chunks: Some(PollSender::new(sender)),
             result,
             done: None,
         }
@@ -96,17 +97,21 @@ impl OffThreadHasher {
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         // An error means the hasher is gone (it cannot fail but by panicking); the result
         // then reports it.
-        let _ = ready!(self.chunks.poll_reserve(cx));
+        if let Some(chunks) = self.chunks.as_mut() {
+            let _ = ready!(chunks.poll_reserve(cx));
+        }
         Poll::Ready(())
     }
 
     fn send(&mut self, chunk: Bytes) {
-        let _ = self.chunks.send_item(chunk);
+        if let Some(chunks) = self.chunks.as_mut() {
+            let _ = chunks.send_item(chunk);
+        }
     }
 
     /// Closes the queue and waits for the digest.
     fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
-        self.chunks.close();
+        self.chunks = None;
         if self.done.is_none() {
             let joined = ready!(Pin::new(&mut self.result).poll(cx));
             self.done = Some(joined.unwrap_or_default());
