@@ -162,6 +162,17 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub registry_idle_timeout_secs: Option<u64>,
+
+    /// Seconds a listing's view of a tag, and a rendered project page per caller, are
+    /// reused (see docs/architecture.md); writes through this process take effect at once,
+    /// other replicas' within this time. 0 turns every cache off.
+    #[arg(long, env = "PYOCI_CACHE_TTL", default_value_t = 5)]
+    pub cache_ttl_secs: u64,
+
+    /// Bytes of memory the listing caches may hold (documents, tags, pages), least
+    /// recently used out first.
+    #[arg(long, env = "PYOCI_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub cache_bytes: usize,
 }
 
 impl Config {

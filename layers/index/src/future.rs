@@ -5,11 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pin_project::pin_project;
 
 use crate::{
+    etag::{entity_tag, matches_any},
     negotiate, render_list_html, render_list_json, render_project_html, render_project_json,
     IndexFormat, ProjectList, ProjectPage,
 };
@@ -20,11 +21,21 @@ pub struct ResponseFuture<F> {
     #[pin]
     inner: F,
     accept: Option<HeaderValue>,
+    /// The request's `If-None-Match` lines, joined.
+    if_none_match: Option<HeaderValue>,
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, accept: Option<HeaderValue>) -> Self {
-        Self { inner, accept }
+    pub(crate) fn new(
+        inner: F,
+        accept: Option<HeaderValue>,
+        if_none_match: Option<HeaderValue>,
+    ) -> Self {
+        Self {
+            inner,
+            accept,
+            if_none_match,
+        }
     }
 }
 
@@ -38,7 +49,11 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
-        Poll::Ready(Ok(render(response, this.accept.as_ref())))
+        Poll::Ready(Ok(render(
+            response,
+            this.accept.as_ref(),
+            this.if_none_match.as_ref(),
+        )))
     }
 }
 
@@ -47,7 +62,11 @@ enum Model {
     List(ProjectList),
 }
 
-fn render<B: From<String>>(mut response: Response<B>, accept: Option<&HeaderValue>) -> Response<B> {
+fn render<B: From<String>>(
+    mut response: Response<B>,
+    accept: Option<&HeaderValue>,
+    if_none_match: Option<&HeaderValue>,
+) -> Response<B> {
     let extensions = response.extensions_mut();
     let page = extensions.remove::<ProjectPage>();
     let list = extensions.remove::<ProjectList>();
@@ -66,6 +85,17 @@ fn render<B: From<String>>(mut response: Response<B>, accept: Option<&HeaderValu
             ("text/plain; charset=utf-8", not_acceptable.to_string())
         }
     };
+    if parts.status == StatusCode::OK {
+        // A strong validator of exactly these bytes in this format: a client holding them
+        // revalidates for the price of a hash, and gets 304 without a body.
+        let etag = entity_tag(content_type, &body);
+        let unchanged = if_none_match.is_some_and(|values| matches_any(values, &etag));
+        parts.headers.insert(ETAG, etag);
+        if unchanged {
+            parts.status = StatusCode::NOT_MODIFIED;
+            return Response::from_parts(parts, B::from(String::new()));
+        }
+    }
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -275,6 +305,41 @@ mod tests {
         let response = call(None, original).await;
         let vary: Vec<_> = response.headers().get_all(VARY).iter().collect();
         assert_eq!(vary, ["Authorization, accept"]);
+    }
+
+    /// Calls the layer with `If-None-Match: if_none_match`.
+    async fn call_if_none_match(if_none_match: &str, response: Response<String>) -> Response<String> {
+        let service = RenderIndexLayer::new().layer(service_fn(move |_: Request<()>| {
+            let response = response.clone_parts_and_body();
+            async move { Ok::<_, Infallible>(response) }
+        }));
+        let request = Request::get("/demo/")
+            .header(ACCEPT, PIP)
+            .header(http::header::IF_NONE_MATCH, if_none_match);
+        service.oneshot(request.body(()).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_get_a_strong_etag_and_a_matching_if_none_match_a_304() {
+        let first = call(Some(PIP), with_model(page())).await;
+        let etag = first.headers()[ETAG].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        // The same page renders to the same tag; the other format to another.
+        let again = call(Some(PIP), with_model(page())).await;
+        assert_eq!(again.headers()[ETAG], etag.as_str());
+        let html = call(None, with_model(page())).await;
+        assert_ne!(html.headers()[ETAG], etag.as_str());
+
+        for matching in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}"), "*".into()] {
+            let response = call_if_none_match(&matching, with_model(page())).await;
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{matching}");
+            assert_eq!(response.body(), "");
+            assert_eq!(response.headers()[ETAG], etag.as_str());
+            assert_eq!(response.headers()[VARY], "Accept");
+        }
+        let other = call_if_none_match("\"stale\"", with_model(page())).await;
+        assert_eq!(other.status(), StatusCode::OK);
+        assert!(!other.body().is_empty());
     }
 
     #[tokio::test]

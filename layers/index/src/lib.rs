@@ -17,6 +17,11 @@
 //! [`render_list_json`]) can be used on their own. All values are escaped, so a hostile file
 //! name or URL cannot inject markup.
 //!
+//! Rendered pages carry a strong `ETag` (a hash of the bytes sent); a request whose
+//! `If-None-Match` names it gets `304 Not Modified` without a body. The layer only renders
+//! what its inner service chose to answer with, so a 304 is given exactly where the full
+//! page would have been.
+//!
 //! Pages declare `pypi:repository-version` / `api-version` [`API_VERSION`] (PEP 629/700).
 //!
 //! # Example
@@ -64,6 +69,7 @@
 //! # }
 //! ```
 
+mod etag;
 mod future;
 mod html;
 mod json;
