@@ -362,6 +362,10 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     );
 
     stack.upload(0, "1.2");
+    assert_eq!(
+        stack.files(0, OWNER),
+        [Stack::wheel_name("1.2"), format!("{} (yanked)", Stack::wheel_name("1.1"))],
+    );
     let version_url = format!("{}1.2", stack.page_url(0));
     let deleted = stack.http.delete(&version_url, &headers(&owner));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
