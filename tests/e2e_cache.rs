@@ -18,7 +18,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, minimal_wheel, sha256_hex, FaultProxy, HttpClient, HttpResponse, Multipart,
+    basic_auth, minimal_wheel, sha256_hex, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse, Multipart,
     Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
@@ -43,6 +43,11 @@ struct Stack {
 impl Stack {
     /// `replicas` PyOCI processes with `PYOCI_CACHE_TTL=ttl_secs`.
     fn start(ttl_secs: u64, replicas: usize) -> Stack {
+        Stack::start_with(ttl_secs, replicas, &[])
+    }
+
+    /// [`Stack::start`] with more environment for PyOCI.
+    fn start_with(ttl_secs: u64, replicas: usize, more_env: &[(&str, &str)]) -> Stack {
         let issuer = TokenIssuer::builder()
             .user(OWNER.0, OWNER.1, vec![Rule::everything()])
             .user(
@@ -59,10 +64,11 @@ impl Stack {
         let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
         let proxy = FaultProxy::start(&registry);
         let ttl = ttl_secs.to_string();
-        let env = [
+        let mut env = vec![
             ("PYOCI_CACHE_TTL", ttl.as_str()),
             ("PYOCI_WRITE_SETTLE_MS", "0"),
         ];
+        env.extend_from_slice(more_env);
         let replicas = (0..replicas)
             .map(|_| Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &env))
             .collect();
@@ -424,5 +430,36 @@ fn another_processs_writes_show_within_the_ttl() {
     assert!(removed.elapsed() <= TTL + SLACK);
     if removed.duration_since(cached_at) < TTL / 2 {
         assert!(stale_answers > 0, "the cache was in play");
+    }
+}
+
+/// A cold listing reads its version indexes at once, not a few at a time: with every
+/// manifest read held up at the relay, all of them are in flight together. It takes at
+/// most half the ordinary registry budget, so other clients still get slots.
+#[test]
+fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
+    const VERSIONS: usize = 24;
+    let slow_manifests = || {
+        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+            .method("GET")
+            .path_contains("/manifests/")
+    };
+    for (budget, expected) in [(None, VERSIONS), (Some("20"), 10)] {
+        let env: Vec<(&str, &str)> = budget
+            .map(|budget| ("PYOCI_MAX_REGISTRY_REQUESTS", budget))
+            .into_iter()
+            .collect();
+        let stack = Stack::start_with(60, 1, &env);
+        for minor in 0..VERSIONS {
+            stack.upload(0, &format!("1.{minor}"));
+        }
+        assert!(stack.proxy.max_in_flight() < expected, "uploads ran one at a time");
+        stack.proxy.set(slow_manifests());
+        assert_eq!(stack.files(0, OWNER).len(), VERSIONS);
+        assert_eq!(
+            stack.proxy.max_in_flight(),
+            expected,
+            "manifest reads in flight at once (PYOCI_MAX_REGISTRY_REQUESTS={budget:?})"
+        );
     }
 }
