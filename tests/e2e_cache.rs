@@ -301,6 +301,8 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
     assert_eq!(first.status, 200, "{}", first.text());
     let etag = first.header("etag").expect("pages carry an ETag").to_owned();
     assert!(etag.starts_with('"'), "a strong ETag: {etag}");
+    // Clients keep pages privately and revalidate them on every use.
+    assert_eq!(first.header("cache-control"), Some("private, no-cache"));
 
     stack.proxy.forget_seen();
     let mut revalidate = headers(&owner);

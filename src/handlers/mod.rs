@@ -214,8 +214,10 @@ pub(crate) fn redirect(location: &str) -> http::Response<crate::body::Body> {
     response
 }
 
-/// A response carrying a page model for the index layer to render. Pages are cached
-/// briefly so a fresh publish shows up soon, and only privately: they depend on credentials.
+/// A response carrying a page model for the index layer to render. Pages are cached by
+/// clients only privately (they depend on credentials) and revalidated on every use: the
+/// index layer gives them an `ETag`, so a revalidation of an unchanged page is a cheap 304,
+/// and a new version shows as soon as PyOCI shows it (within `PYOCI_CACHE_TTL`).
 pub(crate) fn index_page<T: Clone + Send + Sync + 'static>(
     model: T,
 ) -> http::Response<crate::body::Body> {
@@ -223,7 +225,7 @@ pub(crate) fn index_page<T: Clone + Send + Sync + 'static>(
     response.extensions_mut().insert(model);
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("max-age=30, private"),
+        http::HeaderValue::from_static("private, no-cache"),
     );
     response
 }
