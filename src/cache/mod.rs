@@ -7,7 +7,7 @@
 //! - **documents by digest**: a version's image index, parsed. Content-addressed, so
 //!   never stale: kept until evicted.
 //! - **tags**: which document a version's tag pointed to, for `PYOCI_CACHE_TTL`.
-//! - **pages**: a project page's model, per caller, for `PYOCI_CACHE_TTL`. The caller is a
+//! - **pages**: a project page's model and its renderings, per caller, for `PYOCI_CACHE_TTL`. The caller is a
 //!   keyed fingerprint of their credentials ([`Fingerprint`]), so a page is only ever
 //!   given to the same credentials that the registry accepted for that repository when the
 //!   page was read, at most a TTL ago.
@@ -33,7 +33,7 @@ use std::{
 };
 
 use pyoci_basic_auth::Credentials;
-use pyoci_index::ProjectPage;
+use pyoci_index::{ProjectPage, SharedPage};
 use pyoci_oci::{Digest, ImageIndex};
 
 use bounded::BoundedMap;
@@ -83,7 +83,7 @@ enum Key {
 enum Value {
     Document(Arc<ImageIndex>),
     Tag(TagTarget, Snapshot),
-    Page(ProjectPage, Snapshot),
+    Page(SharedPage, Snapshot),
 }
 
 struct Inner {
@@ -167,7 +167,7 @@ impl Caches {
     }
 
     /// The page cached for these credentials, if still fresh.
-    pub fn page(&self, key: &PageKey) -> Option<ProjectPage> {
+    pub fn page(&self, key: &PageKey) -> Option<SharedPage> {
         let mut inner = self.lock();
         let cache_key = Key::Page(key.0.clone(), key.1);
         let (page, read) = match inner.entries.get(&cache_key)? {
@@ -182,8 +182,9 @@ impl Caches {
     }
 
     /// Keeps `page`, read since `read`, for its caller.
-    pub fn store_page(&self, key: PageKey, read: Snapshot, page: ProjectPage) {
-        let weight = ENTRY_OVERHEAD + page_weight(&page);
+    pub fn store_page(&self, key: PageKey, read: Snapshot, page: SharedPage) {
+        // Its renderings double it, about (HTML and JSON are each near the model's size).
+        let weight = ENTRY_OVERHEAD + 3 * page_weight(page.page());
         let mut inner = self.lock();
         if self.fresh(&inner, &key.0, &read) {
             inner
@@ -330,11 +331,11 @@ mod tests {
         }
     }
 
-    fn page() -> ProjectPage {
-        ProjectPage::new(
+    fn page() -> SharedPage {
+        SharedPage::new(ProjectPage::new(
             "demo",
             vec![DistributionFile::new("demo-1.0.tar.gz", "demo-1.0.tar.gz")],
-        )
+        ))
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use http::Response;
 use pyoci_basic_auth::Credentials;
-use pyoci_index::ProjectPage;
+use pyoci_index::{ProjectPage, SharedPage};
 
 use super::{
     index_page, project_list, project_path, redirect, repository,
@@ -41,9 +41,14 @@ pub async fn project_page(
         return Ok(index_page(page));
     }
     let read = app.caches.snapshot();
-    let response = read_project_page(app, target, name, credentials, read).await?;
-    if let (Some(key), Some(page)) = (key, response.extensions().get::<ProjectPage>()) {
-        app.caches.store_page(key, read, page.clone());
+    let mut response = read_project_page(app, target, name, credentials, read).await?;
+    if let Some(key) = key {
+        if let Some(page) = response.extensions_mut().remove::<ProjectPage>() {
+            // Rendered once per format, however often it is served from the cache.
+            let page = SharedPage::new(page);
+            app.caches.store_page(key, read, page.clone());
+            response.extensions_mut().insert(page);
+        }
     }
     Ok(response)
 }

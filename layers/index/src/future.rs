@@ -12,7 +12,8 @@ use pin_project::pin_project;
 use crate::{
     etag::{entity_tag, matches_any},
     negotiate, render_list_html, render_list_json, render_project_html, render_project_json,
-    IndexFormat, ProjectList, ProjectPage,
+    shared::Rendered,
+    IndexFormat, ProjectList, ProjectPage, SharedPage,
 };
 
 /// Resolves to the inner response, with an index model in its extensions rendered.
@@ -59,6 +60,7 @@ where
 
 enum Model {
     Page(ProjectPage),
+    Shared(SharedPage),
     List(ProjectList),
 }
 
@@ -69,26 +71,43 @@ fn render<B: From<String>>(
 ) -> Response<B> {
     let extensions = response.extensions_mut();
     let page = extensions.remove::<ProjectPage>();
+    let shared = extensions.remove::<SharedPage>();
     let list = extensions.remove::<ProjectList>();
-    let model = match (page, list) {
-        (Some(page), _) => Model::Page(page),
-        (None, Some(list)) => Model::List(list),
-        (None, None) => return response,
+    let model = match (page, shared, list) {
+        (Some(page), _, _) => Model::Page(page),
+        (None, Some(shared), _) => Model::Shared(shared),
+        (None, None, Some(list)) => Model::List(list),
+        (None, None, None) => return response,
     };
     let (mut parts, _empty) = response.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
     add_vary_accept(&mut parts.headers);
-    let (content_type, body) = match negotiate(accept) {
-        Ok(format) => (format.content_type(), render_model(&model, format)),
+    let format = match negotiate(accept) {
+        Ok(format) => format,
         Err(not_acceptable) => {
             parts.status = StatusCode::NOT_ACCEPTABLE;
-            ("text/plain; charset=utf-8", not_acceptable.to_string())
+            parts.headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Response::from_parts(parts, B::from(not_acceptable.to_string()));
+        }
+    };
+    let Rendered { body, etag } = match &model {
+        Model::Shared(shared) => shared.rendered(format, |page| rendered(page, format)),
+        Model::Page(page) => rendered(page, format),
+        Model::List(list) => {
+            let body = match format {
+                IndexFormat::Json => render_list_json(list),
+                IndexFormat::Html | IndexFormat::LegacyHtml => render_list_html(list),
+            };
+            let etag = entity_tag(format.content_type(), &body);
+            Rendered { body, etag }
         }
     };
     if parts.status == StatusCode::OK {
         // A strong validator of exactly these bytes in this format: a client holding them
-        // revalidates for the price of a hash, and gets 304 without a body.
-        let etag = entity_tag(content_type, &body);
+        // revalidates for the price of a comparison, and gets 304 without a body.
         let unchanged = if_none_match.is_some_and(|values| matches_any(values, &etag));
         parts.headers.insert(ETAG, etag);
         if unchanged {
@@ -98,19 +117,18 @@ fn render<B: From<String>>(
     }
     parts
         .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     Response::from_parts(parts, B::from(body))
 }
 
-fn render_model(model: &Model, format: IndexFormat) -> String {
-    match (model, format) {
-        (Model::Page(page), IndexFormat::Json) => render_project_json(page),
-        (Model::Page(page), IndexFormat::Html | IndexFormat::LegacyHtml) => {
-            render_project_html(page)
-        }
-        (Model::List(list), IndexFormat::Json) => render_list_json(list),
-        (Model::List(list), IndexFormat::Html | IndexFormat::LegacyHtml) => render_list_html(list),
-    }
+/// A project page in `format`, with its entity tag.
+fn rendered(page: &ProjectPage, format: IndexFormat) -> Rendered {
+    let body = match format {
+        IndexFormat::Json => render_project_json(page),
+        IndexFormat::Html | IndexFormat::LegacyHtml => render_project_html(page),
+    };
+    let etag = entity_tag(format.content_type(), &body);
+    Rendered { body, etag }
 }
 
 /// Adds `Accept` to `Vary` unless it is already there (or `Vary: *` covers it).
