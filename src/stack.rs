@@ -5,8 +5,8 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
-use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
+use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryLayer;
@@ -98,16 +98,17 @@ where
 /// compressed again: wheels and sdists are archives already, and a `Range` must address
 /// the stored bytes.
 fn compressed_pages() -> CompressionLayer<impl Predicate> {
-    let pages = |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
-        headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|content_type| {
-                content_type.starts_with("text/html")
-                    || content_type.starts_with("application/vnd.pypi.simple.")
-                    || content_type.starts_with("application/json")
-            })
-    };
+    let pages =
+        |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|content_type| {
+                    content_type.starts_with("text/html")
+                        || content_type.starts_with("application/vnd.pypi.simple.")
+                        || content_type.starts_with("application/json")
+                })
+        };
     CompressionLayer::new()
         .gzip(true)
         .compress_when(SizeAbove::default().and(pages))

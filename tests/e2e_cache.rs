@@ -18,8 +18,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, minimal_wheel, sha256_hex, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse, Multipart,
-    Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+    basic_auth, minimal_wheel, sha256_hex, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
+    Multipart, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
 const OWNER: (&str, &str) = ("owner", "owner-pw-3Jq8");
@@ -118,7 +118,12 @@ impl Stack {
         let response =
             self.http
                 .post_multipart(&url, form, &[("Authorization", authorization.as_str())]);
-        assert_eq!(response.status, 200, "upload {version}: {}", response.text());
+        assert_eq!(
+            response.status,
+            200,
+            "upload {version}: {}",
+            response.text()
+        );
     }
 
     /// GET of the project page through `replica` with `headers`.
@@ -178,11 +183,17 @@ fn auth(credentials: (&str, &str)) -> Vec<(&'static str, String)> {
 
 /// Headers as the HTTP client takes them.
 fn headers<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
-    owned.iter().map(|(name, value)| (*name, value.as_str())).collect()
+    owned
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
 }
 
 fn wheels(versions: &[&str]) -> Vec<String> {
-    versions.iter().map(|version| Stack::wheel_name(version)).collect()
+    versions
+        .iter()
+        .map(|version| Stack::wheel_name(version))
+        .collect()
 }
 
 /// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
@@ -244,7 +255,10 @@ fn caching_off_reads_the_registry_every_time() {
     stack.proxy.forget_seen();
     stack.page(0, OWNER);
     let requests = stack.registry_requests();
-    assert!(requests.len() >= 2, "PYOCI_CACHE_TTL=0 caches nothing: {requests:?}");
+    assert!(
+        requests.len() >= 2,
+        "PYOCI_CACHE_TTL=0 caches nothing: {requests:?}"
+    );
 }
 
 #[test]
@@ -253,7 +267,10 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
     stack.upload(0, "1.0");
     let owner = stack.get(0, &headers(&auth(OWNER)));
     assert_eq!(owner.status, 200, "{}", owner.text());
-    let etag = owner.header("etag").expect("pages carry an ETag").to_owned();
+    let etag = owner
+        .header("etag")
+        .expect("pages carry an ETag")
+        .to_owned();
     // Cached now: the owner's next listing costs nothing.
     stack.proxy.forget_seen();
     assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
@@ -299,7 +316,10 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
     let owner = auth(OWNER);
     let first = stack.get(0, &headers(&owner));
     assert_eq!(first.status, 200, "{}", first.text());
-    let etag = first.header("etag").expect("pages carry an ETag").to_owned();
+    let etag = first
+        .header("etag")
+        .expect("pages carry an ETag")
+        .to_owned();
     assert!(etag.starts_with('"'), "a strong ETag: {etag}");
     // Clients keep pages privately and revalidate them on every use.
     assert_eq!(first.header("cache-control"), Some("private, no-cache"));
@@ -348,7 +368,11 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
 
     stack.upload(0, "1.1");
-    assert_eq!(stack.files(0, OWNER), wheels(&["1.1", "1.0"]), "after an upload");
+    assert_eq!(
+        stack.files(0, OWNER),
+        wheels(&["1.1", "1.0"]),
+        "after an upload"
+    );
 
     let owner = auth(OWNER);
     let yank = format!("{}+yank/1.1", stack.page_url(0));
@@ -356,7 +380,10 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     assert_eq!(yanked.status, 200, "{}", yanked.text());
     assert_eq!(
         stack.files(0, OWNER),
-        [format!("{} (yanked)", Stack::wheel_name("1.1")), Stack::wheel_name("1.0")],
+        [
+            format!("{} (yanked)", Stack::wheel_name("1.1")),
+            Stack::wheel_name("1.0")
+        ],
         "after a yank"
     );
 
@@ -372,7 +399,10 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     stack.upload(0, "1.2");
     assert_eq!(
         stack.files(0, OWNER),
-        [Stack::wheel_name("1.2"), format!("{} (yanked)", Stack::wheel_name("1.1"))],
+        [
+            Stack::wheel_name("1.2"),
+            format!("{} (yanked)", Stack::wheel_name("1.1"))
+        ],
     );
     let version_url = format!("{}1.2", stack.page_url(0));
     let deleted = stack.http.delete(&version_url, &headers(&owner));
@@ -455,7 +485,10 @@ fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
         for minor in 0..VERSIONS {
             stack.upload(0, &format!("1.{minor}"));
         }
-        assert!(stack.proxy.max_in_flight() < expected, "uploads ran one at a time");
+        assert!(
+            stack.proxy.max_in_flight() < expected,
+            "uploads ran one at a time"
+        );
         stack.proxy.set(slow_manifests());
         assert_eq!(stack.files(0, OWNER).len(), VERSIONS);
         assert_eq!(

@@ -115,9 +115,10 @@ fn render<B: From<String>>(
             return Response::from_parts(parts, B::from(String::new()));
         }
     }
-    parts
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     Response::from_parts(parts, B::from(body))
 }
 
@@ -326,7 +327,10 @@ mod tests {
     }
 
     /// Calls the layer with `If-None-Match: if_none_match`.
-    async fn call_if_none_match(if_none_match: &str, response: Response<String>) -> Response<String> {
+    async fn call_if_none_match(
+        if_none_match: &str,
+        response: Response<String>,
+    ) -> Response<String> {
         let service = RenderIndexLayer::new().layer(service_fn(move |_: Request<()>| {
             let response = response.clone_parts_and_body();
             async move { Ok::<_, Infallible>(response) }
@@ -348,7 +352,12 @@ mod tests {
         let html = call(None, with_model(page())).await;
         assert_ne!(html.headers()[ETAG], etag.as_str());
 
-        for matching in [etag.clone(), format!("W/{etag}"), format!("\"x\", {etag}"), "*".into()] {
+        for matching in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {etag}"),
+            "*".into(),
+        ] {
             let response = call_if_none_match(&matching, with_model(page())).await;
             assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{matching}");
             assert_eq!(response.body(), "");
