@@ -7,6 +7,7 @@ use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
 
 use crate::{
+    cache::Caches,
     config::Config,
     handlers::WriteLocks,
     profile::{LearnedRegistries, Profile},
@@ -18,6 +19,9 @@ use crate::{
 /// its budget (ordinary, index write, streamed upload), over a pooled HTTP client.
 pub type RegistryService = TokenExchange<Retry<Budget<HttpClient>>>;
 
+/// The most version indexes one listing reads at once.
+const MAX_LISTING_CONCURRENCY: usize = 128;
+
 /// Shared state of the handlers.
 pub struct App {
     pub config: Config,
@@ -26,6 +30,8 @@ pub struct App {
     pub budgets: Budgets,
     /// Turns for writers of the same version index in this process.
     pub write_locks: WriteLocks,
+    /// What listings remember: documents, tags, pages (PYOCI_CACHE_TTL, PYOCI_CACHE_BYTES).
+    pub caches: Caches,
     /// Registries found to refuse PyOCI's media types.
     learned_conservative: LearnedRegistries,
     /// Registries found to refuse large request bodies (413).
@@ -34,14 +40,26 @@ pub struct App {
 
 impl App {
     pub fn new(config: Config, registry: RegistryService, budgets: Budgets) -> Self {
+        let caches = Caches::new(
+            std::time::Duration::from_secs(config.cache_ttl_secs),
+            config.cache_bytes,
+        );
         App {
             config,
             registry,
             budgets,
             write_locks: WriteLocks::default(),
+            caches,
             learned_conservative: LearnedRegistries::default(),
             learned_chunked: LearnedRegistries::default(),
         }
+    }
+
+    /// How many version indexes one listing reads at once: enough that a hundred versions
+    /// take one or two round trips, at most half the ordinary registry budget, so other
+    /// clients' requests still get slots while a large project is listed.
+    pub fn listing_concurrency(&self) -> usize {
+        (self.config.max_registry_requests / 2).clamp(1, MAX_LISTING_CONCURRENCY)
     }
 
     /// How long a writer waits before confirming its index change held.

@@ -167,6 +167,17 @@ pub struct Config {
     /// besides the built-in public roots: a private registry's own CA.
     #[arg(long, env = "PYOCI_REGISTRY_CA_FILE", value_name = "PEM")]
     pub registry_ca_file: Option<std::path::PathBuf>,
+
+    /// Seconds a listing's view of a tag, and a rendered project page per caller, are
+    /// reused (see docs/architecture.md); writes through this process take effect at once,
+    /// other replicas' within this time. 0 turns every cache off.
+    #[arg(long, env = "PYOCI_CACHE_TTL", default_value_t = 5)]
+    pub cache_ttl_secs: u64,
+
+    /// Bytes of memory the listing caches may hold (documents, tags, pages), least
+    /// recently used out first.
+    #[arg(long, env = "PYOCI_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub cache_bytes: usize,
 }
 
 impl Config {

@@ -7,6 +7,7 @@
 
 mod app;
 mod body;
+mod cache;
 pub mod config;
 pub mod credential_realms;
 mod error;

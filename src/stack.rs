@@ -13,7 +13,12 @@ use pyoci_retry::RetryLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::ParseUploadLayer;
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
-use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer, ServiceBuilderExt};
+use tower_http::{
+    compression::{predicate::SizeAbove, CompressionLayer, Predicate},
+    limit::RequestBodyLimitLayer,
+    trace::TraceLayer,
+    ServiceBuilderExt,
+};
 
 use crate::{app::App, body::Body, config::Config, handlers::UploadHandler, router::Router};
 
@@ -74,6 +79,8 @@ where
     let service = ServiceBuilder::new()
         // One response body type for whoever mounts the service.
         .map_response_body(Body::new)
+        // Pages gzip-compressed for clients that accept it (see `compressed_pages`).
+        .layer(compressed_pages())
         // A span per request: method and path, never headers (they carry credentials).
         .layer(TraceLayer::new_for_http())
         // PYOCI_BODY_IDLE_TIMEOUT_SECS: a body that stops moving fails, and its handler
@@ -123,6 +130,25 @@ fn with_registry_ca(
         .fold(builder, |builder, certificate| {
             builder.add_root_certificate(certificate)
         }))
+
+/// gzip for index pages (HTML and JSON) when the client accepts it. Files are never
+/// compressed again: wheels and sdists are archives already, and a `Range` must address
+/// the stored bytes.
+fn compressed_pages() -> CompressionLayer<impl Predicate> {
+    let pages =
+        |_: http::StatusCode, _: http::Version, headers: &http::HeaderMap, _: &http::Extensions| {
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|content_type| {
+                    content_type.starts_with("text/html")
+                        || content_type.starts_with("application/vnd.pypi.simple.")
+                        || content_type.starts_with("application/json")
+                })
+        };
+    CompressionLayer::new()
+        .gzip(true)
+        .compress_when(SizeAbove::default().and(pages))
 }
 
 /// Where outgoing requests may go, and which token services get the user's credentials.

@@ -63,6 +63,10 @@ pub async fn delete_version(
     let repo = repository(&target, &name);
     // Uploads to this version in this process wait until the version is gone.
     let _turn = version_turn(app, &oci, &repo, &version).await;
+    // Listings in this process stop showing the version once this returns.
+    let _invalidate = app
+        .caches
+        .invalidate_on_drop(crate::cache::Project::new(oci.registry(), &repo));
     let Some((index, digest)) = read_index(&oci, &repo, &version).await? else {
         return Err(Error::NotFound(format!(
             "no version {version} of `{name}` in `{repo}`"

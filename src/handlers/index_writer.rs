@@ -120,6 +120,11 @@ pub async fn edit_index(
     edit: IndexEdit,
 ) -> Result<EditOutcome, Error> {
     let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
+    // Listings in this process see the change as soon as this returns (or fails: it may
+    // have written something all the same).
+    let _invalidate = app
+        .caches
+        .invalidate_on_drop(crate::cache::Project::new(oci.registry(), repo));
     let profile = app.profile(oci.registry());
     let settle = app.write_settle();
     // Reads a write depends on come from the registry itself, never from a cache.

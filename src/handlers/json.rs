@@ -29,7 +29,8 @@ pub async fn project_json(
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
     let page_path = project_path(app.config.prefix(), &target, &name);
-    let releases = read_releases(&oci, &repo, &name, app.config.max_versions).await?;
+    let read = app.caches.snapshot();
+    let releases = read_releases(app, &oci, &repo, &name, read).await?;
     let Some(newest) = releases.iter().find(|release| !release.files.is_empty()) else {
         return Err(Error::NotFound(format!(
             "project `{name}` has no versions in `{repo}`"

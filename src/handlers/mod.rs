@@ -21,19 +21,19 @@ pub use page::project_page;
 pub use upload::{UploadHandler, UploadTarget};
 pub use yank::yank;
 
+use std::sync::Arc;
+
 use futures_util::{stream, StreamExt, TryStreamExt};
 use pyoci_oci::{Digest, ImageIndex, OciClient, OciError, TaggedIndex};
 
 use crate::{
-    app::RegistryService,
+    app::{App, RegistryService},
+    cache::{Project, Snapshot, TagTarget},
     error::Error,
     layout,
     package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
 };
-
-/// How many version indexes a listing fetches at once.
-const CONCURRENT_INDEX_READS: usize = 8;
 
 type Oci = OciClient<RegistryService>;
 
@@ -146,21 +146,50 @@ async fn stored_entry(
     Ok(index.and_then(|(index, _)| layout::find_file(&index, file.architecture()).cloned()))
 }
 
-/// The indexes of several versions, read concurrently, in the order given.
+/// The indexes of several versions, read concurrently ([`App::listing_concurrency`] at
+/// once), in the order given. The caller's credentials must have been accepted for `repo`
+/// since `read` (the listing's tag list): tags read less than `PYOCI_CACHE_TTL` ago and
+/// documents by digest then come from the caches, unless `oci` bypasses caches.
 async fn read_indexes(
+    app: &App,
     oci: &Oci,
     repo: &str,
     versions: Vec<PackageVersion>,
-) -> Result<Vec<(PackageVersion, ImageIndex)>, Error> {
+    read: Snapshot,
+) -> Result<Vec<(PackageVersion, Arc<ImageIndex>)>, Error> {
+    let project = &Project::new(oci.registry(), repo);
+    let caches = &app.caches;
+    let use_caches = !oci.bypasses_caches();
     let indexes: Vec<_> = stream::iter(versions)
         .map(|version| async move {
+            let tag = version.tag();
+            let cached = use_caches.then(|| caches.tag(project, &tag)).flatten();
+            match cached {
+                Some(TagTarget::Skipped) => return Ok(None),
+                Some(TagTarget::Index(digest)) => {
+                    if let Some(index) = caches.document(project, &digest) {
+                        return Ok(Some((version, index)));
+                    }
+                    // Evicted: read the tag again.
+                }
+                None => {}
+            }
             // Listings skip tags that hold something else, as they skip non-version tags.
             Ok::<_, Error>(match read_tag(oci, repo, &version).await? {
-                TagContent::Index(index, _) => Some((version, index)),
-                TagContent::Absent | TagContent::Foreign(_) => None,
+                TagContent::Index(index, digest) => {
+                    let bytes = serde_json::to_vec(&index).map_or(0, |json| json.len());
+                    let index = Arc::new(index);
+                    caches.store_document(project, &digest, index.clone(), bytes);
+                    caches.store_tag(project, &tag, read, TagTarget::Index(digest));
+                    Some((version, index))
+                }
+                TagContent::Absent | TagContent::Foreign(_) => {
+                    caches.store_tag(project, &tag, read, TagTarget::Skipped);
+                    None
+                }
             })
         })
-        .buffered(CONCURRENT_INDEX_READS)
+        .buffered(app.listing_concurrency())
         .try_collect()
         .await?;
     Ok(indexes.into_iter().flatten().collect())
@@ -185,8 +214,10 @@ pub(crate) fn redirect(location: &str) -> http::Response<crate::body::Body> {
     response
 }
 
-/// A response carrying a page model for the index layer to render. Pages are cached
-/// briefly so a fresh publish shows up soon, and only privately: they depend on credentials.
+/// A response carrying a page model for the index layer to render. Pages are cached by
+/// clients only privately (they depend on credentials) and revalidated on every use: the
+/// index layer gives them an `ETag`, so a revalidation of an unchanged page is a cheap 304,
+/// and a new version shows as soon as PyOCI shows it (within `PYOCI_CACHE_TTL`).
 pub(crate) fn index_page<T: Clone + Send + Sync + 'static>(
     model: T,
 ) -> http::Response<crate::body::Body> {
@@ -194,7 +225,7 @@ pub(crate) fn index_page<T: Clone + Send + Sync + 'static>(
     response.extensions_mut().insert(model);
     response.headers_mut().insert(
         http::header::CACHE_CONTROL,
-        http::HeaderValue::from_static("max-age=30, private"),
+        http::HeaderValue::from_static("private, no-cache"),
     );
     response
 }

@@ -2,16 +2,27 @@
 
 use http::Response;
 use pyoci_basic_auth::Credentials;
-use pyoci_index::ProjectPage;
+use pyoci_index::{ProjectPage, SharedPage};
 
 use super::{
     index_page, project_list, project_path, redirect, repository,
     stored::{read_releases, Release},
 };
-use crate::{app::App, body::Body, error::Error, package::ProjectName, route::Target};
+use crate::{
+    app::App,
+    body::Body,
+    cache::{Project, Snapshot},
+    error::Error,
+    package::ProjectName,
+    route::Target,
+};
 
 /// Lists every file of the newest versions, newest version first. The page itself is
 /// rendered by the index layer from the [`ProjectPage`] this puts in the response.
+///
+/// A page read for the same credentials less than `PYOCI_CACHE_TTL` ago (and since the
+/// last write through this process) is answered from the page cache, without the registry:
+/// the registry accepted exactly these credentials for this repository when it was read.
 pub async fn project_page(
     app: &App,
     target: Target,
@@ -19,18 +30,46 @@ pub async fn project_page(
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
-    let page_path = project_path(app.config.prefix(), &target, &name);
     if name.normalized() != project {
-        return Ok(redirect(&page_path));
+        return Ok(redirect(&project_path(app.config.prefix(), &target, &name)));
     }
+    let repo = repository(&target, &name);
+    let key = app
+        .caches
+        .page_key(Project::new(&target.registry, &repo), &credentials);
+    if let Some(page) = key.as_ref().and_then(|key| app.caches.page(key)) {
+        return Ok(index_page(page));
+    }
+    let read = app.caches.snapshot();
+    let mut response = read_project_page(app, target, name, credentials, read).await?;
+    if let Some(key) = key {
+        if let Some(page) = response.extensions_mut().remove::<ProjectPage>() {
+            // Rendered once per format, however often it is served from the cache.
+            let page = SharedPage::new(page);
+            app.caches.store_page(key, read, page.clone());
+            response.extensions_mut().insert(page);
+        }
+    }
+    Ok(response)
+}
+
+/// The page as the registry shows it now to `credentials`.
+async fn read_project_page(
+    app: &App,
+    target: Target,
+    name: ProjectName,
+    credentials: Credentials,
+    read: Snapshot,
+) -> Result<Response<Body>, Error> {
+    let page_path = project_path(app.config.prefix(), &target, &name);
     let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
-    let releases = match read_releases(&oci, &repo, &name, app.config.max_versions).await {
+    let releases = match read_releases(app, &oci, &repo, &name, read).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
             // project `team` in `acme`.
             let namespace = Target {
-                namespace: format!("{}/{project}", target.namespace),
+                namespace: format!("{}/{}", target.namespace, name.normalized()),
                 ..target
             };
             return project_list(app, namespace, credentials)

@@ -96,15 +96,17 @@ pub struct Release {
 }
 
 /// The newest `max` versions of a project (0 = all) and their files, newest first.
-/// Versions whose tag is not a PyOCI index are left out.
+/// Versions whose tag is not a PyOCI index are left out. `read` is taken before: the tag
+/// list, read with the caller's credentials, admits them to the listing caches.
 pub async fn read_releases(
+    app: &crate::app::App,
     oci: &super::Oci,
     repo: &str,
     name: &ProjectName,
-    max: usize,
+    read: crate::cache::Snapshot,
 ) -> Result<Vec<Release>, crate::error::Error> {
-    let versions = super::versions(oci, repo, max).await?;
-    let indexes = super::read_indexes(oci, repo, versions).await?;
+    let versions = super::versions(oci, repo, app.config.max_versions).await?;
+    let indexes = super::read_indexes(app, oci, repo, versions, read).await?;
     Ok(indexes
         .into_iter()
         .map(|(version, index)| Release {

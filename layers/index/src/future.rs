@@ -5,13 +5,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, VARY};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pin_project::pin_project;
 
 use crate::{
+    etag::{entity_tag, matches_any},
     negotiate, render_list_html, render_list_json, render_project_html, render_project_json,
-    IndexFormat, ProjectList, ProjectPage,
+    shared::Rendered,
+    IndexFormat, ProjectList, ProjectPage, SharedPage,
 };
 
 /// Resolves to the inner response, with an index model in its extensions rendered.
@@ -20,11 +22,21 @@ pub struct ResponseFuture<F> {
     #[pin]
     inner: F,
     accept: Option<HeaderValue>,
+    /// The request's `If-None-Match` lines, joined.
+    if_none_match: Option<HeaderValue>,
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(inner: F, accept: Option<HeaderValue>) -> Self {
-        Self { inner, accept }
+    pub(crate) fn new(
+        inner: F,
+        accept: Option<HeaderValue>,
+        if_none_match: Option<HeaderValue>,
+    ) -> Self {
+        Self {
+            inner,
+            accept,
+            if_none_match,
+        }
     }
 }
 
@@ -38,49 +50,86 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = ready!(this.inner.poll(cx))?;
-        Poll::Ready(Ok(render(response, this.accept.as_ref())))
+        Poll::Ready(Ok(render(
+            response,
+            this.accept.as_ref(),
+            this.if_none_match.as_ref(),
+        )))
     }
 }
 
 enum Model {
     Page(ProjectPage),
+    Shared(SharedPage),
     List(ProjectList),
 }
 
-fn render<B: From<String>>(mut response: Response<B>, accept: Option<&HeaderValue>) -> Response<B> {
+fn render<B: From<String>>(
+    mut response: Response<B>,
+    accept: Option<&HeaderValue>,
+    if_none_match: Option<&HeaderValue>,
+) -> Response<B> {
     let extensions = response.extensions_mut();
     let page = extensions.remove::<ProjectPage>();
+    let shared = extensions.remove::<SharedPage>();
     let list = extensions.remove::<ProjectList>();
-    let model = match (page, list) {
-        (Some(page), _) => Model::Page(page),
-        (None, Some(list)) => Model::List(list),
-        (None, None) => return response,
+    let model = match (page, shared, list) {
+        (Some(page), _, _) => Model::Page(page),
+        (None, Some(shared), _) => Model::Shared(shared),
+        (None, None, Some(list)) => Model::List(list),
+        (None, None, None) => return response,
     };
     let (mut parts, _empty) = response.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
     add_vary_accept(&mut parts.headers);
-    let (content_type, body) = match negotiate(accept) {
-        Ok(format) => (format.content_type(), render_model(&model, format)),
+    let format = match negotiate(accept) {
+        Ok(format) => format,
         Err(not_acceptable) => {
             parts.status = StatusCode::NOT_ACCEPTABLE;
-            ("text/plain; charset=utf-8", not_acceptable.to_string())
+            parts.headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            return Response::from_parts(parts, B::from(not_acceptable.to_string()));
         }
     };
-    parts
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let Rendered { body, etag } = match &model {
+        Model::Shared(shared) => shared.rendered(format, |page| rendered(page, format)),
+        Model::Page(page) => rendered(page, format),
+        Model::List(list) => {
+            let body = match format {
+                IndexFormat::Json => render_list_json(list),
+                IndexFormat::Html | IndexFormat::LegacyHtml => render_list_html(list),
+            };
+            let etag = entity_tag(format.content_type(), &body);
+            Rendered { body, etag }
+        }
+    };
+    if parts.status == StatusCode::OK {
+        // A strong validator of exactly these bytes in this format: a client holding them
+        // revalidates for the price of a comparison, and gets 304 without a body.
+        let unchanged = if_none_match.is_some_and(|values| matches_any(values, &etag));
+        parts.headers.insert(ETAG, etag);
+        if unchanged {
+            parts.status = StatusCode::NOT_MODIFIED;
+            return Response::from_parts(parts, B::from(String::new()));
+        }
+    }
+    parts.headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     Response::from_parts(parts, B::from(body))
 }
 
-fn render_model(model: &Model, format: IndexFormat) -> String {
-    match (model, format) {
-        (Model::Page(page), IndexFormat::Json) => render_project_json(page),
-        (Model::Page(page), IndexFormat::Html | IndexFormat::LegacyHtml) => {
-            render_project_html(page)
-        }
-        (Model::List(list), IndexFormat::Json) => render_list_json(list),
-        (Model::List(list), IndexFormat::Html | IndexFormat::LegacyHtml) => render_list_html(list),
-    }
+/// A project page in `format`, with its entity tag.
+fn rendered(page: &ProjectPage, format: IndexFormat) -> Rendered {
+    let body = match format {
+        IndexFormat::Json => render_project_json(page),
+        IndexFormat::Html | IndexFormat::LegacyHtml => render_project_html(page),
+    };
+    let etag = entity_tag(format.content_type(), &body);
+    Rendered { body, etag }
 }
 
 /// Adds `Accept` to `Vary` unless it is already there (or `Vary: *` covers it).
@@ -275,6 +324,49 @@ mod tests {
         let response = call(None, original).await;
         let vary: Vec<_> = response.headers().get_all(VARY).iter().collect();
         assert_eq!(vary, ["Authorization, accept"]);
+    }
+
+    /// Calls the layer with `If-None-Match: if_none_match`.
+    async fn call_if_none_match(
+        if_none_match: &str,
+        response: Response<String>,
+    ) -> Response<String> {
+        let service = RenderIndexLayer::new().layer(service_fn(move |_: Request<()>| {
+            let response = response.clone_parts_and_body();
+            async move { Ok::<_, Infallible>(response) }
+        }));
+        let request = Request::get("/demo/")
+            .header(ACCEPT, PIP)
+            .header(http::header::IF_NONE_MATCH, if_none_match);
+        service.oneshot(request.body(()).unwrap()).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_get_a_strong_etag_and_a_matching_if_none_match_a_304() {
+        let first = call(Some(PIP), with_model(page())).await;
+        let etag = first.headers()[ETAG].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        // The same page renders to the same tag; the other format to another.
+        let again = call(Some(PIP), with_model(page())).await;
+        assert_eq!(again.headers()[ETAG], etag.as_str());
+        let html = call(None, with_model(page())).await;
+        assert_ne!(html.headers()[ETAG], etag.as_str());
+
+        for matching in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {etag}"),
+            "*".into(),
+        ] {
+            let response = call_if_none_match(&matching, with_model(page())).await;
+            assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{matching}");
+            assert_eq!(response.body(), "");
+            assert_eq!(response.headers()[ETAG], etag.as_str());
+            assert_eq!(response.headers()[VARY], "Accept");
+        }
+        let other = call_if_none_match("\"stale\"", with_model(page())).await;
+        assert_eq!(other.status(), StatusCode::OK);
+        assert!(!other.body().is_empty());
     }
 
     #[tokio::test]

@@ -17,6 +17,14 @@
 //! [`render_list_json`]) can be used on their own. All values are escaped, so a hostile file
 //! name or URL cannot inject markup.
 //!
+//! A page served many times (from a cache) can be put in the extensions as a [`SharedPage`]
+//! instead: each format is then rendered and hashed once, and later responses reuse the bytes.
+//!
+//! Rendered pages carry a strong `ETag` (a hash of the bytes sent); a request whose
+//! `If-None-Match` names it gets `304 Not Modified` without a body. The layer only renders
+//! what its inner service chose to answer with, so a 304 is given exactly where the full
+//! page would have been.
+//!
 //! Pages declare `pypi:repository-version` / `api-version` [`API_VERSION`] (PEP 629/700).
 //!
 //! # Example
@@ -64,6 +72,7 @@
 //! # }
 //! ```
 
+mod etag;
 mod future;
 mod html;
 mod json;
@@ -71,6 +80,7 @@ mod layer;
 mod model;
 mod negotiate;
 mod service;
+mod shared;
 
 pub use future::ResponseFuture;
 pub use html::{render_list_html, render_project_html};
@@ -79,6 +89,7 @@ pub use layer::RenderIndexLayer;
 pub use model::{normalize_project_name, DistributionFile, ProjectList, ProjectPage, Yanked};
 pub use negotiate::{negotiate, IndexFormat, NotAcceptable};
 pub use service::RenderIndex;
+pub use shared::SharedPage;
 
 /// The simple-repository API version the pages declare: 1.1 adds `versions`, `size` and
 /// `upload-time` (PEP 700); later minor versions add only keys this crate does not render.

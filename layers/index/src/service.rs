@@ -2,7 +2,7 @@
 
 use std::task::{Context, Poll};
 
-use http::header::ACCEPT;
+use http::header::{ACCEPT, IF_NONE_MATCH};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tower::Service;
 
@@ -42,14 +42,16 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let accept = combined_accept(request.headers());
-        ResponseFuture::new(self.inner.call(request), accept)
+        let accept = combined(request.headers(), ACCEPT);
+        let if_none_match = combined(request.headers(), IF_NONE_MATCH);
+        ResponseFuture::new(self.inner.call(request), accept, if_none_match)
     }
 }
 
-/// The request's `Accept`, with repeated header lines joined as one list (RFC 9110 §5.3).
-fn combined_accept(headers: &HeaderMap) -> Option<HeaderValue> {
-    let mut values = headers.get_all(ACCEPT).iter();
+/// A list header of the request (`Accept`, `If-None-Match`), with repeated header lines
+/// joined as one list (RFC 9110 §5.3).
+fn combined(headers: &HeaderMap, name: http::header::HeaderName) -> Option<HeaderValue> {
+    let mut values = headers.get_all(name).iter();
     let first = values.next()?;
     let rest: Vec<&HeaderValue> = values.collect();
     if rest.is_empty() {
@@ -72,15 +74,15 @@ mod tests {
     #[test]
     fn repeated_accept_lines_are_joined() {
         let mut headers = HeaderMap::new();
-        assert_eq!(combined_accept(&headers), None);
+        assert_eq!(combined(&headers, ACCEPT), None);
         headers.append(ACCEPT, HeaderValue::from_static("text/html;q=0.1"));
-        assert_eq!(combined_accept(&headers).unwrap(), "text/html;q=0.1");
+        assert_eq!(combined(&headers, ACCEPT).unwrap(), "text/html;q=0.1");
         headers.append(
             ACCEPT,
             HeaderValue::from_static("application/vnd.pypi.simple.v1+json"),
         );
         assert_eq!(
-            combined_accept(&headers).unwrap(),
+            combined(&headers, ACCEPT).unwrap(),
             "text/html;q=0.1, application/vnd.pypi.simple.v1+json"
         );
     }

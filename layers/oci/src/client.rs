@@ -90,6 +90,12 @@ impl<S> OciClient<S> {
         self
     }
 
+    /// Whether this client's reads must bypass caches (see [`BypassCaches`]): a cache
+    /// PyOCI keeps in front of the client must not answer them either.
+    pub fn bypasses_caches(&self) -> bool {
+        self.bypass_caches
+    }
+
     /// The registry this client talks to.
     pub fn registry(&self) -> &Registry {
         &self.registry

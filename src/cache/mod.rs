@@ -1,0 +1,414 @@
+//! What listings remember between requests, so that a warm project page costs at most one
+//! registry request, and none while the rendered page is cached for the caller.
+//!
+//! Three kinds of entries share one byte budget (`PYOCI_CACHE_BYTES`), least recently used
+//! out first:
+//!
+//! - **documents by digest**: a version's image index, parsed. Content-addressed, so
+//!   never stale: kept until evicted.
+//! - **tags**: which document a version's tag pointed to, for `PYOCI_CACHE_TTL`.
+//! - **pages**: a project page's model and its renderings, per caller, for `PYOCI_CACHE_TTL`. The caller is a
+//!   keyed fingerprint of their credentials ([`Fingerprint`]), so a page is only ever
+//!   given to the same credentials that the registry accepted for that repository when the
+//!   page was read, at most a TTL ago.
+//!
+//! Documents and tags are only used after the caller's own credentials were accepted for
+//! the repository in the same request (the listing's tag list), so a cached entry never
+//! answers a caller the registry would refuse.
+//!
+//! A write through this process ([`Caches::invalidate`]) drops the project's tags and pages
+//! at once; a listing that started before the write cannot store what it read. Other
+//! replicas see the write when their entries expire, within the TTL.
+
+mod bounded;
+mod fingerprint;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, MutexGuard,
+    },
+    time::{Duration, Instant},
+};
+
+use pyoci_basic_auth::Credentials;
+use pyoci_index::{ProjectPage, SharedPage};
+use pyoci_oci::{Digest, ImageIndex};
+
+use bounded::BoundedMap;
+pub use fingerprint::{Fingerprint, FingerprintKey};
+
+/// A repository in a registry: what a write invalidates.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Project {
+    registry: String,
+    repository: String,
+}
+
+impl Project {
+    /// `repository` in the registry written as `registry` (its URL form).
+    pub fn new(registry: impl ToString, repository: &str) -> Project {
+        Project {
+            registry: registry.to_string(),
+            repository: repository.to_owned(),
+        }
+    }
+}
+
+/// What a version's tag was found to hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TagTarget {
+    /// A PyOCI version index, by digest.
+    Index(Digest),
+    /// Nothing a listing shows: absent, or a foreign document.
+    Skipped,
+}
+
+/// Where a listing started: entries it stores are dated then, and refused when a write to
+/// their project completed after that.
+#[derive(Clone, Copy, Debug)]
+pub struct Snapshot {
+    epoch: u64,
+    at: Instant,
+}
+
+#[derive(Clone, Hash, PartialEq, Eq)]
+enum Key {
+    Document(Project, String),
+    Tag(Project, String),
+    Page(Project, Fingerprint),
+}
+
+enum Value {
+    Document(Arc<ImageIndex>),
+    Tag(TagTarget, Snapshot),
+    Page(SharedPage, Snapshot),
+}
+
+struct Inner {
+    entries: BoundedMap<Key, Value>,
+    /// The epoch of the last write to each project through this process, and when it was
+    /// made; a record older than the TTL is dropped, every entry it could refuse has
+    /// expired by then.
+    writes: HashMap<Project, Snapshot>,
+}
+
+/// The listing caches of one process. See the module docs.
+pub struct Caches {
+    ttl: Duration,
+    fingerprints: Option<FingerprintKey>,
+    epoch: AtomicU64,
+    inner: Mutex<Inner>,
+}
+
+/// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
+const ENTRY_OVERHEAD: usize = 128;
+
+impl Caches {
+    /// Caches holding at most `bytes`, tags and pages for `ttl`; a zero `ttl` turns every
+    /// cache off.
+    pub fn new(ttl: Duration, bytes: usize) -> Caches {
+        let fingerprints = if ttl.is_zero() {
+            None
+        } else {
+            let key = FingerprintKey::generate();
+            if key.is_none() {
+                tracing::warn!("no random key for credential fingerprints: page cache off");
+            }
+            key
+        };
+        Caches {
+            ttl,
+            fingerprints,
+            epoch: AtomicU64::new(0),
+            inner: Mutex::new(Inner {
+                entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
+                writes: HashMap::new(),
+            }),
+        }
+    }
+
+    /// Whether anything is cached at all.
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent maps (each update is whole).
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Taken before a listing reads anything from the registry.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            epoch: self.epoch.load(Ordering::SeqCst),
+            at: Instant::now(),
+        }
+    }
+
+    /// Whether what was read at `read` may still be given out.
+    fn fresh(&self, inner: &Inner, project: &Project, read: &Snapshot) -> bool {
+        if read.at.elapsed() >= self.ttl {
+            return false;
+        }
+        inner
+            .writes
+            .get(project)
+            .map_or(true, |write| read.epoch >= write.epoch)
+    }
+
+    /// The page cache key of `credentials` for `project`; `None` when pages are not cached.
+    pub fn page_key(&self, project: Project, credentials: &Credentials) -> Option<PageKey> {
+        let fingerprint = self.fingerprints.as_ref()?.fingerprint(credentials);
+        Some(PageKey(project, fingerprint))
+    }
+
+    /// The page cached for these credentials, if still fresh.
+    pub fn page(&self, key: &PageKey) -> Option<SharedPage> {
+        let mut inner = self.lock();
+        let cache_key = Key::Page(key.0.clone(), key.1);
+        let (page, read) = match inner.entries.get(&cache_key)? {
+            Value::Page(page, read) => (page.clone(), *read),
+            _ => return None,
+        };
+        if self.fresh(&inner, &key.0, &read) {
+            return Some(page);
+        }
+        inner.entries.remove(&cache_key);
+        None
+    }
+
+    /// Keeps `page`, read since `read`, for its caller.
+    pub fn store_page(&self, key: PageKey, read: Snapshot, page: SharedPage) {
+        // Its renderings double it, about (HTML and JSON are each near the model's size).
+        let weight = ENTRY_OVERHEAD + 3 * page_weight(page.page());
+        let mut inner = self.lock();
+        if self.fresh(&inner, &key.0, &read) {
+            inner
+                .entries
+                .insert(Key::Page(key.0, key.1), Value::Page(page, read), weight);
+        }
+    }
+
+    /// What `tag` of `project` held, if read less than a TTL ago.
+    pub fn tag(&self, project: &Project, tag: &str) -> Option<TagTarget> {
+        let mut inner = self.lock();
+        let key = Key::Tag(project.clone(), tag.to_owned());
+        let (target, read) = match inner.entries.get(&key)? {
+            Value::Tag(target, read) => (target.clone(), *read),
+            _ => return None,
+        };
+        if self.fresh(&inner, project, &read) {
+            return Some(target);
+        }
+        inner.entries.remove(&key);
+        None
+    }
+
+    /// Keeps what `tag` held, read since `read`.
+    pub fn store_tag(&self, project: &Project, tag: &str, read: Snapshot, target: TagTarget) {
+        let weight = ENTRY_OVERHEAD + project_weight(project) + tag.len();
+        let mut inner = self.lock();
+        if self.fresh(&inner, project, &read) {
+            let key = Key::Tag(project.clone(), tag.to_owned());
+            inner.entries.insert(key, Value::Tag(target, read), weight);
+        }
+    }
+
+    /// The document of `project` with this digest, if kept.
+    pub fn document(&self, project: &Project, digest: &Digest) -> Option<Arc<ImageIndex>> {
+        let key = Key::Document(project.clone(), digest.as_str().to_owned());
+        match self.lock().entries.get(&key)? {
+            Value::Document(index) => Some(index.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps a document by its digest; `bytes` is its size as the registry sent it.
+    pub fn store_document(
+        &self,
+        project: &Project,
+        digest: &Digest,
+        index: Arc<ImageIndex>,
+        bytes: usize,
+    ) {
+        if !self.enabled() {
+            return;
+        }
+        // Parsed, a document takes about twice its JSON's bytes.
+        let weight = ENTRY_OVERHEAD + project_weight(project) + 2 * bytes;
+        let key = Key::Document(project.clone(), digest.as_str().to_owned());
+        self.lock()
+            .entries
+            .insert(key, Value::Document(index), weight);
+    }
+
+    /// A write to `project` through this process completed (or may have): its tags and
+    /// pages are not given out any more, and listings already under way store nothing.
+    pub fn invalidate(&self, project: &Project) {
+        if !self.enabled() {
+            return;
+        }
+        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut inner = self.lock();
+        let ttl = self.ttl;
+        inner.writes.retain(|_, write| write.at.elapsed() < ttl);
+        inner.writes.insert(
+            project.clone(),
+            Snapshot {
+                epoch,
+                at: Instant::now(),
+            },
+        );
+    }
+
+    /// Invalidates `project` when the returned guard drops: when the write it guards is
+    /// done, failed, or was cancelled with its client (it may have written something).
+    pub fn invalidate_on_drop(&self, project: Project) -> InvalidateOnDrop<'_> {
+        InvalidateOnDrop {
+            caches: self,
+            project,
+        }
+    }
+
+    /// Bytes held, by the entries' weights.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.lock().entries.bytes()
+    }
+}
+
+/// Invalidates a project when dropped; see [`Caches::invalidate_on_drop`].
+pub struct InvalidateOnDrop<'a> {
+    caches: &'a Caches,
+    project: Project,
+}
+
+impl Drop for InvalidateOnDrop<'_> {
+    fn drop(&mut self) {
+        self.caches.invalidate(&self.project);
+    }
+}
+
+/// Which cached page a caller may get: the project and their credentials' fingerprint.
+#[derive(Clone, Debug)]
+pub struct PageKey(Project, Fingerprint);
+
+fn project_weight(project: &Project) -> usize {
+    project.registry.len() + project.repository.len()
+}
+
+/// About the bytes a page model holds.
+fn page_weight(page: &ProjectPage) -> usize {
+    // File entries carry a name, a URL, hashes and a few small fields.
+    const PER_FILE: usize = 256;
+    page.name.len()
+        + page
+            .files
+            .iter()
+            .map(|file| PER_FILE + file.filename.len() + file.url.len())
+            .sum::<usize>()
+        + page.versions.iter().map(|v| 32 + v.len()).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use pyoci_index::DistributionFile;
+
+    use super::*;
+
+    fn project(repository: &str) -> Project {
+        Project::new("http://registry.test", repository)
+    }
+
+    fn alice() -> Credentials {
+        Credentials::Basic {
+            username: "alice".into(),
+            password: pyoci_basic_auth::Secret::new("right"),
+        }
+    }
+
+    fn page() -> SharedPage {
+        SharedPage::new(ProjectPage::new(
+            "demo",
+            vec![DistributionFile::new("demo-1.0.tar.gz", "demo-1.0.tar.gz")],
+        ))
+    }
+
+    #[test]
+    fn pages_are_given_only_to_the_same_credentials() {
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let key = caches.page_key(project("acme/demo"), &alice()).unwrap();
+        caches.store_page(key.clone(), caches.snapshot(), page());
+        assert!(caches.page(&key).is_some());
+        let wrong = Credentials::Basic {
+            username: "alice".into(),
+            password: pyoci_basic_auth::Secret::new("wrong"),
+        };
+        for other in [wrong, Credentials::Anonymous] {
+            let other = caches.page_key(project("acme/demo"), &other).unwrap();
+            assert!(caches.page(&other).is_none());
+        }
+        let elsewhere = caches.page_key(project("acme/other"), &alice()).unwrap();
+        assert!(caches.page(&elsewhere).is_none());
+    }
+
+    #[test]
+    fn a_write_refuses_entries_read_before_it() {
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let demo = project("acme/demo");
+        let key = caches.page_key(demo.clone(), &alice()).unwrap();
+        let before = caches.snapshot();
+        caches.store_page(key.clone(), before, page());
+        caches.store_tag(&demo, "1.0", before, TagTarget::Skipped);
+        caches.invalidate(&demo);
+        assert!(caches.page(&key).is_none());
+        assert!(caches.tag(&demo, "1.0").is_none());
+        // A listing that read before the write and stores after it stores nothing.
+        caches.store_page(key.clone(), before, page());
+        assert!(caches.page(&key).is_none());
+        // Other projects keep theirs; listings after the write are cached again.
+        let after = caches.snapshot();
+        caches.store_page(key.clone(), after, page());
+        assert!(caches.page(&key).is_some());
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl_and_zero_turns_caching_off() {
+        let caches = Caches::new(Duration::from_millis(30), 1 << 20);
+        let demo = project("acme/demo");
+        caches.store_tag(&demo, "1.0", caches.snapshot(), TagTarget::Skipped);
+        assert_eq!(caches.tag(&demo, "1.0"), Some(TagTarget::Skipped));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(caches.tag(&demo, "1.0"), None);
+
+        let off = Caches::new(Duration::ZERO, 1 << 20);
+        assert!(off.page_key(demo.clone(), &alice()).is_none());
+        off.store_tag(&demo, "1.0", off.snapshot(), TagTarget::Skipped);
+        let digest = Digest::sha256_of(b"x");
+        off.store_document(&demo, &digest, Arc::new(ImageIndex::new(vec![])), 10);
+        assert_eq!(off.tag(&demo, "1.0"), None);
+        assert!(off.document(&demo, &digest).is_none());
+    }
+
+    #[test]
+    fn documents_stay_within_the_byte_bound() {
+        let bound = 10_000;
+        let caches = Caches::new(Duration::from_secs(60), bound);
+        let demo = project("acme/demo");
+        let digests: Vec<Digest> = (0..100)
+            .map(|i| Digest::sha256_of(format!("{i}").as_bytes()))
+            .collect();
+        for digest in &digests {
+            let index = Arc::new(ImageIndex::new(vec![]));
+            caches.store_document(&demo, digest, index, 1_000);
+            assert!(caches.bytes() <= bound, "{} bytes", caches.bytes());
+        }
+        // The newest are kept, the oldest evicted.
+        assert!(caches.document(&demo, &digests[99]).is_some());
+        assert!(caches.document(&demo, &digests[0]).is_none());
+    }
+}

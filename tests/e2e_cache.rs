@@ -1,0 +1,500 @@
+//! The listing caches against a real token-auth registry, with a request-counting relay
+//! (the fault proxy, passing everything) between PyOCI and the registry:
+//!
+//! - a page cached for some credentials costs no registry request, a warm listing for
+//!   other accepted credentials one (the tag list), and both give the same page;
+//! - a cached page only ever goes to the credentials it was read with: a wrong password,
+//!   another user and an anonymous client are judged by the registry;
+//! - uploads, deletes and yanks through a process show in its listings at once;
+//! - another process's writes show within `PYOCI_CACHE_TTL`;
+//! - pages carry an `ETag` (304 on `If-None-Match`, for accepted credentials only) and
+//!   are gzip-compressed for clients that accept it.
+
+use std::{
+    io::Read,
+    path::Path,
+    thread,
+    time::{Duration, Instant},
+};
+
+use pyoci_test_support::{
+    basic_auth, minimal_wheel, sha256_hex, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
+    Multipart, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+};
+
+const OWNER: (&str, &str) = ("owner", "owner-pw-3Jq8");
+/// May read everything, push nothing.
+const COLLEAGUE: (&str, &str) = ("colleague", "colleague-pw-5Vb1");
+/// May read only repositories under `elsewhere/`.
+const STRANGER: (&str, &str) = ("stranger", "stranger-pw-8Nc6");
+const NAMESPACE: &str = "cached";
+const PROJECT: &str = "cachepkg";
+const JSON: &str = "application/vnd.pypi.simple.v1+json";
+
+/// A token-auth registry behind a counting relay, and PyOCI processes in front of it.
+struct Stack {
+    _issuer: TokenIssuer,
+    _registry: Registry,
+    proxy: FaultProxy,
+    replicas: Vec<Pyoci>,
+    http: HttpClient,
+}
+
+impl Stack {
+    /// `replicas` PyOCI processes with `PYOCI_CACHE_TTL=ttl_secs`.
+    fn start(ttl_secs: u64, replicas: usize) -> Stack {
+        Stack::start_with(ttl_secs, replicas, &[])
+    }
+
+    /// [`Stack::start`] with more environment for PyOCI.
+    fn start_with(ttl_secs: u64, replicas: usize, more_env: &[(&str, &str)]) -> Stack {
+        let issuer = TokenIssuer::builder()
+            .user(OWNER.0, OWNER.1, vec![Rule::everything()])
+            .user(
+                COLLEAGUE.0,
+                COLLEAGUE.1,
+                vec![Rule::repositories("", &["pull"])],
+            )
+            .user(
+                STRANGER.0,
+                STRANGER.1,
+                vec![Rule::repositories("elsewhere/", &["pull"])],
+            )
+            .start();
+        let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
+        let proxy = FaultProxy::start(&registry);
+        let ttl = ttl_secs.to_string();
+        let mut env = vec![
+            ("PYOCI_CACHE_TTL", ttl.as_str()),
+            ("PYOCI_WRITE_SETTLE_MS", "0"),
+        ];
+        env.extend_from_slice(more_env);
+        let replicas = (0..replicas)
+            .map(|_| Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &env))
+            .collect();
+        Stack {
+            _issuer: issuer,
+            _registry: registry,
+            proxy,
+            replicas,
+            http: HttpClient::new(),
+        }
+    }
+
+    fn page_url(&self, replica: usize) -> String {
+        format!(
+            "{}/{}/{NAMESPACE}/{PROJECT}/",
+            self.replicas[replica].base_url(),
+            self.proxy.url_segment()
+        )
+    }
+
+    fn wheel_name(version: &str) -> String {
+        format!("{PROJECT}-{version}-py3-none-any.whl")
+    }
+
+    /// Uploads a wheel of `version` through `replica` as the owner; must succeed.
+    fn upload(&self, replica: usize, version: &str) {
+        let content = minimal_wheel(PROJECT, version, format!("payload {version}").as_bytes());
+        let form = Multipart::new()
+            .text(":action", "file_upload")
+            .text("protocol_version", "1")
+            .text("name", PROJECT)
+            .text("version", version)
+            .text("filetype", "bdist_wheel")
+            .text("sha256_digest", &sha256_hex(&content))
+            .file(
+                "content",
+                &Stack::wheel_name(version),
+                "application/octet-stream",
+                &content,
+            );
+        let url = format!(
+            "{}/{}/{NAMESPACE}/",
+            self.replicas[replica].base_url(),
+            self.proxy.url_segment()
+        );
+        let authorization = basic_auth(OWNER.0, OWNER.1);
+        let response =
+            self.http
+                .post_multipart(&url, form, &[("Authorization", authorization.as_str())]);
+        assert_eq!(
+            response.status,
+            200,
+            "upload {version}: {}",
+            response.text()
+        );
+    }
+
+    /// GET of the project page through `replica` with `headers`.
+    fn get(&self, replica: usize, headers: &[(&str, &str)]) -> HttpResponse {
+        self.http.get_with(&self.page_url(replica), headers)
+    }
+
+    /// The page as JSON through `replica` for `credentials`; must be 200.
+    fn page(&self, replica: usize, credentials: (&str, &str)) -> serde_json::Value {
+        let authorization = basic_auth(credentials.0, credentials.1);
+        let page = self.get(
+            replica,
+            &[("Authorization", &authorization), ("Accept", JSON)],
+        );
+        assert_eq!(page.status, 200, "{}", page.text());
+        page.json()
+    }
+
+    /// The file names on the page, with `(yanked)` after yanked ones.
+    fn files(&self, replica: usize, credentials: (&str, &str)) -> Vec<String> {
+        let page = self.page(replica, credentials);
+        page["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|file| {
+                let name = file["filename"].as_str().unwrap_or_default().to_owned();
+                match file["yanked"] {
+                    serde_json::Value::Bool(false) | serde_json::Value::Null => name,
+                    _ => format!("{name} (yanked)"),
+                }
+            })
+            .collect()
+    }
+
+    /// The registry requests relayed since the last [`FaultProxy::forget_seen`].
+    fn registry_requests(&self) -> Vec<String> {
+        self.proxy
+            .seen()
+            .iter()
+            .map(|seen| format!("{} {}", seen.method, seen.path))
+            .collect()
+    }
+
+    fn logs(&self) -> String {
+        self.replicas
+            .iter()
+            .enumerate()
+            .map(|(i, pyoci)| format!("--- pyoci {i} ---\n{}\n", pyoci.log()))
+            .collect()
+    }
+}
+
+fn auth(credentials: (&str, &str)) -> Vec<(&'static str, String)> {
+    vec![("Authorization", basic_auth(credentials.0, credentials.1))]
+}
+
+/// Headers as the HTTP client takes them.
+fn headers<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    owned
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect()
+}
+
+fn wheels(versions: &[&str]) -> Vec<String> {
+    versions
+        .iter()
+        .map(|version| Stack::wheel_name(version))
+        .collect()
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
+fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn warm_listings_cost_one_registry_request_and_none_while_the_page_is_cached() {
+    let stack = Stack::start(60, 1);
+    for version in ["1.0", "1.1", "1.2"] {
+        stack.upload(0, version);
+    }
+    stack.proxy.forget_seen();
+    let cold = stack.page(0, OWNER);
+    let cold_requests = stack.registry_requests();
+    assert!(
+        cold_requests.len() >= 4,
+        "a cold listing reads the tag list and every version: {cold_requests:?}"
+    );
+
+    // The same credentials again: the cached page, no registry request at all.
+    stack.proxy.forget_seen();
+    assert_eq!(stack.page(0, OWNER), cold);
+    assert_eq!(stack.registry_requests(), Vec::<String>::new());
+
+    // The colleague reads the JSON API first (the registry accepts them, their token is
+    // cached, and so are the project's tags and documents)...
+    let json_api = format!("{}json", stack.page_url(0));
+    let api = stack.http.get_with(&json_api, &headers(&auth(COLLEAGUE)));
+    assert_eq!(api.status, 200, "{}", api.text());
+    // ...so their first page costs exactly one request: the tag list, which is where the
+    // registry judges their credentials for this repository.
+    stack.proxy.forget_seen();
+    assert_eq!(stack.page(0, COLLEAGUE), cold);
+    let warm_requests = stack.registry_requests();
+    assert_eq!(
+        warm_requests,
+        [format!("GET /v2/{NAMESPACE}/{PROJECT}/tags/list")],
+        "{}",
+        stack.logs()
+    );
+}
+
+#[test]
+fn caching_off_reads_the_registry_every_time() {
+    let stack = Stack::start(0, 1);
+    stack.upload(0, "1.0");
+    stack.page(0, OWNER);
+    stack.proxy.forget_seen();
+    stack.page(0, OWNER);
+    let requests = stack.registry_requests();
+    assert!(
+        requests.len() >= 2,
+        "PYOCI_CACHE_TTL=0 caches nothing: {requests:?}"
+    );
+}
+
+#[test]
+fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
+    let stack = Stack::start(60, 1);
+    stack.upload(0, "1.0");
+    let owner = stack.get(0, &headers(&auth(OWNER)));
+    assert_eq!(owner.status, 200, "{}", owner.text());
+    let etag = owner
+        .header("etag")
+        .expect("pages carry an ETag")
+        .to_owned();
+    // Cached now: the owner's next listing costs nothing.
+    stack.proxy.forget_seen();
+    assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
+    assert!(stack.registry_requests().is_empty());
+
+    let wrong_password = auth((OWNER.0, "not-the-password"));
+    let stranger = auth(STRANGER);
+    let anonymous = Vec::new();
+    for (who, credentials) in [
+        ("the owner with a wrong password", &wrong_password),
+        ("a user without rights here", &stranger),
+        ("an anonymous client", &anonymous),
+    ] {
+        for revalidating in [false, true] {
+            stack.proxy.forget_seen();
+            let mut request = headers(credentials);
+            if revalidating {
+                request.push(("If-None-Match", &etag));
+            }
+            let response = stack.get(0, &request);
+            assert!(
+                response.status == 401 || response.status == 403,
+                "{who} (revalidating: {revalidating}) got {}: {}",
+                response.status,
+                response.text()
+            );
+            assert!(
+                !stack.registry_requests().is_empty(),
+                "{who} was judged by the registry"
+            );
+        }
+    }
+    // The owner's page is still cached for the owner.
+    stack.proxy.forget_seen();
+    assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
+    assert!(stack.registry_requests().is_empty());
+}
+
+#[test]
+fn pages_revalidate_with_304_and_compress_with_gzip() {
+    let stack = Stack::start(60, 1);
+    stack.upload(0, "1.0");
+    let owner = auth(OWNER);
+    let first = stack.get(0, &headers(&owner));
+    assert_eq!(first.status, 200, "{}", first.text());
+    let etag = first
+        .header("etag")
+        .expect("pages carry an ETag")
+        .to_owned();
+    assert!(etag.starts_with('"'), "a strong ETag: {etag}");
+    // Clients keep pages privately and revalidate them on every use.
+    assert_eq!(first.header("cache-control"), Some("private, no-cache"));
+
+    stack.proxy.forget_seen();
+    let mut revalidate = headers(&owner);
+    revalidate.push(("If-None-Match", &etag));
+    let not_modified = stack.get(0, &revalidate);
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(not_modified.header("etag"), Some(etag.as_str()));
+    assert!(
+        stack.registry_requests().is_empty(),
+        "a repeat resolve costs no registry traffic"
+    );
+
+    // A new version changes the page, so the old ETag no longer matches.
+    stack.upload(0, "1.1");
+    let changed = stack.get(0, &revalidate);
+    assert_eq!(changed.status, 200);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+
+    let mut gzip = headers(&owner);
+    gzip.push(("Accept-Encoding", "gzip"));
+    let compressed = stack.get(0, &gzip);
+    assert_eq!(compressed.status, 200);
+    assert_eq!(compressed.header("content-encoding"), Some("gzip"));
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(compressed.body.as_slice())
+        .read_to_string(&mut html)
+        .expect("a gzip body");
+    assert_eq!(html, changed.text());
+    assert!(compressed.body.len() < changed.body.len());
+    // Files are archives already: never compressed again.
+    let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
+    let file = stack.http.get_with(&file_url, &gzip);
+    assert_eq!(file.status, 200);
+    assert_eq!(file.header("content-encoding"), None);
+}
+
+#[test]
+fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
+    // A TTL far longer than the test: only invalidation can make changes show.
+    let stack = Stack::start(600, 1);
+    stack.upload(0, "1.0");
+    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+
+    stack.upload(0, "1.1");
+    assert_eq!(
+        stack.files(0, OWNER),
+        wheels(&["1.1", "1.0"]),
+        "after an upload"
+    );
+
+    let owner = auth(OWNER);
+    let yank = format!("{}+yank/1.1", stack.page_url(0));
+    let yanked = stack.http.request("POST", &yank, &headers(&owner), None);
+    assert_eq!(yanked.status, 200, "{}", yanked.text());
+    assert_eq!(
+        stack.files(0, OWNER),
+        [
+            format!("{} (yanked)", Stack::wheel_name("1.1")),
+            Stack::wheel_name("1.0")
+        ],
+        "after a yank"
+    );
+
+    let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
+    let deleted = stack.http.delete(&file_url, &headers(&owner));
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(
+        stack.files(0, OWNER),
+        [format!("{} (yanked)", Stack::wheel_name("1.1"))],
+        "after deleting a file"
+    );
+
+    stack.upload(0, "1.2");
+    assert_eq!(
+        stack.files(0, OWNER),
+        [
+            Stack::wheel_name("1.2"),
+            format!("{} (yanked)", Stack::wheel_name("1.1"))
+        ],
+    );
+    let version_url = format!("{}1.2", stack.page_url(0));
+    let deleted = stack.http.delete(&version_url, &headers(&owner));
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(
+        stack.files(0, OWNER),
+        [format!("{} (yanked)", Stack::wheel_name("1.1"))],
+        "after deleting a version"
+    );
+}
+
+#[test]
+fn another_processs_writes_show_within_the_ttl() {
+    const TTL: Duration = Duration::from_secs(3);
+    // Slack for a listing that starts just before the TTL ends, on a busy machine.
+    const SLACK: Duration = Duration::from_secs(3);
+    let stack = Stack::start(TTL.as_secs(), 2);
+    stack.upload(0, "1.0");
+
+    // The second process caches the page...
+    let cached_at = Instant::now();
+    assert_eq!(stack.files(1, OWNER), wheels(&["1.0"]));
+    // ...the first publishes a new version...
+    stack.upload(0, "2.0");
+    let published = Instant::now();
+    // ...which the second shows within its TTL, after serving the cached page meanwhile.
+    let mut stale_answers = 0;
+    let shown = eventually(TTL + SLACK, || {
+        let files = stack.files(1, OWNER);
+        if files == wheels(&["1.0"]) {
+            stale_answers += 1;
+        }
+        files == wheels(&["2.0", "1.0"])
+    });
+    assert!(shown, "the new version never showed\n{}", stack.logs());
+    assert!(published.elapsed() <= TTL + SLACK);
+    if published.duration_since(cached_at) < TTL / 2 {
+        assert!(stale_answers > 0, "the cache was in play");
+    }
+
+    // Same for a deleted file.
+    let cached_at = Instant::now();
+    assert_eq!(stack.files(1, OWNER), wheels(&["2.0", "1.0"]));
+    let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
+    let deleted = stack.http.delete(&file_url, &headers(&auth(OWNER)));
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    let removed = Instant::now();
+    let mut stale_answers = 0;
+    let gone = eventually(TTL + SLACK, || {
+        let files = stack.files(1, OWNER);
+        if files.len() == 2 {
+            stale_answers += 1;
+        }
+        files == wheels(&["2.0"])
+    });
+    assert!(gone, "the deleted file never went\n{}", stack.logs());
+    assert!(removed.elapsed() <= TTL + SLACK);
+    if removed.duration_since(cached_at) < TTL / 2 {
+        assert!(stale_answers > 0, "the cache was in play");
+    }
+}
+
+/// A cold listing reads its version indexes at once, not a few at a time: with every
+/// manifest read held up at the relay, all of them are in flight together. It takes at
+/// most half the ordinary registry budget, so other clients still get slots.
+#[test]
+fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
+    const VERSIONS: usize = 24;
+    let slow_manifests = || {
+        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+            .method("GET")
+            .path_contains("/manifests/")
+    };
+    for (budget, expected) in [(None, VERSIONS), (Some("20"), 10)] {
+        let env: Vec<(&str, &str)> = budget
+            .map(|budget| ("PYOCI_MAX_REGISTRY_REQUESTS", budget))
+            .into_iter()
+            .collect();
+        let stack = Stack::start_with(60, 1, &env);
+        for minor in 0..VERSIONS {
+            stack.upload(0, &format!("1.{minor}"));
+        }
+        assert!(
+            stack.proxy.max_in_flight() < expected,
+            "uploads ran one at a time"
+        );
+        stack.proxy.set(slow_manifests());
+        assert_eq!(stack.files(0, OWNER).len(), VERSIONS);
+        assert_eq!(
+            stack.proxy.max_in_flight(),
+            expected,
+            "manifest reads in flight at once (PYOCI_MAX_REGISTRY_REQUESTS={budget:?})"
+        );
+    }
+}
