@@ -130,6 +130,7 @@ fn with_registry_ca(
         .fold(builder, |builder, certificate| {
             builder.add_root_certificate(certificate)
         }))
+}
 
 /// gzip for index pages (HTML and JSON) when the client accepts it. Files are never
 /// compressed again: wheels and sdists are archives already, and a `Range` must address
