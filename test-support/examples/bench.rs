@@ -160,7 +160,7 @@ fn command_line(program: &str, args: &[&str]) -> String {
 
 fn start_pyoci(settings: &Settings, extra: &[(&str, &str)]) -> Pyoci {
     let mut env = vec![
-        ("RUST_LOG", "warn"),
+        ("RUST_LOG", "warn,pyoci::server=info"),
         ("PYOCI_MAX_VERSIONS", "0"),
         ("PYOCI_WRITE_SETTLE_MS", "0"),
     ];
