@@ -28,9 +28,12 @@ fn upload(http: &HttpClient, url: &str, name: &str, version: &str) -> u16 {
         .status
 }
 
-/// The access-log lines of requests PyOCI made (its user agent), by protocol.
+/// The access-log lines (combined log format, `127.0.0.1 - - [...] "GET /v2/ HTTP/2.0" ...`)
+/// of requests PyOCI made (its user agent): how many came over HTTP/2, how many not.
 fn pyoci_requests(log: &str) -> (usize, usize) {
-    let lines = log.lines().filter(|line| line.contains(USER_AGENT));
+    let lines = log
+        .lines()
+        .filter(|line| line.starts_with("127.0.0.1 - ") && line.contains(USER_AGENT));
     lines.fold((0, 0), |(h2, other), line| {
         if line.contains(" HTTP/2.0\"") {
             (h2 + 1, other)

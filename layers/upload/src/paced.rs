@@ -88,7 +88,11 @@ mod tests {
                 Poll::Ready(None) => break,
             }
         }
-        assert_eq!((items, pauses), (6, 1), "one pause after the first four quarters");
+        assert_eq!(
+            (items, pauses),
+            (6, 1),
+            "one pause after the first four quarters"
+        );
     }
 
     #[test]
@@ -96,9 +100,15 @@ mod tests {
         let waker = futures_util::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         let mut paced = Paced::new(stream::iter([chunk(PACE_BYTES), chunk(1)]));
-        assert!(matches!(paced.poll_next_unpin(&mut cx), Poll::Ready(Some(_))));
+        assert!(matches!(
+            paced.poll_next_unpin(&mut cx),
+            Poll::Ready(Some(_))
+        ));
         assert!(paced.poll_next_unpin(&mut cx).is_pending());
-        assert!(matches!(paced.poll_next_unpin(&mut cx), Poll::Ready(Some(_))));
+        assert!(matches!(
+            paced.poll_next_unpin(&mut cx),
+            Poll::Ready(Some(_))
+        ));
         assert!(matches!(paced.poll_next_unpin(&mut cx), Poll::Ready(None)));
     }
 

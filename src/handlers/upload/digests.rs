@@ -365,6 +365,88 @@ mod tests {
         assert_eq!(digests.size, 11);
     }
 
+    fn form(fields: &[(&str, &str)]) -> Form {
+        let mut form = Form::new();
+        for (name, value) in fields {
+            form.push(*name, *value);
+        }
+        form
+    }
+
+    #[test]
+    fn only_the_declared_digests_are_wanted() {
+        let uv = form(&[("name", "x"), ("sha256_digest", "ab")]);
+        let wanted = WantedDigests::declared_in(&uv);
+        assert_eq!(
+            wanted,
+            WantedDigests {
+                md5: false,
+                blake2_256: false
+            }
+        );
+        let twine = form(&[
+            ("sha256_digest", "ab"),
+            ("md5_digest", "cd"),
+            ("blake2_256_digest", "ef"),
+        ]);
+        assert_eq!(WantedDigests::declared_in(&twine), WantedDigests::ALL);
+        let md5_only = form(&[("md5_digest", "cd")]);
+        assert_eq!(
+            WantedDigests::declared_in(&md5_only),
+            WantedDigests {
+                md5: true,
+                blake2_256: false
+            }
+        );
+        // Nothing declared before the file: it may come after it, so all are computed.
+        assert_eq!(
+            WantedDigests::declared_in(&form(&[("name", "x"), ("sha256_digest", "")])),
+            WantedDigests::ALL
+        );
+    }
+
+    #[tokio::test]
+    async fn undeclared_digests_are_not_computed() {
+        let chunks = vec![Ok::<_, std::io::Error>(Bytes::from("hello world"))];
+        let wanted = WantedDigests {
+            md5: false,
+            blake2_256: true,
+        };
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), wanted);
+        let _: Vec<_> = stream.collect().await;
+        let digests = handle.result().unwrap();
+        assert_eq!(digests.md5, None);
+        assert_eq!(
+            digests.blake2_256.as_deref(),
+            Some("256c83b297114d201b30179f3f0ef0cace9783622da5974326b436178aeef610")
+        );
+        assert_eq!(
+            digests.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_file_is_hashed_off_thread_without_losing_a_chunk() {
+        // More chunks than the hashers' queues hold, so the stream waits for room.
+        let chunks: Vec<_> = (0..200u32)
+            .map(|i| Ok::<_, std::io::Error>(Bytes::from(vec![(i % 251) as u8; 4096])))
+            .collect();
+        let whole: Vec<u8> = chunks
+            .iter()
+            .flat_map(|c| c.as_ref().unwrap().to_vec())
+            .collect();
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
+        let _: Vec<_> = stream.collect().await;
+        let digests = handle.result().unwrap();
+        assert_eq!(digests.md5, Some(hex(&Md5::digest(&whole))));
+        assert_eq!(
+            digests.blake2_256,
+            Some(hex(&Blake2b::<U32>::digest(&whole)))
+        );
+        assert_eq!(digests.size, whole.len() as u64);
+    }
+
     #[tokio::test]
     async fn a_failed_stream_yields_the_clients_error() {
         let chunks = vec![
