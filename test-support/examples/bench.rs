@@ -308,10 +308,9 @@ fn wrk(settings: &Settings, url: &str, auth: Option<&str>) -> WrkResult {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0.0);
     let non_2xx = text.contains("Non-2xx");
-    assert!(
-        !non_2xx && requests > 0.0,
-        "wrk against {url} got errors:\n{text}"
-    );
+    // No answer within the run is a result (a cold 1,000-version listing under load may
+    // take longer than the run), errors are not.
+    assert!(!non_2xx, "wrk against {url} got errors:\n{text}");
     WrkResult {
         requests_per_second: field("Requests/sec:").parse().unwrap_or(0.0),
         p50_ms: millis(&field("50%")),
@@ -381,6 +380,13 @@ fn listing(settings: &Settings, setup: &Setup, projects: &[Project]) {
     println!("| --- | --- | ---: | ---: | ---: | ---: |");
     for project in projects {
         let row = |server: &str, result: &WrkResult, registry: Option<f64>| {
+            if result.requests == 0.0 {
+                println!(
+                    "| {} versions | {server} | no listing completed in {} s | | | |",
+                    project.versions, settings.seconds
+                );
+                return;
+            }
             println!(
                 "| {} versions | {server} | {:.0} | {:.1} | {:.1} | {} |",
                 project.versions,
@@ -409,7 +415,7 @@ fn listing(settings: &Settings, setup: &Setup, projects: &[Project]) {
             assert_eq!(first.status, 200, "{}", first.text());
             let before = setup.relay.seen().len();
             let result = wrk(settings, &url, Some(&setup.auth));
-            let registry = (setup.relay.seen().len() - before) as f64 / result.requests;
+            let registry = (setup.relay.seen().len() - before) as f64 / result.requests.max(1.0);
             setup.relay.forget_seen();
             row(label, &result, Some(registry));
         }
