@@ -1,0 +1,66 @@
+//! The digests an upload declares (twine sends sha256, md5 and blake2_256 before the file)
+//! are each checked against the bytes received, now that only declared ones are computed.
+
+use std::path::Path;
+
+use blake2::{digest::consts::U32, Blake2b, Digest};
+use md5::Md5;
+use pyoci_test_support::{
+    minimal_wheel, sha256_hex, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
+};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// twine's form: the fields, the three digests, then the file.
+fn twine_form(version: &str, wheel: &[u8], md5: &str, blake2: &str) -> Multipart {
+    Multipart::new()
+        .text(":action", "file_upload")
+        .text("protocol_version", "1")
+        .text("name", "digested")
+        .text("version", version)
+        .text("filetype", "bdist_wheel")
+        .text("pyversion", "py3")
+        .text("sha256_digest", &sha256_hex(wheel))
+        .text("md5_digest", md5)
+        .text("blake2_256_digest", blake2)
+        .file(
+            "content",
+            &format!("digested-{version}-py3-none-any.whl"),
+            "application/octet-stream",
+            wheel,
+        )
+}
+
+#[test]
+fn every_declared_digest_is_checked() {
+    let registry = Registry::start(RegistryAuth::None);
+    let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &[]);
+    let http = HttpClient::new();
+    let url = format!("{}/{}/ns/", pyoci.base_url(), registry.url_segment());
+    let wheel = minimal_wheel("digested", "1.0.0", b"checked");
+    let md5 = hex(&Md5::digest(&wheel));
+    let blake2 = hex(&Blake2b::<U32>::digest(&wheel));
+    let wrong = "0".repeat(32);
+    let wrong_long = "0".repeat(64);
+
+    let bad_md5 = http.post_multipart(&url, twine_form("1.0.0", &wheel, &wrong, &blake2), &[]);
+    assert_eq!(bad_md5.status, 400, "{}", bad_md5.text());
+    assert!(
+        bad_md5.text().contains("md5_digest mismatch"),
+        "{}",
+        bad_md5.text()
+    );
+
+    let bad_blake2 = http.post_multipart(&url, twine_form("1.0.0", &wheel, &md5, &wrong_long), &[]);
+    assert_eq!(bad_blake2.status, 400, "{}", bad_blake2.text());
+    assert!(
+        bad_blake2.text().contains("blake2_256_digest mismatch"),
+        "{}",
+        bad_blake2.text()
+    );
+
+    let good = http.post_multipart(&url, twine_form("1.0.0", &wheel, &md5, &blake2), &[]);
+    assert_eq!(good.status, 200, "{}", good.text());
+}
