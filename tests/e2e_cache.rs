@@ -472,7 +472,9 @@ fn another_processs_writes_show_within_the_ttl() {
 fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
     const VERSIONS: usize = 24;
     let slow_manifests = || {
-        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+        // Long enough that every read of a listing arrives while the first is held, even
+        // on a busy machine.
+        FaultRule::new(Fault::Delay(Duration::from_secs(1)))
             .method("GET")
             .path_contains("/manifests/")
     };
