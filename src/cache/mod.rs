@@ -227,7 +227,7 @@ impl Caches {
         }
     }
 
-    /// Keeps a document by its digest; `bytes` is its size as the registry sent it.
+    /// Keeps a document by its digest; `bytes` is about what it takes parsed.
     pub fn store_document(
         &self,
         project: &Project,
@@ -238,8 +238,7 @@ impl Caches {
         if !self.enabled() {
             return;
         }
-        // Parsed, a document takes about twice its JSON's bytes.
-        let weight = ENTRY_OVERHEAD + project_weight(project) + 2 * bytes;
+        let weight = ENTRY_OVERHEAD + project_weight(project) + bytes;
         let key = Key::Document(project.clone(), digest.as_str().to_owned());
         self.lock()
             .entries

@@ -177,7 +177,7 @@ async fn read_indexes(
             // Listings skip tags that hold something else, as they skip non-version tags.
             Ok::<_, Error>(match read_tag(oci, repo, &version).await? {
                 TagContent::Index(index, digest) => {
-                    let bytes = serde_json::to_vec(&index).map_or(0, |json| json.len());
+                    let bytes = approx_bytes(&index);
                     let index = Arc::new(index);
                     caches.store_document(project, &digest, index.clone(), bytes);
                     caches.store_tag(project, &tag, read, TagTarget::Index(digest));
@@ -193,6 +193,24 @@ async fn read_indexes(
         .try_collect()
         .await?;
     Ok(indexes.into_iter().flatten().collect())
+}
+
+/// About the bytes an index takes in memory, for the cache's bound: its entries' strings
+/// plus a fixed share per entry (digests, sizes, map nodes). Cheaper than serializing it.
+fn approx_bytes(index: &ImageIndex) -> usize {
+    const PER_ENTRY: usize = 256;
+    index
+        .manifests
+        .iter()
+        .map(|entry| {
+            let annotations: usize = entry
+                .annotations
+                .iter()
+                .map(|(key, value)| key.len() + value.len())
+                .sum();
+            PER_ENTRY + entry.media_type.len() + annotations
+        })
+        .sum()
 }
 
 /// The URL path of a project page, under the configured prefix.
