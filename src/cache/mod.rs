@@ -77,7 +77,9 @@ pub struct Snapshot {
 enum Key {
     Document(Project, String),
     Tag(Project, String),
-    Page(Project, Fingerprint),
+    /// The last part is the page's own path: its links are built on the URL as the client
+    /// wrote it (the registry segment may be spelled several ways).
+    Page(Project, Fingerprint, String),
 }
 
 enum Value {
@@ -160,16 +162,22 @@ impl Caches {
             .map_or(true, |write| read.epoch >= write.epoch)
     }
 
-    /// The page cache key of `credentials` for `project`; `None` when pages are not cached.
-    pub fn page_key(&self, project: Project, credentials: &Credentials) -> Option<PageKey> {
+    /// The page cache key of `credentials` for `project`'s page at `path`; `None` when
+    /// pages are not cached.
+    pub fn page_key(
+        &self,
+        project: Project,
+        path: &str,
+        credentials: &Credentials,
+    ) -> Option<PageKey> {
         let fingerprint = self.fingerprints.as_ref()?.fingerprint(credentials);
-        Some(PageKey(project, fingerprint))
+        Some(PageKey(project, fingerprint, path.to_owned()))
     }
 
     /// The page cached for these credentials, if still fresh.
     pub fn page(&self, key: &PageKey) -> Option<SharedPage> {
         let mut inner = self.lock();
-        let cache_key = Key::Page(key.0.clone(), key.1);
+        let cache_key = Key::Page(key.0.clone(), key.1, key.2.clone());
         let (page, read) = match inner.entries.get(&cache_key)? {
             Value::Page(page, read) => (page.clone(), *read),
             _ => return None,
@@ -184,12 +192,14 @@ impl Caches {
     /// Keeps `page`, read since `read`, for its caller.
     pub fn store_page(&self, key: PageKey, read: Snapshot, page: SharedPage) {
         // Its renderings double it, about (HTML and JSON are each near the model's size).
-        let weight = ENTRY_OVERHEAD + 3 * page_weight(page.page());
+        let weight = ENTRY_OVERHEAD + key.2.len() + 3 * page_weight(page.page());
         let mut inner = self.lock();
         if self.fresh(&inner, &key.0, &read) {
-            inner
-                .entries
-                .insert(Key::Page(key.0, key.1), Value::Page(page, read), weight);
+            inner.entries.insert(
+                Key::Page(key.0, key.1, key.2),
+                Value::Page(page, read),
+                weight,
+            );
         }
     }
 
@@ -294,7 +304,7 @@ impl Drop for InvalidateOnDrop<'_> {
 
 /// Which cached page a caller may get: the project and their credentials' fingerprint.
 #[derive(Clone, Debug)]
-pub struct PageKey(Project, Fingerprint);
+pub struct PageKey(Project, Fingerprint, String);
 
 fn project_weight(project: &Project) -> usize {
     project.registry.len() + project.repository.len()
@@ -340,7 +350,9 @@ mod tests {
     #[test]
     fn pages_are_given_only_to_the_same_credentials() {
         let caches = Caches::new(Duration::from_secs(60), 1 << 20);
-        let key = caches.page_key(project("acme/demo"), &alice()).unwrap();
+        let key = caches
+            .page_key(project("acme/demo"), "/p/", &alice())
+            .unwrap();
         caches.store_page(key.clone(), caches.snapshot(), page());
         assert!(caches.page(&key).is_some());
         let wrong = Credentials::Basic {
@@ -348,18 +360,26 @@ mod tests {
             password: pyoci_basic_auth::Secret::new("wrong"),
         };
         for other in [wrong, Credentials::Anonymous] {
-            let other = caches.page_key(project("acme/demo"), &other).unwrap();
+            let other = caches
+                .page_key(project("acme/demo"), "/p/", &other)
+                .unwrap();
             assert!(caches.page(&other).is_none());
         }
-        let elsewhere = caches.page_key(project("acme/other"), &alice()).unwrap();
+        let elsewhere = caches
+            .page_key(project("acme/other"), "/p/", &alice())
+            .unwrap();
         assert!(caches.page(&elsewhere).is_none());
+        let spelled_otherwise = caches
+            .page_key(project("acme/demo"), "/q/", &alice())
+            .unwrap();
+        assert!(caches.page(&spelled_otherwise).is_none());
     }
 
     #[test]
     fn a_write_refuses_entries_read_before_it() {
         let caches = Caches::new(Duration::from_secs(60), 1 << 20);
         let demo = project("acme/demo");
-        let key = caches.page_key(demo.clone(), &alice()).unwrap();
+        let key = caches.page_key(demo.clone(), "/p/", &alice()).unwrap();
         let before = caches.snapshot();
         caches.store_page(key.clone(), before, page());
         caches.store_tag(&demo, "1.0", before, TagTarget::Skipped);
@@ -385,7 +405,7 @@ mod tests {
         assert_eq!(caches.tag(&demo, "1.0"), None);
 
         let off = Caches::new(Duration::ZERO, 1 << 20);
-        assert!(off.page_key(demo.clone(), &alice()).is_none());
+        assert!(off.page_key(demo.clone(), "/p/", &alice()).is_none());
         off.store_tag(&demo, "1.0", off.snapshot(), TagTarget::Skipped);
         let digest = Digest::sha256_of(b"x");
         off.store_document(&demo, &digest, Arc::new(ImageIndex::new(vec![])), 10);

@@ -30,13 +30,13 @@ pub async fn project_page(
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
+    let page_path = project_path(app.config.prefix(), &target, &name);
     if name.normalized() != project {
-        return Ok(redirect(&project_path(app.config.prefix(), &target, &name)));
+        return Ok(redirect(&page_path));
     }
     let repo = repository(&target, &name);
-    let key = app
-        .caches
-        .page_key(Project::new(&target.registry, &repo), &credentials);
+    let project = Project::new(&target.registry, &repo);
+    let key = app.caches.page_key(project, &page_path, &credentials);
     if let Some(page) = key.as_ref().and_then(|key| app.caches.page(key)) {
         return Ok(index_page(page));
     }
