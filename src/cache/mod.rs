@@ -22,6 +22,7 @@
 
 mod bounded;
 mod fingerprint;
+mod turns;
 
 use std::{
     collections::HashMap,
@@ -38,6 +39,7 @@ use pyoci_oci::{Digest, ImageIndex};
 
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
+use turns::Turns;
 
 /// A repository in a registry: what a write invalidates.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -102,6 +104,8 @@ pub struct Caches {
     fingerprints: Option<FingerprintKey>,
     epoch: AtomicU64,
     inner: Mutex<Inner>,
+    /// Who reads a missing page: one request per page, the others wait and take its result.
+    page_turns: Turns<PageKey>,
 }
 
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
@@ -124,6 +128,7 @@ impl Caches {
             ttl,
             fingerprints,
             epoch: AtomicU64::new(0),
+            page_turns: Turns::default(),
             inner: Mutex::new(Inner {
                 entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
                 writes: HashMap::new(),
@@ -187,6 +192,14 @@ impl Caches {
         }
         inner.entries.remove(&cache_key);
         None
+    }
+
+    /// The turn to read the page of `key` from the registry. Requests for a page that is
+    /// not cached take turns, and look in the cache again once it is theirs: when an entry
+    /// expires under load, one request reads the page and the others get its result,
+    /// instead of each reading every version again.
+    pub async fn page_turn(&self, key: &PageKey) -> tokio::sync::OwnedMutexGuard<()> {
+        self.page_turns.take(key.clone()).await
     }
 
     /// Keeps `page`, read since `read`, for its caller.
@@ -303,7 +316,7 @@ impl Drop for InvalidateOnDrop<'_> {
 }
 
 /// Which cached page a caller may get: the project and their credentials' fingerprint.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct PageKey(Project, Fingerprint, String);
 
 fn project_weight(project: &Project) -> usize {

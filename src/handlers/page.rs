@@ -40,6 +40,17 @@ pub async fn project_page(
     if let Some(page) = key.as_ref().and_then(|key| app.caches.page(key)) {
         return Ok(index_page(page));
     }
+    let _turn = match &key {
+        Some(key) => {
+            let turn = app.caches.page_turn(key).await;
+            // Whoever had the turn before may have just read it.
+            if let Some(page) = app.caches.page(key) {
+                return Ok(index_page(page));
+            }
+            Some(turn)
+        }
+        None => None,
+    };
     let read = app.caches.snapshot();
     let mut response = read_project_page(app, target, name, credentials, read).await?;
     if let Some(key) = key {
