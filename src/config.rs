@@ -162,6 +162,10 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub registry_idle_timeout_secs: Option<u64>,
+
+    /// The public fallback (`PYOCI_FALLBACK_INDEX`, `PYOCI_PRIVATE_NAMES`, ...).
+    #[command(flatten)]
+    pub fallback: crate::fallback::FallbackSettings,
 }
 
 impl Config {

@@ -10,6 +10,7 @@ mod body;
 pub mod config;
 pub mod credential_realms;
 mod error;
+pub mod fallback;
 mod handlers;
 mod layout;
 pub mod package;

@@ -35,7 +35,7 @@ use crate::{
 /// How many version indexes a listing fetches at once.
 const CONCURRENT_INDEX_READS: usize = 8;
 
-type Oci = OciClient<RegistryService>;
+pub(crate) type Oci = OciClient<RegistryService>;
 
 /// The OCI repository of a project: `<namespace>/<project with - as _>`.
 fn repository(target: &Target, name: &ProjectName) -> String {

@@ -25,6 +25,7 @@ pub async fn project_page(
     }
     let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
+    let registry = target.registry.clone();
     let releases = match read_releases(&oci, &repo, &name, app.config.max_versions).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
@@ -33,9 +34,13 @@ pub async fn project_page(
                 namespace: format!("{}/{project}", target.namespace),
                 ..target
             };
-            return project_list(app, namespace, credentials)
-                .await
-                .map_err(|_| Error::NotFound(message));
+            return match project_list(app, namespace, credentials).await {
+                Ok(list) => Ok(list),
+                Err(_) => elsewhere(app, &oci, &registry, &repo, &name, message).await,
+            };
+        }
+        Err(err) if app.config.fallback.may_be_unknown(&registry, &err) => {
+            return elsewhere(app, &oci, &registry, &repo, &name, err.to_string()).await;
         }
         releases => releases?,
     };
@@ -57,4 +62,27 @@ pub async fn project_page(
     Ok(index_page(
         ProjectPage::new(name.normalized(), files).with_versions(versions),
     ))
+}
+
+/// A project the registry did not list: the public index's page when the registry says it
+/// does not exist and the name may fall back (see [`crate::fallback`]), else 404.
+async fn elsewhere(
+    app: &App,
+    oci: &super::Oci,
+    registry: &pyoci_oci::Registry,
+    repo: &str,
+    name: &ProjectName,
+    message: String,
+) -> Result<Response<Body>, Error> {
+    let settings = &app.config.fallback;
+    let Some(redirect) = settings.page_redirect(name) else {
+        return Err(Error::NotFound(message));
+    };
+    if let Some(refusal) = settings.private_name_refusal(name, repo) {
+        return Err(refusal);
+    }
+    match crate::fallback::registry_lacks(settings, oci, registry, repo).await? {
+        true => Ok(redirect),
+        false => Err(Error::NotFound(message)),
+    }
 }
