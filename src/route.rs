@@ -57,6 +57,11 @@ pub enum Route {
     },
     /// `GET .../<project>/json`: the PyPI-style JSON the original PyOCI serves for Renovate.
     ProjectJson { target: Target, project: String },
+    /// `GET /<registry>/<namespace>/+about/`: the namespace's page for people.
+    AboutNamespace { target: Target },
+    /// `GET /<registry>/<namespace>/+about/<project>/`: the project's page for people. `+`
+    /// is in no project, file or repository name, so this never shadows a project.
+    AboutProject { target: Target, project: String },
     /// `POST /<registry>/<namespace>/`: the legacy upload API.
     Upload { target: Target },
     /// `POST .../<project>/+yank/<version or filename>` (or `+unyank`): PEP 592 yanking.
@@ -78,6 +83,8 @@ impl Route {
             | Route::DeleteFile { target, .. }
             | Route::DeleteVersion { target, .. }
             | Route::ProjectJson { target, .. }
+            | Route::AboutNamespace { target }
+            | Route::AboutProject { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => Some(target),
             Route::Health | Route::AddSlash { .. } => None,
@@ -112,6 +119,8 @@ const USAGE: &str = "PyOCI URLs look like /<registry>/<namespace>/<project>/, e.
 const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
 /// devpi's simple-index segment, which hatch probes before uploading.
 const DEVPI_SIMPLE: &str = "+simple";
+/// The segment before a page for people (PyPI keeps `/project/` apart from `/simple/`).
+pub const ABOUT: &str = "+about";
 /// What PEP 658 appends to a file's URL for its core metadata.
 pub const METADATA_SUFFIX: &str = ".metadata";
 
@@ -201,6 +210,22 @@ pub fn route_with_fixed_registry(
         return Err(RouteError::MethodNotAllowed {
             allow: "GET, HEAD, POST (upload) and DELETE (files and versions)",
         });
+    }
+    if trailing_slash {
+        match rest.as_slice() {
+            [namespace @ .., about] if about == ABOUT => {
+                return Ok(Route::AboutNamespace {
+                    target: target(registry_segment, namespace)?,
+                });
+            }
+            [namespace @ .., about, project] if about == ABOUT => {
+                return Ok(Route::AboutProject {
+                    target: target(registry_segment, namespace)?,
+                    project: project.clone(),
+                });
+            }
+            _ => {}
+        }
     }
     // hatch looks for existing files at devpi's `<upload-url>/+simple/<project>/`.
     if let [namespace @ .., simple, project] = rest.as_slice() {
@@ -365,10 +390,29 @@ mod tests {
             | Route::DeleteFile { target, .. }
             | Route::DeleteVersion { target, .. }
             | Route::ProjectJson { target, .. }
+            | Route::AboutNamespace { target }
+            | Route::AboutProject { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => target,
             other => panic!("no target in {other:?}"),
         }
+    }
+
+    #[test]
+    fn pages_for_people_never_shadow_projects() {
+        assert!(matches!(
+            get(&format!("/{REG}/acme/team/+about/")).unwrap(),
+            Route::AboutNamespace { target } if target.namespace == "acme/team"
+        ));
+        assert!(matches!(
+            get(&format!("/{REG}/acme/+about/hello/")).unwrap(),
+            Route::AboutProject { target, project } if target.namespace == "acme" && project == "hello"
+        ));
+        // The simple pages keep their paths.
+        assert!(matches!(
+            get(&format!("/{REG}/acme/about/")).unwrap(),
+            Route::ProjectPage { project, .. } if project == "about"
+        ));
     }
 
     #[test]

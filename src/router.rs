@@ -100,6 +100,14 @@ async fn dispatch(
         Route::ProjectJson { target, project } => {
             handlers::project_json(&app, target, project, credentials).await
         }
+        Route::AboutNamespace { target } => {
+            let site = handlers::Site::of(&request);
+            handlers::about_namespace(&app, target, site, credentials).await
+        }
+        Route::AboutProject { target, project } => {
+            let site = handlers::Site::of(&request);
+            handlers::about_project(&app, target, project, site, credentials).await
+        }
         Route::Yank {
             target,
             project,

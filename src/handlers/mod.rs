@@ -2,6 +2,7 @@
 //! credentials, speaks to the registry through an [`OciClient`], and returns a response or
 //! an [`Error`].
 
+mod about;
 mod delete;
 mod file;
 mod index_writer;
@@ -12,6 +13,7 @@ mod stored;
 mod upload;
 mod yank;
 
+pub use about::{about_namespace, about_project, Site};
 pub use delete::{delete_file, delete_version};
 pub use file::{get_file, FileRequest};
 pub use index_writer::WriteLocks;
