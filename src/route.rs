@@ -34,6 +34,10 @@ pub enum Route {
     /// `GET .../<project>/`: the simple-index page. With a namespace of several segments the
     /// path may also name a namespace; the handler falls back to its project list.
     ProjectPage { target: Target, project: String },
+    /// `GET /<registry>/<namespace>/+simple/<project>/`: the project page at devpi's path,
+    /// which hatch reads before uploading to skip files that exist. Private files only: a
+    /// public file of the same name must never make hatch skip a private upload.
+    UploadProbe { target: Target, project: String },
     /// `GET .../<project>` without the slash.
     AddSlash { location: String },
     /// `GET .../<project>/<filename>`: a file.
@@ -85,6 +89,7 @@ impl Route {
             | Route::ProjectJson { target, .. }
             | Route::AboutNamespace { target }
             | Route::AboutProject { target, .. }
+            | Route::UploadProbe { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => Some(target),
             Route::Health | Route::AddSlash { .. } => None,
@@ -230,7 +235,7 @@ pub fn route_with_fixed_registry(
     // hatch looks for existing files at devpi's `<upload-url>/+simple/<project>/`.
     if let [namespace @ .., simple, project] = rest.as_slice() {
         if simple == DEVPI_SIMPLE && is_read && trailing_slash {
-            return Ok(Route::ProjectPage {
+            return Ok(Route::UploadProbe {
                 target: target(registry_segment, namespace)?,
                 project: project.clone(),
             });
@@ -392,6 +397,7 @@ mod tests {
             | Route::ProjectJson { target, .. }
             | Route::AboutNamespace { target }
             | Route::AboutProject { target, .. }
+            | Route::UploadProbe { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => target,
             other => panic!("no target in {other:?}"),
@@ -460,7 +466,7 @@ mod tests {
         assert!(matches!(get("/").unwrap_err(), RouteError::NotFound(_)));
         assert_eq!(get("/health").unwrap(), Route::Health);
         let devpi = get("/ghcr.io/acme/team/+simple/hello/").unwrap();
-        assert!(matches!(&devpi, Route::ProjectPage { project, .. } if project == "hello"));
+        assert!(matches!(&devpi, Route::UploadProbe { project, .. } if project == "hello"));
         assert_eq!(target_of(devpi).namespace, "acme/team");
     }
 

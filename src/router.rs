@@ -100,6 +100,10 @@ async fn dispatch(
         Route::ProjectJson { target, project } => {
             handlers::project_json(&app, target, project, credentials).await
         }
+        Route::UploadProbe { target, project } => {
+            let page = handlers::project_page(&app, target, project, credentials).await?;
+            crate::fallback::private_only(page)
+        }
         Route::AboutNamespace { target } => {
             let site = handlers::Site::of(&request);
             handlers::about_namespace(&app, target, site, credentials).await

@@ -211,6 +211,19 @@ fn private_names_and_missing_private_versions_never_fall_back() {
     assert_eq!(public.requests_for(PROJECT).len(), 0, "{}", public.log());
     assert_eq!(public.requests_for(CLAIMED).len(), 0, "{}", public.log());
 
+    // hatch's probe for existing files before an upload (devpi's `+simple/`) sees private
+    // files only: a public file of the same name must not make it skip the upload.
+    let probe = stack.get(
+        &format!("{}+simple/{PUBLIC}/", stack.index_url(NAMESPACE)),
+        Some(ALICE),
+    );
+    assert_eq!(probe.status, 404, "{}", probe.text());
+    let probe = stack.get(
+        &format!("{}+simple/{PROJECT}/", stack.index_url(NAMESPACE)),
+        Some(ALICE),
+    );
+    assert_eq!(probe.status, 200, "{}", probe.text());
+
     // The namespace's list stays private; /json redirects to the public JSON API.
     let list = stack.get(&stack.index_url(NAMESPACE), Some(ALICE));
     assert_eq!(list.status, 200, "{}", list.text());

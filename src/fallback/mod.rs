@@ -130,6 +130,20 @@ fn temporary_redirect(location: &str) -> Response<Body> {
     response
 }
 
+/// `page` unless it is the fallback's redirect, which becomes a 404: for readers that must
+/// see the registry's files only (hatch's probe for files that already exist before an
+/// upload; a public file of the same name would make it skip the private upload).
+pub fn private_only(page: Response<Body>) -> Result<Response<Body>, Error> {
+    let fallback_redirect = page.status() == StatusCode::FOUND
+        && page.headers().get(header::CACHE_CONTROL) == Some(&HeaderValue::from_static("no-store"));
+    if fallback_redirect {
+        return Err(Error::NotFound(
+            "no such project in the registry (the public fallback is for installs only)".into(),
+        ));
+    }
+    Ok(page)
+}
+
 /// Asks the registry again whether it knows `repo`: `Ok(true)` only for a definite "no such
 /// repository" ([`FallbackSettings::verdict`]); `Ok(false)` when it knows the repository or
 /// answers 404 otherwise (the caller's own 404 stands); the registry's error for anything
