@@ -1,6 +1,7 @@
 //! What every handler shares: the settings and the outgoing registry stack.
 
 use pyoci_basic_auth::Credentials;
+use pyoci_metrics::RegistryMetrics;
 use pyoci_oci::{HttpClient, OciClient, Registry};
 use pyoci_retry::Retry;
 use pyoci_token_exchange::TokenExchange;
@@ -10,8 +11,8 @@ use crate::{config::Config, handlers::WriteLocks, route::Target};
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
 /// challenges, reads are retried after transient faults, a bounded number of requests is in
-/// flight, over a pooled HTTP client.
-pub type RegistryService = TokenExchange<Retry<ConcurrencyLimit<HttpClient>>>;
+/// flight, counted in metrics, over a pooled HTTP client.
+pub type RegistryService = TokenExchange<Retry<ConcurrencyLimit<RegistryMetrics<HttpClient>>>>;
 
 /// Shared state of the handlers.
 pub struct App {

@@ -98,6 +98,29 @@ pub struct Config {
     /// turn. A streamed upload holds one for its whole length.
     #[arg(long, env = "PYOCI_MAX_REGISTRY_REQUESTS", default_value_t = 256)]
     pub max_registry_requests: usize,
+
+    // --- Operations: metrics, logs (issue 11) ---
+    /// Port of a listener of its own serving Prometheus metrics at `/metrics` (nothing
+    /// else), so that metrics never share the index's URL space; unset: no metrics.
+    #[arg(long, env = "PYOCI_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+
+    /// Address of the metrics listener; default: the address of PYOCI_HOST.
+    #[arg(long, env = "PYOCI_METRICS_HOST")]
+    pub metrics_host: Option<IpAddr>,
+
+    /// Log format: `text` (for people) or `json` (one JSON object per line).
+    #[arg(long, env = "PYOCI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`PYOCI_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 impl Config {

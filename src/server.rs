@@ -12,7 +12,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tower::BoxError;
 
-use crate::{config::Config, stack::pyoci_service};
+use crate::{config::Config, stack::pyoci_service_with_metrics};
 
 /// At most this many request headers.
 const MAX_HEADERS: usize = 64;
@@ -23,6 +23,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 /// Binds the configured address and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), BoxError> {
+    crate::startup::log_config_summary(&config);
     let address = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(address)
         .await
@@ -33,7 +34,10 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         .header_read_timeout(Duration::from_secs(config.header_timeout_secs))
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD_BYTES);
-    let service = pyoci_service::<Incoming>(config)?;
+    // Metrics: one set, fed by the stack and served on PYOCI_METRICS_PORT.
+    let metrics = pyoci_metrics::Metrics::new();
+    crate::metrics_server::start(&config, metrics.clone()).await?;
+    let service = pyoci_service_with_metrics::<Incoming>(config, metrics)?;
     let connections = GracefulShutdown::new();
 
     let shutdown = shutdown_signal();

@@ -15,6 +15,7 @@ use crate::access::{access_key, origin_of};
 use crate::cache::{OriginKey, TokenCache, TokenKey};
 use crate::challenge::challenges_in;
 use crate::headers::{basic_authorization, bearer_authorization};
+use crate::layer::LookupObserver;
 use crate::realm::{fetch_token, RealmAnswer};
 use crate::{RealmPolicy, TokenExchangeError};
 
@@ -34,14 +35,21 @@ pub struct TokenExchange<S> {
     inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
+    on_lookup: LookupObserver,
 }
 
 impl<S> TokenExchange<S> {
-    pub(crate) fn new(inner: S, cache: Arc<TokenCache>, realms: RealmPolicy) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        cache: Arc<TokenCache>,
+        realms: RealmPolicy,
+        on_lookup: LookupObserver,
+    ) -> Self {
         Self {
             inner,
             cache,
             realms,
+            on_lookup,
         }
     }
 }
@@ -68,6 +76,7 @@ where
             ready,
             self.cache.clone(),
             self.realms.clone(),
+            self.on_lookup.clone(),
             req,
         ))
     }
@@ -85,6 +94,7 @@ async fn authorize<S>(
     mut inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
+    on_lookup: LookupObserver,
     mut req: Request<reqwest::Body>,
 ) -> Result<Response<reqwest::Body>, BoxError>
 where
@@ -122,6 +132,7 @@ where
     let now = Instant::now();
     let sent = if let Some(token) = cache.token(&token_key, now) {
         req.headers_mut().insert(AUTHORIZATION, token);
+        on_lookup.observe(true);
         Sent::CachedToken
     } else if let Some(basic) = basic.clone().filter(|_| cache.uses_basic(&origin, now)) {
         req.headers_mut().insert(AUTHORIZATION, basic);
@@ -162,6 +173,7 @@ where
             );
             Credentials::Anonymous
         };
+        on_lookup.observe(false);
         let token = match fetch_token(inner.clone(), bearer, realm_credentials).await? {
             RealmAnswer::Token(token) => token,
             RealmAnswer::Rejected(refusal) => return Ok(refusal),
