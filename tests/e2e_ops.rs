@@ -297,3 +297,23 @@ fn json_logs_parse_have_access_lines_and_no_secrets() {
         assert!(!log.contains(&secret), "a secret is in the log: {secret}");
     }
 }
+
+#[test]
+fn healthcheck_mode_says_whether_pyoci_answers() {
+    let pyoci = Pyoci::start(std::path::Path::new(env!("CARGO_BIN_EXE_pyoci")), &[]);
+    let check = |port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pyoci"))
+            .arg("healthcheck")
+            .env("PORT", port.to_string())
+            .env_remove("PYOCI_TLS_CERT")
+            .output()
+            .unwrap()
+    };
+    let healthy = check(pyoci.port());
+    assert!(healthy.status.success(), "{healthy:?}");
+
+    let closed = pyoci_test_support::free_port();
+    let unhealthy = check(closed);
+    assert_eq!(unhealthy.status.code(), Some(1), "{unhealthy:?}");
+    assert!(String::from_utf8_lossy(&unhealthy.stderr).contains("unhealthy"));
+}
