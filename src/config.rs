@@ -112,6 +112,15 @@ pub struct Config {
     /// Log format: `text` (for people) or `json` (one JSON object per line).
     #[arg(long, env = "PYOCI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// PEM certificate chain for HTTPS (with PYOCI_TLS_KEY); HTTP/2 is offered by ALPN.
+    /// Reloaded when the file changes.
+    #[arg(long, env = "PYOCI_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of PYOCI_TLS_CERT. Reloaded when the file changes.
+    #[arg(long, env = "PYOCI_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// How log lines are written (`PYOCI_LOG_FORMAT`).

@@ -21,6 +21,7 @@ mod router;
 mod server;
 mod stack;
 mod startup;
+mod tls;
 
 pub use body::Body;
 pub use config::Config;

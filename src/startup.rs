@@ -26,6 +26,7 @@ pub fn log_config_summary(config: &Config) {
         write_settle_ms = config.write_settle_ms,
         metrics_port = ?config.metrics_port,
         log_format = ?config.log_format,
+        tls = config.tls_cert.is_some(),
         "configuration"
     );
 }

@@ -5,7 +5,8 @@
 //!   to the end of its response body (a download lasts as long as its body), counts request
 //!   and response body bytes as they pass, and shows the requests in flight by route kind. It
 //!   can also write one access-log line per request (target `pyoci::access`: method, path
-//!   without the query string, route, status, duration, bytes in and out, user agent; never
+//!   without the query string, route, status, duration, bytes in and out, user agent, HTTP
+//!   version; never
 //!   headers, which carry credentials).
 //! - [`RegistryMetricsLayer`], on the outgoing side right above the HTTP client, counts each
 //!   request on the wire by kind (manifest, blob, blob_upload, tags, token...), method and

@@ -40,6 +40,7 @@ pub(crate) struct Record {
     pub(crate) metrics: Metrics,
     pub(crate) route: &'static str,
     pub(crate) method: http::Method,
+    pub(crate) version: http::Version,
     /// The path only: the query string may carry signatures or tokens.
     pub(crate) path: String,
     pub(crate) user_agent: String,
@@ -70,6 +71,7 @@ impl Record {
             metrics: metrics.clone(),
             route,
             method: request.method.clone(),
+            version: request.version,
             path: request.uri.path().to_owned(),
             user_agent,
             started: Instant::now(),
@@ -112,6 +114,7 @@ impl Drop for Record {
                 bytes_in = self.bytes_in.total(),
                 bytes_out = self.bytes_out.total(),
                 user_agent = %self.user_agent,
+                http_version = ?self.version,
                 "request"
             );
         }
