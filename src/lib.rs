@@ -13,6 +13,8 @@ mod handlers;
 pub mod healthcheck;
 mod layout;
 mod metrics_server;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod package;
 pub mod profile;
 pub mod registry_list;

@@ -49,6 +49,8 @@ pub(crate) struct Record {
     pub(crate) bytes_in: ByteCount,
     pub(crate) bytes_out: ByteCount,
     pub(crate) access_log: bool,
+    /// The request's span (target `pyoci::trace`), open until the response body ends.
+    pub(crate) span: tracing::Span,
 }
 
 impl Record {
@@ -67,7 +69,19 @@ impl Record {
             .get(http::header::USER_AGENT)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
             .unwrap_or_default();
+        // Only method, path and route kind: never headers or the query string.
+        let span = tracing::info_span!(
+            target: "pyoci::trace",
+            "request",
+            otel.name = %format_args!("{} {route}", request.method),
+            otel.kind = "server",
+            http.request.method = %request.method,
+            url.path = %request.uri.path(),
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+        );
         Record {
+            span,
             metrics: metrics.clone(),
             route,
             method: request.method.clone(),

@@ -35,8 +35,23 @@ where
             kind: registry_request_kind(request.uri().path()),
             method: request.method().as_str().to_owned(),
         };
+        // Method, host and path only: the query may hold upload state or a token scope,
+        // the headers credentials.
+        let span = tracing::info_span!(
+            target: "pyoci::trace",
+            "registry request",
+            otel.name = %format_args!("{} {}", labels.method, labels.kind),
+            otel.kind = "client",
+            http.request.method = %labels.method,
+            server.address = request.uri().host().unwrap_or_default(),
+            url.path = request.uri().path(),
+            pyoci.registry.kind = labels.kind,
+            http.response.status_code = tracing::field::Empty,
+        );
+        let inner = span.in_scope(|| self.inner.call(request));
         RegistryMetricsFuture {
-            inner: self.inner.call(request),
+            inner,
+            span,
             metrics: self.metrics.clone(),
             labels: Some(labels),
             started: Instant::now(),
@@ -52,6 +67,7 @@ pub struct RegistryMetricsFuture<F> {
     metrics: Metrics,
     labels: Option<RegistryLabels>,
     started: Instant,
+    span: tracing::Span,
 }
 
 impl<F, B, E> Future for RegistryMetricsFuture<F>
@@ -62,7 +78,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _entered = this.span.enter();
         let result = ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            this.span
+                .record("http.response.status_code", response.status().as_u16());
+        }
         if let Some(labels) = this.labels.take() {
             let inner = this.metrics.inner();
             inner

@@ -34,6 +34,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let span = this.record.as_ref().map(|record| record.span.clone());
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let result = ready!(this.inner.poll(cx));
         // Polled again after completion is a caller bug; record nothing twice.
         let Some(mut record) = this.record.take() else {
@@ -44,6 +46,9 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 record.status = Some(response.status().as_u16());
+                record
+                    .span
+                    .record("http.response.status_code", response.status().as_u16());
                 let bytes_out = record.bytes_out.clone();
                 Ok(response.map(|body| MeteredBody::new(body, bytes_out, Some(record))))
             }

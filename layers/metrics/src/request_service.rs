@@ -35,7 +35,9 @@ where
         let route = (self.classify)(&parts.method, parts.uri.path());
         let record = Record::start(&self.metrics, route, &parts, self.access_log);
         let body = MeteredBody::new(body, record.bytes_in.clone(), None);
-        let future = self.inner.call(Request::from_parts(parts, body));
+        let future = record
+            .span
+            .in_scope(|| self.inner.call(Request::from_parts(parts, body)));
         RequestMetricsFuture::new(future, record)
     }
 }
