@@ -306,6 +306,7 @@ fn healthcheck_mode_says_whether_pyoci_answers() {
             .arg("healthcheck")
             .env("PORT", port.to_string())
             .env_remove("PYOCI_TLS_CERT")
+            .env("PYOCI_HOST", "0.0.0.0")
             .output()
             .unwrap()
     };

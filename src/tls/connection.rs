@@ -54,9 +54,13 @@ impl TlsServer {
         let service = TowerToHyperService::new(service);
         let result = if h2 {
             let mut builder = http2::Builder::new(TokioExecutor::new());
+            // Pings find peers that went away without closing (HTTP/2 has no idle timeout of
+            // its own in hyper); PYOCI_HEADER_TIMEOUT_SECS bounds the wait for the answer.
             builder
                 .timer(TokioTimer::new())
-                .max_header_list_size(self.max_header_bytes);
+                .max_header_list_size(self.max_header_bytes)
+                .keep_alive_interval(Some(self.handshake_timeout))
+                .keep_alive_timeout(self.handshake_timeout);
             watcher.watch(builder.serve_connection(io, service)).await
         } else {
             watcher.watch(self.http.serve_connection(io, service)).await
