@@ -24,8 +24,13 @@ pub fn log_config_summary(config: &Config) {
         max_registry_requests = config.max_registry_requests,
         header_timeout_secs = config.header_timeout_secs,
         write_settle_ms = config.write_settle_ms,
-        metrics_port = ?config.metrics_port,
-        log_format = ?config.log_format,
+        metrics_port = %config
+            .metrics_port
+            .map_or_else(|| "off".to_owned(), |port| port.to_string()),
+        log_format = match config.log_format {
+            crate::config::LogFormat::Text => "text",
+            crate::config::LogFormat::Json => "json",
+        },
         tls = config.tls_cert.is_some(),
         "configuration"
     );

@@ -246,7 +246,8 @@ fn json_logs_parse_have_access_lines_and_no_secrets() {
         .iter()
         .find(|line| line["target"] == "pyoci::config")
         .unwrap_or_else(|| panic!("no configuration summary:\n{log}"));
-    assert_eq!(config["log_format"], "Json");
+    assert_eq!(config["log_format"], "json");
+    assert_eq!(config["metrics_port"], "off");
     assert_eq!(config["allow_private_registries"], true);
 
     let access: Vec<&serde_json::Value> = lines
