@@ -11,7 +11,11 @@ pub mod config;
 pub mod credential_realms;
 mod error;
 mod handlers;
+pub mod healthcheck;
 mod layout;
+mod metrics_server;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod package;
 pub mod profile;
 pub mod registry_list;
@@ -19,8 +23,10 @@ pub mod route;
 mod router;
 mod server;
 mod stack;
+mod startup;
+mod tls;
 
 pub use body::Body;
 pub use config::Config;
 pub use server::serve;
-pub use stack::{pyoci_service, PyociService};
+pub use stack::{pyoci_service, pyoci_service_with_metrics, PyociService};

@@ -147,11 +147,17 @@ impl Pyoci {
 
     /// Sends SIGTERM, as a service manager stopping PyOCI would.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.process.id().to_string()])
-            .status()
-            .unwrap_or_else(|err| panic!("cannot run kill: {err}"));
-        assert!(status.success(), "kill -TERM failed: {status}");
+        // A signal sent from Rust: the `kill` program (procps) is missing from slim images.
+        let pid = libc::pid_t::try_from(self.process.id())
+            .unwrap_or_else(|_| panic!("pid {} does not fit pid_t", self.process.id()));
+        // SAFETY: kill(2) only reads its two integer arguments.
+        let result = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(
+            result,
+            0,
+            "kill -TERM {pid} failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Waits up to `timeout` for the server to exit; its exit status, or `None`.
