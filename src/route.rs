@@ -95,6 +95,7 @@ impl Route {
             Route::AddSlash { .. } => "add_slash",
             Route::File { .. } => "file",
             Route::DeleteFile { .. } => "delete",
+            Route::DeleteVersion { .. } => "delete_version",
             Route::ProjectJson { .. } => "json",
             Route::Upload { .. } => "upload",
             Route::Yank { .. } => "yank",
