@@ -4,7 +4,8 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::Duration,
+    thread,
+    time::{Duration, Instant},
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -67,28 +68,27 @@ impl Pyoci {
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         let mut process = KillOnDrop::new(child);
 
-        let mut port = None;
-        let mut exited = None;
-        wait_until(START_TIMEOUT, || {
-            port = listening_port(&fs::read_to_string(&log_path).unwrap_or_default());
-            exited = process.exited();
-            port.is_some() || exited.is_some()
-        });
-        let log = fs::read_to_string(&log_path).unwrap_or_default();
-        match (port, exited) {
-            (Some(port), _) => Pyoci {
-                process,
-                port,
-                log_path,
-                _dir: dir,
-            },
-            (None, Some(status)) => {
-                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}")
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(port) = listening_port(&log) {
+                return Pyoci {
+                    process,
+                    port,
+                    log_path,
+                    _dir: dir,
+                };
             }
-            (None, None) => panic!(
-                "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
-                START_TIMEOUT.as_secs()
-            ),
+            if let Some(status) = process.exited() {
+                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}");
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
+                    START_TIMEOUT.as_secs()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
         }
     }
 
