@@ -143,6 +143,7 @@ pub struct Config {
     /// credentials; all anonymous clients count as one), so no one can take them all.
     #[arg(long, env = "PYOCI_MAX_UPLOADS_PER_CLIENT", default_value_t = 16)]
     pub max_uploads_per_client: usize,
+
     /// Seconds a client may send nothing in the middle of a request body (an upload) before
     /// the request is cancelled with 408 Request Timeout, so a stalled upload does not hold
     /// its registry upload open.
@@ -166,6 +167,38 @@ pub struct Config {
     /// The public fallback (`PYOCI_FALLBACK_INDEX`, `PYOCI_PRIVATE_NAMES`, ...).
     #[command(flatten)]
     pub fallback: crate::fallback::FallbackSettings,
+
+    // --- Operations: metrics, logs (issue 11) ---
+    /// Port of a listener of its own serving Prometheus metrics at `/metrics` (nothing
+    /// else), so that metrics never share the index's URL space; unset: no metrics.
+    #[arg(long, env = "PYOCI_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+
+    /// Address of the metrics listener; default: the address of PYOCI_HOST.
+    #[arg(long, env = "PYOCI_METRICS_HOST")]
+    pub metrics_host: Option<IpAddr>,
+
+    /// Log format: `text` (for people) or `json` (one JSON object per line).
+    #[arg(long, env = "PYOCI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// PEM certificate chain for HTTPS (with PYOCI_TLS_KEY); HTTP/2 is offered by ALPN.
+    /// Reloaded when the file changes.
+    #[arg(long, env = "PYOCI_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of PYOCI_TLS_CERT. Reloaded when the file changes.
+    #[arg(long, env = "PYOCI_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// How log lines are written (`PYOCI_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 impl Config {

@@ -12,7 +12,11 @@ pub mod credential_realms;
 mod error;
 pub mod fallback;
 mod handlers;
+pub mod healthcheck;
 mod layout;
+mod metrics_server;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod package;
 pub mod profile;
 pub mod registry_list;
@@ -20,8 +24,10 @@ pub mod route;
 mod router;
 mod server;
 mod stack;
+mod startup;
+mod tls;
 
 pub use body::Body;
 pub use config::Config;
 pub use server::serve;
-pub use stack::{pyoci_service, PyociService};
+pub use stack::{pyoci_service, pyoci_service_with_metrics, PyociService};

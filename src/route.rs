@@ -97,6 +97,27 @@ impl Route {
     }
 }
 
+impl Route {
+    /// A short fixed name for the kind of route, for metrics labels and the access log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::ProjectList { .. } => "project_list",
+            Route::ProjectPage { .. } => "project_page",
+            Route::UploadProbe { .. } => "upload_probe",
+            Route::AboutNamespace { .. } => "about_namespace",
+            Route::AboutProject { .. } => "about_project",
+            Route::AddSlash { .. } => "add_slash",
+            Route::File { .. } => "file",
+            Route::DeleteFile { .. } => "delete",
+            Route::DeleteVersion { .. } => "delete_version",
+            Route::ProjectJson { .. } => "json",
+            Route::Upload { .. } => "upload",
+            Route::Yank { .. } => "yank",
+        }
+    }
+}
+
 /// A request that matches no route.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RouteError {

@@ -5,9 +5,10 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use bytes::Bytes;
 use http::{Request, Response};
 use pyoci_basic_auth::ExtractCredentialsLayer;
-use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
+use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
+use pyoci_metrics::{Metrics, RegistryMetricsLayer, RequestMetricsLayer};
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
@@ -15,13 +16,28 @@ use pyoci_upload::ParseUploadLayer;
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
 use tower_http::{limit::RequestBodyLimitLayer, trace::TraceLayer, ServiceBuilderExt};
 
-use crate::{app::App, body::Body, config::Config, handlers::UploadHandler, router::Router};
+use crate::{
+    app::App, body::Body, config::Config, handlers::UploadHandler,
+    route::route_with_fixed_registry, router::Router,
+};
 
 /// The proxy as one service: requests with any body in, responses with PyOCI's body out.
 pub type PyociService<B> = BoxCloneSyncService<Request<B>, Response<Body>, Infallible>;
 
 /// Builds the proxy, ready to be served by hyper or mounted in another tower app.
 pub fn pyoci_service<B>(config: Config) -> Result<PyociService<B>, BoxError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    pyoci_service_with_metrics(config, Metrics::new())
+}
+
+/// [`pyoci_service`], counting requests (incoming and to registries) in `metrics`.
+pub fn pyoci_service_with_metrics<B>(
+    config: Config,
+    metrics: Metrics,
+) -> Result<PyociService<B>, BoxError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -48,14 +64,22 @@ where
         config.max_uploads,
         config.max_uploads_per_client,
     );
+    let token_metrics = metrics.clone();
     let registry = ServiceBuilder::new()
-        .layer(TokenExchangeLayer::new().credential_realms(realms))
+        .layer(
+            TokenExchangeLayer::new()
+                .credential_realms(realms)
+                .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit)),
+        )
         .layer(RetryLayer::new().attempt_timeout(registry_timeout))
         .layer(BudgetLayer::new(budgets.clone()))
+        // Metrics: every request on the wire (retries, token fetches) by kind and outcome.
+        .layer(RegistryMetricsLayer::new(metrics.clone()))
         .service(http);
 
     let max_body = config.max_body;
     let body_idle_timeout = Duration::from_secs(config.body_idle_timeout_secs);
+    let request_metrics = request_metrics(&config, metrics);
     let mut credentials = ExtractCredentialsLayer::new();
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
@@ -71,6 +95,8 @@ where
     let service = ServiceBuilder::new()
         // One response body type for whoever mounts the service.
         .map_response_body(Body::new)
+        // Metrics and the access log: every request, counted until its response body ends.
+        .layer(request_metrics)
         // A span per request: method and path, never headers (they carry credentials).
         .layer(TraceLayer::new_for_http())
         // PYOCI_BODY_IDLE_TIMEOUT_SECS: a body that stops moving fails, and its handler
@@ -105,4 +131,16 @@ fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
         addresses.trust_origin(registry.scheme(), registry.host(), Some(registry.port()))
     });
     (addresses, config.credential_realms.policy())
+}
+
+/// Counts incoming requests by route kind, and writes the access log.
+fn request_metrics(config: &Config, metrics: Metrics) -> RequestMetricsLayer {
+    let prefix = config.prefix().to_owned();
+    let fixed = config.fixed_registry().cloned();
+    RequestMetricsLayer::new(metrics)
+        .access_log(true)
+        .classify(move |method, path| {
+            route_with_fixed_registry(method, path, &prefix, fixed.as_ref())
+                .map_or("unmatched", |route| route.kind())
+        })
 }

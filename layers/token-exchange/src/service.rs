@@ -15,6 +15,7 @@ use crate::access::{access_key, origin_of};
 use crate::cache::{OriginKey, TokenCache, TokenKey};
 use crate::challenge::challenges_in;
 use crate::headers::{basic_authorization, bearer_authorization};
+use crate::layer::LookupObserver;
 use crate::realm::{fetch_token, RealmAnswer};
 use crate::{RealmPolicy, TokenExchangeError};
 
@@ -40,14 +41,21 @@ pub struct TokenExchange<S> {
     inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
+    on_lookup: LookupObserver,
 }
 
 impl<S> TokenExchange<S> {
-    pub(crate) fn new(inner: S, cache: Arc<TokenCache>, realms: RealmPolicy) -> Self {
+    pub(crate) fn new(
+        inner: S,
+        cache: Arc<TokenCache>,
+        realms: RealmPolicy,
+        on_lookup: LookupObserver,
+    ) -> Self {
         Self {
             inner,
             cache,
             realms,
+            on_lookup,
         }
     }
 }
@@ -74,6 +82,7 @@ where
             ready,
             self.cache.clone(),
             self.realms.clone(),
+            self.on_lookup.clone(),
             req,
         ))
     }
@@ -91,6 +100,7 @@ async fn authorize<S>(
     mut inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
+    on_lookup: LookupObserver,
     mut req: Request<reqwest::Body>,
 ) -> Result<Response<reqwest::Body>, BoxError>
 where
@@ -141,6 +151,7 @@ where
     let now = Instant::now();
     let sent = if let Some(token) = cache.token(&token_key, now) {
         req.headers_mut().insert(AUTHORIZATION, token);
+        on_lookup.observe(true);
         Sent::CachedToken
     } else if let Some(basic) = basic.clone().filter(|_| cache.uses_basic(&origin, now)) {
         req.headers_mut().insert(AUTHORIZATION, basic);
@@ -194,6 +205,7 @@ where
                 }
             }
         };
+        on_lookup.observe(false);
         let token = match fetch_token(inner.clone(), bearer, realm_credentials).await? {
             RealmAnswer::Token(token) => token,
             RealmAnswer::Rejected(refusal) => return Ok(refusal),

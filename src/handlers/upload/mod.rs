@@ -153,6 +153,11 @@ async fn upload_file(
         },
     };
     let checked = async {
+        // A client body that broke off (stalled, too large, cut) is the cause of whatever
+        // the multipart parser says next.
+        if let Some(failure) = digests.failure() {
+            return Err(failure);
+        }
         let form = upload.finish().await?;
         let received = digests.result()?;
         check_form_agrees(&form, &filename)?;
