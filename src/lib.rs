@@ -12,6 +12,7 @@ pub mod credential_realms;
 mod error;
 mod handlers;
 mod layout;
+mod mount;
 pub mod package;
 pub mod profile;
 pub mod registry_list;
@@ -22,5 +23,6 @@ mod stack;
 
 pub use body::Body;
 pub use config::Config;
+pub use mount::MountPrefix;
 pub use server::serve;
 pub use stack::{pyoci_service, PyociService};

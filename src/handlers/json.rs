@@ -28,7 +28,7 @@ pub async fn project_json(
     let name = ProjectName::parse(&project)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     let releases = read_releases(&oci, &repo, &name, app.config.max_versions).await?;
     let Some(newest) = releases.iter().find(|release| !release.files.is_empty()) else {
         return Err(Error::NotFound(format!(

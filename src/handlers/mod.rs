@@ -166,11 +166,11 @@ async fn read_indexes(
     Ok(indexes.into_iter().flatten().collect())
 }
 
-/// The URL path of a project page, under the configured prefix.
-fn project_path(prefix: &str, target: &Target, name: &ProjectName) -> String {
+/// The URL path of a project page, under the prefix PyOCI is reached at.
+fn project_path(target: &Target, name: &ProjectName) -> String {
     format!(
-        "{prefix}/{}/{}/{}/",
-        target.registry_segment, target.namespace, name
+        "{}/{}/{}/{}/",
+        target.link_base, target.registry_segment, target.namespace, name
     )
 }
 
