@@ -7,6 +7,7 @@
 
 mod app;
 mod body;
+pub mod cli;
 pub mod config;
 pub mod credential_realms;
 mod error;
