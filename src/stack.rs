@@ -64,6 +64,7 @@ where
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()
+        .map_response_body(Body::new)
         .layer(ParseUploadLayer::new())
         .service(UploadHandler::new(app.clone()));
 

@@ -21,6 +21,7 @@
 //! use std::convert::Infallible;
 //!
 //! use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+//! use http_body_util::BodyExt;
 //! use pyoci_basic_auth::{Credentials, ExtractCredentialsLayer};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
@@ -42,7 +43,8 @@
 //!     .body(String::new())
 //!     .unwrap();
 //! let response = service.clone().oneshot(request).await.unwrap();
-//! assert_eq!(response.into_body(), "hello alice");
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, "hello alice");
 //!
 //! let request = Request::builder()
 //!     .header(AUTHORIZATION, "Basic alice:s3cret")
@@ -50,7 +52,8 @@
 //!     .unwrap();
 //! let response = service.oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-//! assert!(response.into_body().contains("expected base64 of `username:password`"));
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert!(String::from_utf8_lossy(&body).contains("expected base64 of `username:password`"));
 //! # }
 //! ```
 #![warn(missing_docs)]

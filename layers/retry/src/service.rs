@@ -29,6 +29,11 @@ impl<S> Retry<S> {
         Retry { inner, policy }
     }
 
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer() -> crate::RetryLayer {
+        crate::RetryLayer::new()
+    }
+
     /// The wrapped service.
     pub fn get_ref(&self) -> &S {
         &self.inner

@@ -33,6 +33,6 @@ impl<S> Layer<S> for TokenExchangeLayer {
     type Service = TokenExchange<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TokenExchange::new(inner, self.cache.clone(), self.realms.clone())
+        TokenExchange::with_cache(inner, self.cache.clone(), self.realms.clone())
     }
 }

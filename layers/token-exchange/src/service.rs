@@ -43,7 +43,19 @@ pub struct TokenExchange<S> {
 }
 
 impl<S> TokenExchange<S> {
-    pub(crate) fn new(inner: S, cache: Arc<TokenCache>, realms: RealmPolicy) -> Self {
+    /// Wraps `inner` with a token cache of its own (shared by its clones) that sends
+    /// credentials to the token service the registry names ([`RealmPolicy::any_realm`]).
+    pub fn new(inner: S) -> Self {
+        Self::with_cache(inner, Arc::default(), RealmPolicy::default())
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http; services made by
+    /// one layer share its token cache.
+    pub fn layer() -> crate::TokenExchangeLayer {
+        crate::TokenExchangeLayer::new()
+    }
+
+    pub(crate) fn with_cache(inner: S, cache: Arc<TokenCache>, realms: RealmPolicy) -> Self {
         Self {
             inner,
             cache,
