@@ -21,6 +21,7 @@ pub mod route;
 mod router;
 mod server;
 mod stack;
+mod write_locks;
 
 pub use body::Body;
 pub use config::Config;

@@ -9,7 +9,7 @@ use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
 use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
 use pyoci_oci::{AddressPolicy, HttpClient};
-use pyoci_retry::RetryLayer;
+use pyoci_retry::RetryReadsLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::ParseUploadLayer;
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
@@ -50,7 +50,7 @@ where
     );
     let registry = ServiceBuilder::new()
         .layer(TokenExchangeLayer::new().credential_realms(realms))
-        .layer(RetryLayer::new().attempt_timeout(registry_timeout))
+        .layer(RetryReadsLayer::new().attempt_timeout(registry_timeout))
         .layer(BudgetLayer::new(budgets.clone()))
         .service(http);
 

@@ -1,6 +1,6 @@
 //! Lists a repository's tags with a plain reqwest client wrapped in two of PyOCI's layers:
 //! `TokenExchangeLayer` answers the registry's auth challenge (fetching a token from the
-//! realm it names, with the given credentials) and `RetryLayer` sends the read again after
+//! realm it names, with the given credentials) and `RetryReadsLayer` sends the read again after
 //! a transient fault.
 //!
 //! ```text
@@ -14,7 +14,7 @@ use http::Request;
 use http_body_util::BodyExt;
 use pyoci_basic_auth::{Credentials, Secret};
 use pyoci_oci::HttpClient;
-use pyoci_retry::RetryLayer;
+use pyoci_retry::RetryReadsLayer;
 use pyoci_token_exchange::TokenExchangeLayer;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
@@ -37,7 +37,7 @@ async fn main() -> Result<(), BoxError> {
 
     let client = ServiceBuilder::new()
         .layer(TokenExchangeLayer::new())
-        .layer(RetryLayer::new().attempt_timeout(Duration::from_secs(30)))
+        .layer(RetryReadsLayer::new().attempt_timeout(Duration::from_secs(30)))
         .service(HttpClient::new(reqwest::Client::new()));
 
     let url = format!(

@@ -58,16 +58,16 @@
 //! ```
 #![warn(missing_docs)]
 
-mod credentials;
 mod error;
 mod future;
 mod layer;
 mod parse;
 mod service;
 
-pub use credentials::{Credentials, Secret};
 pub use error::AuthorizationError;
 pub use future::ResponseFuture;
 pub use layer::ExtractCredentialsLayer;
 pub use parse::parse_authorization;
+/// Defined in `pyoci-core`, shared with the registry client.
+pub use pyoci_core::{Credentials, Secret};
 pub use service::ExtractCredentials;

@@ -4,6 +4,10 @@
 //!   untouched or a text the layer wrote itself (a rendered page, an error message). Layers
 //!   answer with it, so they work over any inner body, not only bodies made from a `String`.
 //! - [`text_response`]: the plain-text answer every layer gives for a request it refuses.
+//! - [`Credentials`] and [`Secret`]: who the client is, with passwords and tokens that never
+//!   print (`***`), passed from the incoming layers to the registry client.
+//! - [`normalize_project_name`]: PEP 503 name normalization.
+//! - [`DistributionKind`]: wheel or sdist.
 //!
 //! # Example
 //!
@@ -30,7 +34,13 @@
 #![warn(missing_docs)]
 
 mod body;
+mod credentials;
+mod kind;
+mod name;
 mod text;
 
 pub use body::ResponseBody;
+pub use credentials::{Credentials, Secret};
+pub use kind::DistributionKind;
+pub use name::normalize_project_name;
 pub use text::{text_response, TEXT_PLAIN};
