@@ -7,6 +7,7 @@
 
 mod app;
 mod body;
+pub mod cli;
 pub mod config;
 pub mod credential_realms;
 mod error;
@@ -15,6 +16,7 @@ mod handlers;
 pub mod healthcheck;
 mod layout;
 mod metrics_server;
+mod mount;
 #[cfg(feature = "otel")]
 pub mod otel;
 pub mod package;
@@ -26,8 +28,10 @@ mod server;
 mod stack;
 mod startup;
 mod tls;
+mod write_locks;
 
 pub use body::Body;
 pub use config::Config;
+pub use mount::MountPrefix;
 pub use server::serve;
 pub use stack::{pyoci_service, pyoci_service_with_metrics, PyociService};

@@ -1,5 +1,5 @@
 use clap::Parser;
-use pyoci::{config::LogFormat, Config};
+use pyoci::{cli::Cli, config::LogFormat};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 #[tokio::main]
@@ -11,7 +11,7 @@ async fn main() -> std::process::ExitCode {
     {
         return pyoci::healthcheck::run().await;
     }
-    let config = Config::parse();
+    let config = Cli::parse().config;
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // The spans exported as traces (`--features otel`) would prefix every log line.
     if let Ok(directive) = "pyoci::trace=off".parse() {

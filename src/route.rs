@@ -22,6 +22,9 @@ pub struct Target {
     pub registry_segment: String,
     /// `acme` or `acme/python/team1`, lowercase.
     pub namespace: String,
+    /// The public path prefix the registry segment follows (`""` at the root, else e.g.
+    /// `/pypi`), for links and redirects back to PyOCI.
+    pub link_base: String,
 }
 
 /// What a request asks for.
@@ -95,6 +98,23 @@ impl Route {
             Route::Health | Route::AddSlash { .. } => None,
         }
     }
+
+    fn target_mut(&mut self) -> Option<&mut Target> {
+        match self {
+            Route::ProjectList { target }
+            | Route::ProjectPage { target, .. }
+            | Route::File { target, .. }
+            | Route::DeleteFile { target, .. }
+            | Route::DeleteVersion { target, .. }
+            | Route::ProjectJson { target, .. }
+            | Route::Upload { target }
+            | Route::UploadProbe { target, .. }
+            | Route::AboutNamespace { target, .. }
+            | Route::AboutProject { target, .. }
+            | Route::Yank { target, .. } => Some(target),
+            Route::Health | Route::AddSlash { .. } => None,
+        }
+    }
 }
 
 impl Route {
@@ -160,6 +180,19 @@ pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteEr
 /// `fixed` (`ghcr.io`, `http%3A%2F%2F127.0.0.1%3A5000`...) or carrying a scheme is still the
 /// registry segment; any other first segment starts the namespace.
 pub fn route_with_fixed_registry(
+    method: &Method,
+    path: &str,
+    prefix: &str,
+    fixed: Option<&Registry>,
+) -> Result<Route, RouteError> {
+    let mut route = route_under_prefix(method, path, prefix, fixed)?;
+    if let Some(target) = route.target_mut() {
+        target.link_base = prefix.to_owned();
+    }
+    Ok(route)
+}
+
+fn route_under_prefix(
     method: &Method,
     path: &str,
     prefix: &str,
@@ -338,6 +371,7 @@ fn target(registry_segment: &str, namespace: &[String]) -> Result<Target, RouteE
         registry: parse_registry(registry_segment)?,
         registry_segment: registry_segment.to_owned(),
         namespace: namespace.join("/").to_ascii_lowercase(),
+        link_base: String::new(),
     })
 }
 
@@ -536,6 +570,8 @@ mod tests {
         assert!(route(&Method::GET, "/pyoci/ghcr.io/acme/hello/", "/pyoci").is_ok());
         assert!(route(&Method::GET, "/ghcr.io/acme/hello/", "/pyoci").is_err());
         assert!(route(&Method::GET, "/pyocix/ghcr.io/acme/hello/", "/pyoci").is_err());
+        let under = route(&Method::GET, "/pyoci/ghcr.io/acme/hello/", "/pyoci").unwrap();
+        assert_eq!(target_of(under).link_base, "/pyoci");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
 use pyoci_metrics::{Metrics, RegistryMetricsLayer, RequestMetricsLayer};
 use pyoci_oci::{AddressPolicy, HttpClient};
-use pyoci_retry::RetryLayer;
+use pyoci_retry::RetryReadsLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::ParseUploadLayer;
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
@@ -71,7 +71,7 @@ where
                 .credential_realms(realms)
                 .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit)),
         )
-        .layer(RetryLayer::new().attempt_timeout(registry_timeout))
+        .layer(RetryReadsLayer::new().attempt_timeout(registry_timeout))
         .layer(BudgetLayer::new(budgets.clone()))
         // Metrics: every request on the wire (retries, token fetches) by kind and outcome.
         .layer(RegistryMetricsLayer::new(metrics.clone()))
@@ -88,6 +88,7 @@ where
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()
+        .map_response_body(Body::new)
         .layer(ParseUploadLayer::new())
         .service(UploadHandler::new(app.clone()));
 

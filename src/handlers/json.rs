@@ -28,7 +28,7 @@ pub async fn project_json(
     let name = ProjectName::parse(&project)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     let releases = match read_releases(&oci, &repo, &name, app.config.max_versions).await {
         Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
             return elsewhere(app, &oci, &target, &repo, &name, err).await;

@@ -19,7 +19,7 @@ pub async fn project_page(
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     if name.normalized() != project {
         return Ok(redirect(&page_path));
     }

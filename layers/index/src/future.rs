@@ -8,6 +8,7 @@ use std::task::{ready, Context, Poll};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pin_project::pin_project;
+use pyoci_core::ResponseBody;
 
 use crate::{
     negotiate, render_list_html, render_list_json, render_project_html, render_project_json,
@@ -31,9 +32,8 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: From<String>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -47,14 +47,14 @@ enum Model {
     List(ProjectList),
 }
 
-fn render<B: From<String>>(mut response: Response<B>, accept: Option<&HeaderValue>) -> Response<B> {
+fn render<B>(mut response: Response<B>, accept: Option<&HeaderValue>) -> Response<ResponseBody<B>> {
     let extensions = response.extensions_mut();
     let page = extensions.remove::<ProjectPage>();
     let list = extensions.remove::<ProjectList>();
     let model = match (page, list) {
         (Some(page), _) => Model::Page(page),
         (None, Some(list)) => Model::List(list),
-        (None, None) => return response,
+        (None, None) => return response.map(ResponseBody::inner),
     };
     let (mut parts, _empty) = response.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
@@ -69,7 +69,7 @@ fn render<B: From<String>>(mut response: Response<B>, accept: Option<&HeaderValu
     parts
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Response::from_parts(parts, B::from(body))
+    Response::from_parts(parts, ResponseBody::text(body))
 }
 
 fn render_model(model: &Model, format: IndexFormat) -> String {
@@ -103,8 +103,10 @@ fn add_vary_accept(headers: &mut HeaderMap) {
 mod tests {
     use std::convert::Infallible;
 
+    use bytes::Bytes;
     use http::header::ACCEPT;
     use http::Request;
+    use http_body_util::{BodyExt, Empty};
     use tower::{service_fn, Layer, ServiceExt};
 
     use crate::{DistributionFile, RenderIndexLayer};
@@ -130,7 +132,23 @@ mod tests {
         if let Some(accept) = accept {
             request = request.header(ACCEPT, accept);
         }
-        service.oneshot(request.body(()).unwrap()).await.unwrap()
+        let response = service.oneshot(request.body(()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Response::from_parts(parts, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// The inner body need not be made from a `String`: the layer writes its own.
+    #[tokio::test]
+    async fn renders_over_any_inner_body() {
+        let service = RenderIndexLayer::new().layer(service_fn(|_: Request<()>| async {
+            let mut response = Response::new(Empty::<Bytes>::new());
+            response.extensions_mut().insert(page());
+            Ok::<_, Infallible>(response)
+        }));
+        let response = service.oneshot(Request::new(())).await.unwrap();
+        let html = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(html, render_project_html(&page()));
     }
 
     trait CloneResponse {

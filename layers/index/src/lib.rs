@@ -63,6 +63,7 @@
 //! ));
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 mod future;
 mod html;

@@ -62,7 +62,7 @@ impl<S> Layer<S> for TokenExchangeLayer {
     type Service = TokenExchange<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        TokenExchange::new(
+        TokenExchange::with_cache(
             inner,
             self.cache.clone(),
             self.realms.clone(),

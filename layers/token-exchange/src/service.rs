@@ -45,7 +45,24 @@ pub struct TokenExchange<S> {
 }
 
 impl<S> TokenExchange<S> {
-    pub(crate) fn new(
+    /// Wraps `inner` with a token cache of its own (shared by its clones) that sends
+    /// credentials to the token service the registry names ([`RealmPolicy::any_realm`]).
+    pub fn new(inner: S) -> Self {
+        Self::with_cache(
+            inner,
+            Arc::default(),
+            RealmPolicy::default(),
+            LookupObserver::default(),
+        )
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http; services made by
+    /// one layer share its token cache.
+    pub fn layer() -> crate::TokenExchangeLayer {
+        crate::TokenExchangeLayer::new()
+    }
+
+    pub(crate) fn with_cache(
         inner: S,
         cache: Arc<TokenCache>,
         realms: RealmPolicy,

@@ -74,13 +74,10 @@ pub async fn about_project(
         )));
     }
     let description = description_html(&oci, &repo, &releases).await;
-    let simple_path = project_path(app.config.prefix(), &target, &name);
+    let simple_path = project_path(&target, &name);
     let index_url = format!(
         "{}{}/{}/{}/",
-        site.origin,
-        app.config.prefix(),
-        target.registry_segment,
-        target.namespace
+        site.origin, target.link_base, target.registry_segment, target.namespace
     );
     let page = html::project_page(&html::ProjectView {
         name: name.normalized(),
