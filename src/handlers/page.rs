@@ -30,7 +30,7 @@ pub async fn project_page(
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     if name.normalized() != project {
         return Ok(redirect(&page_path));
     }
@@ -72,9 +72,10 @@ async fn read_project_page(
     credentials: Credentials,
     read: Snapshot,
 ) -> Result<Response<Body>, Error> {
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
+    let registry = target.registry.clone();
     let releases = match read_releases(app, &oci, &repo, &name, read).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
@@ -83,9 +84,13 @@ async fn read_project_page(
                 namespace: format!("{}/{}", target.namespace, name.normalized()),
                 ..target
             };
-            return project_list(app, namespace, credentials)
-                .await
-                .map_err(|_| Error::NotFound(message));
+            return match project_list(app, namespace, credentials).await {
+                Ok(list) => Ok(list),
+                Err(_) => elsewhere(app, &oci, &registry, &repo, &name, message).await,
+            };
+        }
+        Err(err) if app.config.fallback.may_be_unknown(&registry, &err) => {
+            return elsewhere(app, &oci, &registry, &repo, &name, err.to_string()).await;
         }
         releases => releases?,
     };
@@ -107,4 +112,27 @@ async fn read_project_page(
     Ok(index_page(
         ProjectPage::new(name.normalized(), files).with_versions(versions),
     ))
+}
+
+/// A project the registry did not list: the public index's page when the registry says it
+/// does not exist and the name may fall back (see [`crate::fallback`]), else 404.
+async fn elsewhere(
+    app: &App,
+    oci: &super::Oci,
+    registry: &pyoci_oci::Registry,
+    repo: &str,
+    name: &ProjectName,
+    message: String,
+) -> Result<Response<Body>, Error> {
+    let settings = &app.config.fallback;
+    let Some(redirect) = settings.page_redirect(name) else {
+        return Err(Error::NotFound(message));
+    };
+    if let Some(refusal) = settings.private_name_refusal(name, repo) {
+        return Err(refusal);
+    }
+    match crate::fallback::registry_lacks(settings, oci, registry, repo).await? {
+        true => Ok(redirect),
+        false => Err(Error::NotFound(message)),
+    }
 }
