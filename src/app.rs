@@ -2,22 +2,24 @@
 
 use pyoci_basic_auth::Credentials;
 use pyoci_budget::{Budget, Budgets};
+use pyoci_metrics::RegistryMetrics;
 use pyoci_oci::{HttpClient, OciClient, OciError, Registry};
-use pyoci_retry::Retry;
+use pyoci_retry::RetryReads;
 use pyoci_token_exchange::TokenExchange;
 
 use crate::{
     cache::Caches,
     config::Config,
-    handlers::WriteLocks,
     profile::{LearnedRegistries, Profile},
     route::Target,
+    write_locks::WriteLocks,
 };
 
 /// The outgoing side, top to bottom: token exchange answers the registry's auth
 /// challenges, reads are retried after transient faults, each request waits for a slot of
-/// its budget (ordinary, index write, streamed upload), over a pooled HTTP client.
-pub type RegistryService = TokenExchange<Retry<Budget<HttpClient>>>;
+/// its budget (ordinary, index write, streamed upload), and is counted in metrics on its way
+/// to a pooled HTTP client.
+pub type RegistryService = TokenExchange<RetryReads<Budget<RegistryMetrics<HttpClient>>>>;
 
 /// The most version indexes one listing reads at once.
 const MAX_LISTING_CONCURRENCY: usize = 128;

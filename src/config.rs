@@ -1,26 +1,40 @@
-//! Settings, from flags or the environment variables the original PyOCI reads.
+//! PyOCI's settings: [`Config`], built in code by a library user, or by the `pyoci` binary
+//! from its flags and environment ([`Cli`](crate::cli::Cli)).
+//!
+//! # Adding a setting
+//!
+//! 1. A field in [`Config`] below, with its doc comment (which is also its `--help` text)
+//!    and its `#[arg(long, env = "PYOCI_...", default_value...)]` for the binary;
+//! 2. its default in `impl Default for Config` below, the same as the `#[arg]` default
+//!    (`cli::tests::flags_default_to_config_default` fails when they differ).
+//!
+//! Nothing else: the binary's `Cli` flattens `Config`, and `Config::default()` never reads
+//! the environment or the command line.
 
 use std::{net::IpAddr, time::Duration};
 
-use clap::{builder::BoolishValueParser, ArgAction, Parser};
+use clap::{builder::BoolishValueParser, ArgAction, Args};
 use pyoci_oci::Registry;
 
 use crate::{
     credential_realms::CredentialRealms, profile::RegistryProfiles, registry_list::RegistryList,
 };
 
-/// PyOCI's settings. Every flag can also be given as the environment variable shown in
-/// `pyoci --help`; the names are those of the original PyOCI so deployments carry over.
-#[derive(Clone, Debug, Parser)]
-#[command(
-    name = "pyoci",
-    version,
-    about = "Serve any OCI registry as a private Python package index",
-    long_about = "Serve any OCI registry as a private Python package index.\n\n\
-        Index URL: http://USER:TOKEN@HOST:PORT/<registry>/<namespace>/\n\
-        where <registry> is a host (spoken to over https) or a percent-encoded \
-        http%3A%2F%2Fhost%3Aport for a plain-http registry."
-)]
+/// PyOCI's settings. A library user starts from [`Config::default()`] (which reads no
+/// environment) and sets fields:
+///
+/// ```
+/// let mut config = pyoci::Config::default();
+/// config.max_versions = 20;
+/// config.registries = Some("ghcr.io".parse().unwrap());
+/// let service = pyoci::pyoci_service::<String>(config).unwrap();
+/// # drop(service);
+/// ```
+///
+/// The `pyoci` binary fills the same fields from flags or the environment variables shown
+/// in `pyoci --help`; the names are those of the original PyOCI so deployments carry over.
+#[derive(Clone, Debug, Args)]
+#[non_exhaustive]
 pub struct Config {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 8080)]
@@ -143,6 +157,7 @@ pub struct Config {
     /// credentials; all anonymous clients count as one), so no one can take them all.
     #[arg(long, env = "PYOCI_MAX_UPLOADS_PER_CLIENT", default_value_t = 16)]
     pub max_uploads_per_client: usize,
+
     /// Seconds a client may send nothing in the middle of a request body (an upload) before
     /// the request is cancelled with 408 Request Timeout, so a stalled upload does not hold
     /// its registry upload open.
@@ -178,6 +193,42 @@ pub struct Config {
     /// recently used out first.
     #[arg(long, env = "PYOCI_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub cache_bytes: usize,
+
+    /// The public fallback (`PYOCI_FALLBACK_INDEX`, `PYOCI_PRIVATE_NAMES`, ...).
+    #[command(flatten)]
+    pub fallback: crate::fallback::FallbackSettings,
+
+    // --- Operations: metrics, logs (issue 11) ---
+    /// Port of a listener of its own serving Prometheus metrics at `/metrics` (nothing
+    /// else), so that metrics never share the index's URL space; unset: no metrics.
+    #[arg(long, env = "PYOCI_METRICS_PORT")]
+    pub metrics_port: Option<u16>,
+
+    /// Address of the metrics listener; default: the address of PYOCI_HOST.
+    #[arg(long, env = "PYOCI_METRICS_HOST")]
+    pub metrics_host: Option<IpAddr>,
+
+    /// Log format: `text` (for people) or `json` (one JSON object per line).
+    #[arg(long, env = "PYOCI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// PEM certificate chain for HTTPS (with PYOCI_TLS_KEY); HTTP/2 is offered by ALPN.
+    /// Reloaded when the file changes.
+    #[arg(long, env = "PYOCI_TLS_CERT", value_name = "PATH")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// PEM private key of PYOCI_TLS_CERT. Reloaded when the file changes.
+    #[arg(long, env = "PYOCI_TLS_KEY", value_name = "PATH")]
+    pub tls_key: Option<std::path::PathBuf>,
+}
+
+/// How log lines are written (`PYOCI_LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 impl Config {
@@ -206,84 +257,39 @@ impl Config {
     }
 }
 
+/// The defaults, as documented in the README; the same as the flags' defaults.
 impl Default for Config {
     fn default() -> Self {
-        Config::parse_from(["pyoci"])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        Config::try_parse_from(std::iter::once("pyoci").chain(args.iter().copied()))
-    }
-
-    #[test]
-    fn allow_private_registries_is_a_bool() {
-        assert!(!Config::default().allow_private_registries);
-        assert!(
-            parse(&["--allow-private-registries"])
-                .unwrap()
-                .allow_private_registries
-        );
-        for (value, expected) in [("true", true), ("1", true), ("false", false), ("0", false)] {
-            let config = parse(&["--allow-private-registries", value]).unwrap();
-            assert_eq!(config.allow_private_registries, expected, "{value}");
+        Config {
+            port: 8080,
+            host: IpAddr::from([0, 0, 0, 0]),
+            path_prefix: String::new(),
+            max_body: 2 * 1024 * 1024 * 1024,
+            max_versions: 100,
+            bearer_username: None,
+            registries: None,
+            credential_realms: CredentialRealms::Any,
+            allow_private_registries: false,
+            registry_profiles: RegistryProfiles::default(),
+            chunked_uploads: Vec::new(),
+            upload_chunk_bytes: 50 * 1024 * 1024,
+            write_settle_ms: 500,
+            header_timeout_secs: 30,
+            registry_timeout_secs: 60,
+            max_registry_requests: 256,
+            max_uploads: 64,
+            max_uploads_per_client: 16,
+            body_idle_timeout_secs: 60,
+            registry_idle_timeout_secs: None,
+            registry_ca_file: None,
+            cache_ttl_secs: 5,
+            cache_bytes: 64 * 1024 * 1024,
+            fallback: crate::fallback::FallbackSettings::default(),
+            metrics_port: None,
+            metrics_host: None,
+            log_format: LogFormat::Text,
+            tls_cert: None,
+            tls_key: None,
         }
-        assert!(parse(&["--allow-private-registries", "maybe"]).is_err());
-    }
-
-    #[test]
-    fn upload_budgets_have_defaults_and_flags() {
-        let defaults = Config::default();
-        assert_eq!(
-            (
-                defaults.max_registry_requests,
-                defaults.max_uploads,
-                defaults.max_uploads_per_client
-            ),
-            (256, 64, 16)
-        );
-        let set = parse(&["--max-uploads", "8", "--max-uploads-per-client", "2"]).unwrap();
-        assert_eq!((set.max_uploads, set.max_uploads_per_client), (8, 2));
-    }
-
-    #[test]
-    fn idle_timeouts_default_and_refuse_zero() {
-        let config = Config::default();
-        assert_eq!(config.body_idle_timeout_secs, 60);
-        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(60));
-        let config = parse(&["--registry-timeout-secs", "20"]).unwrap();
-        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(20));
-        let config = parse(&["--registry-idle-timeout-secs", "5"]).unwrap();
-        assert_eq!(config.registry_idle_timeout(), Duration::from_secs(5));
-        assert!(parse(&["--body-idle-timeout-secs", "0"]).is_err());
-        assert!(parse(&["--registry-idle-timeout-secs", "0"]).is_err());
-    }
-
-    #[test]
-    fn registries_list_and_fixed_registry() {
-        assert!(Config::default().registry_allow_list().is_none());
-        assert!(parse(&["--registries", ""])
-            .unwrap()
-            .registry_allow_list()
-            .is_none());
-        let one = parse(&["--registries", "http://127.0.0.1:5000"]).unwrap();
-        assert_eq!(
-            one.fixed_registry().map(ToString::to_string).as_deref(),
-            Some("http://127.0.0.1:5000")
-        );
-        let two = parse(&["--registries", "ghcr.io,http://127.0.0.1:5000"]).unwrap();
-        assert_eq!(
-            two.registry_allow_list().map(|list| list.iter().count()),
-            Some(2)
-        );
-        assert!(two.fixed_registry().is_none());
-        let error = parse(&["--registries", "ghcr.io/acme"])
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("PYOCI_REGISTRIES"), "{error}");
     }
 }

@@ -92,13 +92,9 @@ impl Error {
         } else {
             tracing::debug!(%status, error = %self, "request refused");
         }
-        let mut response = Response::new(Body::from(format!("{self}\n")));
-        *response.status_mut() = status;
+        let mut response =
+            pyoci_core::text_response::<Body>(status, self.to_string()).map(Body::new);
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
         if status == StatusCode::UNAUTHORIZED {
             // pip and uv retry with netrc/keyring credentials only when asked this way.
             headers.insert(

@@ -8,11 +8,18 @@
 mod app;
 mod body;
 mod cache;
+pub mod cli;
 pub mod config;
 pub mod credential_realms;
 mod error;
+pub mod fallback;
 mod handlers;
+pub mod healthcheck;
 mod layout;
+mod metrics_server;
+mod mount;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod package;
 pub mod profile;
 pub mod registry_list;
@@ -20,8 +27,12 @@ pub mod route;
 mod router;
 mod server;
 mod stack;
+mod startup;
+mod tls;
+mod write_locks;
 
 pub use body::Body;
 pub use config::Config;
+pub use mount::MountPrefix;
 pub use server::serve;
-pub use stack::{pyoci_service, PyociService};
+pub use stack::{pyoci_service, pyoci_service_with_metrics, PyociService};

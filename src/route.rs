@@ -22,6 +22,9 @@ pub struct Target {
     pub registry_segment: String,
     /// `acme` or `acme/python/team1`, lowercase.
     pub namespace: String,
+    /// The public path prefix the registry segment follows (`""` at the root, else e.g.
+    /// `/pypi`), for links and redirects back to PyOCI.
+    pub link_base: String,
 }
 
 /// What a request asks for.
@@ -34,6 +37,10 @@ pub enum Route {
     /// `GET .../<project>/`: the simple-index page. With a namespace of several segments the
     /// path may also name a namespace; the handler falls back to its project list.
     ProjectPage { target: Target, project: String },
+    /// `GET /<registry>/<namespace>/+simple/<project>/`: the project page at devpi's path,
+    /// which hatch reads before uploading to skip files that exist. Private files only: a
+    /// public file of the same name must never make hatch skip a private upload.
+    UploadProbe { target: Target, project: String },
     /// `GET .../<project>` without the slash.
     AddSlash { location: String },
     /// `GET .../<project>/<filename>`: a file.
@@ -57,6 +64,11 @@ pub enum Route {
     },
     /// `GET .../<project>/json`: the PyPI-style JSON the original PyOCI serves for Renovate.
     ProjectJson { target: Target, project: String },
+    /// `GET /<registry>/<namespace>/+about/`: the namespace's page for people.
+    AboutNamespace { target: Target },
+    /// `GET /<registry>/<namespace>/+about/<project>/`: the project's page for people. `+`
+    /// is in no project, file or repository name, so this never shadows a project.
+    AboutProject { target: Target, project: String },
     /// `POST /<registry>/<namespace>/`: the legacy upload API.
     Upload { target: Target },
     /// `POST .../<project>/+yank/<version or filename>` (or `+unyank`): PEP 592 yanking.
@@ -78,9 +90,50 @@ impl Route {
             | Route::DeleteFile { target, .. }
             | Route::DeleteVersion { target, .. }
             | Route::ProjectJson { target, .. }
+            | Route::AboutNamespace { target }
+            | Route::AboutProject { target, .. }
+            | Route::UploadProbe { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => Some(target),
             Route::Health | Route::AddSlash { .. } => None,
+        }
+    }
+
+    fn target_mut(&mut self) -> Option<&mut Target> {
+        match self {
+            Route::ProjectList { target }
+            | Route::ProjectPage { target, .. }
+            | Route::File { target, .. }
+            | Route::DeleteFile { target, .. }
+            | Route::DeleteVersion { target, .. }
+            | Route::ProjectJson { target, .. }
+            | Route::Upload { target }
+            | Route::UploadProbe { target, .. }
+            | Route::AboutNamespace { target, .. }
+            | Route::AboutProject { target, .. }
+            | Route::Yank { target, .. } => Some(target),
+            Route::Health | Route::AddSlash { .. } => None,
+        }
+    }
+}
+
+impl Route {
+    /// A short fixed name for the kind of route, for metrics labels and the access log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::ProjectList { .. } => "project_list",
+            Route::ProjectPage { .. } => "project_page",
+            Route::UploadProbe { .. } => "upload_probe",
+            Route::AboutNamespace { .. } => "about_namespace",
+            Route::AboutProject { .. } => "about_project",
+            Route::AddSlash { .. } => "add_slash",
+            Route::File { .. } => "file",
+            Route::DeleteFile { .. } => "delete",
+            Route::DeleteVersion { .. } => "delete_version",
+            Route::ProjectJson { .. } => "json",
+            Route::Upload { .. } => "upload",
+            Route::Yank { .. } => "yank",
         }
     }
 }
@@ -112,6 +165,8 @@ const USAGE: &str = "PyOCI URLs look like /<registry>/<namespace>/<project>/, e.
 const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
 /// devpi's simple-index segment, which hatch probes before uploading.
 const DEVPI_SIMPLE: &str = "+simple";
+/// The segment before a page for people (PyPI keeps `/project/` apart from `/simple/`).
+pub const ABOUT: &str = "+about";
 /// What PEP 658 appends to a file's URL for its core metadata.
 pub const METADATA_SUFFIX: &str = ".metadata";
 
@@ -125,6 +180,19 @@ pub fn route(method: &Method, path: &str, prefix: &str) -> Result<Route, RouteEr
 /// `fixed` (`ghcr.io`, `http%3A%2F%2F127.0.0.1%3A5000`...) or carrying a scheme is still the
 /// registry segment; any other first segment starts the namespace.
 pub fn route_with_fixed_registry(
+    method: &Method,
+    path: &str,
+    prefix: &str,
+    fixed: Option<&Registry>,
+) -> Result<Route, RouteError> {
+    let mut route = route_under_prefix(method, path, prefix, fixed)?;
+    if let Some(target) = route.target_mut() {
+        target.link_base = prefix.to_owned();
+    }
+    Ok(route)
+}
+
+fn route_under_prefix(
     method: &Method,
     path: &str,
     prefix: &str,
@@ -202,10 +270,26 @@ pub fn route_with_fixed_registry(
             allow: "GET, HEAD, POST (upload) and DELETE (files and versions)",
         });
     }
+    if trailing_slash {
+        match rest.as_slice() {
+            [namespace @ .., about] if about == ABOUT => {
+                return Ok(Route::AboutNamespace {
+                    target: target(registry_segment, namespace)?,
+                });
+            }
+            [namespace @ .., about, project] if about == ABOUT => {
+                return Ok(Route::AboutProject {
+                    target: target(registry_segment, namespace)?,
+                    project: project.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
     // hatch looks for existing files at devpi's `<upload-url>/+simple/<project>/`.
     if let [namespace @ .., simple, project] = rest.as_slice() {
         if simple == DEVPI_SIMPLE && is_read && trailing_slash {
-            return Ok(Route::ProjectPage {
+            return Ok(Route::UploadProbe {
                 target: target(registry_segment, namespace)?,
                 project: project.clone(),
             });
@@ -287,6 +371,7 @@ fn target(registry_segment: &str, namespace: &[String]) -> Result<Target, RouteE
         registry: parse_registry(registry_segment)?,
         registry_segment: registry_segment.to_owned(),
         namespace: namespace.join("/").to_ascii_lowercase(),
+        link_base: String::new(),
     })
 }
 
@@ -365,10 +450,30 @@ mod tests {
             | Route::DeleteFile { target, .. }
             | Route::DeleteVersion { target, .. }
             | Route::ProjectJson { target, .. }
+            | Route::AboutNamespace { target }
+            | Route::AboutProject { target, .. }
+            | Route::UploadProbe { target, .. }
             | Route::Upload { target }
             | Route::Yank { target, .. } => target,
             other => panic!("no target in {other:?}"),
         }
+    }
+
+    #[test]
+    fn pages_for_people_never_shadow_projects() {
+        assert!(matches!(
+            get(&format!("/{REG}/acme/team/+about/")).unwrap(),
+            Route::AboutNamespace { target } if target.namespace == "acme/team"
+        ));
+        assert!(matches!(
+            get(&format!("/{REG}/acme/+about/hello/")).unwrap(),
+            Route::AboutProject { target, project } if target.namespace == "acme" && project == "hello"
+        ));
+        // The simple pages keep their paths.
+        assert!(matches!(
+            get(&format!("/{REG}/acme/about/")).unwrap(),
+            Route::ProjectPage { project, .. } if project == "about"
+        ));
     }
 
     #[test]
@@ -416,7 +521,7 @@ mod tests {
         assert!(matches!(get("/").unwrap_err(), RouteError::NotFound(_)));
         assert_eq!(get("/health").unwrap(), Route::Health);
         let devpi = get("/ghcr.io/acme/team/+simple/hello/").unwrap();
-        assert!(matches!(&devpi, Route::ProjectPage { project, .. } if project == "hello"));
+        assert!(matches!(&devpi, Route::UploadProbe { project, .. } if project == "hello"));
         assert_eq!(target_of(devpi).namespace, "acme/team");
     }
 
@@ -465,6 +570,8 @@ mod tests {
         assert!(route(&Method::GET, "/pyoci/ghcr.io/acme/hello/", "/pyoci").is_ok());
         assert!(route(&Method::GET, "/ghcr.io/acme/hello/", "/pyoci").is_err());
         assert!(route(&Method::GET, "/pyocix/ghcr.io/acme/hello/", "/pyoci").is_err());
+        let under = route(&Method::GET, "/pyoci/ghcr.io/acme/hello/", "/pyoci").unwrap();
+        assert_eq!(target_of(under).link_base, "/pyoci");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::{
     config::Config,
     error::Error,
     handlers::{self, FileRequest, UploadTarget},
+    mount::MountPrefix,
     route::{route_with_fixed_registry, Route},
 };
 
@@ -68,7 +69,9 @@ async fn dispatch(
         .cloned()
         .unwrap_or_default();
     let head_only = request.method() == Method::HEAD;
-    match allowed_route(&app.config, request.method(), request.uri().path())? {
+    let mount = request.extensions().get::<MountPrefix>();
+    let mount = mount.map_or("", MountPrefix::as_str);
+    match allowed_route(&app.config, request.method(), mount, request.uri().path())? {
         Route::Health => Ok(handlers::text(StatusCode::OK, "ok".into())),
         Route::AddSlash { location } => Ok(handlers::redirect(&location)),
         Route::ProjectList { target } => handlers::project_list(&app, target, credentials).await,
@@ -100,6 +103,18 @@ async fn dispatch(
         Route::ProjectJson { target, project } => {
             handlers::project_json(&app, target, project, credentials).await
         }
+        Route::UploadProbe { target, project } => {
+            let page = handlers::project_page(&app, target, project, credentials).await?;
+            crate::fallback::private_only(page)
+        }
+        Route::AboutNamespace { target } => {
+            let site = handlers::Site::of(&request);
+            handlers::about_namespace(&app, target, site, credentials).await
+        }
+        Route::AboutProject { target, project } => {
+            let site = handlers::Site::of(&request);
+            handlers::about_project(&app, target, project, site, credentials).await
+        }
         Route::Yank {
             target,
             project,
@@ -121,8 +136,24 @@ async fn dispatch(
 }
 
 /// The request's route, refused when it names a registry `PYOCI_REGISTRIES` does not list.
-fn allowed_route(config: &Config, method: &Method, path: &str) -> Result<Route, Error> {
-    let route = route_with_fixed_registry(method, path, config.prefix(), config.fixed_registry())?;
+/// `path` is what PyOCI sees, below the `mount` prefix an outer router stripped: routes and
+/// links are made from the whole public path, under `PYOCI_PATH` when set (it then names
+/// the whole public prefix), else under the mount prefix.
+fn allowed_route(
+    config: &Config,
+    method: &Method,
+    mount: &str,
+    path: &str,
+) -> Result<Route, Error> {
+    if path == "/health" {
+        return Ok(Route::Health);
+    }
+    let public_path = format!("{mount}{path}");
+    let base = match config.prefix() {
+        "" => mount,
+        configured => configured,
+    };
+    let route = route_with_fixed_registry(method, &public_path, base, config.fixed_registry())?;
     if let (Some(allowed), Some(target)) = (config.registry_allow_list(), route.target()) {
         if !allowed.allows(&target.registry) {
             return Err(Error::RegistryNotAllowed(format!(
@@ -132,4 +163,50 @@ fn allowed_route(config: &Config, method: &Method, path: &str) -> Result<Route, 
         }
     }
     Ok(route)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page_base(config: &Config, mount: &str, path: &str) -> Result<String, Error> {
+        let route = allowed_route(config, &Method::GET, mount, path)?;
+        Ok(route
+            .target()
+            .map(|target| target.link_base.clone())
+            .unwrap_or_default())
+    }
+
+    #[test]
+    fn links_follow_the_mount_prefix_unless_pyoci_path_names_the_whole_prefix() {
+        let root = Config::default();
+        assert_eq!(page_base(&root, "", "/ghcr.io/acme/x/").unwrap(), "");
+        assert_eq!(
+            page_base(&root, "/pypi", "/ghcr.io/acme/x/").unwrap(),
+            "/pypi"
+        );
+        let under = Config {
+            path_prefix: "/pypi".into(),
+            ..Config::default()
+        };
+        // Mounted at /pypi with PYOCI_PATH=/pypi as well: the prefix is not expected twice.
+        assert_eq!(
+            page_base(&under, "/pypi", "/ghcr.io/acme/x/").unwrap(),
+            "/pypi"
+        );
+        assert_eq!(
+            page_base(&under, "", "/pypi/ghcr.io/acme/x/").unwrap(),
+            "/pypi"
+        );
+        assert!(page_base(&under, "", "/ghcr.io/acme/x/").is_err());
+        assert!(matches!(
+            allowed_route(&root, &Method::GET, "/pypi", "/health"),
+            Ok(Route::Health)
+        ));
+        let redirect = allowed_route(&root, &Method::GET, "/pypi", "/ghcr.io/acme/x");
+        assert!(
+            matches!(&redirect, Ok(Route::AddSlash { location }) if location == "/pypi/ghcr.io/acme/x/"),
+            "{redirect:?}"
+        );
+    }
 }

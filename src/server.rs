@@ -12,7 +12,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tower::BoxError;
 
-use crate::{config::Config, stack::pyoci_service};
+use crate::{config::Config, stack::pyoci_service_with_metrics};
 
 /// At most this many request headers.
 const MAX_HEADERS: usize = 64;
@@ -23,17 +23,30 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
 
 /// Binds the configured address and serves until SIGINT/SIGTERM.
 pub async fn serve(config: Config) -> Result<(), BoxError> {
+    crate::startup::log_config_summary(&config);
+    // HTTPS when PYOCI_TLS_CERT/PYOCI_TLS_KEY are set; unusable files stop the start here.
+    let tls = crate::tls::Tls::from_files(config.tls_cert.as_ref(), config.tls_key.as_ref())?;
     let address = SocketAddr::new(config.host, config.port);
     let listener = TcpListener::bind(address)
         .await
         .map_err(|err| format!("cannot listen on {address}: {err}"))?;
-    tracing::info!("listening on {}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!("listening on {} ({scheme})", listener.local_addr()?);
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(config.header_timeout_secs))
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD_BYTES);
-    let service = pyoci_service::<Incoming>(config)?;
+    let tls = tls.map(|tls| crate::tls::TlsServer {
+        tls,
+        http: http.clone(),
+        max_header_bytes: MAX_HEAD_BYTES as u32,
+        handshake_timeout: Duration::from_secs(config.header_timeout_secs),
+    });
+    // Metrics: one set, fed by the stack and served on PYOCI_METRICS_PORT.
+    let metrics = pyoci_metrics::Metrics::new();
+    crate::metrics_server::start(&config, metrics.clone()).await?;
+    let service = pyoci_service_with_metrics::<Incoming>(config, metrics)?;
     let connections = GracefulShutdown::new();
 
     let shutdown = shutdown_signal();
@@ -59,6 +72,13 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
             },
             () = &mut shutdown => break,
         };
+        if let Some(tls) = &tls {
+            let serve = tls
+                .clone()
+                .serve(stream, peer, service.clone(), connections.watcher());
+            tokio::spawn(serve);
+            continue;
+        }
         let connection = http.serve_connection(
             TokioIo::new(stream),
             TowerToHyperService::new(service.clone()),

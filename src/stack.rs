@@ -8,8 +8,9 @@ use pyoci_basic_auth::ExtractCredentialsLayer;
 use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
 use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
+use pyoci_metrics::{Metrics, RegistryMetricsLayer, RequestMetricsLayer};
 use pyoci_oci::{AddressPolicy, HttpClient};
-use pyoci_retry::RetryLayer;
+use pyoci_retry::RetryReadsLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::ParseUploadLayer;
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
@@ -20,13 +21,28 @@ use tower_http::{
     ServiceBuilderExt,
 };
 
-use crate::{app::App, body::Body, config::Config, handlers::UploadHandler, router::Router};
+use crate::{
+    app::App, body::Body, config::Config, handlers::UploadHandler,
+    route::route_with_fixed_registry, router::Router,
+};
 
 /// The proxy as one service: requests with any body in, responses with PyOCI's body out.
 pub type PyociService<B> = BoxCloneSyncService<Request<B>, Response<Body>, Infallible>;
 
 /// Builds the proxy, ready to be served by hyper or mounted in another tower app.
 pub fn pyoci_service<B>(config: Config) -> Result<PyociService<B>, BoxError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    pyoci_service_with_metrics(config, Metrics::new())
+}
+
+/// [`pyoci_service`], counting requests (incoming and to registries) in `metrics`.
+pub fn pyoci_service_with_metrics<B>(
+    config: Config,
+    metrics: Metrics,
+) -> Result<PyociService<B>, BoxError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -56,14 +72,22 @@ where
         config.max_uploads,
         config.max_uploads_per_client,
     );
+    let token_metrics = metrics.clone();
     let registry = ServiceBuilder::new()
-        .layer(TokenExchangeLayer::new().credential_realms(realms))
-        .layer(RetryLayer::new().attempt_timeout(registry_timeout))
+        .layer(
+            TokenExchangeLayer::new()
+                .credential_realms(realms)
+                .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit)),
+        )
+        .layer(RetryReadsLayer::new().attempt_timeout(registry_timeout))
         .layer(BudgetLayer::new(budgets.clone()))
+        // Metrics: every request on the wire (retries, token fetches) by kind and outcome.
+        .layer(RegistryMetricsLayer::new(metrics.clone()))
         .service(http);
 
     let max_body = config.max_body;
     let body_idle_timeout = Duration::from_secs(config.body_idle_timeout_secs);
+    let request_metrics = request_metrics(&config, metrics);
     let mut credentials = ExtractCredentialsLayer::new();
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
@@ -72,6 +96,7 @@ where
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()
+        .map_response_body(Body::new)
         .layer(ParseUploadLayer::new())
         .service(UploadHandler::new(app.clone()));
 
@@ -79,6 +104,8 @@ where
     let service = ServiceBuilder::new()
         // One response body type for whoever mounts the service.
         .map_response_body(Body::new)
+        // Metrics and the access log: every request, counted until its response body ends.
+        .layer(request_metrics)
         // Pages gzip-compressed for clients that accept it (see `compressed_pages`).
         .layer(compressed_pages())
         // A span per request: method and path, never headers (they carry credentials).
@@ -170,4 +197,16 @@ fn outgoing_policies(config: &Config) -> (AddressPolicy, RealmPolicy) {
         addresses.trust_origin(registry.scheme(), registry.host(), Some(registry.port()))
     });
     (addresses, config.credential_realms.policy())
+}
+
+/// Counts incoming requests by route kind, and writes the access log.
+fn request_metrics(config: &Config, metrics: Metrics) -> RequestMetricsLayer {
+    let prefix = config.prefix().to_owned();
+    let fixed = config.fixed_registry().cloned();
+    RequestMetricsLayer::new(metrics)
+        .access_log(true)
+        .classify(move |method, path| {
+            route_with_fixed_registry(method, path, &prefix, fixed.as_ref())
+                .map_or("unmatched", |route| route.kind())
+        })
 }

@@ -472,7 +472,9 @@ fn another_processs_writes_show_within_the_ttl() {
 fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
     const VERSIONS: usize = 24;
     let slow_manifests = || {
-        FaultRule::new(Fault::Delay(Duration::from_millis(300)))
+        // Long enough that every read of a listing arrives while the first is held, even
+        // on a busy machine.
+        FaultRule::new(Fault::Delay(Duration::from_secs(1)))
             .method("GET")
             .path_contains("/manifests/")
     };
@@ -497,4 +499,54 @@ fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
             "manifest reads in flight at once (PYOCI_MAX_REGISTRY_REQUESTS={budget:?})"
         );
     }
+}
+
+/// When a page is missing from the cache (after a write, or once expired) and many
+/// requests of the same caller ask at once, one reads it from the registry and the others
+/// take its result, instead of each reading every version again.
+#[test]
+fn concurrent_requests_for_a_missing_page_read_it_once() {
+    const CLIENTS: usize = 8;
+    let stack = Stack::start(60, 1);
+    stack.upload(0, "1.0");
+    stack.upload(0, "1.1");
+    // The owner's token is cached; the page is not (the upload invalidated it).
+    stack.proxy.forget_seen();
+    // Manifest reads held, so every client asks while the first read is under way.
+    stack.proxy.set(
+        FaultRule::new(Fault::Delay(Duration::from_millis(500)))
+            .method("GET")
+            .path_contains("/manifests/"),
+    );
+    let url = stack.page_url(0);
+    let pages: Vec<_> = thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    let authorization = basic_auth(OWNER.0, OWNER.1);
+                    HttpClient::new().get_with(&url, &[("Authorization", &authorization)])
+                })
+            })
+            .collect();
+        clients
+            .into_iter()
+            .map(|client| client.join().unwrap())
+            .collect()
+    });
+    assert!(pages.iter().all(|page| page.status == 200));
+    assert!(pages.windows(2).all(|pair| pair[0].body == pair[1].body));
+    let tag_lists = stack
+        .registry_requests()
+        .iter()
+        .filter(|request| request.ends_with("/tags/list"))
+        .count();
+    assert!(
+        stack.proxy.faults_injected() >= 2,
+        "the manifest reads were held"
+    );
+    assert_eq!(
+        tag_lists, 1,
+        "{CLIENTS} concurrent requests read the page once"
+    );
 }

@@ -22,6 +22,7 @@
 
 mod bounded;
 mod fingerprint;
+mod turns;
 
 use std::{
     collections::HashMap,
@@ -38,6 +39,7 @@ use pyoci_oci::{Digest, ImageIndex};
 
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
+use turns::Turns;
 
 /// A repository in a registry: what a write invalidates.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -77,7 +79,9 @@ pub struct Snapshot {
 enum Key {
     Document(Project, String),
     Tag(Project, String),
-    Page(Project, Fingerprint),
+    /// The last part is the page's own path: its links are built on the URL as the client
+    /// wrote it (the registry segment may be spelled several ways).
+    Page(Project, Fingerprint, String),
 }
 
 enum Value {
@@ -100,6 +104,8 @@ pub struct Caches {
     fingerprints: Option<FingerprintKey>,
     epoch: AtomicU64,
     inner: Mutex<Inner>,
+    /// Who reads a missing page: one request per page, the others wait and take its result.
+    page_turns: Turns<PageKey>,
 }
 
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
@@ -122,6 +128,7 @@ impl Caches {
             ttl,
             fingerprints,
             epoch: AtomicU64::new(0),
+            page_turns: Turns::default(),
             inner: Mutex::new(Inner {
                 entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
                 writes: HashMap::new(),
@@ -160,16 +167,22 @@ impl Caches {
             .map_or(true, |write| read.epoch >= write.epoch)
     }
 
-    /// The page cache key of `credentials` for `project`; `None` when pages are not cached.
-    pub fn page_key(&self, project: Project, credentials: &Credentials) -> Option<PageKey> {
+    /// The page cache key of `credentials` for `project`'s page at `path`; `None` when
+    /// pages are not cached.
+    pub fn page_key(
+        &self,
+        project: Project,
+        path: &str,
+        credentials: &Credentials,
+    ) -> Option<PageKey> {
         let fingerprint = self.fingerprints.as_ref()?.fingerprint(credentials);
-        Some(PageKey(project, fingerprint))
+        Some(PageKey(project, fingerprint, path.to_owned()))
     }
 
     /// The page cached for these credentials, if still fresh.
     pub fn page(&self, key: &PageKey) -> Option<SharedPage> {
         let mut inner = self.lock();
-        let cache_key = Key::Page(key.0.clone(), key.1);
+        let cache_key = Key::Page(key.0.clone(), key.1, key.2.clone());
         let (page, read) = match inner.entries.get(&cache_key)? {
             Value::Page(page, read) => (page.clone(), *read),
             _ => return None,
@@ -181,15 +194,25 @@ impl Caches {
         None
     }
 
+    /// The turn to read the page of `key` from the registry. Requests for a page that is
+    /// not cached take turns, and look in the cache again once it is theirs: when an entry
+    /// expires under load, one request reads the page and the others get its result,
+    /// instead of each reading every version again.
+    pub async fn page_turn(&self, key: &PageKey) -> tokio::sync::OwnedMutexGuard<()> {
+        self.page_turns.take(key.clone()).await
+    }
+
     /// Keeps `page`, read since `read`, for its caller.
     pub fn store_page(&self, key: PageKey, read: Snapshot, page: SharedPage) {
         // Its renderings double it, about (HTML and JSON are each near the model's size).
-        let weight = ENTRY_OVERHEAD + 3 * page_weight(page.page());
+        let weight = ENTRY_OVERHEAD + key.2.len() + 3 * page_weight(page.page());
         let mut inner = self.lock();
         if self.fresh(&inner, &key.0, &read) {
-            inner
-                .entries
-                .insert(Key::Page(key.0, key.1), Value::Page(page, read), weight);
+            inner.entries.insert(
+                Key::Page(key.0, key.1, key.2),
+                Value::Page(page, read),
+                weight,
+            );
         }
     }
 
@@ -227,7 +250,7 @@ impl Caches {
         }
     }
 
-    /// Keeps a document by its digest; `bytes` is its size as the registry sent it.
+    /// Keeps a document by its digest; `bytes` is about what it takes parsed.
     pub fn store_document(
         &self,
         project: &Project,
@@ -238,8 +261,7 @@ impl Caches {
         if !self.enabled() {
             return;
         }
-        // Parsed, a document takes about twice its JSON's bytes.
-        let weight = ENTRY_OVERHEAD + project_weight(project) + 2 * bytes;
+        let weight = ENTRY_OVERHEAD + project_weight(project) + bytes;
         let key = Key::Document(project.clone(), digest.as_str().to_owned());
         self.lock()
             .entries
@@ -294,8 +316,8 @@ impl Drop for InvalidateOnDrop<'_> {
 }
 
 /// Which cached page a caller may get: the project and their credentials' fingerprint.
-#[derive(Clone, Debug)]
-pub struct PageKey(Project, Fingerprint);
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct PageKey(Project, Fingerprint, String);
 
 fn project_weight(project: &Project) -> usize {
     project.registry.len() + project.repository.len()
@@ -341,7 +363,9 @@ mod tests {
     #[test]
     fn pages_are_given_only_to_the_same_credentials() {
         let caches = Caches::new(Duration::from_secs(60), 1 << 20);
-        let key = caches.page_key(project("acme/demo"), &alice()).unwrap();
+        let key = caches
+            .page_key(project("acme/demo"), "/p/", &alice())
+            .unwrap();
         caches.store_page(key.clone(), caches.snapshot(), page());
         assert!(caches.page(&key).is_some());
         let wrong = Credentials::Basic {
@@ -349,18 +373,26 @@ mod tests {
             password: pyoci_basic_auth::Secret::new("wrong"),
         };
         for other in [wrong, Credentials::Anonymous] {
-            let other = caches.page_key(project("acme/demo"), &other).unwrap();
+            let other = caches
+                .page_key(project("acme/demo"), "/p/", &other)
+                .unwrap();
             assert!(caches.page(&other).is_none());
         }
-        let elsewhere = caches.page_key(project("acme/other"), &alice()).unwrap();
+        let elsewhere = caches
+            .page_key(project("acme/other"), "/p/", &alice())
+            .unwrap();
         assert!(caches.page(&elsewhere).is_none());
+        let spelled_otherwise = caches
+            .page_key(project("acme/demo"), "/q/", &alice())
+            .unwrap();
+        assert!(caches.page(&spelled_otherwise).is_none());
     }
 
     #[test]
     fn a_write_refuses_entries_read_before_it() {
         let caches = Caches::new(Duration::from_secs(60), 1 << 20);
         let demo = project("acme/demo");
-        let key = caches.page_key(demo.clone(), &alice()).unwrap();
+        let key = caches.page_key(demo.clone(), "/p/", &alice()).unwrap();
         let before = caches.snapshot();
         caches.store_page(key.clone(), before, page());
         caches.store_tag(&demo, "1.0", before, TagTarget::Skipped);
@@ -386,7 +418,7 @@ mod tests {
         assert_eq!(caches.tag(&demo, "1.0"), None);
 
         let off = Caches::new(Duration::ZERO, 1 << 20);
-        assert!(off.page_key(demo.clone(), &alice()).is_none());
+        assert!(off.page_key(demo.clone(), "/p/", &alice()).is_none());
         off.store_tag(&demo, "1.0", off.snapshot(), TagTarget::Skipped);
         let digest = Digest::sha256_of(b"x");
         off.store_document(&demo, &digest, Arc::new(ImageIndex::new(vec![])), 10);

@@ -4,7 +4,7 @@
 //! writes back. Three defences (docs/concurrency.md states the guarantee):
 //!
 //! - Within one PyOCI process, writers of the same (registry, repository, tag) take turns
-//!   ([`WriteLocks`]), so their read-modify-write cycles never interleave.
+//!   (`WriteLocks`), so their read-modify-write cycles never interleave.
 //! - Every index write is a conditional request: `If-Match` with the digest read, or
 //!   `If-None-Match: *` when the tag was absent. A registry that honours them refuses a
 //!   write based on a stale read with 412, and the writer reads and merges again at once.
@@ -20,11 +20,7 @@
 //! between starting the read and sending the write.
 
 use std::{
-    collections::HashMap,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc, Mutex, Weak,
-    },
+    sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -52,35 +48,6 @@ const MAX_STALE_READS: usize = 3;
 /// based on it, before it counts as too old to write on. The other half is left for the
 /// write's own trip to the registry.
 const WINDOW_SHARE_OF_SETTLE: u32 = 2;
-
-/// One lock per (registry, repository, tag) being written, kept while anyone holds it.
-#[derive(Default)]
-pub struct WriteLocks(Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>);
-
-impl WriteLocks {
-    async fn lock(&self, key: String) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks.retain(|_, lock| lock.strong_count() > 0);
-            // After a burst of writers to many versions, give the table's memory back.
-            if locks.capacity() > 4 * locks.len().max(64) {
-                locks.shrink_to_fit();
-            }
-            match locks.get(&key).and_then(Weak::upgrade) {
-                Some(lock) => lock,
-                None => {
-                    let lock = Arc::new(tokio::sync::Mutex::new(()));
-                    locks.insert(key, Arc::downgrade(&lock));
-                    lock
-                }
-            }
-        };
-        lock.lock_owned().await
-    }
-}
 
 /// A change to a version's index.
 pub enum IndexEdit {
@@ -461,27 +428,4 @@ pub(super) async fn version_turn(
 ) -> tokio::sync::OwnedMutexGuard<()> {
     let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
     app.write_locks.lock(key).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn write_locks_keep_only_the_locks_held() {
-        let locks = WriteLocks::default();
-        let held = locks.lock("registry/a:1.0".to_owned()).await;
-        // A burst of writers to many versions at once, all done.
-        let mut burst = Vec::new();
-        for n in 0..1_000 {
-            burst.push(locks.lock(format!("registry/b:{n}")).await);
-        }
-        drop(burst);
-        let _again = locks.lock("registry/c:1.0".to_owned()).await;
-        let table = locks.0.lock().unwrap();
-        assert_eq!(table.len(), 2, "the held lock and the new one");
-        assert!(table.capacity() < 1_000, "{}", table.capacity());
-        drop(table);
-        drop(held);
-    }
 }

@@ -28,9 +28,14 @@ pub async fn project_json(
     let name = ProjectName::parse(&project)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     let read = app.caches.snapshot();
-    let releases = read_releases(app, &oci, &repo, &name, read).await?;
+    let releases = match read_releases(app, &oci, &repo, &name, read).await {
+        Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
+            return elsewhere(app, &oci, &target, &repo, &name, err).await;
+        }
+        releases => releases?,
+    };
     let Some(newest) = releases.iter().find(|release| !release.files.is_empty()) else {
         return Err(Error::NotFound(format!(
             "project `{name}` has no versions in `{repo}`"
@@ -74,6 +79,26 @@ pub async fn project_json(
         HeaderValue::from_static("application/json"),
     );
     Ok(response)
+}
+
+/// A project the registry did not list: the public JSON API when the registry says it does
+/// not exist and the name may fall back (see [`crate::fallback`]), else the error.
+async fn elsewhere(
+    app: &App,
+    oci: &super::Oci,
+    target: &Target,
+    repo: &str,
+    name: &ProjectName,
+    err: Error,
+) -> Result<Response<Body>, Error> {
+    let settings = &app.config.fallback;
+    if let Some(refusal) = settings.private_name_refusal(name, repo) {
+        return Err(refusal);
+    }
+    match crate::fallback::registry_lacks(settings, oci, &target.registry, repo).await? {
+        true => settings.json_redirect(name, repo),
+        false => Err(err),
+    }
 }
 
 /// One file in the PyPI JSON shape.

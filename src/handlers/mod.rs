@@ -2,6 +2,7 @@
 //! credentials, speaks to the registry through an [`OciClient`], and returns a response or
 //! an [`Error`].
 
+mod about;
 mod delete;
 mod file;
 mod index_writer;
@@ -12,9 +13,9 @@ mod stored;
 mod upload;
 mod yank;
 
+pub use about::{about_namespace, about_project, Site};
 pub use delete::{delete_file, delete_version};
 pub use file::{get_file, FileRequest};
-pub use index_writer::WriteLocks;
 pub use json::project_json;
 pub use list::project_list;
 pub use page::project_page;
@@ -35,7 +36,7 @@ use crate::{
     route::Target,
 };
 
-type Oci = OciClient<RegistryService>;
+pub(crate) type Oci = OciClient<RegistryService>;
 
 /// The OCI repository of a project: `<namespace>/<project with - as _>`.
 fn repository(target: &Target, name: &ProjectName) -> String {
@@ -177,7 +178,7 @@ async fn read_indexes(
             // Listings skip tags that hold something else, as they skip non-version tags.
             Ok::<_, Error>(match read_tag(oci, repo, &version).await? {
                 TagContent::Index(index, digest) => {
-                    let bytes = serde_json::to_vec(&index).map_or(0, |json| json.len());
+                    let bytes = approx_bytes(&index);
                     let index = Arc::new(index);
                     caches.store_document(project, &digest, index.clone(), bytes);
                     caches.store_tag(project, &tag, read, TagTarget::Index(digest));
@@ -195,11 +196,29 @@ async fn read_indexes(
     Ok(indexes.into_iter().flatten().collect())
 }
 
-/// The URL path of a project page, under the configured prefix.
-fn project_path(prefix: &str, target: &Target, name: &ProjectName) -> String {
+/// About the bytes an index takes in memory, for the cache's bound: its entries' strings
+/// plus a fixed share per entry (digests, sizes, map nodes). Cheaper than serializing it.
+fn approx_bytes(index: &ImageIndex) -> usize {
+    const PER_ENTRY: usize = 256;
+    index
+        .manifests
+        .iter()
+        .map(|entry| {
+            let annotations: usize = entry
+                .annotations
+                .iter()
+                .map(|(key, value)| key.len() + value.len())
+                .sum();
+            PER_ENTRY + entry.media_type.len() + annotations
+        })
+        .sum()
+}
+
+/// The URL path of a project page, under the prefix PyOCI is reached at.
+fn project_path(target: &Target, name: &ProjectName) -> String {
     format!(
-        "{prefix}/{}/{}/{}/",
-        target.registry_segment, target.namespace, name
+        "{}/{}/{}/{}/",
+        target.link_base, target.registry_segment, target.namespace, name
     )
 }
 
@@ -232,13 +251,7 @@ pub(crate) fn index_page<T: Clone + Send + Sync + 'static>(
 
 /// A short plain-text success response.
 pub(crate) fn text(status: http::StatusCode, message: String) -> http::Response<crate::body::Body> {
-    let mut response = http::Response::new(crate::body::Body::from(format!("{message}\n")));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
+    pyoci_core::text_response::<crate::body::Body>(status, message).map(crate::body::Body::new)
 }
 
 #[cfg(test)]

@@ -30,16 +30,27 @@ pub async fn project_page(
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
+    let page_path = project_path(&target, &name);
     if name.normalized() != project {
-        return Ok(redirect(&project_path(app.config.prefix(), &target, &name)));
+        return Ok(redirect(&page_path));
     }
     let repo = repository(&target, &name);
-    let key = app
-        .caches
-        .page_key(Project::new(&target.registry, &repo), &credentials);
+    let project = Project::new(&target.registry, &repo);
+    let key = app.caches.page_key(project, &page_path, &credentials);
     if let Some(page) = key.as_ref().and_then(|key| app.caches.page(key)) {
         return Ok(index_page(page));
     }
+    let _turn = match &key {
+        Some(key) => {
+            let turn = app.caches.page_turn(key).await;
+            // Whoever had the turn before may have just read it.
+            if let Some(page) = app.caches.page(key) {
+                return Ok(index_page(page));
+            }
+            Some(turn)
+        }
+        None => None,
+    };
     let read = app.caches.snapshot();
     let mut response = read_project_page(app, target, name, credentials, read).await?;
     if let Some(key) = key {
@@ -61,9 +72,10 @@ async fn read_project_page(
     credentials: Credentials,
     read: Snapshot,
 ) -> Result<Response<Body>, Error> {
-    let page_path = project_path(app.config.prefix(), &target, &name);
+    let page_path = project_path(&target, &name);
     let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
+    let registry = target.registry.clone();
     let releases = match read_releases(app, &oci, &repo, &name, read).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
@@ -72,9 +84,13 @@ async fn read_project_page(
                 namespace: format!("{}/{}", target.namespace, name.normalized()),
                 ..target
             };
-            return project_list(app, namespace, credentials)
-                .await
-                .map_err(|_| Error::NotFound(message));
+            return match project_list(app, namespace, credentials).await {
+                Ok(list) => Ok(list),
+                Err(_) => elsewhere(app, &oci, &registry, &repo, &name, message).await,
+            };
+        }
+        Err(err) if app.config.fallback.may_be_unknown(&registry, &err) => {
+            return elsewhere(app, &oci, &registry, &repo, &name, err.to_string()).await;
         }
         releases => releases?,
     };
@@ -96,4 +112,27 @@ async fn read_project_page(
     Ok(index_page(
         ProjectPage::new(name.normalized(), files).with_versions(versions),
     ))
+}
+
+/// A project the registry did not list: the public index's page when the registry says it
+/// does not exist and the name may fall back (see [`crate::fallback`]), else 404.
+async fn elsewhere(
+    app: &App,
+    oci: &super::Oci,
+    registry: &pyoci_oci::Registry,
+    repo: &str,
+    name: &ProjectName,
+    message: String,
+) -> Result<Response<Body>, Error> {
+    let settings = &app.config.fallback;
+    let Some(redirect) = settings.page_redirect(name) else {
+        return Err(Error::NotFound(message));
+    };
+    if let Some(refusal) = settings.private_name_refusal(name, repo) {
+        return Err(refusal);
+    }
+    match crate::fallback::registry_lacks(settings, oci, registry, repo).await? {
+        true => Ok(redirect),
+        false => Err(Error::NotFound(message)),
+    }
 }

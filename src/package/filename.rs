@@ -19,14 +19,8 @@ pub struct DistFilename {
     architecture: String,
 }
 
-/// The kind of distribution a filename names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DistKind {
-    /// `{name}-{version}(-{build})?-{python}-{abi}-{platform}.whl`
-    Wheel,
-    /// `{name}-{version}.tar.gz`
-    Sdist,
-}
+/// The kind of distribution a filename names (shared with the layer crates).
+pub use pyoci_core::DistributionKind as DistKind;
 
 /// A filename that is not a wheel or sdist PyOCI can store.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -41,16 +41,8 @@ impl ProjectName {
         if !valid {
             return Err(NameError(name.chars().take(Self::MAX_LEN).collect()));
         }
-        let mut normalized = String::with_capacity(name.len());
-        for c in name.chars() {
-            if matches!(c, '-' | '_' | '.') {
-                if !normalized.ends_with('-') {
-                    normalized.push('-');
-                }
-            } else {
-                normalized.push(c.to_ascii_lowercase());
-            }
-        }
+        // The one PEP 503 normalization the index pages use too.
+        let normalized = pyoci_core::normalize_project_name(name);
         Ok(ProjectName { normalized })
     }
 
@@ -91,6 +83,17 @@ mod tests {
             ProjectName::parse("Hello.World").unwrap().oci_name(),
             "hello_world"
         );
+    }
+
+    /// Project pages (pyoci-index) and stored names (here) normalize with one function.
+    #[test]
+    fn normalizes_as_the_index_pages_do() {
+        for raw in ["Hello_World", "a.-_b", "PyOCI", "x"] {
+            assert_eq!(
+                ProjectName::parse(raw).unwrap().normalized(),
+                pyoci_index::normalize_project_name(raw)
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct DistSpec {
     pub requires_dist: Vec<String>,
     /// Whether to write an sdist (with the same metadata as `PKG-INFO`) next to the wheel.
     pub sdist: bool,
+    /// A Markdown description, written as the metadata's body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl DistSpec {
@@ -58,6 +61,12 @@ impl DistSpec {
     /// Sets the summary.
     pub fn summary(mut self, summary: &str) -> DistSpec {
         self.summary = Some(summary.to_owned());
+        self
+    }
+
+    /// Sets a Markdown description.
+    pub fn description(mut self, markdown: &str) -> DistSpec {
+        self.description = Some(markdown.to_owned());
         self
     }
 

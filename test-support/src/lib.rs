@@ -42,6 +42,7 @@ mod forward_proxy;
 mod http;
 mod ports;
 mod process;
+mod public_index;
 mod pyoci;
 mod python;
 mod quirks;
@@ -62,6 +63,7 @@ pub use forward_proxy::ForwardProxy;
 pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
 pub use ports::free_port;
 pub use process::{output_text, run_checked, run_expecting_failure, without_proxy_env, PROXY_ENV};
+pub use public_index::{PublicIndex, PublicRequest, PUBLIC_INDEX_HOST};
 pub use pyoci::Pyoci;
 pub use python::{Python, Venv};
 pub use quirks::{

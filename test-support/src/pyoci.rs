@@ -4,7 +4,8 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::Duration,
+    thread,
+    time::{Duration, Instant},
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -67,28 +68,27 @@ impl Pyoci {
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         let mut process = KillOnDrop::new(child);
 
-        let mut port = None;
-        let mut exited = None;
-        wait_until(START_TIMEOUT, || {
-            port = listening_port(&fs::read_to_string(&log_path).unwrap_or_default());
-            exited = process.exited();
-            port.is_some() || exited.is_some()
-        });
-        let log = fs::read_to_string(&log_path).unwrap_or_default();
-        match (port, exited) {
-            (Some(port), _) => Pyoci {
-                process,
-                port,
-                log_path,
-                _dir: dir,
-            },
-            (None, Some(status)) => {
-                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}")
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            if let Some(port) = listening_port(&log) {
+                return Pyoci {
+                    process,
+                    port,
+                    log_path,
+                    _dir: dir,
+                };
             }
-            (None, None) => panic!(
-                "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
-                START_TIMEOUT.as_secs()
-            ),
+            if let Some(status) = process.exited() {
+                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}");
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
+                    START_TIMEOUT.as_secs()
+                );
+            }
+            thread::sleep(Duration::from_millis(20));
         }
     }
 
@@ -147,11 +147,17 @@ impl Pyoci {
 
     /// Sends SIGTERM, as a service manager stopping PyOCI would.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.process.id().to_string()])
-            .status()
-            .unwrap_or_else(|err| panic!("cannot run kill: {err}"));
-        assert!(status.success(), "kill -TERM failed: {status}");
+        // A signal sent from Rust: the `kill` program (procps) is missing from slim images.
+        let pid = libc::pid_t::try_from(self.process.id())
+            .unwrap_or_else(|_| panic!("pid {} does not fit pid_t", self.process.id()));
+        // SAFETY: kill(2) only reads its two integer arguments.
+        let result = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(
+            result,
+            0,
+            "kill -TERM {pid} failed: {}",
+            std::io::Error::last_os_error()
+        );
     }
 
     /// Waits up to `timeout` for the server to exit; its exit status, or `None`.

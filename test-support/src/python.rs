@@ -102,6 +102,20 @@ impl Python {
         hermetic(Command::new(program))
     }
 
+    /// `bash script` with this virtualenv's `bin` first on `PATH` (so `pip`, `uv`, `twine`,
+    /// `poetry`, `pdm`, `hatch`, `keyring` and `python3` are these), isolated from the
+    /// machine's index settings like [`Python::command`]: for the runnable doc examples.
+    pub fn shell(&self, script: &Path) -> Command {
+        let mut command = hermetic(Command::new("bash"));
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![self.bin("python").with_file_name("")];
+        paths.extend(std::env::split_paths(&path));
+        command
+            .arg(script)
+            .env("PATH", std::env::join_paths(paths).unwrap_or(path));
+        command
+    }
+
     /// Runs a virtualenv program and returns its output; panics with stdout and stderr
     /// when it fails.
     pub fn run<I, S>(&self, program: &str, args: I, envs: &[(&str, &str)]) -> Output

@@ -2,9 +2,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Response, StatusCode};
 use pin_project::pin_project;
+use pyoci_core::{text_response, ResponseBody};
 
 use crate::AuthorizationError;
 
@@ -44,24 +44,18 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: From<String>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
-            KindProj::Rejected { error } => Poll::Ready(Ok(bad_request(error))),
+            KindProj::Inner { future } => future
+                .poll(cx)
+                .map_ok(|response| response.map(ResponseBody::inner)),
+            KindProj::Rejected { error } => Poll::Ready(Ok(text_response(
+                StatusCode::BAD_REQUEST,
+                error.to_string(),
+            ))),
         }
     }
-}
-
-fn bad_request<B: From<String>>(error: &AuthorizationError) -> Response<B> {
-    let mut response = Response::new(B::from(error.to_string()));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

@@ -35,6 +35,6 @@ impl<S> Layer<S> for ExtractCredentialsLayer {
     type Service = ExtractCredentials<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ExtractCredentials::new(inner, self.bearer_username.clone())
+        ExtractCredentials::with_bearer_username(inner, self.bearer_username.clone())
     }
 }

@@ -21,6 +21,7 @@
 //! use std::convert::Infallible;
 //!
 //! use http::{header::AUTHORIZATION, Request, Response, StatusCode};
+//! use http_body_util::BodyExt;
 //! use pyoci_basic_auth::{Credentials, ExtractCredentialsLayer};
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
@@ -42,7 +43,8 @@
 //!     .body(String::new())
 //!     .unwrap();
 //! let response = service.clone().oneshot(request).await.unwrap();
-//! assert_eq!(response.into_body(), "hello alice");
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, "hello alice");
 //!
 //! let request = Request::builder()
 //!     .header(AUTHORIZATION, "Basic alice:s3cret")
@@ -50,21 +52,22 @@
 //!     .unwrap();
 //! let response = service.oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-//! assert!(response.into_body().contains("expected base64 of `username:password`"));
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert!(String::from_utf8_lossy(&body).contains("expected base64 of `username:password`"));
 //! # }
 //! ```
 #![warn(missing_docs)]
 
-mod credentials;
 mod error;
 mod future;
 mod layer;
 mod parse;
 mod service;
 
-pub use credentials::{Credentials, Secret};
 pub use error::AuthorizationError;
 pub use future::ResponseFuture;
 pub use layer::ExtractCredentialsLayer;
 pub use parse::parse_authorization;
+/// Defined in `pyoci-core`, shared with the registry client.
+pub use pyoci_core::{Credentials, Secret};
 pub use service::ExtractCredentials;

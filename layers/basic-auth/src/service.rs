@@ -5,8 +5,10 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, Request, Response};
 use tower::Service;
 
+use pyoci_core::ResponseBody;
+
 use crate::future::ResponseFuture;
-use crate::{parse_authorization, AuthorizationError, Credentials};
+use crate::{parse_authorization, AuthorizationError, Credentials, ExtractCredentialsLayer};
 
 /// Puts the caller's [`Credentials`] into the request extensions, then calls the inner service.
 ///
@@ -20,7 +22,18 @@ pub struct ExtractCredentials<S> {
 }
 
 impl<S> ExtractCredentials<S> {
-    pub(crate) fn new(inner: S, bearer_username: Option<Arc<str>>) -> Self {
+    /// Wraps `inner`; no username is read as a bearer token (see
+    /// [`ExtractCredentialsLayer::bearer_username`]).
+    pub fn new(inner: S) -> Self {
+        Self::with_bearer_username(inner, None)
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer() -> ExtractCredentialsLayer {
+        ExtractCredentialsLayer::new()
+    }
+
+    pub(crate) fn with_bearer_username(inner: S, bearer_username: Option<Arc<str>>) -> Self {
         Self {
             inner,
             bearer_username,
@@ -56,9 +69,8 @@ impl<S> ExtractCredentials<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ExtractCredentials<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<String>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 
@@ -178,7 +190,7 @@ mod tests {
             "text/plain; charset=utf-8"
         );
         let body = response.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(body, AuthorizationError::BasicNotBase64.to_string());
+        assert_eq!(body, format!("{}\n", AuthorizationError::BasicNotBase64));
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 
@@ -187,7 +199,7 @@ mod tests {
         let (status, body, content_type) =
             send(ExtractCredentialsLayer::new(), &["Bearer a", "Bearer b"]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(body, AuthorizationError::MoreThanOne.to_string());
+        assert_eq!(body, format!("{}\n", AuthorizationError::MoreThanOne));
         assert_eq!(content_type.as_deref(), Some("text/plain; charset=utf-8"));
     }
 
@@ -212,13 +224,16 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(
             body,
-            AuthorizationError::BearerUsernameWithoutToken.to_string()
+            format!("{}\n", AuthorizationError::BearerUsernameWithoutToken)
         );
 
         // The token is sent on in a header of its own: "__token__:a b" is refused.
         let (status, body, _) = send(layer, &["Basic X190b2tlbl9fOmEgYg=="]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(body, AuthorizationError::BearerMalformedToken.to_string());
+        assert_eq!(
+            body,
+            format!("{}\n", AuthorizationError::BearerMalformedToken)
+        );
     }
 
     #[tokio::test]
@@ -230,5 +245,21 @@ mod tests {
         )
         .await;
         assert_eq!(body, "basic __token__ abc");
+    }
+
+    /// The inner body need not be made from a `String`: the 400 is the layer's own body.
+    #[tokio::test]
+    async fn answers_over_any_inner_body() {
+        let service = ExtractCredentials::new(service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(http_body_util::Empty::<bytes::Bytes>::new()))
+        }));
+        let request = Request::builder()
+            .header(AUTHORIZATION, "Basic !!")
+            .body(())
+            .unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(!body.is_empty());
     }
 }

@@ -21,6 +21,11 @@ impl<S> RequestBodyIdleTimeout<S> {
     pub fn new(inner: S, idle: Duration) -> Self {
         RequestBodyIdleTimeout { inner, idle }
     }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer(idle: Duration) -> crate::RequestBodyIdleTimeoutLayer {
+        crate::RequestBodyIdleTimeoutLayer::new(idle)
+    }
 }
 
 impl<S, B> Service<Request<B>> for RequestBodyIdleTimeout<S>

@@ -45,6 +45,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 mod budgets;
 mod layer;

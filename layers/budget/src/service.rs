@@ -21,8 +21,14 @@ pub struct Budget<S> {
 }
 
 impl<S> Budget<S> {
-    pub(crate) fn new(inner: S, budgets: Budgets) -> Self {
+    /// Wraps `inner`; its requests take permits of `budgets` (shared with every clone).
+    pub fn new(inner: S, budgets: Budgets) -> Self {
         Budget { inner, budgets }
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer(budgets: Budgets) -> crate::BudgetLayer {
+        crate::BudgetLayer::new(budgets)
     }
 }
 

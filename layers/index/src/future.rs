@@ -8,6 +8,7 @@ use std::task::{ready, Context, Poll};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use pin_project::pin_project;
+use pyoci_core::ResponseBody;
 
 use crate::{
     etag::{entity_tag, matches_any},
@@ -43,9 +44,8 @@ impl<F> ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: From<String>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
@@ -64,11 +64,11 @@ enum Model {
     List(ProjectList),
 }
 
-fn render<B: From<String>>(
+fn render<B>(
     mut response: Response<B>,
     accept: Option<&HeaderValue>,
     if_none_match: Option<&HeaderValue>,
-) -> Response<B> {
+) -> Response<ResponseBody<B>> {
     let extensions = response.extensions_mut();
     let page = extensions.remove::<ProjectPage>();
     let shared = extensions.remove::<SharedPage>();
@@ -77,7 +77,7 @@ fn render<B: From<String>>(
         (Some(page), _, _) => Model::Page(page),
         (None, Some(shared), _) => Model::Shared(shared),
         (None, None, Some(list)) => Model::List(list),
-        (None, None, None) => return response,
+        (None, None, None) => return response.map(ResponseBody::inner),
     };
     let (mut parts, _empty) = response.into_parts();
     parts.headers.remove(CONTENT_LENGTH);
@@ -90,7 +90,7 @@ fn render<B: From<String>>(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; charset=utf-8"),
             );
-            return Response::from_parts(parts, B::from(not_acceptable.to_string()));
+            return Response::from_parts(parts, ResponseBody::text(not_acceptable.to_string()));
         }
     };
     let Rendered { body, etag } = match &model {
@@ -112,14 +112,14 @@ fn render<B: From<String>>(
         parts.headers.insert(ETAG, etag);
         if unchanged {
             parts.status = StatusCode::NOT_MODIFIED;
-            return Response::from_parts(parts, B::from(String::new()));
+            return Response::from_parts(parts, ResponseBody::text(String::new()));
         }
     }
     parts.headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
-    Response::from_parts(parts, B::from(body))
+    Response::from_parts(parts, ResponseBody::text(body))
 }
 
 /// A project page in `format`, with its entity tag.
@@ -152,8 +152,10 @@ fn add_vary_accept(headers: &mut HeaderMap) {
 mod tests {
     use std::convert::Infallible;
 
+    use bytes::Bytes;
     use http::header::ACCEPT;
     use http::Request;
+    use http_body_util::{BodyExt, Empty};
     use tower::{service_fn, Layer, ServiceExt};
 
     use crate::{DistributionFile, RenderIndexLayer};
@@ -179,7 +181,23 @@ mod tests {
         if let Some(accept) = accept {
             request = request.header(ACCEPT, accept);
         }
-        service.oneshot(request.body(()).unwrap()).await.unwrap()
+        let response = service.oneshot(request.body(()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Response::from_parts(parts, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    /// The inner body need not be made from a `String`: the layer writes its own.
+    #[tokio::test]
+    async fn renders_over_any_inner_body() {
+        let service = RenderIndexLayer::new().layer(service_fn(|_: Request<()>| async {
+            let mut response = Response::new(Empty::<Bytes>::new());
+            response.extensions_mut().insert(page());
+            Ok::<_, Infallible>(response)
+        }));
+        let response = service.oneshot(Request::new(())).await.unwrap();
+        let html = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(html, render_project_html(&page()));
     }
 
     trait CloneResponse {
@@ -338,7 +356,10 @@ mod tests {
         let request = Request::get("/demo/")
             .header(ACCEPT, PIP)
             .header(http::header::IF_NONE_MATCH, if_none_match);
-        service.oneshot(request.body(()).unwrap()).await.unwrap()
+        let response = service.oneshot(request.body(()).unwrap()).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        Response::from_parts(parts, String::from_utf8(bytes.to_vec()).unwrap())
     }
 
     #[tokio::test]

@@ -71,6 +71,7 @@
 //! ));
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 mod etag;
 mod future;

@@ -143,24 +143,7 @@ impl ProjectList {
     }
 }
 
-/// A project name normalized as PEP 503 says: runs of `-`, `_` and `.` become one `-`, and
-/// letters become lowercase (`Foo.Bar__baz` -> `foo-bar-baz`).
-pub fn normalize_project_name(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut in_separator_run = false;
-    for character in name.chars() {
-        if matches!(character, '-' | '_' | '.') {
-            if !in_separator_run {
-                normalized.push('-');
-            }
-            in_separator_run = true;
-        } else {
-            normalized.extend(character.to_lowercase());
-            in_separator_run = false;
-        }
-    }
-    normalized
-}
+pub use pyoci_core::normalize_project_name;
 
 #[cfg(test)]
 mod tests {

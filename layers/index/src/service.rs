@@ -6,7 +6,10 @@ use http::header::{ACCEPT, IF_NONE_MATCH};
 use http::{HeaderMap, HeaderValue, Request, Response};
 use tower::Service;
 
+use pyoci_core::ResponseBody;
+
 use crate::future::ResponseFuture;
+use crate::RenderIndexLayer;
 
 /// Middleware rendering index models found in response extensions.
 ///
@@ -26,14 +29,18 @@ impl<S> RenderIndex<S> {
     pub fn new(inner: S) -> Self {
         Self { inner }
     }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer() -> RenderIndexLayer {
+        RenderIndexLayer::new()
+    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RenderIndex<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: From<String>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 

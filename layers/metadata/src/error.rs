@@ -128,3 +128,7 @@ pub(crate) fn malformed(detail: impl Into<String>) -> MetadataError {
         detail: detail.into(),
     }
 }
+
+/// What a reader gives: the raw metadata file, `None` when the archive has none, or why it
+/// could not be read.
+pub(crate) type Extracted = Result<Option<Vec<u8>>, MetadataError>;

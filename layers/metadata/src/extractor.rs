@@ -2,10 +2,10 @@
 
 use crate::sdist::SdistReader;
 use crate::wheel::WheelReader;
-use crate::{DistributionKind, ExpectedRelease, MetadataError, MetadataLimits};
+use crate::{DistributionKind, ExpectedRelease, MetadataLimits};
 
-/// The raw metadata file, `None` when the archive has none, or why it could not be read.
-pub(crate) type Extracted = Result<Option<Vec<u8>>, MetadataError>;
+// Defined beside the error, so the readers need nothing from this module (no cycle).
+pub(crate) use crate::error::Extracted;
 
 /// Reads a distribution's bytes as they come, until its metadata file is known.
 pub(crate) enum Extractor {

@@ -57,6 +57,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 mod core_metadata;
 mod error;

@@ -1,28 +1,6 @@
 //! What the tap is told about the file it reads.
 
-/// The kind of distribution file, which decides the archive format and where the metadata is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DistributionKind {
-    /// A wheel (`.whl`, a zip archive): metadata at `<name>-<version>.dist-info/METADATA`.
-    Wheel,
-    /// A source distribution (`.tar.gz`): metadata at `<top-level directory>/PKG-INFO`.
-    Sdist,
-}
-
-impl DistributionKind {
-    /// The kind of the file named `filename`, judged by its extension; `None` for formats this
-    /// crate cannot read (legacy `.zip` or `.tar.bz2` sdists, eggs).
-    pub fn from_filename(filename: &str) -> Option<Self> {
-        let lower = filename.to_ascii_lowercase();
-        if lower.ends_with(".whl") {
-            Some(Self::Wheel)
-        } else if lower.ends_with(".tar.gz") {
-            Some(Self::Sdist)
-        } else {
-            None
-        }
-    }
-}
+pub use pyoci_core::DistributionKind;
 
 /// The project and version the file claims to be (from its filename), used to pick the right
 /// `.dist-info` directory of a wheel.

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use flate2::write::MultiGzDecoder;
 
 use crate::error::malformed;
-use crate::extractor::Extracted;
+use crate::error::Extracted;
 use crate::inflate::InflateBudget;
 use crate::{MetadataError, MetadataLimits};
 

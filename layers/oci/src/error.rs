@@ -110,6 +110,15 @@ impl OciError {
         }
     }
 
+    /// The distribution error code of a [`OciError::NotFound`], e.g. `NAME_UNKNOWN` (a
+    /// repository the registry does not have) or `MANIFEST_UNKNOWN`, if the registry sent one.
+    pub fn not_found_code(&self) -> Option<&str> {
+        match self {
+            OciError::NotFound { what } => not_found_code(what),
+            _ => None,
+        }
+    }
+
     /// The distribution error code of a [`OciError::Rejected`], e.g. `DIGEST_INVALID`.
     pub fn code(&self) -> Option<&str> {
         match self {

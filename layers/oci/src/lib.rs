@@ -102,6 +102,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 mod address;
 mod blobs;

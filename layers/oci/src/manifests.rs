@@ -45,7 +45,10 @@ pub enum TaggedIndex {
     /// An OCI image index, and its digest.
     Index(ImageIndex, Digest),
     /// A manifest of another kind (an image, a Docker manifest list...), with its media type.
-    Other { media_type: String },
+    Other {
+        /// The `Content-Type` the registry gave it.
+        media_type: String,
+    },
 }
 
 impl<S: RegistryHttp> OciClient<S> {

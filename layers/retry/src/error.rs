@@ -5,9 +5,9 @@ use std::io;
 use std::time::Duration;
 
 /// An attempt's response head did not arrive within the layer's
-/// [`attempt_timeout`](crate::RetryLayer::attempt_timeout).
+/// [`attempt_timeout`](crate::RetryReadsLayer::attempt_timeout).
 ///
-/// The [`Retry`](crate::Retry) service returns it inside an [`io::Error`] of kind
+/// The [`RetryReads`](crate::RetryReads) service returns it inside an [`io::Error`] of kind
 /// [`io::ErrorKind::TimedOut`] (see [`AttemptTimedOut::into_io_error`]), so callers recognise a
 /// timeout by its kind, as they do reqwest's and the operating system's, without knowing
 /// this crate. `io::Error::get_ref` gives this value back.

@@ -2,18 +2,18 @@ use std::time::Duration;
 
 use tower::Layer;
 
-use crate::{Retry, RetryPolicy};
+use crate::{RetryPolicy, RetryReads};
 
-/// Applies [`Retry`]: sends `GET` and `HEAD` requests again after transient registry faults,
+/// Applies [`RetryReads`]: sends `GET` and `HEAD` requests again after transient registry faults,
 /// and optionally bounds how long any attempt waits for its answer.
 ///
 /// See the [crate docs](crate) for what counts as transient and an example.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RetryLayer {
+pub struct RetryReadsLayer {
     policy: RetryPolicy,
 }
 
-impl RetryLayer {
+impl RetryReadsLayer {
     /// At most 3 retries after 100 ms, 400 ms and 1.6 s (with jitter), a `Retry-After` of up
     /// to 5 s honoured, no retry later than 10 s after the first attempt, no attempt deadline.
     pub fn new() -> Self {
@@ -62,10 +62,10 @@ impl RetryLayer {
     }
 }
 
-impl<S> Layer<S> for RetryLayer {
-    type Service = Retry<S>;
+impl<S> Layer<S> for RetryReadsLayer {
+    type Service = RetryReads<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Retry::new(inner, self.policy)
+        RetryReads::new(inner, self.policy)
     }
 }

@@ -1,7 +1,7 @@
 //! Retries for registry requests that failed on a transient fault.
 //!
 //! Registries restart, sit behind load balancers that answer 502 while a backend comes up,
-//! and shed load with 429 or 503. [`RetryLayer`] sits in the outgoing stack, between the
+//! and shed load with 429 or 503. [`RetryReadsLayer`] sits in the outgoing stack, between the
 //! token-exchange layer and the HTTP client, and sends a request again when all of these hold:
 //!
 //! - it is a `GET` or `HEAD` whose body is buffered (so it changes nothing and can be sent
@@ -17,7 +17,7 @@
 //! When the retries run out the last answer or error goes back unchanged, so the caller
 //! decides what the client sees (502, 503 or 504).
 //!
-//! [`RetryLayer::attempt_timeout`] also bounds how long an attempt of a request with a
+//! [`RetryReadsLayer::attempt_timeout`] also bounds how long an attempt of a request with a
 //! buffered body waits for its response head, failing it with [`AttemptTimedOut`] (inside an
 //! `io::Error` of kind `TimedOut`). Streamed uploads get no deadline, as their duration is the
 //! uploading client's; response bodies are never cut.
@@ -38,7 +38,7 @@
 //! use std::time::Duration;
 //!
 //! use http::{Method, Request, Response, StatusCode};
-//! use pyoci_retry::RetryLayer;
+//! use pyoci_retry::RetryReadsLayer;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -59,7 +59,7 @@
 //!     })
 //! };
 //! let service = ServiceBuilder::new()
-//!     .layer(RetryLayer::new().first_backoff(Duration::from_millis(1)))
+//!     .layer(RetryReadsLayer::new().first_backoff(Duration::from_millis(1)))
 //!     .service(registry);
 //!
 //! let get = Request::get("https://registry.test/v2/acme/x/tags/list")
@@ -87,9 +87,9 @@ mod policy;
 mod service;
 
 pub use error::AttemptTimedOut;
-pub use layer::RetryLayer;
+pub use layer::RetryReadsLayer;
 pub use policy::{
     is_idempotent_read, is_transient_error, is_transient_status, parse_retry_after,
     replayable_copy, RetryPolicy, Verdict,
 };
-pub use service::{ResponseFuture, Retry};
+pub use service::{ResponseFuture, RetryReads};

@@ -15,8 +15,8 @@ use crate::AttemptTimedOut;
 /// Each retry waits this many times longer than the one before (100 ms, 400 ms, 1.6 s...).
 const BACKOFF_FACTOR: u32 = 4;
 
-/// The numbers a [`Retry`](crate::Retry) service works with; set through
-/// [`RetryLayer`](crate::RetryLayer)'s builder methods.
+/// The numbers a [`RetryReads`](crate::RetryReads) service works with; set through
+/// [`RetryReadsLayer`](crate::RetryReadsLayer)'s builder methods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub(crate) max_retries: u32,

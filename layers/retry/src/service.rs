@@ -13,20 +13,25 @@ use crate::{AttemptTimedOut, RetryPolicy};
 
 /// Sends registry requests through `S`, again after transient faults when that is safe.
 ///
-/// Created by [`RetryLayer`](crate::RetryLayer); see the [crate docs](crate).
+/// Created by [`RetryReadsLayer`](crate::RetryReadsLayer); see the [crate docs](crate).
 #[derive(Clone, Debug)]
-pub struct Retry<S> {
+pub struct RetryReads<S> {
     inner: S,
     policy: RetryPolicy,
 }
 
-/// The response future of [`Retry`].
+/// The response future of [`RetryReads`].
 pub type ResponseFuture<B> = Pin<Box<dyn Future<Output = Result<Response<B>, BoxError>> + Send>>;
 
-impl<S> Retry<S> {
+impl<S> RetryReads<S> {
     /// Wraps `inner` with `policy`.
-    pub fn new(inner: S, policy: RetryPolicy) -> Retry<S> {
-        Retry { inner, policy }
+    pub fn new(inner: S, policy: RetryPolicy) -> RetryReads<S> {
+        RetryReads { inner, policy }
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer() -> crate::RetryReadsLayer {
+        crate::RetryReadsLayer::new()
     }
 
     /// The wrapped service.
@@ -35,7 +40,7 @@ impl<S> Retry<S> {
     }
 }
 
-impl<S, B> Service<Request<reqwest::Body>> for Retry<S>
+impl<S, B> Service<Request<reqwest::Body>> for RetryReads<S>
 where
     S: Service<Request<reqwest::Body>, Response = Response<B>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
@@ -143,7 +148,7 @@ mod tests {
     use tower::{service_fn, Layer};
 
     use super::*;
-    use crate::RetryLayer;
+    use crate::RetryReadsLayer;
 
     /// What the stub registry does on one attempt.
     #[derive(Clone)]
@@ -166,7 +171,7 @@ mod tests {
 
     /// A stub registry following `steps` (the last one repeats), behind `layer`.
     fn stub(
-        layer: RetryLayer,
+        layer: RetryReadsLayer,
         steps: &[Step],
     ) -> (
         impl Service<
@@ -262,7 +267,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gets_are_retried_through_transient_answers_with_growing_waits() {
         let (service, log) = stub(
-            RetryLayer::new(),
+            RetryReadsLayer::new(),
             &[
                 Step::Answer(503, None),
                 Step::Answer(502, None),
@@ -287,7 +292,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn heads_are_retried_on_429_and_504_too() {
         let (service, log) = stub(
-            RetryLayer::new(),
+            RetryReadsLayer::new(),
             &[
                 Step::Answer(429, None),
                 Step::Answer(504, None),
@@ -306,7 +311,7 @@ mod tests {
                 Step::Answer(503, None),
                 Step::Fail(io::ErrorKind::ConnectionReset),
             ] {
-                let (service, log) = stub(RetryLayer::new(), &[step, Step::Answer(200, None)]);
+                let (service, log) = stub(RetryReadsLayer::new(), &[step, Step::Answer(200, None)]);
                 let outcome = service
                     .oneshot(request(method.clone(), reqwest::Body::from("{}")))
                     .await;
@@ -321,7 +326,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_get_with_a_streamed_body_is_not_retried() {
-        let (service, log) = stub(RetryLayer::new(), &[Step::Answer(503, None)]);
+        let (service, log) = stub(RetryReadsLayer::new(), &[Step::Answer(503, None)]);
         let response = service
             .oneshot(request(Method::GET, streamed()))
             .await
@@ -333,13 +338,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn final_answers_and_errors_are_not_retried() {
         for status in [200, 404, 401, 501] {
-            let (service, log) = stub(RetryLayer::new(), &[Step::Answer(status, None)]);
+            let (service, log) = stub(RetryReadsLayer::new(), &[Step::Answer(status, None)]);
             let response = service.oneshot(get()).await.unwrap();
             assert_eq!(response.status(), status);
             assert_eq!(attempts(&log), 1, "{status}");
         }
         let (service, log) = stub(
-            RetryLayer::new(),
+            RetryReadsLayer::new(),
             &[Step::Fail(io::ErrorKind::PermissionDenied)],
         );
         assert!(service.oneshot(get()).await.is_err());
@@ -349,7 +354,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transport_errors_are_retried_until_the_retries_run_out() {
         let (service, log) = stub(
-            RetryLayer::new(),
+            RetryReadsLayer::new(),
             &[Step::Fail(io::ErrorKind::ConnectionRefused)],
         );
         let started = Instant::now();
@@ -365,13 +370,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_short_retry_after_is_honoured_and_a_long_one_ends_retries() {
         let (service, log) = stub(
-            RetryLayer::new(),
+            RetryReadsLayer::new(),
             &[Step::Answer(429, Some("2")), Step::Answer(200, None)],
         );
         assert_eq!(service.oneshot(get()).await.unwrap().status(), 200);
         assert_eq!(gaps(&log), [Duration::from_secs(2)]);
 
-        let (service, log) = stub(RetryLayer::new(), &[Step::Answer(503, Some("120"))]);
+        let (service, log) = stub(RetryReadsLayer::new(), &[Step::Answer(503, Some("120"))]);
         let response = service.oneshot(get()).await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()["retry-after"], "120");
@@ -380,21 +385,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn no_retry_starts_after_the_budget() {
-        let layer = RetryLayer::new().budget(Duration::from_secs(1));
+        let layer = RetryReadsLayer::new().budget(Duration::from_secs(1));
         let (service, log) = stub(layer, &[Step::Answer(503, None)]);
         let response = service.oneshot(get()).await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         // 100 ms and 400 ms fit in a second; the 1.6 s wait does not.
         assert_eq!(attempts(&log), 3);
 
-        let (service, log) = stub(RetryLayer::new().max_retries(0), &[Step::Answer(503, None)]);
+        let (service, log) = stub(
+            RetryReadsLayer::new().max_retries(0),
+            &[Step::Answer(503, None)],
+        );
         service.oneshot(get()).await.unwrap();
         assert_eq!(attempts(&log), 1);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_get_times_out_and_is_retried() {
-        let layer = RetryLayer::new().attempt_timeout(Duration::from_secs(1));
+        let layer = RetryReadsLayer::new().attempt_timeout(Duration::from_secs(1));
         let (service, log) = stub(
             layer,
             &[
@@ -414,7 +422,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_write_times_out_once() {
-        let layer = RetryLayer::new().attempt_timeout(Duration::from_secs(1));
+        let layer = RetryReadsLayer::new().attempt_timeout(Duration::from_secs(1));
         let (service, log) = stub(layer, &[Step::Slow(Duration::from_secs(60), 201)]);
         let started = Instant::now();
         let put = request(Method::PUT, reqwest::Body::from("{}"));
@@ -428,7 +436,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_streamed_upload_has_no_deadline() {
-        let layer = RetryLayer::new().attempt_timeout(Duration::from_secs(1));
+        let layer = RetryReadsLayer::new().attempt_timeout(Duration::from_secs(1));
         let (service, _) = stub(layer, &[Step::Slow(Duration::from_secs(60), 202)]);
         let patch = request(Method::PATCH, streamed());
         let response = service.oneshot(patch).await.unwrap();
@@ -437,7 +445,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn persistent_timeouts_end_as_the_timeout_error() {
-        let layer = RetryLayer::new()
+        let layer = RetryReadsLayer::new()
             .attempt_timeout(Duration::from_secs(1))
             .budget(Duration::from_secs(3));
         let (service, log) = stub(layer, &[Step::Slow(Duration::from_secs(60), 200)]);

@@ -15,6 +15,7 @@ use crate::access::{access_key, origin_of};
 use crate::cache::{OriginKey, TokenCache, TokenKey};
 use crate::challenge::challenges_in;
 use crate::headers::{basic_authorization, bearer_authorization};
+use crate::layer::LookupObserver;
 use crate::realm::{fetch_token, RealmAnswer};
 use crate::{RealmPolicy, TokenExchangeError};
 
@@ -40,14 +41,38 @@ pub struct TokenExchange<S> {
     inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
+    on_lookup: LookupObserver,
 }
 
 impl<S> TokenExchange<S> {
-    pub(crate) fn new(inner: S, cache: Arc<TokenCache>, realms: RealmPolicy) -> Self {
+    /// Wraps `inner` with a token cache of its own (shared by its clones) that sends
+    /// credentials to the token service the registry names ([`RealmPolicy::any_realm`]).
+    pub fn new(inner: S) -> Self {
+        Self::with_cache(
+            inner,
+            Arc::default(),
+            RealmPolicy::default(),
+            LookupObserver::default(),
+        )
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http; services made by
+    /// one layer share its token cache.
+    pub fn layer() -> crate::TokenExchangeLayer {
+        crate::TokenExchangeLayer::new()
+    }
+
+    pub(crate) fn with_cache(
+        inner: S,
+        cache: Arc<TokenCache>,
+        realms: RealmPolicy,
+        on_lookup: LookupObserver,
+    ) -> Self {
         Self {
             inner,
             cache,
             realms,
+            on_lookup,
         }
     }
 }
@@ -74,6 +99,7 @@ where
             ready,
             self.cache.clone(),
             self.realms.clone(),
+            self.on_lookup.clone(),
             req,
         ))
     }
@@ -91,6 +117,7 @@ async fn authorize<S>(
     mut inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
+    on_lookup: LookupObserver,
     mut req: Request<reqwest::Body>,
 ) -> Result<Response<reqwest::Body>, BoxError>
 where
@@ -141,6 +168,7 @@ where
     let now = Instant::now();
     let sent = if let Some(token) = cache.token(&token_key, now) {
         req.headers_mut().insert(AUTHORIZATION, token);
+        on_lookup.observe(true);
         Sent::CachedToken
     } else if let Some(basic) = basic.clone().filter(|_| cache.uses_basic(&origin, now)) {
         req.headers_mut().insert(AUTHORIZATION, basic);
@@ -194,6 +222,7 @@ where
                 }
             }
         };
+        on_lookup.observe(false);
         let token = match fetch_token(inner.clone(), bearer, realm_credentials).await? {
             RealmAnswer::Token(token) => token,
             RealmAnswer::Rejected(refusal) => return Ok(refusal),

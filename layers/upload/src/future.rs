@@ -6,6 +6,7 @@ use std::task::{Context, Poll};
 
 use http::Response;
 use pin_project::pin_project;
+use pyoci_core::ResponseBody;
 
 /// Resolves to the inner service's response, or to the `400` given for a request that is not
 /// a multipart upload.
@@ -19,7 +20,7 @@ pub struct ResponseFuture<F, B> {
 enum Kind<F, B> {
     Inner(#[pin] F),
     /// `None` once handed out.
-    Rejected(Option<Response<B>>),
+    Rejected(Option<Response<ResponseBody<B>>>),
 }
 
 impl<F, B> ResponseFuture<F, B> {
@@ -29,7 +30,7 @@ impl<F, B> ResponseFuture<F, B> {
         }
     }
 
-    pub(crate) fn rejected(response: Response<B>) -> Self {
+    pub(crate) fn rejected(response: Response<ResponseBody<B>>) -> Self {
         Self {
             kind: Kind::Rejected(Some(response)),
         }
@@ -40,11 +41,13 @@ impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<B>, E>;
+    type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner(future) => future.poll(cx),
+            KindProj::Inner(future) => future
+                .poll(cx)
+                .map_ok(|response| response.map(ResponseBody::inner)),
             // Polling again after completion breaks the Future contract; stay pending rather
             // than panic on a request path.
             KindProj::Rejected(response) => match response.take() {

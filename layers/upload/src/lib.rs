@@ -82,6 +82,7 @@
 //! assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 //! # }
 //! ```
+#![warn(missing_docs)]
 
 mod content_type;
 mod error;

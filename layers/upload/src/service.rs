@@ -4,14 +4,16 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyDataStream;
 use tower::Service;
 
+use pyoci_core::{text_response, ResponseBody};
+
 use crate::error::BoxError;
 use crate::future::ResponseFuture;
-use crate::{multipart_boundary, Upload, UploadLimits};
+use crate::{multipart_boundary, ParseUploadLayer, Upload, UploadLimits};
 
 /// Middleware that replaces a `multipart/form-data` request body with an [`Upload`].
 ///
@@ -28,6 +30,11 @@ impl<S> ParseUpload<S> {
     pub fn new(inner: S, limits: UploadLimits) -> Self {
         Self { inner, limits }
     }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer() -> ParseUploadLayer {
+        ParseUploadLayer::new()
+    }
 }
 
 impl<S, B, ResBody> Service<Request<B>> for ParseUpload<S>
@@ -35,9 +42,8 @@ where
     S: Service<Request<Upload>, Response = Response<ResBody>>,
     B: Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
-    ResBody: From<String>,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
@@ -62,19 +68,11 @@ where
                 );
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, upload)))
             }
-            Err(error) => ResponseFuture::rejected(bad_request(error.to_string())),
+            Err(error) => {
+                ResponseFuture::rejected(text_response(StatusCode::BAD_REQUEST, error.to_string()))
+            }
         }
     }
-}
-
-fn bad_request<ResBody: From<String>>(message: String) -> Response<ResBody> {
-    let mut response = Response::new(ResBody::from(message));
-    *response.status_mut() = StatusCode::BAD_REQUEST;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }
 
 #[cfg(test)]
@@ -123,6 +121,11 @@ mod tests {
         )))
     }
 
+    async fn text_of(response: Response<ResponseBody<String>>) -> String {
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
     fn multipart_request<B>(body: B) -> Request<B> {
         Request::post("/upload/")
             .header(
@@ -138,7 +141,10 @@ mod tests {
         let service = ParseUploadLayer::new().layer(service_fn(echo));
         let request = multipart_request(Full::new(Bytes::from(body_with_file(b"sdist"))));
         let response = service.oneshot(request).await.unwrap();
-        assert_eq!(response.into_body(), "file_upload demo-1.0.tar.gz 1 sdist");
+        assert_eq!(
+            text_of(response).await,
+            "file_upload demo-1.0.tar.gz 1 sdist"
+        );
     }
 
     #[tokio::test]
@@ -155,7 +161,7 @@ mod tests {
             "file_upload demo-1.0.tar.gz 1 {}",
             String::from_utf8_lossy(&content)
         );
-        assert_eq!(response.into_body(), expected);
+        assert_eq!(text_of(response).await, expected);
     }
 
     #[tokio::test]
@@ -173,7 +179,7 @@ mod tests {
         let mut request = multipart_request(Full::new(Bytes::new()));
         request
             .headers_mut()
-            .insert("x-client", HeaderValue::from_static("twine"));
+            .insert("x-client", http::HeaderValue::from_static("twine"));
         request.extensions_mut().insert(Marker(7));
         service.oneshot(request).await.unwrap();
     }
@@ -190,7 +196,7 @@ mod tests {
             Ok::<_, Infallible>(Response::new(String::from("not read")))
         }));
         let response = service.oneshot(multipart_request(body)).await.unwrap();
-        assert_eq!(response.into_body(), "not read");
+        assert_eq!(text_of(response).await, "not read");
         assert!(!polled.load(Ordering::SeqCst));
     }
 
@@ -215,7 +221,7 @@ mod tests {
         assert_eq!(
             text,
             "the Content-Type `application/x-www-form-urlencoded` is not multipart/form-data; \
-             send the upload as `multipart/form-data` with a boundary, as twine, uv publish and poetry do"
+             send the upload as `multipart/form-data` with a boundary, as twine, uv publish and poetry do\n"
         );
     }
 
@@ -225,8 +231,8 @@ mod tests {
         let request = Request::post("/").body(Full::new(Bytes::new())).unwrap();
         let response = service.oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert!(response
-            .into_body()
+        assert!(text_of(response)
+            .await
             .starts_with("the request has no Content-Type header"));
     }
 

@@ -19,9 +19,7 @@ use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
-use pyoci_metadata::{
-    CoreMetadata, DistributionKind, ExpectedRelease, MetadataHandle, MetadataTap,
-};
+use pyoci_metadata::{CoreMetadata, ExpectedRelease, MetadataHandle, MetadataTap};
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
 use pyoci_upload::{Form, Upload};
 use tower::Service;
@@ -103,10 +101,7 @@ async fn upload_file(
     let (file, digests) = DigestingStream::new(file, wanted);
     let (file, metadata) = MetadataTap::new(
         file,
-        match filename.kind() {
-            DistKind::Wheel => DistributionKind::Wheel,
-            DistKind::Sdist => DistributionKind::Sdist,
-        },
+        filename.kind(),
         Some(ExpectedRelease::new(
             filename.name().normalized(),
             filename.version().to_string(),
@@ -154,6 +149,11 @@ async fn upload_file(
         },
     };
     let checked = async {
+        // A client body that broke off (stalled, too large, cut) is the cause of whatever
+        // the multipart parser says next.
+        if let Some(failure) = digests.failure() {
+            return Err(failure);
+        }
         let form = upload.finish().await?;
         let received = digests.result()?;
         check_form_agrees(&form, &filename)?;

@@ -9,7 +9,8 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::atomic::{AtomicUsize, Ordering},
-    time::Duration,
+    thread,
+    time::{Duration, Instant},
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -268,6 +269,7 @@ impl Registry {
                     failures.push_str(&format!("restart attempt {attempt}: {why}\n"));
                     // Another process may hold the port for a moment (one that won a race for
                     // it); retry once the port can be bound again.
+                    drop(process);
                     let port = self.port;
                     if !wait_until(PORT_FREE_TIMEOUT, || port_is_free(port)) {
                         failures.push_str(&format!("port {port} still taken\n"));
@@ -342,21 +344,22 @@ fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
 }
 
 fn wait_until_ready(process: &mut KillOnDrop, config: &RegistryConfig) -> Result<(), String> {
-    let mut outcome = None;
-    wait_until(READY_TIMEOUT, || {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
         if let Some(status) = process.exited() {
-            outcome = Some(Err(format!("the registry exited ({status})")));
-        } else if answers_as(config.port, &config.instance) {
-            outcome = Some(Ok(()));
+            return Err(format!("the registry exited ({status})"));
         }
-        outcome.is_some()
-    });
-    outcome.unwrap_or_else(|| {
-        Err(format!(
-            "no answer to GET /v2/ within {}s",
-            READY_TIMEOUT.as_secs()
-        ))
-    })
+        if answers_as(config.port, &config.instance) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "no answer to GET /v2/ within {}s",
+                READY_TIMEOUT.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Whether a listener could be opened on the loopback port now.

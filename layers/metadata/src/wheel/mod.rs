@@ -12,7 +12,7 @@ mod select;
 use flate2::Crc;
 
 use crate::error::malformed;
-use crate::extractor::Extracted;
+use crate::error::Extracted;
 use crate::inflate::{InflateBudget, Inflater, Output};
 use crate::{ExpectedRelease, MetadataError, MetadataLimits};
 use records::{

@@ -123,22 +123,9 @@ fn fit(dir: &str, expected: &ExpectedRelease) -> Fit {
     }
 }
 
-/// PEP 503 normalization: lowercase, each run of `-`, `_` and `.` as one `-`.
+/// PEP 503 normalization, as everywhere in PyOCI.
 fn normalize_name(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut in_separator = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_separator {
-                normalized.push('-');
-            }
-            in_separator = true;
-        } else {
-            normalized.push(c.to_ascii_lowercase());
-            in_separator = false;
-        }
-    }
-    normalized
+    pyoci_core::normalize_project_name(name)
 }
 
 /// Versions in wheel filenames and directory names have `-` escaped as `_`.

@@ -228,6 +228,24 @@ async fn token_is_fetched_once_then_reused() {
 }
 
 #[tokio::test]
+async fn token_lookups_are_reported_as_hits_and_misses() {
+    let lookups = Arc::new(Mutex::new(Vec::new()));
+    let layer = trusting_layer().on_token_lookup({
+        let lookups = lookups.clone();
+        move |hit| lookups.lock().unwrap().push(hit)
+    });
+    let stub = Stub::tokens();
+    send_ok(&layer, &stub, get(alice())).await;
+    send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(stub.calls().1, 1, "one token fetched");
+    assert_eq!(
+        *lookups.lock().unwrap(),
+        [false, true],
+        "a miss, then a hit"
+    );
+}
+
+#[tokio::test]
 async fn clones_and_services_of_one_layer_share_the_cache() {
     let (layer, stub) = (trusting_layer(), Stub::tokens());
     send_ok(&layer, &stub, get(alice())).await;

@@ -1,0 +1,181 @@
+use std::sync::Arc;
+
+use prometheus_client::encoding::{text, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+/// Upper bounds of the latency buckets, in seconds: a cached page answers in milliseconds,
+/// a big upload takes minutes.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS)
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RouteLabels {
+    pub(crate) route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RouteStatusLabels {
+    pub(crate) route: &'static str,
+    /// The response status, or `aborted` when the client went away before the end.
+    pub(crate) status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RegistryLabels {
+    pub(crate) kind: &'static str,
+    pub(crate) method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RegistryOutcomeLabels {
+    pub(crate) kind: &'static str,
+    pub(crate) method: String,
+    /// The response status, or `error` when no response came (connection, timeout).
+    pub(crate) outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LookupLabels {
+    outcome: &'static str,
+}
+
+/// Every metric PyOCI exports, in one Prometheus registry. Cheap to clone: clones share the
+/// counters.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    registry: Registry,
+    pub(crate) requests: Family<RouteStatusLabels, Counter>,
+    pub(crate) request_duration: HistogramFamily<RouteLabels>,
+    pub(crate) requests_in_flight: Family<RouteLabels, Gauge>,
+    pub(crate) request_bytes: Family<RouteLabels, Counter>,
+    pub(crate) response_bytes: Family<RouteLabels, Counter>,
+    pub(crate) registry_requests: Family<RegistryOutcomeLabels, Counter>,
+    pub(crate) registry_duration: HistogramFamily<RegistryLabels>,
+    token_cache: Family<LookupLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All metrics at zero.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("pyoci");
+        let requests = Family::<RouteStatusLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Requests from clients, by route kind and response status",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time from a request's arrival to the end of its response body, by route kind",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let requests_in_flight = Family::<RouteLabels, Gauge>::default();
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being answered now, by route kind (route=\"upload\": uploads in flight)",
+            requests_in_flight.clone(),
+        );
+        let request_bytes = Family::<RouteLabels, Counter>::default();
+        registry.register_with_unit(
+            "http_request_body",
+            "Request body bytes read from clients, by route kind",
+            Unit::Bytes,
+            request_bytes.clone(),
+        );
+        let response_bytes = Family::<RouteLabels, Counter>::default();
+        registry.register_with_unit(
+            "http_response_body",
+            "Response body bytes sent to clients, by route kind",
+            Unit::Bytes,
+            response_bytes.clone(),
+        );
+        let registry_requests = Family::<RegistryOutcomeLabels, Counter>::default();
+        registry.register(
+            "registry_requests",
+            "Requests sent to registries and their token services (each retry and token \
+             exchange counts), by kind, method and outcome",
+            registry_requests.clone(),
+        );
+        let registry_duration: HistogramFamily<RegistryLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "registry_request_duration",
+            "Time until a registry's response head arrived, by kind and method",
+            Unit::Seconds,
+            registry_duration.clone(),
+        );
+        let token_cache = Family::<LookupLabels, Counter>::default();
+        registry.register(
+            "token_cache_lookups",
+            "Registry tokens: hit = a cached token was sent, miss = a token had to be fetched \
+             from the token service",
+            token_cache.clone(),
+        );
+        Metrics {
+            inner: Arc::new(Inner {
+                registry,
+                requests,
+                request_duration,
+                requests_in_flight,
+                request_bytes,
+                response_bytes,
+                registry_requests,
+                registry_duration,
+                token_cache,
+            }),
+        }
+    }
+
+    /// The metrics in the Prometheus text exposition format (version 0.0.4 compatible, as
+    /// served with `Content-Type: text/plain; version=0.0.4`).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = text::encode(&mut out, &self.inner.registry);
+        out
+    }
+
+    /// Counts a token-cache lookup: `hit` when a cached token was sent, else a miss (a token
+    /// was fetched). Feed it from the token-exchange layer.
+    pub fn count_token_lookup(&self, hit: bool) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.inner
+            .token_cache
+            .get_or_create(&LookupLabels { outcome })
+            .inc();
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}

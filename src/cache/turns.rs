@@ -1,0 +1,70 @@
+//! One reader at a time per page: when a cached page expires under load, the first
+//! request reads it again and the others wait for that instead of each reading it too.
+
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, Mutex, Weak},
+};
+
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+
+/// A lock per key, kept only while someone holds or waits for it.
+pub struct Turns<K>(Mutex<HashMap<K, Weak<AsyncMutex<()>>>>);
+
+impl<K> Default for Turns<K> {
+    fn default() -> Self {
+        Turns(Mutex::new(HashMap::new()))
+    }
+}
+
+impl<K: Hash + Eq> Turns<K> {
+    /// Waits for the turn of `key`; the turn passes on when the guard drops.
+    pub async fn take(&self, key: K) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .0
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.retain(|_, lock| lock.strong_count() > 0);
+            if locks.capacity() > 4 * locks.len().max(64) {
+                locks.shrink_to_fit();
+            }
+            match locks.get(&key).and_then(Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    let lock = Arc::new(AsyncMutex::new(()));
+                    locks.insert(key, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn one_turn_per_key_and_nothing_kept_after() {
+        let turns = Turns::default();
+        let first = turns.take("a").await;
+        // Another key is free; the same key waits.
+        drop(turns.take("b").await);
+        let waiting = tokio::time::timeout(Duration::from_millis(50), turns.take("a")).await;
+        assert!(waiting.is_err(), "the same key waited");
+        drop(first);
+        drop(turns.take("a").await);
+        turns.take("c").await;
+        assert!(turns
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .all(|lock| lock.strong_count() == 0));
+    }
+}

@@ -1,0 +1,228 @@
+//! The HTML of the pages for people. Every value from the registry or a package goes
+//! through [`escape`]; only the description arrives as HTML, already sanitized.
+
+use std::fmt::Write;
+
+use pyoci_index::Yanked;
+
+use super::super::stored::{Release, StoredFile};
+
+/// Escapes text for HTML content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
+padding:0 1rem;line-height:1.5;color:#222}code,pre{font-family:ui-monospace,monospace;\
+font-size:.9em}pre{background:#f4f4f4;padding:.6rem;overflow-x:auto}table{border-collapse:\
+collapse;width:100%}td,th{text-align:left;padding:.2rem .5rem;border-bottom:1px solid #ddd;\
+vertical-align:top}.hash{word-break:break-all;font-size:.8em}.yanked{color:#a00}\
+.muted{color:#666}";
+
+/// The frame every page shares.
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
+        escape(title)
+    )
+}
+
+/// What the project page shows.
+pub struct ProjectView<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+    /// The absolute index URL, for the install commands.
+    pub index_url: &'a str,
+    /// The URL path of the project's simple page (files are under it).
+    pub simple_path: &'a str,
+    pub releases: &'a [Release],
+    /// Sanitized HTML of the description, if there is one.
+    pub description: Option<String>,
+}
+
+/// The project page.
+pub fn project_page(view: &ProjectView<'_>) -> String {
+    let name = escape(view.name);
+    let index = escape(view.index_url);
+    let newest = view.releases.iter().find(|r| !r.files.is_empty());
+    let summary = newest
+        .and_then(|r| r.files.iter().find_map(|f| f.summary.as_deref()))
+        .map(|s| format!("<p class=\"summary\">{}</p>\n", escape(s)))
+        .unwrap_or_default();
+    let latest = newest
+        .map(|r| escape(&r.version.to_string()))
+        .unwrap_or_default();
+    let mut body = format!(
+        "<nav><a href=\"../\">{namespace}</a> / {name}</nav>\n\
+         <h1>{name} <span class=\"muted\" id=\"latest\">{latest}</span></h1>\n{summary}\
+         <section id=\"install\">\n<h2>Install</h2>\n\
+         <p>pip</p><pre><code id=\"install-pip\">pip install --index-url {index} {name}</code></pre>\n\
+         <p>uv</p><pre><code id=\"install-uv\">uv pip install --index-url {index} {name}</code></pre>\n\
+         <p>poetry</p><pre><code id=\"install-poetry\">poetry source add --priority=explicit pyoci {index}\n\
+         poetry add --source pyoci {name}</code></pre>\n\
+         <p class=\"muted\">Give your registry credentials as the index URL's user and password \
+         (or in netrc, a keyring, or poetry's <code>http-basic.pyoci</code>).</p>\n</section>\n",
+        namespace = escape(view.namespace),
+    );
+    if let Some(description) = &view.description {
+        let _ = write!(
+            body,
+            "<section id=\"description\">\n<h2>Description</h2>\n{description}\n</section>\n"
+        );
+    }
+    body.push_str("<section id=\"versions\">\n<h2>Versions</h2>\n");
+    for release in view.releases.iter().filter(|r| !r.files.is_empty()) {
+        release_html(&mut body, release, view.simple_path);
+    }
+    let _ = write!(
+        body,
+        "</section>\n<p class=\"muted\"><a id=\"simple-page\" href=\"{}\">simple index page</a></p>\n",
+        escape(view.simple_path)
+    );
+    document(&format!("{} · PyOCI", view.name), &body)
+}
+
+fn release_html(body: &mut String, release: &Release, simple_path: &str) {
+    let version = escape(&release.version.to_string());
+    let uploaded = release
+        .files
+        .iter()
+        .filter_map(|f| f.upload_time.as_deref())
+        .min()
+        .map(readable_time)
+        .unwrap_or_else(|| "unknown".to_owned());
+    let requires_python = release
+        .files
+        .iter()
+        .find_map(|f| f.requires_python.as_deref())
+        .map(|rp| format!(" · Requires-Python <code>{}</code>", escape(rp)))
+        .unwrap_or_default();
+    let all_yanked = release.files.iter().all(|f| f.yanked != Yanked::No);
+    let yank = if all_yanked {
+        let reason = release.files.iter().find_map(|f| match &f.yanked {
+            Yanked::WithReason(reason) => Some(reason.as_str()),
+            _ => None,
+        });
+        match reason {
+            Some(reason) => format!(" <span class=\"yanked\">yanked: {}</span>", escape(reason)),
+            None => " <span class=\"yanked\">yanked</span>".to_owned(),
+        }
+    } else {
+        String::new()
+    };
+    let _ = write!(
+        body,
+        "<article class=\"release\" id=\"v{version}\">\n<h3>{version}{yank}</h3>\n\
+         <p class=\"muted\">Uploaded {}{requires_python}</p>\n\
+         <table>\n<tr><th>File</th><th>Size</th><th>SHA-256</th></tr>\n",
+        escape(&uploaded)
+    );
+    for file in &release.files {
+        file_row(body, file, simple_path);
+    }
+    body.push_str("</table>\n</article>\n");
+}
+
+fn file_row(body: &mut String, file: &StoredFile, simple_path: &str) {
+    let filename = file.filename.to_string();
+    let yanked = match &file.yanked {
+        Yanked::No => String::new(),
+        Yanked::Yes => " <span class=\"yanked\">yanked</span>".to_owned(),
+        Yanked::WithReason(reason) => {
+            format!(" <span class=\"yanked\">yanked: {}</span>", escape(reason))
+        }
+    };
+    let _ = writeln!(
+        body,
+        "<tr><td><a class=\"file\" href=\"{href}\">{name}</a>{yanked}</td><td>{size}</td>\
+         <td class=\"hash\"><code>{sha}</code></td></tr>",
+        href = escape(&format!("{simple_path}{}", percent_path(&filename))),
+        name = escape(&filename),
+        size = file.size.map(readable_size).unwrap_or_default(),
+        sha = escape(file.sha256.as_deref().unwrap_or("")),
+    );
+}
+
+/// What the namespace page shows: each project and its newest version.
+pub fn namespace_page(namespace: &str, projects: &[(String, Option<String>)]) -> String {
+    let mut body = format!(
+        "<h1>{}</h1>\n<table id=\"projects\">\n<tr><th>Project</th><th>Latest version</th></tr>\n",
+        escape(namespace)
+    );
+    for (project, latest) in projects {
+        let _ = writeln!(
+            body,
+            "<tr><td><a class=\"project\" href=\"{href}/\">{name}</a></td><td>{latest}</td></tr>",
+            href = escape(project),
+            name = escape(project),
+            latest = escape(latest.as_deref().unwrap_or("—")),
+        );
+    }
+    body.push_str("</table>\n");
+    document(&format!("{namespace} · PyOCI"), &body)
+}
+
+/// `+` in a local version would read as a space in some decoders: encode it.
+fn percent_path(filename: &str) -> String {
+    filename.replace('%', "%25").replace('+', "%2B")
+}
+
+/// `2024-01-02T03:04:05.000000Z` -> `2024-01-02 03:04:05 UTC`.
+fn readable_time(time: &str) -> String {
+    match (time.get(..10), time.get(11..19)) {
+        (Some(date), Some(clock)) => format!("{date} {clock} UTC"),
+        _ => time.to_owned(),
+    }
+}
+
+fn readable_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["bytes", "KiB", "MiB", "GiB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1024.0 && unit + 1 < UNITS.len() {
+        size /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} bytes")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_and_sizes_read_well() {
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(readable_size(512), "512 bytes");
+        assert_eq!(readable_size(2048), "2.0 KiB");
+        assert_eq!(
+            readable_time("2024-01-02T03:04:05.000000Z"),
+            "2024-01-02 03:04:05 UTC"
+        );
+        let page = namespace_page("acme", &[("<x>".into(), Some("1.0".into()))]);
+        assert!(
+            page.contains("&lt;x&gt;") && !page.contains("<x>"),
+            "{page}"
+        );
+    }
+}
