@@ -79,9 +79,15 @@ fn metrics_move_with_an_upload_a_listing_and_a_download() {
     let issuer = TokenIssuer::builder()
         .user(ALICE.0, ALICE.1, vec![Rule::everything()])
         .start();
+    // The listing cache off: the second listing must reach the registry, with the token the
+    // first one cached, for the token cache's counters to move.
     let stack = Stack::start_with(
         RegistryAuth::Token(issuer),
-        &[("PYOCI_METRICS_PORT", "0"), ("PYOCI_WRITE_SETTLE_MS", "0")],
+        &[
+            ("PYOCI_METRICS_PORT", "0"),
+            ("PYOCI_WRITE_SETTLE_MS", "0"),
+            ("PYOCI_CACHE_TTL", "0"),
+        ],
     );
     let metrics = format!("{}/metrics", metrics_url(&stack.pyoci));
     assert_ne!(
