@@ -87,12 +87,18 @@ where
 
     let max_body = config.max_body;
     let body_idle_timeout = Duration::from_secs(config.body_idle_timeout_secs);
+    let cache_metrics = metrics.clone();
     let request_metrics = request_metrics(&config, metrics);
     let mut credentials = ExtractCredentialsLayer::new();
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
     }
-    let app = Arc::new(App::new(config, registry, budgets));
+    let mut app = App::new(config, registry, budgets);
+    // Metrics: listing cache hits and misses, by cache.
+    app.caches.observe_lookups(Arc::new(move |cache, hit| {
+        cache_metrics.count_cache_lookup(cache, hit)
+    }));
+    let app = Arc::new(app);
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()

@@ -74,6 +74,45 @@ impl Scrape {
     }
 }
 
+/// The listing caches count their lookups: a first listing misses the page cache and reads
+/// the registry, a second one by the same caller within the TTL is a hit.
+#[test]
+fn listing_cache_hits_and_misses_are_counted() {
+    let issuer = TokenIssuer::builder()
+        .user(ALICE.0, ALICE.1, vec![Rule::everything()])
+        .start();
+    let stack = Stack::start_with(
+        RegistryAuth::Token(issuer),
+        &[
+            ("PYOCI_METRICS_PORT", "0"),
+            ("PYOCI_WRITE_SETTLE_MS", "0"),
+            ("PYOCI_CACHE_TTL", "60"),
+        ],
+    );
+    let metrics = format!("{}/metrics", metrics_url(&stack.pyoci));
+    stack.upload(NAMESPACE, ALICE, &dists("0.1.0", "ops-cache"));
+    let page_url = stack.project_url(NAMESPACE, PROJECT);
+    let page = |outcome| {
+        Scrape::take(&metrics).sum(
+            "pyoci_listing_cache_lookups_total",
+            &[("cache", "page"), ("outcome", outcome)],
+        )
+    };
+    let (hits, misses) = (page("hit"), page("miss"));
+
+    assert_eq!(stack.get(&page_url, Some(ALICE)).status, 200);
+    assert!(
+        page("miss") > misses,
+        "the first listing missed the page cache"
+    );
+    assert_eq!(page("hit"), hits);
+    assert_eq!(stack.get(&page_url, Some(ALICE)).status, 200);
+    assert!(
+        page("hit") > hits,
+        "the second listing was served from the page cache"
+    );
+}
+
 #[test]
 fn metrics_move_with_an_upload_a_listing_and_a_download() {
     let issuer = TokenIssuer::builder()

@@ -106,7 +106,12 @@ pub struct Caches {
     inner: Mutex<Inner>,
     /// Who reads a missing page: one request per page, the others wait and take its result.
     page_turns: Turns<PageKey>,
+    /// Told of every lookup (which cache, whether it hit), for metrics.
+    on_lookup: Option<LookupObserver>,
 }
+
+/// Told of a cache lookup: the cache (`page`, `tag`, `document`) and whether it hit.
+pub type LookupObserver = Arc<dyn Fn(&'static str, bool) + Send + Sync>;
 
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
 const ENTRY_OVERHEAD: usize = 128;
@@ -129,6 +134,7 @@ impl Caches {
             fingerprints,
             epoch: AtomicU64::new(0),
             page_turns: Turns::default(),
+            on_lookup: None,
             inner: Mutex::new(Inner {
                 entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
                 writes: HashMap::new(),
@@ -146,6 +152,18 @@ impl Caches {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Has `observer` told of every lookup from now on (metrics).
+    pub fn observe_lookups(&mut self, observer: LookupObserver) {
+        self.on_lookup = Some(observer);
+    }
+
+    fn observed<T>(&self, cache: &'static str, found: Option<T>) -> Option<T> {
+        if let Some(observer) = &self.on_lookup {
+            observer(cache, found.is_some());
+        }
+        found
     }
 
     /// Taken before a listing reads anything from the registry.
@@ -181,6 +199,10 @@ impl Caches {
 
     /// The page cached for these credentials, if still fresh.
     pub fn page(&self, key: &PageKey) -> Option<SharedPage> {
+        self.observed("page", self.fresh_page(key))
+    }
+
+    fn fresh_page(&self, key: &PageKey) -> Option<SharedPage> {
         let mut inner = self.lock();
         let cache_key = Key::Page(key.0.clone(), key.1, key.2.clone());
         let (page, read) = match inner.entries.get(&cache_key)? {
@@ -218,6 +240,10 @@ impl Caches {
 
     /// What `tag` of `project` held, if read less than a TTL ago.
     pub fn tag(&self, project: &Project, tag: &str) -> Option<TagTarget> {
+        self.observed("tag", self.fresh_tag(project, tag))
+    }
+
+    fn fresh_tag(&self, project: &Project, tag: &str) -> Option<TagTarget> {
         let mut inner = self.lock();
         let key = Key::Tag(project.clone(), tag.to_owned());
         let (target, read) = match inner.entries.get(&key)? {
@@ -244,10 +270,11 @@ impl Caches {
     /// The document of `project` with this digest, if kept.
     pub fn document(&self, project: &Project, digest: &Digest) -> Option<Arc<ImageIndex>> {
         let key = Key::Document(project.clone(), digest.as_str().to_owned());
-        match self.lock().entries.get(&key)? {
-            Value::Document(index) => Some(index.clone()),
+        let found = match self.lock().entries.get(&key) {
+            Some(Value::Document(index)) => Some(index.clone()),
             _ => None,
-        }
+        };
+        self.observed("document", found)
     }
 
     /// Keeps a document by its digest; `bytes` is about what it takes parsed.

@@ -50,6 +50,12 @@ struct LookupLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLookupLabels {
+    cache: &'static str,
+    outcome: &'static str,
+}
+
 /// Every metric PyOCI exports, in one Prometheus registry. Cheap to clone: clones share the
 /// counters.
 #[derive(Clone)]
@@ -67,6 +73,7 @@ pub(crate) struct Inner {
     pub(crate) registry_requests: Family<RegistryOutcomeLabels, Counter>,
     pub(crate) registry_duration: HistogramFamily<RegistryLabels>,
     token_cache: Family<LookupLabels, Counter>,
+    listing_cache: Family<CacheLookupLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -135,6 +142,13 @@ impl Metrics {
              from the token service",
             token_cache.clone(),
         );
+        let listing_cache = Family::<CacheLookupLabels, Counter>::default();
+        registry.register(
+            "listing_cache_lookups",
+            "Listing caches (PYOCI_CACHE_TTL) by cache (page, tag, document): hit = answered \
+             from memory, miss = read from the registry",
+            listing_cache.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -146,6 +160,7 @@ impl Metrics {
                 registry_requests,
                 registry_duration,
                 token_cache,
+                listing_cache,
             }),
         }
     }
@@ -166,6 +181,16 @@ impl Metrics {
         self.inner
             .token_cache
             .get_or_create(&LookupLabels { outcome })
+            .inc();
+    }
+
+    /// Counts a lookup in one of the listing caches (`page`, `tag` or `document`): `hit`
+    /// when it was answered from memory. Feed it from the caches.
+    pub fn count_cache_lookup(&self, cache: &'static str, hit: bool) {
+        let outcome = if hit { "hit" } else { "miss" };
+        self.inner
+            .listing_cache
+            .get_or_create(&CacheLookupLabels { cache, outcome })
             .inc();
     }
 
