@@ -16,7 +16,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, minimal_wheel, sha256_hex, FaultProxy, HttpClient, Multipart, Pyoci, Registry,
+    basic_auth, sha256_hex, wheel_bytes, FaultProxy, HttpClient, Multipart, Pyoci, Registry,
     RegistryAuth,
 };
 
@@ -26,7 +26,7 @@ const BLOB_PATCH: &str = "/blobs/uploads/";
 
 fn upload_form(version: &str, user: &str) -> Multipart {
     let filename = format!("{PROJECT}-{version}-py3-none-{user}.whl");
-    let content = minimal_wheel(
+    let content = wheel_bytes(
         PROJECT,
         version,
         format!("a wheel of {user} ").repeat(16 * 1024).as_bytes(),

@@ -18,7 +18,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, minimal_wheel, sha256_hex, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
+    basic_auth, sha256_hex, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
     Multipart, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
@@ -95,7 +95,7 @@ impl Stack {
 
     /// Uploads a wheel of `version` through `replica` as the owner; must succeed.
     fn upload(&self, replica: usize, version: &str) {
-        let content = minimal_wheel(PROJECT, version, format!("payload {version}").as_bytes());
+        let content = wheel_bytes(PROJECT, version, format!("payload {version}").as_bytes());
         let form = Multipart::new()
             .text(":action", "file_upload")
             .text("protocol_version", "1")

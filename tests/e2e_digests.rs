@@ -6,7 +6,7 @@ use std::path::Path;
 use blake2::{digest::consts::U32, Blake2b, Digest};
 use md5::Md5;
 use pyoci_test_support::{
-    minimal_wheel, sha256_hex, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
+    sha256_hex, wheel_bytes, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -39,7 +39,7 @@ fn every_declared_digest_is_checked() {
     let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &[]);
     let http = HttpClient::new();
     let url = format!("{}/{}/ns/", pyoci.base_url(), registry.url_segment());
-    let wheel = minimal_wheel("digested", "1.0.0", b"checked");
+    let wheel = wheel_bytes("digested", "1.0.0", b"checked");
     let md5 = hex(&Md5::digest(&wheel));
     let blake2 = hex(&Blake2b::<U32>::digest(&wheel));
     let wrong = "0".repeat(32);

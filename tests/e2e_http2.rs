@@ -5,13 +5,13 @@
 use std::path::Path;
 
 use pyoci_test_support::{
-    basic_auth, minimal_wheel, sha256_hex, HttpClient, Multipart, Pyoci, TlsRegistry,
+    basic_auth, sha256_hex, wheel_bytes, HttpClient, Multipart, Pyoci, TlsRegistry,
 };
 
 const USER_AGENT: &str = "pyoci/";
 
 fn upload(http: &HttpClient, url: &str, name: &str, version: &str) -> u16 {
-    let wheel = minimal_wheel(name, version, b"over h2");
+    let wheel = wheel_bytes(name, version, b"over h2");
     let filename = format!("{}-{version}-py3-none-any.whl", name.replace('-', "_"));
     let form = Multipart::new()
         .text(":action", "file_upload")
@@ -70,7 +70,7 @@ fn pyoci_speaks_http2_to_a_tls_registry_it_trusts_through_its_ca_file() {
         &[("Authorization", &auth)],
     );
     assert_eq!(file.status, 200);
-    assert_eq!(file.body, minimal_wheel("over-h2", "1.1.0", b"over h2"));
+    assert_eq!(file.body, wheel_bytes("over-h2", "1.1.0", b"over h2"));
 
     let log = registry.log();
     let (h2, other) = pyoci_requests(&log);

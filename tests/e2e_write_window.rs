@@ -21,8 +21,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, minimal_wheel, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci,
-    Registry, RegistryAuth, TokenIssuer, ALICE,
+    basic_auth, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci, Registry,
+    RegistryAuth, TokenIssuer, ALICE,
 };
 
 const NAMESPACE: &str = "window";
@@ -34,7 +34,7 @@ fn wheel_name(version: &str, file: usize) -> String {
 
 fn wheel_form(version: &str, file: usize) -> Multipart {
     let filename = wheel_name(version, file);
-    let content = minimal_wheel(
+    let content = wheel_bytes(
         PROJECT,
         version,
         format!("wheel {file} of {version}: distinct bytes")

@@ -24,7 +24,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, free_port, minimal_wheel, sha256_hex, write_dists, DistSpec, Fault, FaultProxy,
+    basic_auth, free_port, sha256_hex, wheel_bytes, write_dists, DistSpec, Fault, FaultProxy,
     HttpClient, Multipart, Pyoci, Registry, RegistryAuth, TokenIssuer, ALICE,
 };
 
@@ -232,7 +232,7 @@ fn seed_listings(settings: &Settings, setup: &Setup) -> Vec<Project> {
             .map(|i| {
                 let version = format!("1.{}.{}", i / 100, i % 100);
                 let filename = format!("{name}-{version}-py3-none-any.whl");
-                let wheel = minimal_wheel(&name, &version, version.as_bytes());
+                let wheel = wheel_bytes(&name, &version, version.as_bytes());
                 fs::write(files.join(&filename), &wheel).expect("write wheel");
                 (version, filename, wheel)
             })

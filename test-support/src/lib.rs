@@ -52,7 +52,6 @@ mod timefmt;
 mod tls_registry;
 mod token_issuer;
 mod upload;
-mod wheel;
 
 pub use archives::{sdist_bytes, wheel_bytes, zip_bytes};
 pub use client_home::{ClientHome, DEAD_PROXY};
@@ -74,4 +73,3 @@ pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use tls_registry::TlsRegistry;
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
 pub use upload::{upload_form, upload_form_with_sha256};
-pub use wheel::minimal_wheel;

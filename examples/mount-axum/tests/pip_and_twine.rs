@@ -4,7 +4,7 @@
 use std::{fs, path::Path};
 
 use pyoci_test_support::{
-    minimal_wheel, run_checked, sha256_hex, HttpClient, Pyoci, Python, Registry, RegistryAuth,
+    run_checked, sha256_hex, wheel_bytes, HttpClient, Pyoci, Python, Registry, RegistryAuth,
 };
 
 const WHEEL: &str = "mounted_demo-1.0-py3-none-any.whl";
@@ -29,7 +29,7 @@ fn pip_and_twine_work_under_the_mount_prefix() {
     let python = Python::locate();
     let dir = tempfile::tempdir().unwrap();
     let wheel = dir.path().join(WHEEL);
-    let bytes = minimal_wheel("mounted-demo", "1.0", b"print('mounted')\n");
+    let bytes = wheel_bytes("mounted-demo", "1.0", b"print('mounted')\n");
     fs::write(&wheel, &bytes).unwrap();
     run_checked(&mut python.twine_upload(&index, "user", "password", &[wheel.as_path()]));
 
