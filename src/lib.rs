@@ -29,6 +29,7 @@ mod server;
 mod stack;
 mod startup;
 mod tls;
+mod turns;
 mod write_locks;
 
 pub use body::Body;

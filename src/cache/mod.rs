@@ -22,7 +22,6 @@
 
 mod bounded;
 mod fingerprint;
-mod turns;
 
 use std::{
     collections::HashMap,
@@ -37,9 +36,9 @@ use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
 use pyoci_oci::{Digest, ImageIndex};
 
+use crate::turns::Turns;
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
-use turns::Turns;
 
 /// A repository in a registry: what a write invalidates.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]

@@ -1,5 +1,6 @@
-//! One reader at a time per page: when a cached page expires under load, the first
-//! request reads it again and the others wait for that instead of each reading it too.
+//! Turns per key within this process: one reader per cached page (when a page expires under
+//! load, the first request reads it again and the others wait for that), one writer per
+//! version index (`write_locks.rs`).
 
 use std::{
     collections::HashMap,
@@ -66,5 +67,23 @@ mod tests {
             .unwrap()
             .values()
             .all(|lock| lock.strong_count() == 0));
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_keys_gives_its_memory_back() {
+        let turns = Turns::default();
+        let held = turns.take("registry/a:1.0".to_owned()).await;
+        // A burst of writers to many versions at once, all done.
+        let mut burst = Vec::new();
+        for n in 0..1_000 {
+            burst.push(turns.take(format!("registry/b:{n}")).await);
+        }
+        drop(burst);
+        let _again = turns.take("registry/c:1.0".to_owned()).await;
+        let table = turns.0.lock().unwrap();
+        assert_eq!(table.len(), 2, "the held lock and the new one");
+        assert!(table.capacity() < 1_000, "{}", table.capacity());
+        drop(table);
+        drop(held);
     }
 }
