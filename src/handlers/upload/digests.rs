@@ -257,11 +257,10 @@ fn client_error(message: String, cause: BodyFailure) -> Error {
 /// Passes a byte stream through unchanged, hashing it on the way.
 ///
 /// When the client's stream fails (it broke off, grew too large or stalled), the failure is
-/// kept in the handle and the stream ends there, cleanly, rather than with the error. The
-/// stream feeds a registry upload: ended cleanly, the registry acknowledges what it got and
-/// names the upload's new location, where the upload can then be cancelled. Aborted
-/// mid-request instead, the distribution registry refuses to cancel it (its state no longer
-/// matches the bytes stored) and the partial blob stays in its storage.
+/// kept in the handle, so the client is told why rather than the registry blamed, and the
+/// error is passed on; the stream ends after it. (The blob upload it feeds ends its `PATCH`
+/// cleanly on that error and cancels the upload where the registry says it now is: see
+/// `pyoci_oci::BlobUpload::send_stream`.)
 #[pin_project]
 pub struct DigestingStream<S> {
     #[pin]
@@ -319,7 +318,6 @@ where
                     message: err.to_string(),
                     cause,
                 });
-                return Poll::Ready(None);
             }
             None => {
                 if let Some(hashers) = this.hashers.as_mut() {
@@ -457,10 +455,10 @@ mod tests {
         let passed: Vec<_> = stream.collect().await;
         assert_eq!(
             passed.len(),
-            1,
-            "the stream ends cleanly after the good chunk"
+            2,
+            "the good chunk, then the error, then nothing"
         );
-        assert!(passed[0].is_ok());
+        assert!(passed[0].is_ok() && passed[1].is_err());
         let err = handle.result().unwrap_err();
         assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
         assert!(err.to_string().contains("client went away"));
@@ -479,7 +477,7 @@ mod tests {
         ];
         let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
         let passed: Vec<_> = stream.collect().await;
-        assert_eq!(passed.len(), 1);
+        assert_eq!(passed.len(), 2, "nothing after the error");
         let err = handle.result().unwrap_err();
         assert_eq!(err.status(), http::StatusCode::REQUEST_TIMEOUT);
         assert!(

@@ -121,7 +121,9 @@ async fn upload_file(
     if let Some(stored) = stored {
         let stored_sha256 = layout::stored_sha256(&stored);
         blob_upload.cancel().await;
-        file.try_for_each(|_| async { Ok(()) }).await?;
+        if let Err(err) = file.try_for_each(|_| async { Ok(()) }).await {
+            return Err(digests.failure().unwrap_or_else(|| err.into()));
+        }
         let form = upload.finish().await?;
         let received = digests.result()?;
         check_declared_digests(&form, &received)?;
