@@ -408,6 +408,15 @@ fn ecr_needs_the_repository_created_answers_patch_with_201_and_gets_one_patch_pe
 fn acr_tokens_hold_one_scope_and_a_push_gets_its_own_token() {
     let (issuer, auth) = token_auth();
     let front = Front::start(Quirks::acr(), auth, &[]);
+    // A read before any write, so a token holding pull alone is asked for whatever order
+    // the suite's reads and writes then take (a cached push token also serves reads).
+    let page = format!("{}{PROJECT}/", front.index_url("team"));
+    let _ = front.http.request(
+        "GET",
+        &page,
+        &[("Authorization", &basic_auth(ALICE.0, ALICE.1))],
+        None,
+    );
     client_suite(
         &front,
         &Suite {
