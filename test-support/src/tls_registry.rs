@@ -5,7 +5,7 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
@@ -13,7 +13,6 @@ use tempfile::TempDir;
 
 use crate::process::{wait_until, KillOnDrop};
 
-const REGISTRY_BINARY: &str = "/usr/bin/docker-registry";
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A registry without auth on `https://127.0.0.1:<port>`, its access log on (each line
@@ -49,28 +48,7 @@ impl TlsRegistry {
         );
         fs::write(&config, yaml).unwrap_or_else(|err| panic!("cannot write the config: {err}"));
         let log_path = dir.path().join("registry.log");
-        let log = fs::File::create(&log_path)
-            .unwrap_or_else(|err| panic!("cannot create {}: {err}", log_path.display()));
-        let log_for_stderr = log
-            .try_clone()
-            .unwrap_or_else(|err| panic!("cannot share the registry log file: {err}"));
-        let mut command = Command::new(REGISTRY_BINARY);
-        command
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_for_stderr);
-        crate::without_proxy_env(&mut command);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("REGISTRY_") {
-                command.env_remove(name);
-            }
-        }
-        let child = command
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {REGISTRY_BINARY}: {err}"));
-        let mut process = KillOnDrop::new(child);
+        let mut process = crate::registry::spawn(&config, &log_path);
         let listening = wait_until(READY_TIMEOUT, || {
             process.exited().is_some()
                 || fs::read_to_string(&log_path)

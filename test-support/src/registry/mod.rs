@@ -313,7 +313,8 @@ fn write_htpasswd(path: &Path, users: &[(&str, &str)]) {
     write_file(path, entries.as_bytes());
 }
 
-fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
+/// Starts the registry binary with `config_path`, its output appended to `log_path`.
+pub(crate) fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
     // Appending, so a restarted registry adds to the log its first run wrote.
     let log = fs::OpenOptions::new()
         .create(true)
