@@ -10,12 +10,12 @@ use std::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc, Mutex, MutexGuard,
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
@@ -193,16 +193,17 @@ async fn front(state: &State, request: Request<Incoming>) -> Response<FrontBody>
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > limit) {
             state.count("body_too_large");
-            return too_large();
+            return refuse_too_large(body).await;
         }
-        let read_limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let bytes = match Limited::new(body, read_limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(_) if quirks.body_limit.is_some() => {
+        let bytes = match read_within(body, limit).await {
+            Ok(bytes) => bytes,
+            Err(BodyRead::TooLarge(rest)) => {
                 state.count("body_too_large");
-                return too_large();
+                return refuse_too_large(rest).await;
             }
-            Err(err) => return plain(StatusCode::BAD_REQUEST, &format!("body: {err}")),
+            Err(BodyRead::Failed(err)) => {
+                return plain(StatusCode::BAD_REQUEST, &format!("body: {err}"))
+            }
         };
         if method == Method::PUT && path.contains("/manifests/") {
             if let Some(refusal) = check_manifest(state, &bytes) {
@@ -419,4 +420,39 @@ mod tests {
         assert_eq!(repository_of("/v2/ns/x/tags/list").as_deref(), Some("ns/x"));
         assert_eq!(repository_of("/v2/"), None);
     }
+}
+
+/// How a request body read within the front's size limit ended, when it did not fit.
+enum BodyRead {
+    /// Over the limit; the rest of the body, still unread.
+    TooLarge(Incoming),
+    Failed(hyper::Error),
+}
+
+async fn read_within(mut body: Incoming, limit: u64) -> Result<Bytes, BodyRead> {
+    let mut collected = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyRead::Failed)?;
+        if let Ok(data) = frame.into_data() {
+            if (collected.len() + data.len()) as u64 > limit {
+                return Err(BodyRead::TooLarge(body));
+            }
+            collected.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(collected))
+}
+
+/// How long the front goes on reading a refused body, as nginx's `lingering_time` (30 s)
+/// bounds its lingering close.
+const LINGER: Duration = Duration::from_secs(30);
+
+/// Answers 413 after reading and dropping the rest of the body. CDNs and nginx read on
+/// after refusing a body (nginx's "lingering close") so that the client, still writing,
+/// gets to read the refusal; closing at once makes the client's write fail with a reset
+/// or broken pipe before it sees the 413, which no CDN in front of a registry does on purpose.
+async fn refuse_too_large(mut body: Incoming) -> Response<FrontBody> {
+    let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+    too_large()
 }
