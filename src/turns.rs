@@ -22,25 +22,31 @@ impl<K> Default for Turns<K> {
 impl<K: Hash + Eq> Turns<K> {
     /// Waits for the turn of `key`; the turn passes on when the guard drops.
     pub async fn take(&self, key: K) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut locks = self
-                .0
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            locks.retain(|_, lock| lock.strong_count() > 0);
-            if locks.capacity() > 4 * locks.len().max(64) {
-                locks.shrink_to_fit();
+        self.lock_of(key).lock_owned().await
+    }
+
+    /// The turn of `key` if it is free now.
+    pub fn try_take(&self, key: K) -> Option<OwnedMutexGuard<()>> {
+        self.lock_of(key).try_lock_owned().ok()
+    }
+
+    fn lock_of(&self, key: K) -> Arc<AsyncMutex<()>> {
+        let mut locks = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.retain(|_, lock| lock.strong_count() > 0);
+        if locks.capacity() > 4 * locks.len().max(64) {
+            locks.shrink_to_fit();
+        }
+        match locks.get(&key).and_then(Weak::upgrade) {
+            Some(lock) => lock,
+            None => {
+                let lock = Arc::new(AsyncMutex::new(()));
+                locks.insert(key, Arc::downgrade(&lock));
+                lock
             }
-            match locks.get(&key).and_then(Weak::upgrade) {
-                Some(lock) => lock,
-                None => {
-                    let lock = Arc::new(AsyncMutex::new(()));
-                    locks.insert(key, Arc::downgrade(&lock));
-                    lock
-                }
-            }
-        };
-        lock.lock_owned().await
+        }
     }
 }
 
@@ -49,6 +55,16 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_free_turn_is_taken_at_once_and_a_held_one_is_not() {
+        let turns = Turns::default();
+        let held = turns.try_take("a").expect("a free turn");
+        assert!(turns.try_take("a").is_none());
+        assert!(turns.try_take("b").is_some());
+        drop(held);
+        assert!(turns.try_take("a").is_some());
+    }
 
     #[tokio::test]
     async fn one_turn_per_key_and_nothing_kept_after() {

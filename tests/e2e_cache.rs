@@ -550,3 +550,82 @@ fn concurrent_requests_for_a_missing_page_read_it_once() {
         "{CLIENTS} concurrent requests read the page once"
     );
 }
+
+/// A page in steady use is read again in the background once past half its TTL, so it is
+/// replaced before it expires and no request waits for the registry. Every tag list is held
+/// up for a second at the relay; a client asking every 100 ms over several TTLs is always
+/// answered from the cache, while the relay shows the page was read again meanwhile.
+#[test]
+fn a_page_in_steady_use_is_read_again_before_it_expires_and_no_request_waits() {
+    const TTL: Duration = Duration::from_secs(4);
+    const HELD: Duration = Duration::from_secs(1);
+    let stack = Stack::start(TTL.as_secs(), 1);
+    stack.upload(0, "1.0");
+    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+    stack.proxy.forget_seen();
+    stack.proxy.set(
+        FaultRule::new(Fault::Delay(HELD))
+            .method("GET")
+            .path_contains("/tags/list"),
+    );
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < TTL * 5 / 2 {
+        let asked = Instant::now();
+        assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+        slowest = slowest.max(asked.elapsed());
+        thread::sleep(Duration::from_millis(100));
+    }
+    let reads = stack.proxy.count("GET", "/tags/list");
+    assert!(
+        reads >= 2,
+        "the page was read again {reads} times: the TTL did not pass in this run\n{}",
+        stack.logs()
+    );
+    assert!(
+        slowest < HELD,
+        "a request waited {slowest:?}, as long as the registry's tag list\n{}",
+        stack.logs()
+    );
+}
+
+/// A refresh ahead of expiry that the registry refuses drops the cached page at once, so it
+/// is not served for the rest of its TTL: the next request is judged by the registry again.
+/// The relay answers the refresh's tag list with 401, as the registry answers a revoked
+/// password (the relay stands in because the test issuer cannot revoke one).
+#[test]
+fn a_refused_refresh_drops_the_cached_page_before_its_ttl_ends() {
+    const TTL: Duration = Duration::from_secs(6);
+    let stack = Stack::start(TTL.as_secs(), 1);
+    stack.upload(0, "1.0");
+    let read_at = Instant::now();
+    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+    stack.proxy.forget_seen();
+    stack
+        .proxy
+        .set(FaultRule::new(Fault::Status(401)).path_contains("/tags/list"));
+    // Time passing is the point here: the page becomes due for a refresh at half its TTL.
+    thread::sleep((TTL / 2 + Duration::from_millis(200)).saturating_sub(read_at.elapsed()));
+    // Answered from the cache; starts the refresh.
+    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+    let owner = auth(OWNER);
+    let mut last = 200;
+    let refused = eventually(TTL / 4, || {
+        last = stack.get(0, &headers(&owner)).status;
+        last != 200
+    });
+    assert!(
+        refused,
+        "the page was still served after its refresh was refused\n{}",
+        stack.logs()
+    );
+    assert!(
+        read_at.elapsed() < TTL,
+        "only refused after the TTL, when the page would have expired anyway"
+    );
+    assert!(
+        stack.proxy.faults_injected() >= 1,
+        "the refusal was injected"
+    );
+    assert_eq!(last, 401, "the registry's refusal is passed on");
+}

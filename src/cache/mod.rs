@@ -72,6 +72,24 @@ pub enum TagTarget {
 pub struct Snapshot {
     epoch: u64,
     at: Instant,
+    rereads_tags: bool,
+}
+
+impl Snapshot {
+    /// Whether the listing reads every tag from the registry rather than from the tag
+    /// cache: a page refreshed ahead of its expiry must not be built from tags as old as
+    /// the page it replaces, or it would outlive the TTL.
+    pub fn rereads_tags(&self) -> bool {
+        self.rereads_tags
+    }
+}
+
+/// A page found in the cache.
+pub struct CachedPage {
+    pub page: SharedPage,
+    /// Past half its TTL: read it again in the background now, so that a page in steady
+    /// use is replaced before it expires and no request waits for the registry.
+    pub refresh_due: bool,
 }
 
 #[derive(Clone, Hash, PartialEq, Eq)]
@@ -170,6 +188,15 @@ impl Caches {
         Snapshot {
             epoch: self.epoch.load(Ordering::SeqCst),
             at: Instant::now(),
+            rereads_tags: false,
+        }
+    }
+
+    /// Taken before a page is read again ahead of its expiry: see [`Snapshot::rereads_tags`].
+    pub fn refresh_snapshot(&self) -> Snapshot {
+        Snapshot {
+            rereads_tags: true,
+            ..self.snapshot()
         }
     }
 
@@ -197,11 +224,11 @@ impl Caches {
     }
 
     /// The page cached for these credentials, if still fresh.
-    pub fn page(&self, key: &PageKey) -> Option<SharedPage> {
+    pub fn page(&self, key: &PageKey) -> Option<CachedPage> {
         self.observed("page", self.fresh_page(key))
     }
 
-    fn fresh_page(&self, key: &PageKey) -> Option<SharedPage> {
+    fn fresh_page(&self, key: &PageKey) -> Option<CachedPage> {
         let mut inner = self.lock();
         let cache_key = Key::Page(key.0.clone(), key.1, key.2.clone());
         let (page, read) = match inner.entries.get(&cache_key)? {
@@ -209,10 +236,21 @@ impl Caches {
             _ => return None,
         };
         if self.fresh(&inner, &key.0, &read) {
-            return Some(page);
+            return Some(CachedPage {
+                page,
+                refresh_due: read.at.elapsed() >= self.ttl / 2,
+            });
         }
         inner.entries.remove(&cache_key);
         None
+    }
+
+    /// Forgets the page of `key`: reading it again failed (the credentials may have been
+    /// revoked), so it is not given out for the rest of its TTL.
+    pub fn drop_page(&self, key: &PageKey) {
+        self.lock()
+            .entries
+            .remove(&Key::Page(key.0.clone(), key.1, key.2.clone()));
     }
 
     /// The turn to read the page of `key` from the registry. Requests for a page that is
@@ -221,6 +259,12 @@ impl Caches {
     /// instead of each reading every version again.
     pub async fn page_turn(&self, key: &PageKey) -> tokio::sync::OwnedMutexGuard<()> {
         self.page_turns.take(key.clone()).await
+    }
+
+    /// The turn to read the page of `key` if nobody has it now; `None` while another
+    /// request reads it (a refresh ahead of expiry then has nothing to do).
+    pub fn free_page_turn(&self, key: &PageKey) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.page_turns.try_take(key.clone())
     }
 
     /// Keeps `page`, read since `read`, for its caller.
@@ -309,6 +353,7 @@ impl Caches {
             Snapshot {
                 epoch,
                 at: Instant::now(),
+                rereads_tags: false,
             },
         );
     }
@@ -450,6 +495,25 @@ mod tests {
         off.store_document(&demo, &digest, Arc::new(ImageIndex::new(vec![])), 10);
         assert_eq!(off.tag(&demo, "1.0"), None);
         assert!(off.document(&demo, &digest).is_none());
+    }
+
+    #[test]
+    fn a_page_past_half_its_ttl_is_due_for_a_refresh_and_a_dropped_one_is_gone() {
+        let caches = Caches::new(Duration::from_millis(200), 1 << 20);
+        let key = caches
+            .page_key(project("acme/demo"), "/p/", &alice())
+            .unwrap();
+        caches.store_page(key.clone(), caches.snapshot(), page());
+        assert!(!caches.page(&key).unwrap().refresh_due);
+        std::thread::sleep(Duration::from_millis(110));
+        assert!(caches.page(&key).unwrap().refresh_due);
+        // A refresh stores the page read again; it is not due any more.
+        let refresh = caches.refresh_snapshot();
+        assert!(refresh.rereads_tags() && !caches.snapshot().rereads_tags());
+        caches.store_page(key.clone(), refresh, page());
+        assert!(!caches.page(&key).unwrap().refresh_due);
+        caches.drop_page(&key);
+        assert!(caches.page(&key).is_none());
     }
 
     #[test]

@@ -164,7 +164,9 @@ async fn read_indexes(
     let indexes: Vec<_> = stream::iter(versions)
         .map(|version| async move {
             let tag = version.tag();
-            let cached = use_caches.then(|| caches.tag(project, &tag)).flatten();
+            let cached = (use_caches && !read.rereads_tags())
+                .then(|| caches.tag(project, &tag))
+                .flatten();
             match cached {
                 Some(TagTarget::Skipped) => return Ok(None),
                 Some(TagTarget::Index(digest)) => {

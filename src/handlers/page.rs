@@ -1,5 +1,7 @@
 //! `GET /<registry>/<namespace>/<project>/`: the simple-index page of every file.
 
+use std::sync::Arc;
+
 use http::Response;
 use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
@@ -11,7 +13,7 @@ use super::{
 use crate::{
     app::App,
     body::Body,
-    cache::{Project, Snapshot},
+    cache::{PageKey, Project, Snapshot},
     error::Error,
     package::ProjectName,
     route::Target,
@@ -23,8 +25,9 @@ use crate::{
 /// A page read for the same credentials less than `PYOCI_CACHE_TTL` ago (and since the
 /// last write through this process) is answered from the page cache, without the registry:
 /// the registry accepted exactly these credentials for this repository when it was read.
+/// A cached page past half its TTL is read again in the background (see [`refresh_ahead`]).
 pub async fn project_page(
-    app: &App,
+    app: &Arc<App>,
     target: Target,
     project: String,
     credentials: Credentials,
@@ -36,32 +39,63 @@ pub async fn project_page(
     }
     let repo = repository(&target, &name);
     let project = Project::new(&target.registry, &repo);
-    let key = app.caches.page_key(project, &page_path, &credentials);
-    if let Some(page) = key.as_ref().and_then(|key| app.caches.page(key)) {
-        return Ok(index_page(page));
-    }
-    let _turn = match &key {
-        Some(key) => {
-            let turn = app.caches.page_turn(key).await;
-            // Whoever had the turn before may have just read it.
-            if let Some(page) = app.caches.page(key) {
-                return Ok(index_page(page));
-            }
-            Some(turn)
-        }
-        None => None,
+    let Some(key) = app.caches.page_key(project, &page_path, &credentials) else {
+        let read = app.caches.snapshot();
+        return read_project_page(app, target, name, credentials, read).await;
     };
+    if let Some(cached) = app.caches.page(&key) {
+        if cached.refresh_due {
+            refresh_ahead(app, key, target, name, credentials);
+        }
+        return Ok(index_page(cached.page));
+    }
+    let _turn = app.caches.page_turn(&key).await;
+    // Whoever had the turn before may have just read it.
+    if let Some(cached) = app.caches.page(&key) {
+        return Ok(index_page(cached.page));
+    }
     let read = app.caches.snapshot();
     let mut response = read_project_page(app, target, name, credentials, read).await?;
-    if let Some(key) = key {
-        if let Some(page) = response.extensions_mut().remove::<ProjectPage>() {
-            // Rendered once per format, however often it is served from the cache.
-            let page = SharedPage::new(page);
-            app.caches.store_page(key, read, page.clone());
-            response.extensions_mut().insert(page);
-        }
+    if let Some(page) = response.extensions_mut().remove::<ProjectPage>() {
+        // Rendered once per format, however often it is served from the cache.
+        let page = SharedPage::new(page);
+        app.caches.store_page(key, read, page.clone());
+        response.extensions_mut().insert(page);
     }
     Ok(response)
+}
+
+/// Reads a cached page again in the background, with the credentials of the request that
+/// found it due, unless someone reads it already. Under steady use a page is then replaced
+/// before it expires, so no request waits for the registry (it would wait the whole
+/// listing, hundreds of milliseconds for a large project). The new page is only given to
+/// the same credentials, read with them now; if reading fails (a revoked password, a
+/// registry fault) the cached page is dropped, and the next request asks the registry.
+fn refresh_ahead(
+    app: &Arc<App>,
+    key: PageKey,
+    target: Target,
+    name: ProjectName,
+    credentials: Credentials,
+) {
+    let Some(turn) = app.caches.free_page_turn(&key) else {
+        return;
+    };
+    let app = Arc::clone(app);
+    tokio::spawn(async move {
+        let _turn = turn;
+        let read = app.caches.refresh_snapshot();
+        match read_project_page(&app, target, name, credentials, read).await {
+            Ok(mut response) => match response.extensions_mut().remove::<ProjectPage>() {
+                Some(page) => app.caches.store_page(key, read, SharedPage::new(page)),
+                None => app.caches.drop_page(&key),
+            },
+            Err(err) => {
+                tracing::debug!(error = %err, "reading a page ahead of its expiry failed: dropped it");
+                app.caches.drop_page(&key);
+            }
+        }
+    });
 }
 
 /// The page as the registry shows it now to `credentials`.
