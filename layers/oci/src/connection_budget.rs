@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Idle connections kept per origin, at most.
-pub const MAX_IDLE_PER_ORIGIN: usize = 8;
+pub const MAX_IDLE_PER_ORIGIN: usize = 32;
 /// Idle connections kept over all origins, at most.
 pub const MAX_IDLE_TOTAL: usize = 64;
 /// How long an idle connection is kept before the pool closes it.

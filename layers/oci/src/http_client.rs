@@ -43,7 +43,7 @@ pub(crate) const MAX_REDIRECTS: usize = 10;
 /// the credentials).
 ///
 /// That constructor also bounds the connection pool, since the registry host comes from the
-/// request URL and may be a new one every time: at most 8 idle connections per origin and
+/// request URL and may be a new one every time: at most 32 idle connections per origin and
 /// 64 over all origins (a request that would go beyond is sent with `Connection: close`;
 /// every redirect hop counts as a request to its origin), each kept for at most 15 s.
 ///
