@@ -118,6 +118,22 @@ pub struct Config {
     )]
     pub chunked_uploads: Vec<String>,
 
+    /// When the registry answers a download with a redirect to storage on another origin
+    /// (ghcr.io, ACR and ECR do, with a short-lived signed URL), pass the redirect to the
+    /// client instead of fetching the bytes through PyOCI. The client checks the file's
+    /// sha256 from the page; it must be able to reach the storage host.
+    #[arg(
+        long,
+        env = "PYOCI_REDIRECT_DOWNLOADS",
+        value_name = "BOOL",
+        default_value = "false",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub redirect_downloads: bool,
+
     /// Size of an upload chunk in bytes, for chunked uploads; a registry's
     /// `OCI-Chunk-Min-Bytes` raises it.
     #[arg(long, env = "PYOCI_UPLOAD_CHUNK_BYTES", default_value_t = 50 * 1024 * 1024)]
@@ -272,6 +288,7 @@ impl Default for Config {
             allow_private_registries: false,
             registry_profiles: RegistryProfiles::default(),
             chunked_uploads: Vec::new(),
+            redirect_downloads: false,
             upload_chunk_bytes: 50 * 1024 * 1024,
             write_settle_ms: 500,
             header_timeout_secs: 30,

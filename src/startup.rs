@@ -24,6 +24,7 @@ pub fn log_config_summary(config: &Config) {
         max_registry_requests = config.max_registry_requests,
         header_timeout_secs = config.header_timeout_secs,
         write_settle_ms = config.write_settle_ms,
+        redirect_downloads = config.redirect_downloads,
         metrics_port = %config
             .metrics_port
             .map_or_else(|| "off".to_owned(), |port| port.to_string()),

@@ -719,3 +719,86 @@ fn a_token_that_expires_during_a_long_upload_is_renewed_for_the_final_put() {
     let page = front.get(&front.project_url("team"), Some(ALICE));
     assert_eq!(listed(&page).len(), 1, "{}", page.text());
 }
+
+/// With `PYOCI_REDIRECT_DOWNLOADS`, a download the registry sends to storage (ghcr.io) is
+/// passed on to the client as that redirect: pip and uv fetch the wheel from the storage
+/// host themselves, without credentials, and PyOCI never fetches it.
+#[test]
+fn ghcr_downloads_go_straight_to_storage_when_redirects_are_passed_on() {
+    let (_issuer, auth) = token_auth();
+    let front = Front::start(
+        Quirks::ghcr(),
+        auth,
+        &[("PYOCI_REDIRECT_DOWNLOADS", "true")],
+    );
+    let namespace = "public";
+    let (user, password) = ALICE;
+    let first = dists("0.1.0", "original");
+    run_checked(&mut front.python.twine_upload(
+        &front.index_url(namespace),
+        user,
+        password,
+        &[&first.sdist, &first.wheel],
+    ));
+    let index = front.index_url_as(namespace, user, password);
+    let dir = tempfile::tempdir().unwrap();
+    let venv = front.python.new_venv(&dir.path().join("pip"));
+    run_checked(
+        &mut front
+            .python
+            .pip_install(&venv, &index, "hello-pyoci==0.1.0"),
+    );
+    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
+    let venv = front.python.new_venv(&dir.path().join("uv"));
+    run_checked(
+        &mut front
+            .python
+            .uv_pip_install(&venv, &index, "hello-pyoci==0.1.0"),
+    );
+    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
+
+    let wheel = format!(
+        "{}hello_pyoci-0.1.0-py3-none-any.whl",
+        front.project_url(namespace)
+    );
+    let answer = front.get(&wheel, Some(ALICE));
+    assert_eq!(answer.status, 307, "{}\n{}", answer.text(), front.logs());
+    let location = answer.header("location").unwrap_or_default().to_owned();
+    assert!(location.contains("X-Amz-Signature="), "{location}");
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+    // The registry still judges the caller before any redirect is handed out.
+    let refused = front.get(&wheel, Some((user, "wrong-password")));
+    assert_eq!(refused.status, 401, "{}\n{}", refused.text(), front.logs());
+
+    let quirks = &front.quirks;
+    assert!(quirks.count("blob_redirects") > 0, "{}", front.logs());
+    assert!(quirks.count("storage_gets") >= 2, "{}", front.logs());
+    // Both clients got the redirect for the wheel; PyOCI itself only fetched the small
+    // PEP 658 metadata files from storage (those are proxied).
+    let log = front.pyoci.log();
+    for client in ["user_agent=pip/", "user_agent=uv/"] {
+        assert!(
+            log.lines().any(
+                |line| line.contains(".whl route=\"file\" status=307") && line.contains(client)
+            ),
+            "no redirect handed to {client}\n{}",
+            front.logs()
+        );
+    }
+    let metadata_served = log
+        .lines()
+        .filter(|line| line.contains(".whl.metadata route=\"file\" status=200"))
+        .count();
+    assert_eq!(
+        quirks.count("storage_gets_by_pyoci"),
+        metadata_served,
+        "PyOCI fetched a wheel from storage itself\n{}",
+        front.logs()
+    );
+    assert_eq!(
+        quirks.count("storage_saw_authorization"),
+        0,
+        "credentials reached the storage host\n{}",
+        front.logs()
+    );
+}

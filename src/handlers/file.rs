@@ -2,6 +2,7 @@
 
 use http::{header, HeaderMap, HeaderValue, Response};
 use pyoci_basic_auth::Credentials;
+use pyoci_oci::BlobDownload;
 
 use super::{project_file, repository, stored_entry};
 use crate::{
@@ -55,6 +56,24 @@ fn not_modified(etag: HeaderValue) -> Response<Body> {
     response
 }
 
+/// Sends the client to where the registry sent the download (`PYOCI_REDIRECT_DOWNLOADS`).
+/// The signed URL expires within minutes, so no cache may keep the redirect; the client
+/// resends its `Range` there itself, and checks the bytes against the page's sha256.
+fn to_storage(location: &str) -> Result<Response<Body>, Error> {
+    let location = HeaderValue::from_str(location).map_err(|_| {
+        Error::Registry(pyoci_oci::OciError::InvalidResponse(
+            "the registry redirected a download to a location that is not a valid header"
+                .to_owned(),
+        ))
+    })?;
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::TEMPORARY_REDIRECT;
+    let headers = response.headers_mut();
+    headers.insert(header::LOCATION, location);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 /// Streams the file's blob from the registry, whole or the range asked for.
 pub async fn get_file(
     app: &App,
@@ -102,7 +121,14 @@ pub async fn get_file(
             if let Some(range) = range {
                 extra.insert(header::RANGE, range);
             }
-            let blob = oci.get_blob_with(&repo, &layer.digest, extra).await?;
+            let blob = if app.config.redirect_downloads {
+                match oci.download_blob(&repo, &layer.digest, extra).await? {
+                    BlobDownload::Bytes(blob) => blob,
+                    BlobDownload::Elsewhere(location) => return to_storage(&location),
+                }
+            } else {
+                oci.get_blob_with(&repo, &layer.digest, extra).await?
+            };
             let (parts, body) = blob.into_parts();
             let mut response = Response::new(Body::new(body));
             *response.status_mut() = parts.status;

@@ -7,7 +7,16 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use crate::error::check;
 use crate::names::normalize_repository;
 use crate::registry::Target;
-use crate::{client::RegistryHttp, Digest, OciClient, OciError};
+use crate::{client::RegistryHttp, Digest, HandOverRedirects, OciClient, OciError};
+
+/// A blob download as the registry answered it.
+pub enum BlobDownload {
+    /// The bytes, streamed (`206` for a range).
+    Bytes(Response<reqwest::Body>),
+    /// The registry sent the download to this absolute URL on another origin (storage,
+    /// with a short-lived signature), where it is served without credentials.
+    Elsewhere(String),
+}
 
 const OCTET_STREAM: &str = "application/octet-stream";
 
@@ -108,6 +117,62 @@ impl<S: RegistryHttp> OciClient<S> {
                 )
                 .await?;
             check(&Method::GET, response, &blob_name(&repository, &digest)).await
+        }
+    }
+
+    /// [`get_blob_with`](Self::get_blob_with), except that a redirect to another origin
+    /// (ghcr.io, ACR and ECR send downloads to storage with a signed URL) is not followed
+    /// but returned, for the client to fetch from there itself; see [`HandOverRedirects`].
+    /// A redirect the HTTP client follows anyway (same origin, https to http) is followed.
+    pub fn download_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        mut extra_headers: HeaderMap,
+    ) -> impl Future<Output = Result<BlobDownload, OciError>> + Send + 'static {
+        let client = self.clone().with_extension(HandOverRedirects);
+        let repository = normalize_repository(repository);
+        let digest = digest.clone();
+        for name in [AUTHORIZATION, PROXY_AUTHORIZATION, HOST] {
+            extra_headers.remove(name);
+        }
+        async move {
+            let repository = repository?;
+            let target = client
+                .registry
+                .target(&format!("/v2/{repository}/blobs/{digest}"))?;
+            let response = client
+                .send(
+                    Method::GET,
+                    &target,
+                    extra_headers,
+                    reqwest::Body::default(),
+                )
+                .await?;
+            if !response.status().is_redirection() {
+                let what = blob_name(&repository, &digest);
+                return Ok(BlobDownload::Bytes(
+                    check(&Method::GET, response, &what).await?,
+                ));
+            }
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| {
+                    reqwest::Url::parse(&target.uri.to_string())
+                        .ok()?
+                        .join(location)
+                        .ok()
+                })
+                .ok_or_else(|| {
+                    OciError::InvalidResponse(format!(
+                        "the registry redirected the download of {} without a usable \
+                         Location",
+                        blob_name(&repository, &digest)
+                    ))
+                })?;
+            Ok(BlobDownload::Elsewhere(location.into()))
         }
     }
 

@@ -125,6 +125,7 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
         let budget = self.budget.clone();
         let body_idle_timeout = self.body_idle_timeout;
         Box::pin(async move {
+            let hands_over = request.extensions().get::<HandOverRedirects>().is_some();
             let mut request = reqwest::Request::try_from(request).map_err(|e| e.without_url())?;
             let mut redirects = 0;
             loop {
@@ -156,7 +157,8 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
                 let next = match again {
                     Some(again) => redirected(again, &previous, &response)?,
                     None => None,
-                };
+                }
+                .filter(|next| !(hands_over && hand_over(&previous, next.url())));
                 let Some(next) = next else {
                     return Ok(with_body_guards(
                         http::Response::from(response),
@@ -172,6 +174,19 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
             }
         })
     }
+}
+
+/// In a request's extensions: a redirect to another origin is the answer, not followed, so
+/// that the caller can pass it on (a download the client may fetch from storage itself).
+/// A redirect from https to plain http is still followed here: handing it over would send
+/// the client, and the signed URL, over a plain connection.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HandOverRedirects;
+
+/// Whether a redirect from `previous` to `next` is handed over rather than followed.
+fn hand_over(previous: &Url, next: &Url) -> bool {
+    let downgrade = previous.scheme() == "https" && next.scheme() == "http";
+    previous.origin() != next.origin() && !downgrade
 }
 
 /// Checks where a request is about to go. `Some(host)` when its origin is trusted (the
@@ -394,6 +409,23 @@ mod tests {
             let next = follow(Method::GET, 307, Some(location)).unwrap().unwrap();
             assert!(!next.headers().contains_key(AUTHORIZATION), "{location}");
         }
+    }
+
+    #[test]
+    fn only_redirects_to_another_origin_without_a_downgrade_are_handed_over() {
+        let url = |text: &str| Url::parse(text).unwrap();
+        let registry = url("https://ghcr.io/v2/acme/demo/blobs/sha256:ab");
+        assert!(hand_over(
+            &registry,
+            &url("https://storage.example/blob?sig=1")
+        ));
+        assert!(!hand_over(&registry, &url("https://ghcr.io/v2/elsewhere")));
+        assert!(!hand_over(
+            &registry,
+            &url("http://storage.example/blob?sig=1")
+        ));
+        let plain = url("http://127.0.0.1:5000/v2/acme/demo/blobs/sha256:ab");
+        assert!(hand_over(&plain, &url("http://127.0.0.1:5001/blob")));
     }
 
     #[test]

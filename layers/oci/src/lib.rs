@@ -125,10 +125,11 @@ mod upload;
 mod test_support;
 
 pub use address::{AddressPolicy, AddressRefused};
+pub use blobs::BlobDownload;
 pub use client::{BypassCaches, OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, OciError};
-pub use http_client::{HttpClient, HttpClientFuture};
+pub use http_client::{HandOverRedirects, HttpClient, HttpClientFuture};
 pub use manifests::{
     Precondition, TaggedIndex, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE,
 };

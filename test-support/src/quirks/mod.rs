@@ -130,7 +130,7 @@ impl QuirkRegistry {
     }
 
     /// How often the quirk or event `what` happened: `delete_refused`, `blob_redirects`,
-    /// `storage_gets`, `storage_saw_authorization`, `tag_pages`, `token_requests`,
+    /// `storage_gets`, `storage_gets_by_pyoci`, `storage_saw_authorization`, `tag_pages`, `token_requests`,
     /// `token_requests_with_credentials`, `rate_limited`, `manifest_refused`,
     /// `repository_missing`, `patch_201`, `patch_discarded`, `body_too_large`,
     /// `token_expired`, `token_expired_on_upload_put`, `insufficient_scope`.

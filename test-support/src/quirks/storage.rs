@@ -55,6 +55,14 @@ pub(super) async fn storage(state: &State, request: Request<Incoming>) -> Respon
         );
     }
     state.count("storage_gets");
+    let from_pyoci = request
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|agent| agent.to_str().ok())
+        .is_some_and(|agent| agent.starts_with("pyoci/"));
+    if from_pyoci {
+        state.count("storage_gets_by_pyoci");
+    }
     let signature = request
         .uri()
         .query()
