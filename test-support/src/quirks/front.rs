@@ -403,25 +403,6 @@ fn bearer_of(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repository_names_come_from_paths() {
-        assert_eq!(
-            repository_of("/v2/ns/x/blobs/uploads/").as_deref(),
-            Some("ns/x")
-        );
-        assert_eq!(
-            repository_of("/v2/a/b/c/manifests/1.0").as_deref(),
-            Some("a/b/c")
-        );
-        assert_eq!(repository_of("/v2/ns/x/tags/list").as_deref(), Some("ns/x"));
-        assert_eq!(repository_of("/v2/"), None);
-    }
-}
-
 /// How a request body read within the front's size limit ended, when it did not fit.
 enum BodyRead {
     /// Over the limit; the rest of the body, still unread.
@@ -455,4 +436,23 @@ async fn refuse_too_large(mut body: Incoming) -> Response<FrontBody> {
     let drain = async { while let Some(Ok(_)) = body.frame().await {} };
     let _ = tokio::time::timeout(LINGER, drain).await;
     too_large()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_names_come_from_paths() {
+        assert_eq!(
+            repository_of("/v2/ns/x/blobs/uploads/").as_deref(),
+            Some("ns/x")
+        );
+        assert_eq!(
+            repository_of("/v2/a/b/c/manifests/1.0").as_deref(),
+            Some("a/b/c")
+        );
+        assert_eq!(repository_of("/v2/ns/x/tags/list").as_deref(), Some("ns/x"));
+        assert_eq!(repository_of("/v2/"), None);
+    }
 }
