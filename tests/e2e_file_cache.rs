@@ -215,6 +215,30 @@ fn core_metadata_sha256(page: &serde_json::Value, filename: &str) -> String {
         .to_owned()
 }
 
+/// A download request of a kind, for each caller.
+struct Ask<'a> {
+    method: &'a str,
+    what: &'a str,
+    url: &'a str,
+    header: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Ask<'a> {
+    fn new(method: &'a str, what: &'a str, url: &'a str) -> Ask<'a> {
+        Ask {
+            method,
+            what,
+            url,
+            header: None,
+        }
+    }
+
+    fn header(mut self, name: &'a str, value: &'a str) -> Ask<'a> {
+        self.header = Some((name, value));
+        self
+    }
+}
+
 /// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
 fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -317,28 +341,24 @@ fn a_warm_cache_gives_refused_callers_the_registrys_refusal() {
         ),
         ("an anonymous client", vec![]),
     ];
-    let asks: [(&str, &str, &str, Option<(&str, &str)>); 6] = [
-        ("GET", "a GET", &url, None),
-        ("HEAD", "a HEAD", &url, None),
-        ("GET", "a range GET", &url, Some(("Range", "bytes=0-9"))),
-        (
-            "GET",
-            "a revalidation",
-            &url,
-            Some(("If-None-Match", &etag)),
-        ),
-        ("GET", "a .metadata GET", &metadata_url, None),
-        (
-            "GET",
-            "a .metadata revalidation",
-            &metadata_url,
-            Some(("If-None-Match", "*")),
-        ),
+    let asks = [
+        Ask::new("GET", "a GET", &url),
+        Ask::new("HEAD", "a HEAD", &url),
+        Ask::new("GET", "a range GET", &url).header("Range", "bytes=0-9"),
+        Ask::new("GET", "a revalidation", &url).header("If-None-Match", &etag),
+        Ask::new("GET", "a .metadata GET", &metadata_url),
+        Ask::new("GET", "a .metadata revalidation", &metadata_url).header("If-None-Match", "*"),
     ];
     for (who, credentials) in &callers {
-        for (method, what, target, extra) in &asks {
+        for Ask {
+            method,
+            what,
+            url: target,
+            header,
+        } in &asks
+        {
             let mut request = credentials.clone();
-            request.extend(extra);
+            request.extend(header);
             let (response, requests) = stack.counted(method, target, &request);
             assert!(
                 response.status == 401 || response.status == 403,
