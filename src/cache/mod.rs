@@ -1,20 +1,23 @@
 //! What listings remember between requests, so that a warm project page costs at most one
 //! registry request, and none while the rendered page is cached for the caller.
 //!
-//! Three kinds of entries share one byte budget (`PYOCI_CACHE_BYTES`), least recently used
+//! Four kinds of entries share one byte budget (`PYOCI_CACHE_BYTES`), least recently used
 //! out first:
 //!
 //! - **documents by digest**: a version's image index, parsed. Content-addressed, so
 //!   never stale: kept until evicted.
+//! - **manifests by digest**: a file's image manifest (where its blob is), parsed, for
+//!   downloads. Content-addressed too.
 //! - **tags**: which document a version's tag pointed to, for `PYOCI_CACHE_TTL`.
 //! - **pages**: a project page's model and its renderings, per caller, for `PYOCI_CACHE_TTL`. The caller is a
 //!   keyed fingerprint of their credentials ([`Fingerprint`]), so a page is only ever
 //!   given to the same credentials that the registry accepted for that repository when the
 //!   page was read, at most a TTL ago.
 //!
-//! Documents and tags are only used after the caller's own credentials were accepted for
-//! the repository in the same request (the listing's tag list), so a cached entry never
-//! answers a caller the registry would refuse.
+//! Documents, manifests and tags are only used when the caller's own credentials are judged
+//! by the registry for the repository in the same request (a listing's tag list, a
+//! download's blob request), so a cached entry never answers a caller the registry would
+//! refuse.
 //!
 //! A write through this process ([`Caches::invalidate`]) drops the project's tags and pages
 //! at once; a listing that started before the write cannot store what it read. Other
@@ -34,7 +37,7 @@ use std::{
 
 use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
-use pyoci_oci::{Digest, ImageIndex};
+use pyoci_oci::{Digest, ImageIndex, ImageManifest};
 
 use crate::turns::Turns;
 use bounded::BoundedMap;
@@ -95,6 +98,7 @@ pub struct CachedPage {
 #[derive(Clone, Hash, PartialEq, Eq)]
 enum Key {
     Document(Project, String),
+    Manifest(Project, String),
     Tag(Project, String),
     /// The last part is the page's own path: its links are built on the URL as the client
     /// wrote it (the registry segment may be spelled several ways).
@@ -103,6 +107,7 @@ enum Key {
 
 enum Value {
     Document(Arc<ImageIndex>),
+    Manifest(Arc<ImageManifest>),
     Tag(TagTarget, Snapshot),
     Page(SharedPage, Snapshot),
 }
@@ -127,7 +132,8 @@ pub struct Caches {
     on_lookup: Option<LookupObserver>,
 }
 
-/// Told of a cache lookup: the cache (`page`, `tag`, `document`) and whether it hit.
+/// Told of a cache lookup: the cache (`page`, `tag`, `document`, `manifest`) and whether
+/// it hit.
 pub type LookupObserver = Arc<dyn Fn(&'static str, bool) + Send + Sync>;
 
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
@@ -338,6 +344,36 @@ impl Caches {
             .insert(key, Value::Document(index), weight);
     }
 
+    /// Forgets what `tag` of `project` held: a download found the blob it led to gone
+    /// (the file was deleted or replaced through another process), so the next request
+    /// reads the tag again instead of failing for the rest of the TTL.
+    pub fn forget_tag(&self, project: &Project, tag: &str) {
+        let key = Key::Tag(project.clone(), tag.to_owned());
+        self.lock().entries.remove(&key);
+    }
+
+    /// The image manifest of `project` with this digest, if kept.
+    pub fn manifest(&self, project: &Project, digest: &Digest) -> Option<Arc<ImageManifest>> {
+        let key = Key::Manifest(project.clone(), digest.as_str().to_owned());
+        let found = match self.lock().entries.get(&key) {
+            Some(Value::Manifest(manifest)) => Some(manifest.clone()),
+            _ => None,
+        };
+        self.observed("manifest", found)
+    }
+
+    /// Keeps an image manifest by its digest (content-addressed: never stale).
+    pub fn store_manifest(&self, project: &Project, digest: &Digest, manifest: Arc<ImageManifest>) {
+        if !self.enabled() {
+            return;
+        }
+        let weight = ENTRY_OVERHEAD + project_weight(project) + manifest_weight(&manifest);
+        let key = Key::Manifest(project.clone(), digest.as_str().to_owned());
+        self.lock()
+            .entries
+            .insert(key, Value::Manifest(manifest), weight);
+    }
+
     /// A write to `project` through this process completed (or may have): its tags and
     /// pages are not given out any more, and listings already under way store nothing.
     pub fn invalidate(&self, project: &Project) {
@@ -392,6 +428,26 @@ pub struct PageKey(Project, Fingerprint, String);
 
 fn project_weight(project: &Project) -> usize {
     project.registry.len() + project.repository.len()
+}
+
+/// About the bytes a parsed image manifest holds: its descriptors' strings plus a fixed
+/// share per descriptor (digest, size, map nodes).
+fn manifest_weight(manifest: &ImageManifest) -> usize {
+    const PER_DESCRIPTOR: usize = 192;
+    let strings = |map: &std::collections::BTreeMap<String, String>| -> usize {
+        map.iter().map(|(key, value)| key.len() + value.len()).sum()
+    };
+    let descriptor = |descriptor: &pyoci_oci::Descriptor| {
+        PER_DESCRIPTOR
+            + descriptor.media_type.len()
+            + strings(&descriptor.annotations)
+            + descriptor.artifact_type.as_ref().map_or(0, String::len)
+    };
+    manifest.media_type.len()
+        + manifest.artifact_type.as_ref().map_or(0, String::len)
+        + strings(&manifest.annotations)
+        + descriptor(&manifest.config)
+        + manifest.layers.iter().map(descriptor).sum::<usize>()
 }
 
 /// About the bytes a page model holds.
@@ -532,5 +588,76 @@ mod tests {
         // The newest are kept, the oldest evicted.
         assert!(caches.document(&demo, &digests[99]).is_some());
         assert!(caches.document(&demo, &digests[0]).is_none());
+    }
+
+    fn file_manifest(annotation_bytes: usize) -> ImageManifest {
+        let mut layer =
+            pyoci_oci::Descriptor::new("application/octet-stream", Digest::sha256_of(b"wheel"), 5);
+        layer
+            .annotations
+            .insert("note".into(), "x".repeat(annotation_bytes));
+        ImageManifest::new(pyoci_oci::Descriptor::empty_config(), vec![layer])
+    }
+
+    #[test]
+    fn manifests_are_kept_by_digest_per_project_and_weighed_for_the_bound() {
+        let caches = Caches::new(Duration::from_millis(30), 1 << 20);
+        let demo = project("acme/demo");
+        let manifest = file_manifest(10);
+        let digest = Digest::sha256_of(b"manifest");
+        caches.store_manifest(&demo, &digest, Arc::new(manifest.clone()));
+        assert_eq!(caches.manifest(&demo, &digest).as_deref(), Some(&manifest));
+        assert!(caches.manifest(&project("acme/other"), &digest).is_none());
+        assert!(caches
+            .manifest(&demo, &Digest::sha256_of(b"other"))
+            .is_none());
+        // Content-addressed: neither the TTL nor a write drops them (only eviction does).
+        caches.invalidate(&demo);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(caches.manifest(&demo, &digest).is_some());
+
+        // A large annotation weighs what it holds: few such manifests fit the bound.
+        let bound = 20_000;
+        let caches = Caches::new(Duration::from_secs(60), bound);
+        let digests: Vec<Digest> = (0..10)
+            .map(|i| Digest::sha256_of(format!("{i}").as_bytes()))
+            .collect();
+        for digest in &digests {
+            caches.store_manifest(&demo, digest, Arc::new(file_manifest(5_000)));
+            assert!(caches.bytes() <= bound, "{} bytes", caches.bytes());
+        }
+        assert!(
+            caches.bytes() > 15_000,
+            "weighed by content: {}",
+            caches.bytes()
+        );
+        assert!(caches.manifest(&demo, &digests[9]).is_some());
+        assert!(caches.manifest(&demo, &digests[0]).is_none());
+
+        let off = Caches::new(Duration::ZERO, 1 << 20);
+        off.store_manifest(&demo, &digest, Arc::new(manifest));
+        assert!(off.manifest(&demo, &digest).is_none());
+    }
+
+    #[test]
+    fn a_forgotten_tag_is_read_again() {
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let demo = project("acme/demo");
+        let digest = Digest::sha256_of(b"index");
+        caches.store_tag(
+            &demo,
+            "1.0",
+            caches.snapshot(),
+            TagTarget::Index(digest.clone()),
+        );
+        caches.store_tag(
+            &demo,
+            "1.1",
+            caches.snapshot(),
+            TagTarget::Index(digest.clone()),
+        );
+        caches.forget_tag(&demo, "1.0");
+        assert_eq!(caches.tag(&demo, "1.0"), None);
+        assert_eq!(caches.tag(&demo, "1.1"), Some(TagTarget::Index(digest)));
     }
 }

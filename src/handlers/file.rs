@@ -2,12 +2,17 @@
 
 use http::{header, HeaderMap, HeaderValue, Response};
 use pyoci_basic_auth::Credentials;
-use pyoci_oci::BlobDownload;
 
-use super::{project_file, repository, stored_entry};
+use pyoci_oci::{BlobDownload, Descriptor, Digest, ImageManifest, OciError};
+
+use super::{project_file, repository, resolve::Resolver, Oci};
 use crate::{
-    app::App, body::Body, error::Error, layout, package::ProjectName, route::Target,
-    route::METADATA_SUFFIX,
+    app::App,
+    body::Body,
+    error::Error,
+    layout,
+    package::{DistFilename, ProjectName},
+    route::{Target, METADATA_SUFFIX},
 };
 
 /// What the client asked of the file besides its name.
@@ -58,10 +63,11 @@ fn not_modified(etag: HeaderValue) -> Response<Body> {
 
 /// Sends the client to where the registry sent the download (`PYOCI_REDIRECT_DOWNLOADS`).
 /// The signed URL expires within minutes, so no cache may keep the redirect; the client
-/// resends its `Range` there itself, and checks the bytes against the page's sha256.
+/// resends its `Range` there itself, and checks the bytes against the page's sha256. The
+/// registry judged the caller's credentials before redirecting.
 fn to_storage(location: &str) -> Result<Response<Body>, Error> {
     let location = HeaderValue::from_str(location).map_err(|_| {
-        Error::Registry(pyoci_oci::OciError::InvalidResponse(
+        Error::Registry(OciError::InvalidResponse(
             "the registry redirected a download to a location that is not a valid header"
                 .to_owned(),
         ))
@@ -74,7 +80,26 @@ fn to_storage(location: &str) -> Result<Response<Body>, Error> {
     Ok(response)
 }
 
-/// Streams the file's blob from the registry, whole or the range asked for.
+/// What a download serves: a distribution file, or a wheel's METADATA (PEP 658).
+enum Served<'a> {
+    File(&'a DistFilename),
+    Metadata,
+}
+
+/// The blob to serve, and its size when known without asking (a file's, for `HEAD`).
+struct Blob {
+    digest: Digest,
+    size: Option<u64>,
+}
+
+/// Streams the file's blob (or its METADATA's) from the registry, whole or the range asked
+/// for.
+///
+/// Where the blob is comes from the caches when a listing or an earlier download read the
+/// version's tag less than `PYOCI_CACHE_TTL` ago: then the download costs one registry
+/// request, the blob request, which judges the caller's credentials (see
+/// [`Resolver`]). When that blob is gone (the file was deleted or replaced through another
+/// process), the tag is read again before answering.
 pub async fn get_file(
     app: &App,
     target: Target,
@@ -84,127 +109,208 @@ pub async fn get_file(
     request: FileRequest,
 ) -> Result<Response<Body>, Error> {
     let name = ProjectName::parse(&project)?;
-    if let Some(filename) = filename.strip_suffix(METADATA_SUFFIX) {
-        return get_core_metadata(app, target, name, filename, credentials, request).await;
-    }
-    let file = project_file(&name, &filename)?;
+    let (filename, metadata) = match filename.strip_suffix(METADATA_SUFFIX) {
+        Some(wheel) => (wheel, true),
+        None => (filename.as_str(), false),
+    };
+    let file = project_file(&name, filename)?;
+    let served = if metadata {
+        Served::Metadata
+    } else {
+        Served::File(&file)
+    };
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
-    let not_found = || Error::NotFound(format!("no file `{filename}` in `{repo}`"));
-    let entry = stored_entry(&oci, &repo, &file)
-        .await?
-        .ok_or_else(not_found)?;
-    let (manifest, _) = oci.get_image_manifest(&repo, entry.digest.as_str()).await?;
-    let [layer] = manifest.layers.as_slice() else {
-        return Err(Error::Registry(pyoci_oci::OciError::InvalidResponse(
-            format!(
-                "the manifest of `{filename}` has {} layers; a PyOCI file has exactly one",
-                manifest.layers.len()
-            ),
-        )));
-    };
+    let resolver = Resolver::new(app, &oci, &repo);
+    let redirect = app.config.redirect_downloads;
 
-    let etag = etag(layer.digest.hex());
-    if matches_etag(request.if_none_match.as_ref(), &etag) {
-        return Ok(not_modified(etag));
-    }
-    let mut response = match (request.head_only, request.range) {
-        (true, _) => {
-            let mut response = Response::new(Body::empty());
-            response
-                .headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(layer.size));
-            response
+    let cached = resolver
+        .cached_entry(&file)
+        .and_then(|entry| cached_blob(&resolver, &served, &entry));
+    if let Some(blob) = cached {
+        match answer(
+            &oci,
+            &repo,
+            &served,
+            &blob,
+            &request,
+            Judged::NotYet,
+            redirect,
+        )
+        .await
+        {
+            Err(Error::Registry(OciError::NotFound { .. })) => {
+                tracing::debug!(%repo, file = %file, "cached blob gone; reading the tag again");
+                resolver.forget(file.version());
+            }
+            answer => return answer,
         }
-        (false, range) => {
-            let mut extra = HeaderMap::new();
-            if let Some(range) = range {
-                extra.insert(header::RANGE, range);
-            }
-            let blob = if app.config.redirect_downloads {
-                match oci.download_blob(&repo, &layer.digest, extra).await? {
-                    BlobDownload::Bytes(blob) => blob,
-                    BlobDownload::Elsewhere(location) => return to_storage(&location),
-                }
-            } else {
-                oci.get_blob_with(&repo, &layer.digest, extra).await?
-            };
-            let (parts, body) = blob.into_parts();
-            let mut response = Response::new(Body::new(body));
-            *response.status_mut() = parts.status;
-            for name in [header::CONTENT_LENGTH, header::CONTENT_RANGE] {
-                if let Some(value) = parts.headers.get(&name) {
-                    response.headers_mut().insert(name, value.clone());
-                }
-            }
-            response
+    }
+
+    let not_found = || match served {
+        Served::File(_) => Error::NotFound(format!("no file `{filename}` in `{repo}`")),
+        Served::Metadata => {
+            Error::NotFound(format!("no metadata file for `{filename}` in `{repo}`"))
         }
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(FILE_CACHE_CONTROL),
-    );
-    headers.insert(header::ETAG, etag);
-    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{}\"", file)) {
-        headers.insert(header::CONTENT_DISPOSITION, disposition);
-    }
-    Ok(response)
+    let entry = resolver.read_entry(&file).await?.ok_or_else(not_found)?;
+    let blob = match served {
+        Served::File(_) => {
+            let manifest = resolver.read_manifest(&entry.digest).await?;
+            file_layer(&manifest, filename)?
+        }
+        Served::Metadata => metadata_blob(&entry).ok_or_else(not_found)?,
+    };
+    answer(
+        &oci,
+        &repo,
+        &served,
+        &blob,
+        &request,
+        Judged::Already,
+        redirect,
+    )
+    .await
 }
 
-/// `<file>.metadata`: the wheel's METADATA, stored as its manifest's config blob (PEP 658).
-async fn get_core_metadata(
-    app: &App,
-    target: Target,
-    name: ProjectName,
-    filename: &str,
-    credentials: Credentials,
-    request: FileRequest,
+/// The blob of a cached index entry without asking the registry, or `None` (then the
+/// registry is asked). A file's comes from its manifest when cached, else from the entry's
+/// annotations: the sha256 and size the page gave the client, which are its layer's (PyOCI
+/// writes them together; a wrong one finds no blob, and the manifest is read instead).
+fn cached_blob(resolver: &Resolver<'_>, served: &Served<'_>, entry: &Descriptor) -> Option<Blob> {
+    match served {
+        Served::Metadata => metadata_blob(entry),
+        Served::File(filename) => match resolver.cached_manifest(&entry.digest) {
+            Some(manifest) => file_layer(&manifest, &filename.to_string()).ok(),
+            None => {
+                let sha256 = entry.annotations.get(layout::SHA256_ANNOTATION)?;
+                let size = entry.annotations.get(layout::SIZE_ANNOTATION)?;
+                Some(Blob {
+                    digest: Digest::from_hex(sha256).ok()?,
+                    size: Some(size.parse().ok()?),
+                })
+            }
+        },
+    }
+}
+
+/// A file's blob: its manifest's one layer.
+fn file_layer(manifest: &ImageManifest, filename: &str) -> Result<Blob, Error> {
+    let [layer] = manifest.layers.as_slice() else {
+        return Err(Error::Registry(OciError::InvalidResponse(format!(
+            "the manifest of `{filename}` has {} layers; a PyOCI file has exactly one",
+            manifest.layers.len()
+        ))));
+    };
+    Ok(Blob {
+        digest: layer.digest.clone(),
+        size: Some(layer.size),
+    })
+}
+
+/// A wheel's METADATA blob, named by its index entry (PEP 658); `None` when it has none.
+fn metadata_blob(entry: &Descriptor) -> Option<Blob> {
+    let sha256 = entry.annotations.get(layout::CORE_METADATA_ANNOTATION)?;
+    Some(Blob {
+        digest: Digest::from_hex(sha256).ok()?,
+        size: None,
+    })
+}
+
+/// Whether the registry has judged the caller's credentials for the repository in this
+/// request yet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    /// Yes: the version's tag was read with them.
+    Already,
+    /// No: the blob came from the caches, so the answer must come from a registry request
+    /// made with the caller's credentials.
+    NotYet,
+}
+
+/// The answer for `blob`: a 304 for a matching `If-None-Match`, headers for `HEAD`, else
+/// the bytes (or the range asked for).
+///
+/// A 304 or a `HEAD` after a cached resolution costs a blob `HEAD`: one request, judged
+/// by the registry like the `GET` (a refusal is the caller's 401/403, a blob gone is 404).
+/// Reading the tag and manifest instead would cost two.
+async fn answer(
+    oci: &Oci,
+    repo: &str,
+    served: &Served<'_>,
+    blob: &Blob,
+    request: &FileRequest,
+    judged: Judged,
+    redirect_downloads: bool,
 ) -> Result<Response<Body>, Error> {
-    let file = project_file(&name, filename)?;
-    let oci = app.oci(&target, credentials);
-    let repo = repository(&target, &name);
-    let not_found = || Error::NotFound(format!("no metadata file for `{filename}` in `{repo}`"));
-    let entry = stored_entry(&oci, &repo, &file)
-        .await?
-        .ok_or_else(not_found)?;
-    let sha256 = entry
-        .annotations
-        .get(layout::CORE_METADATA_ANNOTATION)
-        .ok_or_else(not_found)?;
-    let digest = pyoci_oci::Digest::from_hex(sha256)?;
-    let etag = etag(digest.hex());
+    let etag = etag(blob.digest.hex());
+    let sends_bytes = !request.head_only && !matches_etag(request.if_none_match.as_ref(), &etag);
+    if !sends_bytes && judged == Judged::NotYet && !oci.blob_exists(repo, &blob.digest).await? {
+        return Err(Error::Registry(OciError::NotFound {
+            what: format!("blob {repo}@{}", blob.digest),
+        }));
+    }
     if matches_etag(request.if_none_match.as_ref(), &etag) {
         return Ok(not_modified(etag));
     }
     let mut response = if request.head_only {
-        Response::new(Body::empty())
-    } else {
-        let blob = oci.get_blob(&repo, &digest).await?;
-        let (parts, body) = blob.into_parts();
-        let mut response = Response::new(Body::new(body));
-        if let Some(length) = parts.headers.get(header::CONTENT_LENGTH) {
+        let mut response = Response::new(Body::empty());
+        if let Some(size) = blob.size {
             response
                 .headers_mut()
-                .insert(header::CONTENT_LENGTH, length.clone());
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        }
+        response
+    } else {
+        let mut extra = HeaderMap::new();
+        // METADATA files are small and read whole.
+        if let (Served::File(_), Some(range)) = (served, &request.range) {
+            extra.insert(header::RANGE, range.clone());
+        }
+        let blob = match served {
+            Served::File(_) if redirect_downloads => {
+                match oci.download_blob(repo, &blob.digest, extra).await? {
+                    BlobDownload::Bytes(blob) => blob,
+                    BlobDownload::Elsewhere(location) => return to_storage(&location),
+                }
+            }
+            _ => oci.get_blob_with(repo, &blob.digest, extra).await?,
+        };
+        let (parts, body) = blob.into_parts();
+        let mut response = Response::new(Body::new(body));
+        *response.status_mut() = parts.status;
+        for name in [header::CONTENT_LENGTH, header::CONTENT_RANGE] {
+            if let Some(value) = parts.headers.get(&name) {
+                response.headers_mut().insert(name, value.clone());
+            }
         }
         response
     };
     let headers = response.headers_mut();
     headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(FILE_CACHE_CONTROL),
     );
     headers.insert(header::ETAG, etag);
+    match served {
+        Served::File(file) => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            let disposition = format!("attachment; filename=\"{file}\"");
+            if let Ok(disposition) = HeaderValue::from_str(&disposition) {
+                headers.insert(header::CONTENT_DISPOSITION, disposition);
+            }
+        }
+        Served::Metadata => {
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+        }
+    }
     Ok(response)
 }
 

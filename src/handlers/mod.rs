@@ -9,6 +9,7 @@ mod index_writer;
 mod json;
 mod list;
 mod page;
+mod resolve;
 mod stored;
 mod upload;
 mod yank;
@@ -113,7 +114,16 @@ async fn read_index(
     repo: &str,
     version: &PackageVersion,
 ) -> Result<Option<(ImageIndex, Digest)>, Error> {
-    match read_tag(oci, repo, version).await? {
+    version_index(read_tag(oci, repo, version).await?, repo, version)
+}
+
+/// What [`read_index`] makes of a tag's content.
+fn version_index(
+    content: TagContent,
+    repo: &str,
+    version: &PackageVersion,
+) -> Result<Option<(ImageIndex, Digest)>, Error> {
+    match content {
         TagContent::Absent => Ok(None),
         TagContent::Index(index, digest) => Ok(Some((index, digest))),
         TagContent::Foreign(what) => Err(Error::Conflict(format!(
