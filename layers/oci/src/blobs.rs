@@ -95,8 +95,66 @@ impl<S: RegistryHttp> OciClient<S> {
         &self,
         repository: &str,
         digest: &Digest,
-        mut extra_headers: HeaderMap,
+        extra_headers: HeaderMap,
     ) -> impl Future<Output = Result<Response<reqwest::Body>, OciError>> + Send + 'static {
+        let get = self.blob_get(repository, digest, extra_headers);
+        async move {
+            let (response, _, what) = get.await?;
+            check(&Method::GET, response, &what).await
+        }
+    }
+
+    /// [`get_blob_with`](Self::get_blob_with), except that a redirect to another origin
+    /// (ghcr.io, ACR and ECR send downloads to storage with a signed URL) is not followed
+    /// but returned, for the client to fetch from there itself; see [`HandOverRedirects`].
+    /// A redirect the HTTP client follows anyway (same origin, https to http) is followed.
+    pub fn download_blob(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        extra_headers: HeaderMap,
+    ) -> impl Future<Output = Result<BlobDownload, OciError>> + Send + 'static {
+        let get = self.clone().with_extension(HandOverRedirects).blob_get(
+            repository,
+            digest,
+            extra_headers,
+        );
+        async move {
+            let (response, target, what) = get.await?;
+            if !response.status().is_redirection() {
+                return Ok(BlobDownload::Bytes(
+                    check(&Method::GET, response, &what).await?,
+                ));
+            }
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|location| {
+                    reqwest::Url::parse(&target.uri.to_string())
+                        .ok()?
+                        .join(location)
+                        .ok()
+                })
+                .ok_or_else(|| {
+                    OciError::InvalidResponse(format!(
+                        "the registry redirected the download of {what} without a usable \
+                         Location"
+                    ))
+                })?;
+            Ok(BlobDownload::Elsewhere(location.into()))
+        }
+    }
+
+    /// The blob's `GET` as the registry answers it (unchecked), where it was sent, and the
+    /// blob's name for messages. Credentials and `Host` in `extra_headers` are dropped.
+    fn blob_get(
+        &self,
+        repository: &str,
+        digest: &Digest,
+        mut extra_headers: HeaderMap,
+    ) -> impl Future<Output = Result<(Response<reqwest::Body>, Target, String), OciError>> + Send + 'static
+    {
         let client = self.clone();
         let repository = normalize_repository(repository);
         let digest = digest.clone();
@@ -116,63 +174,7 @@ impl<S: RegistryHttp> OciClient<S> {
                     reqwest::Body::default(),
                 )
                 .await?;
-            check(&Method::GET, response, &blob_name(&repository, &digest)).await
-        }
-    }
-
-    /// [`get_blob_with`](Self::get_blob_with), except that a redirect to another origin
-    /// (ghcr.io, ACR and ECR send downloads to storage with a signed URL) is not followed
-    /// but returned, for the client to fetch from there itself; see [`HandOverRedirects`].
-    /// A redirect the HTTP client follows anyway (same origin, https to http) is followed.
-    pub fn download_blob(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        mut extra_headers: HeaderMap,
-    ) -> impl Future<Output = Result<BlobDownload, OciError>> + Send + 'static {
-        let client = self.clone().with_extension(HandOverRedirects);
-        let repository = normalize_repository(repository);
-        let digest = digest.clone();
-        for name in [AUTHORIZATION, PROXY_AUTHORIZATION, HOST] {
-            extra_headers.remove(name);
-        }
-        async move {
-            let repository = repository?;
-            let target = client
-                .registry
-                .target(&format!("/v2/{repository}/blobs/{digest}"))?;
-            let response = client
-                .send(
-                    Method::GET,
-                    &target,
-                    extra_headers,
-                    reqwest::Body::default(),
-                )
-                .await?;
-            if !response.status().is_redirection() {
-                let what = blob_name(&repository, &digest);
-                return Ok(BlobDownload::Bytes(
-                    check(&Method::GET, response, &what).await?,
-                ));
-            }
-            let location = response
-                .headers()
-                .get(LOCATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|location| {
-                    reqwest::Url::parse(&target.uri.to_string())
-                        .ok()?
-                        .join(location)
-                        .ok()
-                })
-                .ok_or_else(|| {
-                    OciError::InvalidResponse(format!(
-                        "the registry redirected the download of {} without a usable \
-                         Location",
-                        blob_name(&repository, &digest)
-                    ))
-                })?;
-            Ok(BlobDownload::Elsewhere(location.into()))
+            Ok((response, target, blob_name(&repository, &digest)))
         }
     }
 
