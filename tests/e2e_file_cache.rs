@@ -23,6 +23,8 @@ use pyoci_test_support::{
 };
 
 const OWNER: (&str, &str) = ("owner", "owner-pw-7Rt2");
+/// May read everything.
+const READER: (&str, &str) = ("reader", "reader-pw-4Kx8");
 /// May read only repositories under `elsewhere/`.
 const STRANGER: (&str, &str) = ("stranger", "stranger-pw-2Hd9");
 const NAMESPACE: &str = "filecache";
@@ -43,6 +45,7 @@ impl Stack {
     fn start(ttl_secs: u64, replicas: usize) -> Stack {
         let issuer = TokenIssuer::builder()
             .user(OWNER.0, OWNER.1, vec![Rule::everything()])
+            .user(READER.0, READER.1, vec![Rule::repositories("", &["pull"])])
             .user(
                 STRANGER.0,
                 STRANGER.1,
@@ -273,6 +276,15 @@ fn after_a_page_read_each_download_costs_one_registry_request() {
         [format!("GET {}", blob_path(&metadata_sha256))],
         "a .metadata GET after a page read"
     );
+    // Read once, it is kept: the registry accepted these credentials for the project when
+    // the page was read, less than a TTL ago, so the next read costs nothing.
+    let (again, requests) = stack.counted("GET", &format!("{url}.metadata"), &owner);
+    assert_eq!(again.body, metadata.body);
+    assert_eq!(
+        requests,
+        Vec::<String>::new(),
+        "a .metadata GET read before"
+    );
 
     let (file, requests) = stack.counted("GET", &url, &owner);
     assert_eq!(file.status, 200, "{}", file.text());
@@ -293,21 +305,55 @@ fn after_a_page_read_each_download_costs_one_registry_request() {
     assert_eq!(part.body, wheel[..10]);
     assert_eq!(requests, [format!("GET {wheel_blob}")], "a range GET");
 
-    // No bytes to send: the blob's HEAD is where the registry judges the caller.
+    // No bytes to send, and these credentials were accepted for the project within the
+    // TTL (the page read): nothing to ask the registry.
     let (head, requests) = stack.counted("HEAD", &url, &owner);
     assert_eq!(head.status, 200);
     assert_eq!(
         head.header("content-length"),
         Some(wheel.len().to_string().as_str())
     );
-    assert_eq!(requests, [format!("HEAD {wheel_blob}")], "a HEAD");
+    assert_eq!(requests, Vec::<String>::new(), "a HEAD");
 
     let mut revalidating = owner.to_vec();
     revalidating.push(("If-None-Match", &etag));
     let (not_modified, requests) = stack.counted("GET", &url, &revalidating);
     assert_eq!(not_modified.status, 304);
     assert!(not_modified.body.is_empty());
-    assert_eq!(requests, [format!("HEAD {wheel_blob}")], "a revalidation");
+    assert_eq!(requests, Vec::<String>::new(), "a revalidation");
+}
+
+/// Other credentials than the page's, even accepted ones, are judged by the registry: a
+/// HEAD or revalidation without a page read of theirs costs the blob's HEAD, and their
+/// first `.metadata` the blob's GET, although the owner's reads left all of it in memory.
+#[test]
+fn only_the_credentials_a_page_was_read_with_skip_the_registry() {
+    let stack = Stack::start(60, 1);
+    let wheel = stack.upload(0, "1.0", b"judged per caller");
+    let page = stack.page(0);
+    let url = stack.file_url(0, "1.0");
+    let owner = basic_auth(OWNER.0, OWNER.1);
+    let metadata_url = format!("{url}.metadata");
+    let (metadata, _) = stack.counted("GET", &metadata_url, &[("Authorization", &owner)]);
+    assert_eq!(metadata.status, 200);
+    let (_, requests) = stack.counted("GET", &metadata_url, &[("Authorization", &owner)]);
+    assert!(requests.is_empty(), "the owner's METADATA is in memory");
+
+    let reader = basic_auth(READER.0, READER.1);
+    let reader = [("Authorization", reader.as_str())];
+    let metadata_blob = blob_path(&core_metadata_sha256(&page, &Stack::wheel_name("1.0")));
+    let (theirs, requests) = stack.counted("GET", &metadata_url, &reader);
+    assert_eq!(theirs.body, metadata.body);
+    // (Twice: their first request also fetches their token, after the registry's 401.)
+    let judged = format!("GET {metadata_blob}");
+    assert!(
+        !requests.is_empty() && requests.iter().all(|request| *request == judged),
+        "{requests:?}"
+    );
+    let wheel_blob = blob_path(&sha256_hex(&wheel));
+    let (head, requests) = stack.counted("HEAD", &url, &reader);
+    assert_eq!(head.status, 200);
+    assert_eq!(requests, [format!("HEAD {wheel_blob}")]);
 }
 
 #[test]
@@ -319,8 +365,11 @@ fn a_warm_cache_gives_refused_callers_the_registrys_refusal() {
     let metadata_url = format!("{url}.metadata");
     let etag = format!("\"{}\"", sha256_hex(&wheel));
 
-    // Warm: the owner's download is answered from the caches and the blob request.
+    // Warm: the owner's download is answered from the caches and the blob request, and
+    // the METADATA file is kept in memory.
     let owner = basic_auth(OWNER.0, OWNER.1);
+    let (metadata, _) = stack.counted("GET", &metadata_url, &[("Authorization", &owner)]);
+    assert_eq!(metadata.status, 200, "{}", metadata.text());
     let (file, requests) = stack.counted("GET", &url, &[("Authorization", &owner)]);
     assert_eq!((file.status, file.body.len()), (200, wheel.len()));
     assert_eq!(

@@ -35,6 +35,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use bytes::Bytes;
 use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
 use pyoci_oci::{Digest, ImageIndex, ImageManifest};
@@ -103,6 +104,10 @@ enum Key {
     /// The last part is the page's own path: its links are built on the URL as the client
     /// wrote it (the registry segment may be spelled several ways).
     Page(Project, Fingerprint, String),
+    /// The registry accepted these credentials for this project.
+    Accepted(Project, Fingerprint),
+    /// A small blob's bytes (a wheel's METADATA), by digest.
+    SmallBlob(Project, String),
 }
 
 enum Value {
@@ -110,7 +115,13 @@ enum Value {
     Manifest(Arc<ImageManifest>),
     Tag(TagTarget, Snapshot),
     Page(SharedPage, Snapshot),
+    Accepted(Snapshot),
+    SmallBlob(Bytes),
 }
+
+/// The largest blob kept in memory by [`Caches::store_small_blob`]: METADATA files are a
+/// few KiB; wheels are never kept.
+pub const SMALL_BLOB_LIMIT: usize = 256 * 1024;
 
 struct Inner {
     entries: BoundedMap<Key, Value>,
@@ -279,12 +290,68 @@ impl Caches {
         let weight = ENTRY_OVERHEAD + key.2.len() + 3 * page_weight(page.page());
         let mut inner = self.lock();
         if self.fresh(&inner, &key.0, &read) {
+            // Reading the page, the registry accepted these credentials for the project.
+            inner.entries.insert(
+                Key::Accepted(key.0.clone(), key.1),
+                Value::Accepted(read),
+                ENTRY_OVERHEAD + project_weight(&key.0),
+            );
             inner.entries.insert(
                 Key::Page(key.0, key.1, key.2),
                 Value::Page(page, read),
                 weight,
             );
         }
+    }
+
+    /// Whether the registry accepted `credentials` for `project` less than a TTL ago (and
+    /// since the last write through this process), when this process read a page of the
+    /// project for them. Within that time a page read for them is given out without asking
+    /// the registry, and so may what that page leads to: content-addressed entries it
+    /// names ([`Caches::small_blob`]).
+    pub fn accepted(&self, project: &Project, credentials: &Credentials) -> bool {
+        let Some(fingerprints) = &self.fingerprints else {
+            return false;
+        };
+        let key = Key::Accepted(project.clone(), fingerprints.fingerprint(credentials));
+        let mut inner = self.lock();
+        let read = match inner.entries.get(&key) {
+            Some(Value::Accepted(read)) => *read,
+            _ => return false,
+        };
+        if self.fresh(&inner, project, &read) {
+            return true;
+        }
+        inner.entries.remove(&key);
+        false
+    }
+
+    /// A small blob of `project` kept by its digest. Give it only to callers the registry
+    /// accepted for the project ([`Caches::accepted`], or a registry request in the same
+    /// request).
+    pub fn small_blob(&self, project: &Project, digest: &Digest) -> Option<Bytes> {
+        let key = Key::SmallBlob(project.clone(), digest.as_str().to_owned());
+        let found = match self.lock().entries.get(&key) {
+            Some(Value::SmallBlob(bytes)) => Some(bytes.clone()),
+            _ => None,
+        };
+        self.observed("blob", found)
+    }
+
+    /// Keeps a blob's bytes by digest, if it is small and the bytes are the digest's.
+    pub fn store_small_blob(&self, project: &Project, digest: &Digest, bytes: Bytes) {
+        if !self.enabled() || bytes.len() > SMALL_BLOB_LIMIT {
+            return;
+        }
+        if Digest::sha256_of(&bytes) != *digest {
+            tracing::warn!(%digest, "a blob's bytes do not match its digest: not kept");
+            return;
+        }
+        let weight = ENTRY_OVERHEAD + project_weight(project) + bytes.len();
+        let key = Key::SmallBlob(project.clone(), digest.as_str().to_owned());
+        self.lock()
+            .entries
+            .insert(key, Value::SmallBlob(bytes), weight);
     }
 
     /// What `tag` of `project` held, if read less than a TTL ago.
@@ -570,6 +637,40 @@ mod tests {
         assert!(!caches.page(&key).unwrap().refresh_due);
         caches.drop_page(&key);
         assert!(caches.page(&key).is_none());
+    }
+
+    #[test]
+    fn a_page_read_marks_its_credentials_accepted_until_the_ttl_or_a_write() {
+        let caches = Caches::new(Duration::from_millis(200), 1 << 20);
+        let demo = project("acme/demo");
+        assert!(!caches.accepted(&demo, &alice()));
+        let key = caches.page_key(demo.clone(), "/p/", &alice()).unwrap();
+        caches.store_page(key, caches.snapshot(), page());
+        assert!(caches.accepted(&demo, &alice()));
+        assert!(!caches.accepted(&demo, &Credentials::Anonymous));
+        assert!(!caches.accepted(&project("acme/other"), &alice()));
+        caches.invalidate(&demo);
+        assert!(!caches.accepted(&demo, &alice()));
+        let key = caches.page_key(demo.clone(), "/p/", &alice()).unwrap();
+        caches.store_page(key, caches.snapshot(), page());
+        std::thread::sleep(Duration::from_millis(210));
+        assert!(!caches.accepted(&demo, &alice()));
+    }
+
+    #[test]
+    fn small_blobs_are_kept_only_when_small_and_true_to_their_digest() {
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let demo = project("acme/demo");
+        let bytes = Bytes::from_static(b"Metadata-Version: 2.1\n");
+        let digest = Digest::sha256_of(&bytes);
+        caches.store_small_blob(&demo, &digest, Bytes::from_static(b"other bytes"));
+        assert!(caches.small_blob(&demo, &digest).is_none());
+        caches.store_small_blob(&demo, &digest, bytes.clone());
+        assert_eq!(caches.small_blob(&demo, &digest), Some(bytes));
+        let large = Bytes::from(vec![b'x'; SMALL_BLOB_LIMIT + 1]);
+        let large_digest = Digest::sha256_of(&large);
+        caches.store_small_blob(&demo, &large_digest, large);
+        assert!(caches.small_blob(&demo, &large_digest).is_none());
     }
 
     #[test]

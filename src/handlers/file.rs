@@ -1,14 +1,16 @@
 //! `GET|HEAD /<registry>/<namespace>/<project>/<filename>`: one file, streamed.
 
 use http::{header, HeaderMap, HeaderValue, Response};
+use http_body_util::{BodyExt, Full, Limited};
 use pyoci_basic_auth::Credentials;
 
 use pyoci_oci::{BlobDownload, Descriptor, Digest, ImageManifest, OciError};
 
-use super::{project_file, repository, resolve::Resolver, Oci};
+use super::{project_file, repository, resolve::Resolver};
 use crate::{
     app::App,
     body::Body,
+    cache::SMALL_BLOB_LIMIT,
     error::Error,
     layout,
     package::{DistFilename, ProjectName},
@@ -59,6 +61,57 @@ fn not_modified(etag: HeaderValue) -> Response<Body> {
         HeaderValue::from_static(FILE_CACHE_CONTROL),
     );
     response
+}
+
+/// A wheel's METADATA (small, read whole; a range is not honoured): from memory for a
+/// caller the registry judged, else from the registry and then kept in memory by digest.
+async fn metadata(
+    resolver: &Resolver<'_>,
+    digest: &Digest,
+    judged: Judged,
+) -> Result<Response<Body>, Error> {
+    let kept = match judged {
+        Judged::NotYet => None,
+        Judged::Already | Judged::WithinTtl => resolver.small_blob(digest),
+    };
+    let bytes = match kept {
+        Some(bytes) => bytes,
+        None => {
+            let blob = resolver.oci().get_blob(resolver.repo(), digest).await?;
+            let declared = blob
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
+            if !declared.is_some_and(|length| length <= SMALL_BLOB_LIMIT) {
+                // Too large to keep (or of unknown size): streamed as it comes.
+                let (parts, body) = blob.into_parts();
+                let mut response = Response::new(Body::new(body));
+                if let Some(length) = parts.headers.get(header::CONTENT_LENGTH) {
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_LENGTH, length.clone());
+                }
+                return Ok(response);
+            }
+            let bytes = Limited::new(blob.into_body(), SMALL_BLOB_LIMIT)
+                .collect()
+                .await
+                .map_err(|err| {
+                    Error::Registry(OciError::InvalidResponse(format!(
+                        "reading a METADATA file from the registry failed: {err}"
+                    )))
+                })?
+                .to_bytes();
+            resolver.keep_small_blob(digest, bytes.clone());
+            bytes
+        }
+    };
+    let length = HeaderValue::from(bytes.len());
+    let mut response = Response::new(Body::new(Full::new(bytes)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, length);
+    Ok(response)
 }
 
 /// Sends the client to where the registry sent the download (`PYOCI_REDIRECT_DOWNLOADS`).
@@ -119,7 +172,7 @@ pub async fn get_file(
     } else {
         Served::File(&file)
     };
-    let oci = app.oci(&target, credentials);
+    let oci = app.oci(&target, credentials.clone());
     let repo = repository(&target, &name);
     let resolver = Resolver::new(app, &oci, &repo);
     let redirect = app.config.redirect_downloads;
@@ -128,17 +181,11 @@ pub async fn get_file(
         .cached_entry(&file)
         .and_then(|entry| cached_blob(&resolver, &served, &entry));
     if let Some(blob) = cached {
-        match answer(
-            &oci,
-            &repo,
-            &served,
-            &blob,
-            &request,
-            Judged::NotYet,
-            redirect,
-        )
-        .await
-        {
+        let judged = match resolver.accepted(&credentials) {
+            true => Judged::WithinTtl,
+            false => Judged::NotYet,
+        };
+        match answer(&resolver, &served, &blob, &request, judged, redirect).await {
             Err(Error::Registry(OciError::NotFound { .. })) => {
                 tracing::debug!(%repo, file = %file, "cached blob gone; reading the tag again");
                 resolver.forget(file.version());
@@ -162,8 +209,7 @@ pub async fn get_file(
         Served::Metadata => metadata_blob(&entry).ok_or_else(not_found)?,
     };
     answer(
-        &oci,
-        &repo,
+        &resolver,
         &served,
         &blob,
         &request,
@@ -223,6 +269,10 @@ fn metadata_blob(entry: &Descriptor) -> Option<Blob> {
 enum Judged {
     /// Yes: the version's tag was read with them.
     Already,
+    /// Less than a TTL ago: this process read a page of the project for them
+    /// ([`Resolver::accepted`]). Enough to answer without the registry what needs no
+    /// bytes from it, and METADATA kept in memory; a file's bytes still come from it.
+    WithinTtl,
     /// No: the blob came from the caches, so the answer must come from a registry request
     /// made with the caller's credentials.
     NotYet,
@@ -235,14 +285,14 @@ enum Judged {
 /// by the registry like the `GET` (a refusal is the caller's 401/403, a blob gone is 404).
 /// Reading the tag and manifest instead would cost two.
 async fn answer(
-    oci: &Oci,
-    repo: &str,
+    resolver: &Resolver<'_>,
     served: &Served<'_>,
     blob: &Blob,
     request: &FileRequest,
     judged: Judged,
     redirect_downloads: bool,
 ) -> Result<Response<Body>, Error> {
+    let (oci, repo) = (resolver.oci(), resolver.repo());
     let etag = etag(blob.digest.hex());
     let sends_bytes = !request.head_only && !matches_etag(request.if_none_match.as_ref(), &etag);
     if !sends_bytes && judged == Judged::NotYet && !oci.blob_exists(repo, &blob.digest).await? {
@@ -261,10 +311,11 @@ async fn answer(
                 .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
         }
         response
+    } else if let Served::Metadata = served {
+        metadata(resolver, &blob.digest, judged).await?
     } else {
         let mut extra = HeaderMap::new();
-        // METADATA files are small and read whole.
-        if let (Served::File(_), Some(range)) = (served, &request.range) {
+        if let Some(range) = &request.range {
             extra.insert(header::RANGE, range.clone());
         }
         let blob = match served {

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use pyoci_basic_auth::Credentials;
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
 
 use super::{approx_bytes, read_tag, version_index, Oci, TagContent};
@@ -62,6 +64,37 @@ impl<'a> Resolver<'a> {
         self.caching
             .then(|| self.caches.manifest(&self.project, digest))
             .flatten()
+    }
+
+    /// The request's registry client and repository.
+    pub fn oci(&self) -> &'a Oci {
+        self.oci
+    }
+
+    pub fn repo(&self) -> &'a str {
+        self.repo
+    }
+
+    /// Whether the registry accepted `credentials` for this project within the TTL
+    /// ([`Caches::accepted`]): content-addressed bytes a page of theirs named may then be
+    /// given to them without asking it again.
+    pub fn accepted(&self, credentials: &Credentials) -> bool {
+        self.caching && self.caches.accepted(&self.project, credentials)
+    }
+
+    /// A small blob's bytes from memory. Only for a caller the registry judged: in this
+    /// request, or within the TTL ([`Resolver::accepted`]).
+    pub fn small_blob(&self, digest: &Digest) -> Option<Bytes> {
+        self.caching
+            .then(|| self.caches.small_blob(&self.project, digest))
+            .flatten()
+    }
+
+    /// Keeps a small blob's bytes (checked against its digest) for later requests.
+    pub fn keep_small_blob(&self, digest: &Digest, bytes: Bytes) {
+        if self.caching {
+            self.caches.store_small_blob(&self.project, digest, bytes);
+        }
     }
 
     /// Drops the cached tag of `version`: what it led to is gone from the registry.
