@@ -774,7 +774,7 @@ fn ghcr_downloads_go_straight_to_storage_when_redirects_are_passed_on() {
     assert!(quirks.count("blob_redirects") > 0, "{}", front.logs());
     assert!(quirks.count("storage_gets") >= 2, "{}", front.logs());
     // Both clients got the redirect for the wheel; PyOCI itself only fetched the small
-    // PEP 658 metadata files from storage (those are proxied).
+    // PEP 658 metadata files from storage (those are proxied, and kept in memory).
     let log = front.pyoci.log();
     for client in ["user_agent=pip/", "user_agent=uv/"] {
         assert!(
@@ -789,10 +789,11 @@ fn ghcr_downloads_go_straight_to_storage_when_redirects_are_passed_on() {
         .lines()
         .filter(|line| line.contains(".whl.metadata route=\"file\" status=200"))
         .count();
-    assert_eq!(
-        quirks.count("storage_gets_by_pyoci"),
-        metadata_served,
-        "PyOCI fetched a wheel from storage itself\n{}",
+    // The first METADATA read comes from storage; later ones may come from memory.
+    let by_pyoci = quirks.count("storage_gets_by_pyoci");
+    assert!(
+        (1..=metadata_served).contains(&by_pyoci),
+        "PyOCI fetched from storage {by_pyoci} times for {metadata_served} METADATA files\n{}",
         front.logs()
     );
     assert_eq!(
