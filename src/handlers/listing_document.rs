@@ -222,6 +222,7 @@ fn check_in_background(
             }
         };
         if changed.is_empty() {
+            tracing::debug!(%repo, "the listing document agrees with the version tags");
             return;
         }
         tracing::warn!(
