@@ -114,6 +114,10 @@ impl Trust {
         if inner.checked.len() >= MAX_REMEMBERED {
             let interval = self.check_interval;
             inner.checked.retain(|_, at| at.elapsed() < interval);
+            if inner.checked.len() >= MAX_REMEMBERED {
+                // Forgotten callers are checked again sooner, never later.
+                inner.checked.clear();
+            }
         }
         inner.checked.insert(key, Instant::now());
         true
