@@ -24,6 +24,8 @@ use pyoci_test_support::{
 };
 
 const OWNER: (&str, &str) = ("owner", "owner-pw-7Hs2");
+/// May read everything, push nothing.
+const COLLEAGUE: (&str, &str) = ("colleague", "colleague-pw-2Wq5");
 /// May read only repositories under `elsewhere/`.
 const STRANGER: (&str, &str) = ("stranger", "stranger-pw-4Kd9");
 const NAMESPACE: &str = "listed";
@@ -45,6 +47,11 @@ impl Stack {
     fn start() -> Stack {
         let issuer = TokenIssuer::builder()
             .user(OWNER.0, OWNER.1, vec![Rule::everything()])
+            .user(
+                COLLEAGUE.0,
+                COLLEAGUE.1,
+                vec![Rule::repositories("", &["pull"])],
+            )
             .user(
                 STRANGER.0,
                 STRANGER.1,
@@ -125,7 +132,12 @@ impl Stack {
 
     /// The page as JSON through `pyoci` for the owner; must be 200.
     fn page(&self, pyoci: &Pyoci) -> serde_json::Value {
-        let authorization = basic_auth(OWNER.0, OWNER.1);
+        self.page_for(pyoci, OWNER)
+    }
+
+    /// The page as JSON through `pyoci` for `credentials`; must be 200.
+    fn page_for(&self, pyoci: &Pyoci, credentials: (&str, &str)) -> serde_json::Value {
+        let authorization = basic_auth(credentials.0, credentials.1);
         let page = self.http.get_with(
             &self.page_url(pyoci),
             &[("Authorization", &authorization), ("Accept", JSON)],
@@ -491,4 +503,83 @@ fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_do
         "{}",
         writer.log()
     );
+}
+
+#[test]
+fn a_warm_listing_for_other_credentials_costs_only_the_tag_list() {
+    let stack = Stack::start();
+    let pyoci = stack.pyoci(60, &[DOCUMENT_ON]);
+    stack.upload(&pyoci, "1.0", false);
+    stack.upload(&pyoci, "1.1", false);
+    let owners = stack.page(&pyoci);
+    assert!(
+        pyoci.wait_for_log(
+            "the listing document agrees with the version tags",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        pyoci.log()
+    );
+    // The colleague's token is fetched by a download (which reads no listing)...
+    let file = format!("{}{}", stack.page_url(&pyoci), wheel_name("1.0"));
+    let colleague = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
+    let download = stack
+        .http
+        .get_with(&file, &[("Authorization", colleague.as_str())]);
+    assert_eq!(download.status, 200, "{}", download.text());
+    // ...so their first page costs the tag list alone: the document's tag and the document
+    // are cached from the owner's listing, used once the registry accepted the colleague.
+    stack.proxy.forget_seen();
+    assert_eq!(stack.page_for(&pyoci, COLLEAGUE), owners);
+    let requests: Vec<String> = stack
+        .registry_requests()
+        .into_iter()
+        // The colleague's first listing from the document starts its own check.
+        .filter(|request| !reads_a_version_manifest(request))
+        .collect();
+    assert_eq!(
+        requests,
+        [format!("GET /v2/{NAMESPACE}/{PROJECT}/tags/list")],
+        "{}",
+        pyoci.log()
+    );
+}
+
+#[test]
+fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&writer, "1.0", false);
+    stack.upload(&writer, "2.0", false);
+    // The document's blob comes back as something else (a proxy's page, a corrupted store).
+    stack.proxy.set(
+        FaultRule::new(Fault::Answer {
+            status: 200,
+            content_type: "application/octet-stream".into(),
+            body: b"{\"not\": \"a listing document\"}".to_vec(),
+        })
+        .method("GET")
+        .path_contains("/blobs/"),
+    );
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.proxy.forget_seen();
+    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    assert!(
+        stack.proxy.faults_injected() >= 1,
+        "the document's blob was replaced"
+    );
+    assert!(
+        reader.log().contains("ignoring the listing document"),
+        "{}",
+        reader.log()
+    );
+    let requests = stack.registry_requests();
+    for version in ["1.0", "2.0"] {
+        assert!(
+            requests
+                .iter()
+                .any(|request| request.ends_with(&format!("/manifests/{version}"))),
+            "{version} was read from its tag: {requests:?}"
+        );
+    }
 }
