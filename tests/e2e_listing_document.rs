@@ -192,6 +192,9 @@ fn sdist_name(version: &str) -> String {
     format!("{PROJECT}-{version}.tar.gz")
 }
 
+/// A change made through one process: what it is, how to make it, the files it leaves.
+type Change<'a> = (&'static str, Box<dyn Fn() + 'a>, Vec<String>);
+
 /// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
 fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
@@ -310,7 +313,7 @@ fn writes_through_one_process_show_in_another_within_the_ttl_from_the_document()
     );
 
     let page = stack.page_url(&writer);
-    let changes: [(&str, Box<dyn Fn()>, Vec<String>); 4] = [
+    let changes: [Change; 4] = [
         (
             "a second file",
             Box::new(|| stack.upload(&writer, "1.0", true)),
