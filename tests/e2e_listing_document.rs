@@ -37,7 +37,7 @@ const MISMATCH_WARNING: &str = "the listing document disagrees with the version 
 
 /// A token-auth registry behind a counting relay, and PyOCI processes started on demand.
 struct Stack {
-    _issuer: TokenIssuer,
+    _issuer: Option<TokenIssuer>,
     _registry: Registry,
     proxy: FaultProxy,
     http: HttpClient,
@@ -61,7 +61,20 @@ impl Stack {
         let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
         let proxy = FaultProxy::start(&registry);
         Stack {
-            _issuer: issuer,
+            _issuer: Some(issuer),
+            _registry: registry,
+            proxy,
+            http: HttpClient::new(),
+        }
+    }
+
+    /// A registry anyone may write to: the relay's check of conditional writes looks up
+    /// manifests without credentials.
+    fn start_open() -> Stack {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        Stack {
+            _issuer: None,
             _registry: registry,
             proxy,
             http: HttpClient::new(),
@@ -585,4 +598,44 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
             "{version} was read from its tag: {requests:?}"
         );
     }
+}
+
+/// Two processes update the document at once (their writes held at the relay, which honours
+/// `If-Match` as a registry implementing conditional writes would): the later write is
+/// refused with 412, read again and written with both versions, so a fresh process takes
+/// all three versions from the document.
+#[test]
+fn concurrent_document_updates_from_two_processes_keep_both_versions() {
+    let stack = Stack::start_open();
+    let first = stack.pyoci(600, &[DOCUMENT_ON]);
+    let second = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&first, "1.0", false);
+    stack.proxy.honour_conditionals(true);
+    stack.proxy.set(
+        FaultRule::new(Fault::Delay(Duration::from_secs(1)))
+            .method("PUT")
+            .path_contains("/manifests/pyoci-listing"),
+    );
+    thread::scope(|scope| {
+        scope.spawn(|| stack.upload(&first, "2.0", false));
+        scope.spawn(|| stack.upload(&second, "3.0", false));
+    });
+    assert!(
+        stack.proxy.preconditions_failed() >= 1,
+        "the two document updates raced\n{}\n{}",
+        first.log(),
+        second.log()
+    );
+    stack.proxy.clear();
+
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    assert_eq!(
+        stack.files(&reader),
+        [wheel_name("3.0"), wheel_name("2.0"), wheel_name("1.0")]
+    );
+    assert!(
+        reader.wait_for_log("from_document=3 from_tags=0", Duration::from_secs(10)),
+        "every version came from the document\n{}",
+        reader.log()
+    );
 }
