@@ -55,6 +55,12 @@ pub(super) async fn read_indexes_with_document(
             None => missing.push(version.clone()),
         }
     }
+    tracing::debug!(
+        %repo,
+        from_document = served.len(),
+        from_tags = missing.len(),
+        "listing from the listing document"
+    );
     let mut one_by_one: HashMap<PackageVersion, Arc<ImageIndex>> =
         read_indexes(app, oci, repo, missing, read)
             .await?
