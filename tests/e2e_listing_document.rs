@@ -639,3 +639,55 @@ fn concurrent_document_updates_from_two_processes_keep_both_versions() {
         reader.log()
     );
 }
+
+/// When the document can neither be updated nor deleted (every request for it refused),
+/// the writing process stops trusting it, so its own listings read every version; its next
+/// write builds the document afresh from every tag, and trusts it again.
+#[test]
+fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer() {
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&writer, "1.0", false);
+    stack
+        .proxy
+        .set(FaultRule::new(Fault::Status(500)).path_contains("/manifests/pyoci-listing"));
+    stack.upload(&writer, "1.0", true);
+    assert!(
+        writer.wait_for_log(
+            "the stale listing document could not be deleted",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        writer.log()
+    );
+    stack.proxy.clear();
+    // The document in the registry still lacks the sdist; the writer does not use it.
+    assert_eq!(
+        stack.files(&writer),
+        [wheel_name("1.0"), sdist_name("1.0")],
+        "{}",
+        writer.log()
+    );
+
+    stack.upload(&writer, "2.0", false);
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    assert_eq!(
+        stack.files(&reader),
+        [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]
+    );
+    assert!(
+        reader.wait_for_log("from_document=2 from_tags=0", Duration::from_secs(10)),
+        "the next write built the document afresh\n{}",
+        reader.log()
+    );
+    stack.proxy.forget_seen();
+    assert_eq!(
+        stack.files(&writer),
+        [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]
+    );
+    assert!(
+        writer.wait_for_log("from_document=2 from_tags=0", Duration::from_secs(10)),
+        "the writer trusts the document it built\n{}",
+        writer.log()
+    );
+}
