@@ -1,13 +1,13 @@
 //! What every handler shares: the settings and the outgoing registry stack.
 
+use std::sync::Arc;
+
 use pyoci_basic_auth::Credentials;
 use pyoci_budget::{Budget, Budgets};
 use pyoci_metrics::RegistryMetrics;
 use pyoci_oci::{HttpClient, OciClient, OciError, Registry};
 use pyoci_retry::RetryReads;
 use pyoci_token_exchange::TokenExchange;
-
-use std::sync::Arc;
 
 use crate::{
     cache::Caches,
