@@ -1,5 +1,7 @@
 //! What every handler shares: the settings and the outgoing registry stack.
 
+use std::sync::Arc;
+
 use pyoci_basic_auth::Credentials;
 use pyoci_budget::{Budget, Budgets};
 use pyoci_metrics::RegistryMetrics;
@@ -10,6 +12,7 @@ use pyoci_token_exchange::TokenExchange;
 use crate::{
     cache::Caches,
     config::Config,
+    listing_document::Trust,
     profile::{LearnedRegistries, Profile},
     route::Target,
     write_locks::WriteLocks,
@@ -33,7 +36,9 @@ pub struct App {
     /// Turns for writers of the same version index in this process.
     pub write_locks: WriteLocks,
     /// What listings remember: documents, tags, pages (PYOCI_CACHE_TTL, PYOCI_CACHE_BYTES).
-    pub caches: Caches,
+    pub caches: Arc<Caches>,
+    /// What this process knows of listing documents (PYOCI_LISTING_DOCUMENT).
+    pub listing_trust: Arc<Trust>,
     /// Registries found to refuse PyOCI's media types.
     learned_conservative: LearnedRegistries,
     /// Registries found to refuse large request bodies (413).
@@ -46,12 +51,16 @@ impl App {
             std::time::Duration::from_secs(config.cache_ttl_secs),
             config.cache_bytes,
         );
+        let listing_trust = Arc::new(Trust::new(std::time::Duration::from_secs(
+            config.listing_check_secs,
+        )));
         App {
+            listing_trust,
+            caches: Arc::new(caches),
             config,
             registry,
             budgets,
             write_locks: WriteLocks::default(),
-            caches,
             learned_conservative: LearnedRegistries::default(),
             learned_chunked: LearnedRegistries::default(),
         }

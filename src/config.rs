@@ -210,6 +210,28 @@ pub struct Config {
     #[arg(long, env = "PYOCI_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub cache_bytes: usize,
 
+    /// Keep a listing document per project (tag `pyoci-listing`, see
+    /// docs/listing-document.md): writes through PyOCI update it, and a cold listing reads
+    /// it instead of one manifest per version (3 registry requests, whatever the number of
+    /// versions).
+    #[arg(
+        long,
+        env = "PYOCI_LISTING_DOCUMENT",
+        value_name = "BOOL",
+        default_value = "false",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new(),
+    )]
+    pub listing_document: bool,
+
+    /// Seconds between background checks of a project's listing document against its
+    /// version tags, per caller (the first listing from a document checks it at once), so
+    /// changes by writers that do not keep the document show within this time.
+    #[arg(long, env = "PYOCI_LISTING_CHECK_SECS", default_value_t = 60)]
+    pub listing_check_secs: u64,
+
     /// The public fallback (`PYOCI_FALLBACK_INDEX`, `PYOCI_PRIVATE_NAMES`, ...).
     #[command(flatten)]
     pub fallback: crate::fallback::FallbackSettings,
@@ -301,6 +323,8 @@ impl Default for Config {
             registry_ca_file: None,
             cache_ttl_secs: 5,
             cache_bytes: 64 * 1024 * 1024,
+            listing_document: false,
+            listing_check_secs: 60,
             fallback: crate::fallback::FallbackSettings::default(),
             metrics_port: None,
             metrics_host: None,

@@ -16,6 +16,7 @@ pub mod fallback;
 mod handlers;
 pub mod healthcheck;
 mod layout;
+mod listing_document;
 mod metrics_server;
 mod mount;
 #[cfg(feature = "otel")]

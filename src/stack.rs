@@ -95,9 +95,12 @@ where
     }
     let mut app = App::new(config, registry, budgets);
     // Metrics: listing cache hits and misses, by cache.
-    app.caches.observe_lookups(Arc::new(move |cache, hit| {
-        cache_metrics.count_cache_lookup(cache, hit)
-    }));
+    // Nobody else holds the caches yet.
+    if let Some(caches) = Arc::get_mut(&mut app.caches) {
+        caches.observe_lookups(Arc::new(move |cache, hit| {
+            cache_metrics.count_cache_lookup(cache, hit)
+        }));
+    }
     let app = Arc::new(app);
 
     // The upload endpoint reads its multipart body as a stream, never whole.

@@ -25,6 +25,8 @@ pub fn log_config_summary(config: &Config) {
         header_timeout_secs = config.header_timeout_secs,
         write_settle_ms = config.write_settle_ms,
         redirect_downloads = config.redirect_downloads,
+        listing_document = config.listing_document,
+        listing_check_secs = config.listing_check_secs,
         metrics_port = %config
             .metrics_port
             .map_or_else(|| "off".to_owned(), |port| port.to_string()),

@@ -9,6 +9,9 @@
 //! - **manifests by digest**: a file's image manifest (where its blob is), parsed, for
 //!   downloads. Content-addressed too.
 //! - **tags**: which document a version's tag pointed to, for `PYOCI_CACHE_TTL`.
+//! - **listing documents by digest** (`PYOCI_LISTING_DOCUMENT`): a project's listing
+//!   document, parsed, by its manifest's digest; content-addressed like documents. The
+//!   document's tag is kept like a version's tag.
 //! - **pages**: a project page's model and its renderings, per caller, for `PYOCI_CACHE_TTL`. The caller is a
 //!   keyed fingerprint of their credentials ([`Fingerprint`]), so a page is only ever
 //!   given to the same credentials that the registry accepted for that repository when the
@@ -40,7 +43,7 @@ use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
 use pyoci_oci::{Digest, ImageIndex, ImageManifest};
 
-use crate::turns::Turns;
+use crate::{listing_document::Listing, turns::Turns};
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
 
@@ -64,7 +67,7 @@ impl Project {
 /// What a version's tag was found to hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TagTarget {
-    /// A PyOCI version index, by digest.
+    /// A PyOCI version index, by digest (for the listing document's tag: its manifest).
     Index(Digest),
     /// Nothing a listing shows: absent, or a foreign document.
     Skipped,
@@ -100,6 +103,7 @@ pub struct CachedPage {
 enum Key {
     Document(Project, String),
     Manifest(Project, String),
+    Listing(Project, String),
     Tag(Project, String),
     /// The last part is the page's own path: its links are built on the URL as the client
     /// wrote it (the registry segment may be spelled several ways).
@@ -113,6 +117,7 @@ enum Key {
 enum Value {
     Document(Arc<ImageIndex>),
     Manifest(Arc<ImageManifest>),
+    Listing(Arc<Listing>),
     Tag(TagTarget, Snapshot),
     Page(SharedPage, Snapshot),
     Accepted(Snapshot),
@@ -238,6 +243,11 @@ impl Caches {
     ) -> Option<PageKey> {
         let fingerprint = self.fingerprints.as_ref()?.fingerprint(credentials);
         Some(PageKey(project, fingerprint, path.to_owned()))
+    }
+
+    /// The keyed fingerprint of `credentials`; `None` when nothing is cached.
+    pub fn fingerprint(&self, credentials: &Credentials) -> Option<Fingerprint> {
+        Some(self.fingerprints.as_ref()?.fingerprint(credentials))
     }
 
     /// The page cached for these credentials, if still fresh.
@@ -439,6 +449,28 @@ impl Caches {
         self.lock()
             .entries
             .insert(key, Value::Manifest(manifest), weight);
+    }
+
+    /// The listing document of `project` whose manifest has this digest, if kept.
+    pub fn listing(&self, project: &Project, manifest: &Digest) -> Option<Arc<Listing>> {
+        let key = Key::Listing(project.clone(), manifest.as_str().to_owned());
+        let found = match self.lock().entries.get(&key) {
+            Some(Value::Listing(listing)) => Some(listing.clone()),
+            _ => None,
+        };
+        self.observed("listing", found)
+    }
+
+    /// Keeps a listing document by its manifest's digest.
+    pub fn store_listing(&self, project: &Project, manifest: &Digest, listing: Arc<Listing>) {
+        if !self.enabled() {
+            return;
+        }
+        let weight = ENTRY_OVERHEAD + project_weight(project) + listing.weight;
+        let key = Key::Listing(project.clone(), manifest.as_str().to_owned());
+        self.lock()
+            .entries
+            .insert(key, Value::Listing(listing), weight);
     }
 
     /// A write to `project` through this process completed (or may have): its tags and

@@ -82,6 +82,7 @@ pub async fn delete_version(
             }
         }
     }
+    super::listing_document::record_version(app, &oci, &repo, &version).await;
     tracing::info!(%repo, %version, files = index.manifests.len(), "deleted version");
     Ok(text(
         StatusCode::OK,

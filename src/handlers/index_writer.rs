@@ -78,7 +78,9 @@ pub enum EditOutcome {
     Annotated(Vec<String>),
 }
 
-/// Applies `edit` to the index of `version` in `repo`, safely against concurrent writers.
+/// Applies `edit` to the index of `version` in `repo`, safely against concurrent writers,
+/// then records the version's new index in the project's listing document (when
+/// `PYOCI_LISTING_DOCUMENT` is on).
 pub async fn edit_index(
     app: &App,
     oci: &Oci,
@@ -86,12 +88,31 @@ pub async fn edit_index(
     version: &PackageVersion,
     edit: IndexEdit,
 ) -> Result<EditOutcome, Error> {
-    let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
     // Listings in this process see the change as soon as this returns (or fails: it may
-    // have written something all the same).
+    // have written something all the same). Dropped after the listing document is
+    // updated, so no listing in this process caches a page from the document as it was.
     let _invalidate = app
         .caches
         .invalidate_on_drop(crate::cache::Project::new(oci.registry(), repo));
+    let outcome = confirmed_edit(app, oci, repo, version, edit).await?;
+    if matches!(
+        outcome,
+        EditOutcome::Added | EditOutcome::Removed(_) | EditOutcome::Annotated(_)
+    ) {
+        super::listing_document::record_version(app, oci, repo, version).await;
+    }
+    Ok(outcome)
+}
+
+/// Applies `edit` and returns once the change was seen in place (see the module docs).
+async fn confirmed_edit(
+    app: &App,
+    oci: &Oci,
+    repo: &str,
+    version: &PackageVersion,
+    edit: IndexEdit,
+) -> Result<EditOutcome, Error> {
+    let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
     let profile = app.profile(oci.registry());
     let settle = app.write_settle();
     // Reads a write depends on come from the registry itself, never from a cache.

@@ -8,6 +8,7 @@ mod file;
 mod index_writer;
 mod json;
 mod list;
+mod listing_document;
 mod page;
 mod resolve;
 mod stored;

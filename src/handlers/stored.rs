@@ -105,8 +105,12 @@ pub async fn read_releases(
     name: &ProjectName,
     read: crate::cache::Snapshot,
 ) -> Result<Vec<Release>, crate::error::Error> {
-    let versions = super::versions(oci, repo, app.config.max_versions).await?;
-    let indexes = super::read_indexes(app, oci, repo, versions, read).await?;
+    let indexes = if app.config.listing_document {
+        super::listing_document::read_indexes_with_document(app, oci, repo, read).await?
+    } else {
+        let versions = super::versions(oci, repo, app.config.max_versions).await?;
+        super::read_indexes(app, oci, repo, versions, read).await?
+    };
     Ok(indexes
         .into_iter()
         .map(|(version, index)| Release {

@@ -435,9 +435,22 @@ fn delayed(settings: &Settings, setup: &Setup, projects: &[Project]) {
     println!();
     println!("| project | fresh PyOCI, first listing (cold) | second listing (warm) | after the TTL (tags revalidated) | req/s warm, {CLIENTS} clients | p99 ms |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    write_listing_documents(settings, setup, projects);
     setup.relay.set(Fault::Delay(RELAY_DELAY));
-    for project in projects {
-        let pyoci = start_pyoci(settings, &[("PYOCI_CACHE_TTL", "2")]);
+    let variants: [(&str, &[(&str, &str)]); 2] = [
+        ("", &[]),
+        (
+            ", PYOCI_LISTING_DOCUMENT=true",
+            &[("PYOCI_LISTING_DOCUMENT", "true")],
+        ),
+    ];
+    for (project, (variant, variant_env)) in variants
+        .iter()
+        .flat_map(|variant| projects.iter().map(move |project| (project, variant)))
+    {
+        let mut env = vec![("PYOCI_CACHE_TTL", "2")];
+        env.extend_from_slice(variant_env);
+        let pyoci = start_pyoci(settings, &env);
         let url = format!(
             "{}/{}/",
             index_base(&pyoci, &setup.relay.url_segment()),
@@ -455,15 +468,39 @@ fn delayed(settings: &Settings, setup: &Setup, projects: &[Project]) {
         let revalidated = timed();
         let load = wrk(settings, &url, Some(&setup.auth));
         println!(
-            "| {} versions | {cold:.3} s | {warm:.3} s | {revalidated:.3} s | {:.0} | {:.1} |",
+            "| {} versions{variant} | {cold:.3} s | {warm:.3} s | {revalidated:.3} s | {:.0} | {:.1} |",
             project.versions, load.requests_per_second, load.p99_ms
         );
     }
     setup.relay.clear();
     setup.relay.forget_seen();
     println!();
-    println!("(PYOCI_CACHE_TTL=2 for these rows, so the third column shows a listing after the tag cache expired.)");
+    println!("(PYOCI_CACHE_TTL=2 for these rows, so the third column shows a listing after the tag cache expired. Rows with PYOCI_LISTING_DOCUMENT=true read the project's listing document: the tag list, its manifest and its blob; the first listing from it also checks it against every version tag in the background.)");
     println!();
+}
+
+/// Has a PyOCI with `PYOCI_LISTING_DOCUMENT=true` write each project's listing document
+/// (from a full read: the seeder kept none), by un-yanking a file that is not yanked: a
+/// write through PyOCI that changes no version.
+fn write_listing_documents(settings: &Settings, setup: &Setup, projects: &[Project]) {
+    let writer = start_pyoci(settings, &[("PYOCI_LISTING_DOCUMENT", "true")]);
+    for project in projects {
+        let url = format!(
+            "{}/{}/+unyank/1.0.0",
+            index_base(&writer, &setup.registry.url_segment()),
+            project.name
+        );
+        let started = Instant::now();
+        let response = setup
+            .http
+            .request("POST", &url, &[("Authorization", &setup.auth)], None);
+        assert_eq!(response.status, 200, "{}", response.text());
+        eprintln!(
+            "listing document of {}: written in {:.2} s",
+            project.name,
+            started.elapsed().as_secs_f64()
+        );
+    }
 }
 
 // --- 3 and 4: downloads and uploads -------------------------------------------------------

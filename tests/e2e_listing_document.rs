@@ -1,0 +1,693 @@
+//! The listing document (`PYOCI_LISTING_DOCUMENT`) against a real token-auth registry, with
+//! a request-counting relay (the fault proxy) between PyOCI and the registry:
+//!
+//! - a cold listing costs the tag list, the document's manifest and its blob, whatever the
+//!   number of versions, and gives the same page as without the document;
+//! - writes through one process (upload, yank, delete file, delete version) show in another
+//!   within the TTL, carried by the document (no version manifest read);
+//! - a writer that does not keep the document (the setting off) is caught: a changed version
+//!   by the background check (logged), a new version at once;
+//! - the document cached from the owner's listing is never given to a caller the registry
+//!   refuses;
+//! - a document update the registry refuses never fails the upload, and no listing trusts
+//!   the stale document afterwards.
+
+use std::{
+    path::Path,
+    thread,
+    time::{Duration, Instant},
+};
+
+use pyoci_test_support::{
+    basic_auth, sdist_bytes, sha256_hex, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient,
+    Multipart, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+};
+
+const OWNER: (&str, &str) = ("owner", "owner-pw-7Hs2");
+/// May read everything, push nothing.
+const COLLEAGUE: (&str, &str) = ("colleague", "colleague-pw-2Wq5");
+/// May read only repositories under `elsewhere/`.
+const STRANGER: (&str, &str) = ("stranger", "stranger-pw-4Kd9");
+const NAMESPACE: &str = "listed";
+const PROJECT: &str = "docpkg";
+const JSON: &str = "application/vnd.pypi.simple.v1+json";
+const DOCUMENT_ON: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "true");
+const DOCUMENT_OFF: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "false");
+const MISMATCH_WARNING: &str = "the listing document disagrees with the version tags";
+
+/// A token-auth registry behind a counting relay, and PyOCI processes started on demand.
+struct Stack {
+    _issuer: Option<TokenIssuer>,
+    _registry: Registry,
+    proxy: FaultProxy,
+    http: HttpClient,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let issuer = TokenIssuer::builder()
+            .user(OWNER.0, OWNER.1, vec![Rule::everything()])
+            .user(
+                COLLEAGUE.0,
+                COLLEAGUE.1,
+                vec![Rule::repositories("", &["pull"])],
+            )
+            .user(
+                STRANGER.0,
+                STRANGER.1,
+                vec![Rule::repositories("elsewhere/", &["pull"])],
+            )
+            .start();
+        let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
+        let proxy = FaultProxy::start(&registry);
+        Stack {
+            _issuer: Some(issuer),
+            _registry: registry,
+            proxy,
+            http: HttpClient::new(),
+        }
+    }
+
+    /// A registry anyone may write to: the relay's check of conditional writes looks up
+    /// manifests without credentials.
+    fn start_open() -> Stack {
+        let registry = Registry::start(RegistryAuth::None);
+        let proxy = FaultProxy::start(&registry);
+        Stack {
+            _issuer: None,
+            _registry: registry,
+            proxy,
+            http: HttpClient::new(),
+        }
+    }
+
+    /// A PyOCI process with `PYOCI_CACHE_TTL=ttl_secs` and `env`.
+    fn pyoci(&self, ttl_secs: u64, env: &[(&str, &str)]) -> Pyoci {
+        let ttl = ttl_secs.to_string();
+        let mut all = vec![
+            ("PYOCI_CACHE_TTL", ttl.as_str()),
+            ("PYOCI_WRITE_SETTLE_MS", "0"),
+        ];
+        all.extend_from_slice(env);
+        Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &all)
+    }
+
+    fn page_url(&self, pyoci: &Pyoci) -> String {
+        format!(
+            "{}/{}/{NAMESPACE}/{PROJECT}/",
+            pyoci.base_url(),
+            self.proxy.url_segment()
+        )
+    }
+
+    /// Uploads the wheel (or with `sdist`, the sdist) of `version` through `pyoci` as the
+    /// owner; must succeed.
+    fn upload(&self, pyoci: &Pyoci, version: &str, sdist: bool) {
+        let payload = format!("payload {version} {sdist}");
+        let (content, filetype, filename) = if sdist {
+            (
+                sdist_bytes(PROJECT, version, payload.as_bytes()),
+                "sdist",
+                sdist_name(version),
+            )
+        } else {
+            (
+                wheel_bytes(PROJECT, version, payload.as_bytes()),
+                "bdist_wheel",
+                wheel_name(version),
+            )
+        };
+        let form = Multipart::new()
+            .text(":action", "file_upload")
+            .text("protocol_version", "1")
+            .text("name", PROJECT)
+            .text("version", version)
+            .text("filetype", filetype)
+            .text("sha256_digest", &sha256_hex(&content))
+            .file("content", &filename, "application/octet-stream", &content);
+        let url = format!(
+            "{}/{}/{NAMESPACE}/",
+            pyoci.base_url(),
+            self.proxy.url_segment()
+        );
+        let authorization = basic_auth(OWNER.0, OWNER.1);
+        let response =
+            self.http
+                .post_multipart(&url, form, &[("Authorization", authorization.as_str())]);
+        assert_eq!(
+            response.status,
+            200,
+            "upload {filename}: {}\n{}",
+            response.text(),
+            pyoci.log()
+        );
+    }
+
+    /// The page as JSON through `pyoci` for the owner; must be 200.
+    fn page(&self, pyoci: &Pyoci) -> serde_json::Value {
+        self.page_for(pyoci, OWNER)
+    }
+
+    /// The page as JSON through `pyoci` for `credentials`; must be 200.
+    fn page_for(&self, pyoci: &Pyoci, credentials: (&str, &str)) -> serde_json::Value {
+        let authorization = basic_auth(credentials.0, credentials.1);
+        let page = self.http.get_with(
+            &self.page_url(pyoci),
+            &[("Authorization", &authorization), ("Accept", JSON)],
+        );
+        assert_eq!(page.status, 200, "{}\n{}", page.text(), pyoci.log());
+        page.json()
+    }
+
+    /// The file names on the owner's page, with `(yanked)` after yanked ones.
+    fn files(&self, pyoci: &Pyoci) -> Vec<String> {
+        self.page(pyoci)["files"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|file| {
+                let name = file["filename"].as_str().unwrap_or_default().to_owned();
+                match file["yanked"] {
+                    serde_json::Value::Bool(false) | serde_json::Value::Null => name,
+                    _ => format!("{name} (yanked)"),
+                }
+            })
+            .collect()
+    }
+
+    /// The registry requests relayed since the last [`FaultProxy::forget_seen`], except
+    /// those the registry answered with its token challenge (the token exchange's part).
+    fn registry_requests(&self) -> Vec<String> {
+        self.proxy
+            .seen()
+            .iter()
+            .map(|seen| format!("{} {}", seen.method, seen.path))
+            .collect()
+    }
+
+    fn owner_request(&self, method: &str, url: &str) {
+        let authorization = basic_auth(OWNER.0, OWNER.1);
+        let response = self.http.request(
+            method,
+            url,
+            &[("Authorization", authorization.as_str())],
+            None,
+        );
+        assert_eq!(response.status, 200, "{method} {url}: {}", response.text());
+    }
+}
+
+fn wheel_name(version: &str) -> String {
+    format!("{PROJECT}-{version}-py3-none-any.whl")
+}
+
+fn sdist_name(version: &str) -> String {
+    format!("{PROJECT}-{version}.tar.gz")
+}
+
+/// A change made through one process: what it is, how to make it, the files it leaves.
+type Change<'a> = (&'static str, Box<dyn Fn() + 'a>, Vec<String>);
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
+fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether a relayed request read a version's manifest (any tag but the document's).
+fn reads_a_version_manifest(request: &str) -> bool {
+    request.starts_with("GET ")
+        && request.contains("/manifests/")
+        && !request.ends_with("/manifests/pyoci-listing")
+}
+
+#[test]
+fn a_cold_listing_costs_three_registry_requests_with_the_document() {
+    const VERSIONS: usize = 12;
+    let stack = Stack::start();
+    let writer = stack.pyoci(60, &[DOCUMENT_ON]);
+    for minor in 0..VERSIONS {
+        stack.upload(&writer, &format!("1.{minor}"), false);
+    }
+
+    // A fresh process's first request for the repository fetches its token: a download
+    // (which reads no listing) does that, so the counted listing is the listing alone.
+    let fetch_token = |pyoci: &Pyoci| {
+        let url = format!("{}{}", stack.page_url(pyoci), wheel_name("1.0"));
+        let authorization = basic_auth(OWNER.0, OWNER.1);
+        let response = stack
+            .http
+            .get_with(&url, &[("Authorization", &authorization)]);
+        assert_eq!(response.status, 200, "{}", response.text());
+    };
+    let with_document = stack.pyoci(60, &[DOCUMENT_ON]);
+    fetch_token(&with_document);
+    stack.proxy.forget_seen();
+    let page_with = stack.page(&with_document);
+    // The first listing from a document checks it in the background, reading each version
+    // once; counted apart.
+    assert!(
+        with_document.wait_for_log(
+            "the listing document agrees with the version tags",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        with_document.log()
+    );
+    let requests = stack.registry_requests();
+    let (checked, mut listing): (Vec<String>, Vec<String>) = requests
+        .iter()
+        .cloned()
+        .partition(|request| reads_a_version_manifest(request));
+    listing.sort();
+    let [blob, manifest, tags] = listing.as_slice() else {
+        panic!(
+            "a cold listing costs 3 registry requests: {requests:?}\n{}",
+            with_document.log()
+        )
+    };
+    assert_eq!(tags, &format!("GET /v2/{NAMESPACE}/{PROJECT}/tags/list"));
+    assert_eq!(
+        manifest,
+        &format!("GET /v2/{NAMESPACE}/{PROJECT}/manifests/pyoci-listing")
+    );
+    assert!(
+        blob.starts_with(&format!("GET /v2/{NAMESPACE}/{PROJECT}/blobs/sha256:")),
+        "{blob}"
+    );
+    assert_eq!(checked.len(), VERSIONS, "the check read each version once");
+
+    let without_document = stack.pyoci(60, &[DOCUMENT_OFF]);
+    fetch_token(&without_document);
+    stack.proxy.forget_seen();
+    let page_without = stack.page(&without_document);
+    let requests = stack.registry_requests();
+    assert!(
+        requests.len() > VERSIONS,
+        "without the document a cold listing reads every version: {requests:?}"
+    );
+    assert!(!requests
+        .iter()
+        .any(|request| request.contains("pyoci-listing")));
+    assert_eq!(page_with, page_without, "the same page with and without");
+    assert_eq!(page_with["files"].as_array().map(Vec::len), Some(VERSIONS));
+}
+
+#[test]
+fn writes_through_one_process_show_in_another_within_the_ttl_from_the_document() {
+    const TTL: Duration = Duration::from_secs(2);
+    // Slack for a listing that starts just before the TTL ends, on a busy machine.
+    const SLACK: Duration = Duration::from_secs(4);
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    // No background check after the first: only the document can carry the changes.
+    let reader = stack.pyoci(
+        TTL.as_secs(),
+        &[DOCUMENT_ON, ("PYOCI_LISTING_CHECK_SECS", "3600")],
+    );
+    stack.upload(&writer, "1.0", false);
+    stack.upload(&writer, "2.0", false);
+    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    assert!(
+        reader.wait_for_log(
+            "the listing document agrees with the version tags",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        reader.log()
+    );
+
+    let page = stack.page_url(&writer);
+    let changes: [Change; 4] = [
+        (
+            "a second file",
+            Box::new(|| stack.upload(&writer, "1.0", true)),
+            vec![wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")],
+        ),
+        (
+            "a yank",
+            Box::new(|| stack.owner_request("POST", &format!("{page}+yank/2.0"))),
+            vec![
+                format!("{} (yanked)", wheel_name("2.0")),
+                wheel_name("1.0"),
+                sdist_name("1.0"),
+            ],
+        ),
+        (
+            "a deleted file",
+            Box::new(|| stack.owner_request("DELETE", &format!("{page}{}", wheel_name("1.0")))),
+            vec![format!("{} (yanked)", wheel_name("2.0")), sdist_name("1.0")],
+        ),
+        (
+            "a deleted version",
+            Box::new(|| stack.owner_request("DELETE", &format!("{page}2.0"))),
+            vec![sdist_name("1.0")],
+        ),
+    ];
+    for (change, make, expected) in changes {
+        make();
+        let made = Instant::now();
+        stack.proxy.forget_seen();
+        let shown = eventually(TTL + SLACK, || stack.files(&reader) == expected);
+        assert!(
+            shown,
+            "{change} never showed: {:?}\n{}",
+            stack.files(&reader),
+            reader.log()
+        );
+        assert!(made.elapsed() <= TTL + SLACK);
+        let requests = stack.registry_requests();
+        assert!(
+            requests
+                .iter()
+                .any(|request| request.contains("pyoci-listing")),
+            "{change}: the reader read the document: {requests:?}"
+        );
+        assert!(
+            !requests
+                .iter()
+                .any(|request| reads_a_version_manifest(request)),
+            "{change} was carried by the document, not read from the version: {requests:?}"
+        );
+    }
+}
+
+#[test]
+fn a_foreign_change_to_a_version_shows_after_the_check_and_is_logged() {
+    const TTL: Duration = Duration::from_secs(1);
+    const CHECK: Duration = Duration::from_secs(1);
+    const SLACK: Duration = Duration::from_secs(5);
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    let check = CHECK.as_secs().to_string();
+    let reader = stack.pyoci(
+        TTL.as_secs(),
+        &[DOCUMENT_ON, ("PYOCI_LISTING_CHECK_SECS", check.as_str())],
+    );
+    // A writer that does not keep the document: a replica with the setting off.
+    let foreign = stack.pyoci(600, &[DOCUMENT_OFF]);
+    stack.upload(&writer, "1.0", false);
+    assert_eq!(stack.files(&reader), [wheel_name("1.0")]);
+    assert!(
+        reader.wait_for_log(
+            "the listing document agrees with the version tags",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        reader.log()
+    );
+
+    stack.upload(&foreign, "1.0", true);
+    let changed = Instant::now();
+    let expected = [wheel_name("1.0"), sdist_name("1.0")];
+    let mut stale_answers = 0;
+    let shown = eventually(CHECK + TTL + SLACK, || {
+        let files = stack.files(&reader);
+        if files == [wheel_name("1.0")] {
+            stale_answers += 1;
+        }
+        files == expected
+    });
+    assert!(shown, "the foreign change never showed\n{}", reader.log());
+    assert!(changed.elapsed() <= CHECK + TTL + SLACK);
+    assert!(
+        stale_answers > 0,
+        "the document hid the change for a while: the check found it"
+    );
+    assert!(
+        reader.log().contains(MISMATCH_WARNING),
+        "the reader logged the mismatch\n{}",
+        reader.log()
+    );
+}
+
+#[test]
+fn a_version_the_document_lacks_shows_at_once_on_a_cold_listing() {
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    let foreign = stack.pyoci(600, &[DOCUMENT_OFF]);
+    stack.upload(&writer, "1.0", false);
+    stack.upload(&foreign, "2.0", false);
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.proxy.forget_seen();
+    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    let requests = stack.registry_requests();
+    assert!(
+        requests
+            .iter()
+            .any(|request| request.ends_with("/manifests/pyoci-listing")),
+        "the reader used the document: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|request| request.ends_with("/manifests/2.0")),
+        "and read the version it lacks: {requests:?}"
+    );
+}
+
+#[test]
+fn a_document_cached_for_the_owner_is_never_given_to_a_refused_caller() {
+    let stack = Stack::start();
+    let pyoci = stack.pyoci(60, &[DOCUMENT_ON]);
+    stack.upload(&pyoci, "1.0", false);
+    assert_eq!(stack.files(&pyoci), [wheel_name("1.0")]);
+    let url = stack.page_url(&pyoci);
+    let wrong_password = basic_auth(OWNER.0, "not-the-password");
+    let stranger = basic_auth(STRANGER.0, STRANGER.1);
+    for (who, authorization) in [
+        ("the owner with a wrong password", Some(&wrong_password)),
+        ("a user without rights here", Some(&stranger)),
+        ("an anonymous client", None),
+    ] {
+        stack.proxy.forget_seen();
+        let headers: Vec<(&str, &str)> = authorization
+            .map(|value| ("Authorization", value.as_str()))
+            .into_iter()
+            .collect();
+        let response = stack.http.get_with(&url, &headers);
+        assert!(
+            response.status == 401 || response.status == 403,
+            "{who} got {}: {}",
+            response.status,
+            response.text()
+        );
+        assert!(
+            !stack.registry_requests().is_empty(),
+            "{who} was judged by the registry"
+        );
+    }
+    assert_eq!(stack.files(&pyoci), [wheel_name("1.0")]);
+}
+
+#[test]
+fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_document() {
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&writer, "1.0", false);
+    stack.proxy.set(
+        FaultRule::new(Fault::Status(500))
+            .method("PUT")
+            .path_contains("/manifests/pyoci-listing"),
+    );
+    stack.upload(&writer, "1.0", true);
+    assert!(
+        stack.proxy.faults_injected() >= 1,
+        "the document update was refused"
+    );
+    assert!(
+        writer
+            .log()
+            .contains("updating the listing document failed"),
+        "{}",
+        writer.log()
+    );
+    stack.proxy.clear();
+
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    assert_eq!(
+        stack.files(&reader),
+        [wheel_name("1.0"), sdist_name("1.0")],
+        "{}",
+        writer.log()
+    );
+}
+
+#[test]
+fn a_warm_listing_for_other_credentials_costs_only_the_tag_list() {
+    let stack = Stack::start();
+    let pyoci = stack.pyoci(60, &[DOCUMENT_ON]);
+    stack.upload(&pyoci, "1.0", false);
+    stack.upload(&pyoci, "1.1", false);
+    let owners = stack.page(&pyoci);
+    assert!(
+        pyoci.wait_for_log(
+            "the listing document agrees with the version tags",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        pyoci.log()
+    );
+    // The colleague's token is fetched by a download (which reads no listing)...
+    let file = format!("{}{}", stack.page_url(&pyoci), wheel_name("1.0"));
+    let colleague = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
+    let download = stack
+        .http
+        .get_with(&file, &[("Authorization", colleague.as_str())]);
+    assert_eq!(download.status, 200, "{}", download.text());
+    // ...so their first page costs the tag list alone: the document's tag and the document
+    // are cached from the owner's listing, used once the registry accepted the colleague.
+    stack.proxy.forget_seen();
+    assert_eq!(stack.page_for(&pyoci, COLLEAGUE), owners);
+    let requests: Vec<String> = stack
+        .registry_requests()
+        .into_iter()
+        // The colleague's first listing from the document starts its own check.
+        .filter(|request| !reads_a_version_manifest(request))
+        .collect();
+    assert_eq!(
+        requests,
+        [format!("GET /v2/{NAMESPACE}/{PROJECT}/tags/list")],
+        "{}",
+        pyoci.log()
+    );
+}
+
+#[test]
+fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&writer, "1.0", false);
+    stack.upload(&writer, "2.0", false);
+    // The document's blob comes back as something else (a proxy's page, a corrupted store).
+    stack.proxy.set(
+        FaultRule::new(Fault::Answer {
+            status: 200,
+            content_type: "application/octet-stream".into(),
+            body: b"{\"not\": \"a listing document\"}".to_vec(),
+        })
+        .method("GET")
+        .path_contains("/blobs/"),
+    );
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.proxy.forget_seen();
+    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    assert!(
+        stack.proxy.faults_injected() >= 1,
+        "the document's blob was replaced"
+    );
+    assert!(
+        reader.log().contains("ignoring the listing document"),
+        "{}",
+        reader.log()
+    );
+    let requests = stack.registry_requests();
+    for version in ["1.0", "2.0"] {
+        assert!(
+            requests
+                .iter()
+                .any(|request| request.ends_with(&format!("/manifests/{version}"))),
+            "{version} was read from its tag: {requests:?}"
+        );
+    }
+}
+
+/// Two processes update the document at once (their writes held at the relay, which honours
+/// `If-Match` as a registry implementing conditional writes would): the later write is
+/// refused with 412, read again and written with both versions, so a fresh process takes
+/// all three versions from the document.
+#[test]
+fn concurrent_document_updates_from_two_processes_keep_both_versions() {
+    let stack = Stack::start_open();
+    let first = stack.pyoci(600, &[DOCUMENT_ON]);
+    let second = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&first, "1.0", false);
+    stack.proxy.honour_conditionals(true);
+    stack.proxy.set(
+        FaultRule::new(Fault::Delay(Duration::from_secs(1)))
+            .method("PUT")
+            .path_contains("/manifests/pyoci-listing"),
+    );
+    thread::scope(|scope| {
+        scope.spawn(|| stack.upload(&first, "2.0", false));
+        scope.spawn(|| stack.upload(&second, "3.0", false));
+    });
+    assert!(
+        stack.proxy.preconditions_failed() >= 1,
+        "the two document updates raced\n{}\n{}",
+        first.log(),
+        second.log()
+    );
+    stack.proxy.clear();
+
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    assert_eq!(
+        stack.files(&reader),
+        [wheel_name("3.0"), wheel_name("2.0"), wheel_name("1.0")]
+    );
+    assert!(
+        reader.wait_for_log("from_document=3 from_tags=0", Duration::from_secs(10)),
+        "every version came from the document\n{}",
+        reader.log()
+    );
+}
+
+/// When the document can neither be updated nor deleted (every request for it refused),
+/// the writing process stops trusting it, so its own listings read every version; its next
+/// write builds the document afresh from every tag, and trusts it again.
+#[test]
+fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer() {
+    let stack = Stack::start();
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&writer, "1.0", false);
+    stack
+        .proxy
+        .set(FaultRule::new(Fault::Status(500)).path_contains("/manifests/pyoci-listing"));
+    stack.upload(&writer, "1.0", true);
+    assert!(
+        writer.wait_for_log(
+            "the stale listing document could not be deleted",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        writer.log()
+    );
+    stack.proxy.clear();
+    // The document in the registry still lacks the sdist; the writer does not use it.
+    assert_eq!(
+        stack.files(&writer),
+        [wheel_name("1.0"), sdist_name("1.0")],
+        "{}",
+        writer.log()
+    );
+
+    stack.upload(&writer, "2.0", false);
+    let reader = stack.pyoci(600, &[DOCUMENT_ON]);
+    assert_eq!(
+        stack.files(&reader),
+        [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]
+    );
+    assert!(
+        reader.wait_for_log("from_document=2 from_tags=0", Duration::from_secs(10)),
+        "the next write built the document afresh\n{}",
+        reader.log()
+    );
+    stack.proxy.forget_seen();
+    assert_eq!(
+        stack.files(&writer),
+        [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]
+    );
+    assert!(
+        writer.wait_for_log("from_document=2 from_tags=0", Duration::from_secs(10)),
+        "the writer trusts the document it built\n{}",
+        writer.log()
+    );
+}
