@@ -16,8 +16,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, sha256_hex, wheel_bytes, FaultProxy, HttpClient, Multipart, Pyoci, Registry,
-    RegistryAuth,
+    basic_auth, wheel_bytes, FaultProxy, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
 };
 
 const NAMESPACE: &str = "budget";
@@ -31,14 +30,7 @@ fn upload_form(version: &str, user: &str) -> Multipart {
         version,
         format!("a wheel of {user} ").repeat(16 * 1024).as_bytes(),
     );
-    Multipart::new()
-        .text(":action", "file_upload")
-        .text("protocol_version", "1")
-        .text("name", PROJECT)
-        .text("version", version)
-        .text("filetype", "bdist_wheel")
-        .text("sha256_digest", &sha256_hex(&content))
-        .file("content", &filename, "application/octet-stream", &content)
+    pyoci_test_support::content_form(PROJECT, version, &filename, &content)
 }
 
 /// PyOCI in front of the fault proxy in front of a registry.

@@ -18,8 +18,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, sha256_hex, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
-    Multipart, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+    basic_auth, content_form, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
+    Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
 const OWNER: (&str, &str) = ("owner", "owner-pw-3Jq8");
@@ -96,19 +96,7 @@ impl Stack {
     /// Uploads a wheel of `version` through `replica` as the owner; must succeed.
     fn upload(&self, replica: usize, version: &str) {
         let content = wheel_bytes(PROJECT, version, format!("payload {version}").as_bytes());
-        let form = Multipart::new()
-            .text(":action", "file_upload")
-            .text("protocol_version", "1")
-            .text("name", PROJECT)
-            .text("version", version)
-            .text("filetype", "bdist_wheel")
-            .text("sha256_digest", &sha256_hex(&content))
-            .file(
-                "content",
-                &Stack::wheel_name(version),
-                "application/octet-stream",
-                &content,
-            );
+        let form = content_form(PROJECT, version, &Stack::wheel_name(version), &content);
         let url = format!(
             "{}/{}/{NAMESPACE}/",
             self.replicas[replica].base_url(),

@@ -24,14 +24,7 @@ fn wheel_form(version: &str, file: usize) -> Multipart {
     let filename = wheel_name(version, file);
     let payload = format!("wheel {file} of {version}: distinct bytes").repeat(64);
     let content = pyoci_test_support::wheel_bytes(PROJECT, version, payload.as_bytes());
-    Multipart::new()
-        .text(":action", "file_upload")
-        .text("protocol_version", "1")
-        .text("name", PROJECT)
-        .text("version", version)
-        .text("filetype", "bdist_wheel")
-        .text("sha256_digest", &pyoci_test_support::sha256_hex(&content))
-        .file("content", &filename, "application/octet-stream", &content)
+    pyoci_test_support::content_form(PROJECT, version, &filename, &content)
 }
 
 struct TwoReplicas {

@@ -18,7 +18,7 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, sha256_hex, wheel_bytes, FaultProxy, HttpClient, HttpResponse, Multipart, Pyoci,
+    basic_auth, content_form, sha256_hex, wheel_bytes, FaultProxy, HttpClient, HttpResponse, Pyoci,
     Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
@@ -91,19 +91,7 @@ impl Stack {
     /// succeed. Returns the wheel's bytes.
     fn upload(&self, replica: usize, version: &str, payload: &[u8]) -> Vec<u8> {
         let content = wheel_bytes(PROJECT, version, payload);
-        let form = Multipart::new()
-            .text(":action", "file_upload")
-            .text("protocol_version", "1")
-            .text("name", PROJECT)
-            .text("version", version)
-            .text("filetype", "bdist_wheel")
-            .text("sha256_digest", &sha256_hex(&content))
-            .file(
-                "content",
-                &Stack::wheel_name(version),
-                "application/octet-stream",
-                &content,
-            );
+        let form = content_form(PROJECT, version, &Stack::wheel_name(version), &content);
         let url = format!(
             "{}/{}/{NAMESPACE}/",
             self.replicas[replica].base_url(),

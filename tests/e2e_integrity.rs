@@ -47,19 +47,7 @@ fn sdist_name(version: &str) -> String {
 
 /// The upload form twine would send for `filename` holding `content`.
 fn form(filename: &str, version: &str, content: &[u8]) -> Multipart {
-    let filetype = if filename.ends_with(".whl") {
-        "bdist_wheel"
-    } else {
-        "sdist"
-    };
-    Multipart::new()
-        .text(":action", "file_upload")
-        .text("protocol_version", "1")
-        .text("name", PROJECT)
-        .text("version", version)
-        .text("filetype", filetype)
-        .text("sha256_digest", &sha256_hex(content))
-        .file("content", filename, "application/octet-stream", content)
+    pyoci_test_support::content_form(PROJECT, version, filename, content)
 }
 
 /// A registry, PyOCI in front of it (optionally through a fault proxy), and a client.

@@ -19,8 +19,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, sdist_bytes, sha256_hex, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient,
-    Multipart, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+    basic_auth, content_form, sdist_bytes, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient,
+    Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
 const OWNER: (&str, &str) = ("owner", "owner-pw-7Hs2");
@@ -104,27 +104,18 @@ impl Stack {
     /// owner; must succeed.
     fn upload(&self, pyoci: &Pyoci, version: &str, sdist: bool) {
         let payload = format!("payload {version} {sdist}");
-        let (content, filetype, filename) = if sdist {
+        let (content, filename) = if sdist {
             (
                 sdist_bytes(PROJECT, version, payload.as_bytes()),
-                "sdist",
                 sdist_name(version),
             )
         } else {
             (
                 wheel_bytes(PROJECT, version, payload.as_bytes()),
-                "bdist_wheel",
                 wheel_name(version),
             )
         };
-        let form = Multipart::new()
-            .text(":action", "file_upload")
-            .text("protocol_version", "1")
-            .text("name", PROJECT)
-            .text("version", version)
-            .text("filetype", filetype)
-            .text("sha256_digest", &sha256_hex(&content))
-            .file("content", &filename, "application/octet-stream", &content);
+        let form = content_form(PROJECT, version, &filename, &content);
         let url = format!(
             "{}/{}/{NAMESPACE}/",
             pyoci.base_url(),

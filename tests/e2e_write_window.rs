@@ -41,14 +41,7 @@ fn wheel_form(version: &str, file: usize) -> Multipart {
             .repeat(64)
             .as_bytes(),
     );
-    Multipart::new()
-        .text(":action", "file_upload")
-        .text("protocol_version", "1")
-        .text("name", PROJECT)
-        .text("version", version)
-        .text("filetype", "bdist_wheel")
-        .text("sha256_digest", &pyoci_test_support::sha256_hex(&content))
-        .file("content", &filename, "application/octet-stream", &content)
+    pyoci_test_support::content_form(PROJECT, version, &filename, &content)
 }
 
 /// Replica A through the fault proxy, replica B straight to the registry.

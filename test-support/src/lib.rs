@@ -72,4 +72,4 @@ pub use registry::{Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use tls_registry::TlsRegistry;
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
-pub use upload::{upload_form, upload_form_with_sha256};
+pub use upload::{content_form, upload_form, upload_form_with_sha256};

@@ -40,6 +40,24 @@ pub fn upload_form_with_sha256(
         .file("content", &filename, "application/octet-stream", &bytes)
 }
 
+/// The upload form for a distribution held in memory as `filename` (a wheel or an sdist,
+/// by its name), with its true sha256: the fields every uploader sends, and the file.
+pub fn content_form(name: &str, version: &str, filename: &str, content: &[u8]) -> Multipart {
+    let filetype = if filename.ends_with(".whl") {
+        "bdist_wheel"
+    } else {
+        "sdist"
+    };
+    Multipart::new()
+        .text(":action", "file_upload")
+        .text("protocol_version", "1")
+        .text("name", name)
+        .text("version", version)
+        .text("filetype", filetype)
+        .text("sha256_digest", &sha256_hex(content))
+        .file("content", filename, "application/octet-stream", content)
+}
+
 fn read(path: &Path) -> Vec<u8> {
     fs::read(path).unwrap_or_else(|err| panic!("cannot read {}: {err}", path.display()))
 }
@@ -71,5 +89,13 @@ mod tests {
                 .unwrap();
         assert!(body.contains("name=\"filetype\"\r\n\r\nsdist\r\n"));
         assert!(body.contains("name=\"sha256_digest\"\r\n\r\n00\r\n"));
+
+        let body = String::from_utf8(
+            content_form("demo", "1.0", "demo-1.0.tar.gz", b"in memory").into_body(),
+        )
+        .unwrap();
+        assert!(body.contains("name=\"filetype\"\r\n\r\nsdist\r\n"));
+        assert!(body.contains(&sha256_hex(b"in memory")));
+        assert!(body.contains("filename=\"demo-1.0.tar.gz\""));
     }
 }
