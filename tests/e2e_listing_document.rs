@@ -229,15 +229,16 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
         stack.upload(&writer, &format!("1.{minor}"), false);
     }
 
-    // A fresh process's first request for the repository fetches its token: a download
-    // (which reads no listing) does that, so the counted listing is the listing alone.
+    // A fresh process's first request for the repository fetches its token: a download of
+    // a version that does not exist does that without reading (and caching) any listed
+    // version, so the counted listing is the listing alone.
     let fetch_token = |pyoci: &Pyoci| {
-        let url = format!("{}{}", stack.page_url(pyoci), wheel_name("1.0"));
+        let url = format!("{}{}", stack.page_url(pyoci), wheel_name("9.9"));
         let authorization = basic_auth(OWNER.0, OWNER.1);
         let response = stack
             .http
             .get_with(&url, &[("Authorization", &authorization)]);
-        assert_eq!(response.status, 200, "{}", response.text());
+        assert_eq!(response.status, 404, "{}", response.text());
     };
     let with_document = stack.pyoci(60, &[DOCUMENT_ON]);
     fetch_token(&with_document);
