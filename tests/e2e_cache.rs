@@ -12,32 +12,24 @@
 
 use std::{
     io::Read,
-    path::Path,
     thread,
     time::{Duration, Instant},
 };
 
 use pyoci_test_support::{
-    basic_auth, content_form, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, HttpResponse,
-    Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+    basic_auth, wheel_bytes, Fault, FaultRule, HttpClient, HttpResponse, Pyoci,
 };
 
-const OWNER: (&str, &str) = ("owner", "owner-pw-3Jq8");
-/// May read everything, push nothing.
-const COLLEAGUE: (&str, &str) = ("colleague", "colleague-pw-5Vb1");
-/// May read only repositories under `elsewhere/`.
-const STRANGER: (&str, &str) = ("stranger", "stranger-pw-8Nc6");
+mod support;
+use support::relayed::{eventually, logs, page_files, Relayed, COLLEAGUE, JSON, OWNER, STRANGER};
+
 const NAMESPACE: &str = "cached";
 const PROJECT: &str = "cachepkg";
-const JSON: &str = "application/vnd.pypi.simple.v1+json";
 
-/// A token-auth registry behind a counting relay, and PyOCI processes in front of it.
+/// The relayed registry and PyOCI processes in front of it.
 struct Stack {
-    _issuer: TokenIssuer,
-    _registry: Registry,
-    proxy: FaultProxy,
+    relay: Relayed,
     replicas: Vec<Pyoci>,
-    http: HttpClient,
 }
 
 impl Stack {
@@ -47,46 +39,15 @@ impl Stack {
     }
 
     /// [`Stack::start`] with more environment for PyOCI.
-    fn start_with(ttl_secs: u64, replicas: usize, more_env: &[(&str, &str)]) -> Stack {
-        let issuer = TokenIssuer::builder()
-            .user(OWNER.0, OWNER.1, vec![Rule::everything()])
-            .user(
-                COLLEAGUE.0,
-                COLLEAGUE.1,
-                vec![Rule::repositories("", &["pull"])],
-            )
-            .user(
-                STRANGER.0,
-                STRANGER.1,
-                vec![Rule::repositories("elsewhere/", &["pull"])],
-            )
-            .start();
-        let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
-        let proxy = FaultProxy::start(&registry);
-        let ttl = ttl_secs.to_string();
-        let mut env = vec![
-            ("PYOCI_CACHE_TTL", ttl.as_str()),
-            ("PYOCI_WRITE_SETTLE_MS", "0"),
-        ];
-        env.extend_from_slice(more_env);
-        let replicas = (0..replicas)
-            .map(|_| Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &env))
-            .collect();
-        Stack {
-            _issuer: issuer,
-            _registry: registry,
-            proxy,
-            replicas,
-            http: HttpClient::new(),
-        }
+    fn start_with(ttl_secs: u64, replicas: usize, env: &[(&str, &str)]) -> Stack {
+        let relay = Relayed::start();
+        let replicas = (0..replicas).map(|_| relay.pyoci(ttl_secs, env)).collect();
+        Stack { relay, replicas }
     }
 
     fn page_url(&self, replica: usize) -> String {
-        format!(
-            "{}/{}/{NAMESPACE}/{PROJECT}/",
-            self.replicas[replica].base_url(),
-            self.proxy.url_segment()
-        )
+        let index = self.relay.index_url(&self.replicas[replica], NAMESPACE);
+        format!("{index}{PROJECT}/")
     }
 
     fn wheel_name(version: &str) -> String {
@@ -96,27 +57,15 @@ impl Stack {
     /// Uploads a wheel of `version` through `replica` as the owner; must succeed.
     fn upload(&self, replica: usize, version: &str) {
         let content = wheel_bytes(PROJECT, version, format!("payload {version}").as_bytes());
-        let form = content_form(PROJECT, version, &Stack::wheel_name(version), &content);
-        let url = format!(
-            "{}/{}/{NAMESPACE}/",
-            self.replicas[replica].base_url(),
-            self.proxy.url_segment()
-        );
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let response =
-            self.http
-                .post_multipart(&url, form, &[("Authorization", authorization.as_str())]);
-        assert_eq!(
-            response.status,
-            200,
-            "upload {version}: {}",
-            response.text()
-        );
+        let filename = Stack::wheel_name(version);
+        let pyoci = &self.replicas[replica];
+        self.relay
+            .upload(pyoci, NAMESPACE, (PROJECT, version), &filename, &content);
     }
 
     /// GET of the project page through `replica` with `headers`.
     fn get(&self, replica: usize, headers: &[(&str, &str)]) -> HttpResponse {
-        self.http.get_with(&self.page_url(replica), headers)
+        self.relay.http.get_with(&self.page_url(replica), headers)
     }
 
     /// The page as JSON through `replica` for `credentials`; must be 200.
@@ -132,36 +81,15 @@ impl Stack {
 
     /// The file names on the page, with `(yanked)` after yanked ones.
     fn files(&self, replica: usize, credentials: (&str, &str)) -> Vec<String> {
-        let page = self.page(replica, credentials);
-        page["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|file| {
-                let name = file["filename"].as_str().unwrap_or_default().to_owned();
-                match file["yanked"] {
-                    serde_json::Value::Bool(false) | serde_json::Value::Null => name,
-                    _ => format!("{name} (yanked)"),
-                }
-            })
-            .collect()
+        page_files(&self.page(replica, credentials))
     }
 
-    /// The registry requests relayed since the last [`FaultProxy::forget_seen`].
     fn registry_requests(&self) -> Vec<String> {
-        self.proxy
-            .seen()
-            .iter()
-            .map(|seen| format!("{} {}", seen.method, seen.path))
-            .collect()
+        self.relay.registry_requests()
     }
 
     fn logs(&self) -> String {
-        self.replicas
-            .iter()
-            .enumerate()
-            .map(|(i, pyoci)| format!("--- pyoci {i} ---\n{}\n", pyoci.log()))
-            .collect()
+        logs(&self.replicas)
     }
 }
 
@@ -184,27 +112,13 @@ fn wheels(versions: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
-fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn warm_listings_cost_one_registry_request_and_none_while_the_page_is_cached() {
     let stack = Stack::start(60, 1);
     for version in ["1.0", "1.1", "1.2"] {
         stack.upload(0, version);
     }
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     let cold = stack.page(0, OWNER);
     let cold_requests = stack.registry_requests();
     assert!(
@@ -213,18 +127,21 @@ fn warm_listings_cost_one_registry_request_and_none_while_the_page_is_cached() {
     );
 
     // The same credentials again: the cached page, no registry request at all.
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.page(0, OWNER), cold);
     assert_eq!(stack.registry_requests(), Vec::<String>::new());
 
     // The colleague reads the JSON API first (the registry accepts them, their token is
     // cached, and so are the project's tags and documents)...
     let json_api = format!("{}json", stack.page_url(0));
-    let api = stack.http.get_with(&json_api, &headers(&auth(COLLEAGUE)));
+    let api = stack
+        .relay
+        .http
+        .get_with(&json_api, &headers(&auth(COLLEAGUE)));
     assert_eq!(api.status, 200, "{}", api.text());
     // ...so their first page costs exactly one request: the tag list, which is where the
     // registry judges their credentials for this repository.
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.page(0, COLLEAGUE), cold);
     let warm_requests = stack.registry_requests();
     assert_eq!(
@@ -240,7 +157,7 @@ fn caching_off_reads_the_registry_every_time() {
     let stack = Stack::start(0, 1);
     stack.upload(0, "1.0");
     stack.page(0, OWNER);
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     stack.page(0, OWNER);
     let requests = stack.registry_requests();
     assert!(
@@ -260,7 +177,7 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
         .expect("pages carry an ETag")
         .to_owned();
     // Cached now: the owner's next listing costs nothing.
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
     assert!(stack.registry_requests().is_empty());
 
@@ -273,7 +190,7 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
         ("an anonymous client", &anonymous),
     ] {
         for revalidating in [false, true] {
-            stack.proxy.forget_seen();
+            stack.relay.proxy.forget_seen();
             let mut request = headers(credentials);
             if revalidating {
                 request.push(("If-None-Match", &etag));
@@ -292,7 +209,7 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
         }
     }
     // The owner's page is still cached for the owner.
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
     assert!(stack.registry_requests().is_empty());
 }
@@ -312,7 +229,7 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
     // Clients keep pages privately and revalidate them on every use.
     assert_eq!(first.header("cache-control"), Some("private, no-cache"));
 
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     let mut revalidate = headers(&owner);
     revalidate.push(("If-None-Match", &etag));
     let not_modified = stack.get(0, &revalidate);
@@ -343,7 +260,7 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
     assert!(compressed.body.len() < changed.body.len());
     // Files are archives already: never compressed again.
     let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
-    let file = stack.http.get_with(&file_url, &gzip);
+    let file = stack.relay.http.get_with(&file_url, &gzip);
     assert_eq!(file.status, 200);
     assert_eq!(file.header("content-encoding"), None);
 }
@@ -364,7 +281,10 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
 
     let owner = auth(OWNER);
     let yank = format!("{}+yank/1.1", stack.page_url(0));
-    let yanked = stack.http.request("POST", &yank, &headers(&owner), None);
+    let yanked = stack
+        .relay
+        .http
+        .request("POST", &yank, &headers(&owner), None);
     assert_eq!(yanked.status, 200, "{}", yanked.text());
     assert_eq!(
         stack.files(0, OWNER),
@@ -376,7 +296,7 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     );
 
     let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
-    let deleted = stack.http.delete(&file_url, &headers(&owner));
+    let deleted = stack.relay.http.delete(&file_url, &headers(&owner));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert_eq!(
         stack.files(0, OWNER),
@@ -393,7 +313,7 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
         ],
     );
     let version_url = format!("{}1.2", stack.page_url(0));
-    let deleted = stack.http.delete(&version_url, &headers(&owner));
+    let deleted = stack.relay.http.delete(&version_url, &headers(&owner));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert_eq!(
         stack.files(0, OWNER),
@@ -435,7 +355,7 @@ fn another_processs_writes_show_within_the_ttl() {
     let cached_at = Instant::now();
     assert_eq!(stack.files(1, OWNER), wheels(&["2.0", "1.0"]));
     let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
-    let deleted = stack.http.delete(&file_url, &headers(&auth(OWNER)));
+    let deleted = stack.relay.http.delete(&file_url, &headers(&auth(OWNER)));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     let removed = Instant::now();
     let mut stale_answers = 0;
@@ -476,13 +396,13 @@ fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
             stack.upload(0, &format!("1.{minor}"));
         }
         assert!(
-            stack.proxy.max_in_flight() < expected,
+            stack.relay.proxy.max_in_flight() < expected,
             "uploads ran one at a time"
         );
-        stack.proxy.set(slow_manifests());
+        stack.relay.proxy.set(slow_manifests());
         assert_eq!(stack.files(0, OWNER).len(), VERSIONS);
         assert_eq!(
-            stack.proxy.max_in_flight(),
+            stack.relay.proxy.max_in_flight(),
             expected,
             "manifest reads in flight at once (PYOCI_MAX_REGISTRY_REQUESTS={budget:?})"
         );
@@ -499,9 +419,9 @@ fn concurrent_requests_for_a_missing_page_read_it_once() {
     stack.upload(0, "1.0");
     stack.upload(0, "1.1");
     // The owner's token is cached; the page is not (the upload invalidated it).
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     // Manifest reads held, so every client asks while the first read is under way.
-    stack.proxy.set(
+    stack.relay.proxy.set(
         FaultRule::new(Fault::Delay(Duration::from_millis(500)))
             .method("GET")
             .path_contains("/manifests/"),
@@ -530,7 +450,7 @@ fn concurrent_requests_for_a_missing_page_read_it_once() {
         .filter(|request| request.ends_with("/tags/list"))
         .count();
     assert!(
-        stack.proxy.faults_injected() >= 2,
+        stack.relay.proxy.faults_injected() >= 2,
         "the manifest reads were held"
     );
     assert_eq!(
@@ -550,8 +470,8 @@ fn a_page_in_steady_use_is_read_again_before_it_expires_and_no_request_waits() {
     let stack = Stack::start(TTL.as_secs(), 1);
     stack.upload(0, "1.0");
     assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
-    stack.proxy.forget_seen();
-    stack.proxy.set(
+    stack.relay.proxy.forget_seen();
+    stack.relay.proxy.set(
         FaultRule::new(Fault::Delay(HELD))
             .method("GET")
             .path_contains("/tags/list"),
@@ -564,7 +484,7 @@ fn a_page_in_steady_use_is_read_again_before_it_expires_and_no_request_waits() {
         slowest = slowest.max(asked.elapsed());
         thread::sleep(Duration::from_millis(100));
     }
-    let reads = stack.proxy.count("GET", "/tags/list");
+    let reads = stack.relay.proxy.count("GET", "/tags/list");
     assert!(
         reads >= 2,
         "the page was read again {reads} times: the TTL did not pass in this run\n{}",
@@ -588,8 +508,9 @@ fn a_refused_refresh_drops_the_cached_page_before_its_ttl_ends() {
     stack.upload(0, "1.0");
     let read_at = Instant::now();
     assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     stack
+        .relay
         .proxy
         .set(FaultRule::new(Fault::Status(401)).path_contains("/tags/list"));
     // Time passing is the point here: the page becomes due for a refresh at half its TTL.
@@ -612,7 +533,7 @@ fn a_refused_refresh_drops_the_cached_page_before_its_ttl_ends() {
         "only refused after the TTL, when the page would have expired anyway"
     );
     assert!(
-        stack.proxy.faults_injected() >= 1,
+        stack.relay.proxy.faults_injected() >= 1,
         "the refusal was injected"
     );
     assert_eq!(last, 401, "the registry's refusal is passed on");

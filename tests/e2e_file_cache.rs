@@ -11,72 +11,33 @@
 //!   again at once instead of answering 404;
 //! - `PYOCI_CACHE_TTL=0` reads the tag for every download.
 
-use std::{
-    path::Path,
-    thread,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use pyoci_test_support::{
-    basic_auth, content_form, sha256_hex, wheel_bytes, FaultProxy, HttpClient, HttpResponse, Pyoci,
-    Registry, RegistryAuth, Rule, TokenIssuer,
-};
+use pyoci_test_support::{basic_auth, sha256_hex, wheel_bytes, HttpResponse, Pyoci};
 
-const OWNER: (&str, &str) = ("owner", "owner-pw-7Rt2");
-/// May read everything.
-const READER: (&str, &str) = ("reader", "reader-pw-4Kx8");
-/// May read only repositories under `elsewhere/`.
-const STRANGER: (&str, &str) = ("stranger", "stranger-pw-2Hd9");
+mod support;
+use support::relayed::{eventually, logs, Relayed, COLLEAGUE, JSON, OWNER, STRANGER};
+
 const NAMESPACE: &str = "filecache";
 const PROJECT: &str = "dlpkg";
-const JSON: &str = "application/vnd.pypi.simple.v1+json";
 
-/// A token-auth registry behind a counting relay, and PyOCI processes in front of it.
+/// The relayed registry and PyOCI processes in front of it.
 struct Stack {
-    issuer: TokenIssuer,
-    registry: Registry,
-    proxy: FaultProxy,
+    relay: Relayed,
     replicas: Vec<Pyoci>,
-    http: HttpClient,
 }
 
 impl Stack {
     /// `replicas` PyOCI processes with `PYOCI_CACHE_TTL=ttl_secs`.
     fn start(ttl_secs: u64, replicas: usize) -> Stack {
-        let issuer = TokenIssuer::builder()
-            .user(OWNER.0, OWNER.1, vec![Rule::everything()])
-            .user(READER.0, READER.1, vec![Rule::repositories("", &["pull"])])
-            .user(
-                STRANGER.0,
-                STRANGER.1,
-                vec![Rule::repositories("elsewhere/", &["pull"])],
-            )
-            .start();
-        let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
-        let proxy = FaultProxy::start(&registry);
-        let ttl = ttl_secs.to_string();
-        let env = [
-            ("PYOCI_CACHE_TTL", ttl.as_str()),
-            ("PYOCI_WRITE_SETTLE_MS", "0"),
-        ];
-        let replicas = (0..replicas)
-            .map(|_| Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &env))
-            .collect();
-        Stack {
-            issuer,
-            registry,
-            proxy,
-            replicas,
-            http: HttpClient::new(),
-        }
+        let relay = Relayed::start();
+        let replicas = (0..replicas).map(|_| relay.pyoci(ttl_secs, &[])).collect();
+        Stack { relay, replicas }
     }
 
     fn page_url(&self, replica: usize) -> String {
-        format!(
-            "{}/{}/{NAMESPACE}/{PROJECT}/",
-            self.replicas[replica].base_url(),
-            self.proxy.url_segment()
-        )
+        let index = self.relay.index_url(&self.replicas[replica], NAMESPACE);
+        format!("{index}{PROJECT}/")
     }
 
     fn wheel_name(version: &str) -> String {
@@ -91,29 +52,17 @@ impl Stack {
     /// succeed. Returns the wheel's bytes.
     fn upload(&self, replica: usize, version: &str, payload: &[u8]) -> Vec<u8> {
         let content = wheel_bytes(PROJECT, version, payload);
-        let form = content_form(PROJECT, version, &Stack::wheel_name(version), &content);
-        let url = format!(
-            "{}/{}/{NAMESPACE}/",
-            self.replicas[replica].base_url(),
-            self.proxy.url_segment()
-        );
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let response =
-            self.http
-                .post_multipart(&url, form, &[("Authorization", authorization.as_str())]);
-        assert_eq!(
-            response.status,
-            200,
-            "upload {version}: {}",
-            response.text()
-        );
+        let filename = Stack::wheel_name(version);
+        let pyoci = &self.replicas[replica];
+        self.relay
+            .upload(pyoci, NAMESPACE, (PROJECT, version), &filename, &content);
         content
     }
 
     /// Deletes the wheel of `version` through `replica` as the owner; must succeed.
     fn delete(&self, replica: usize, version: &str) {
         let authorization = basic_auth(OWNER.0, OWNER.1);
-        let deleted = self.http.delete(
+        let deleted = self.relay.http.delete(
             &self.file_url(replica, version),
             &[("Authorization", authorization.as_str())],
         );
@@ -124,7 +73,7 @@ impl Stack {
     /// fills the tag and document caches.
     fn page(&self, replica: usize) -> serde_json::Value {
         let authorization = basic_auth(OWNER.0, OWNER.1);
-        let page = self.http.get_with(
+        let page = self.relay.http.get_with(
             &self.page_url(replica),
             &[("Authorization", &authorization), ("Accept", JSON)],
         );
@@ -132,13 +81,8 @@ impl Stack {
         page.json()
     }
 
-    /// The registry requests relayed since the last [`FaultProxy::forget_seen`].
     fn registry_requests(&self) -> Vec<String> {
-        self.proxy
-            .seen()
-            .iter()
-            .map(|seen| format!("{} {}", seen.method, seen.path))
-            .collect()
+        self.relay.registry_requests()
     }
 
     /// `method url` with `headers`, and the registry requests it cost.
@@ -148,8 +92,8 @@ impl Stack {
         url: &str,
         headers: &[(&str, &str)],
     ) -> (HttpResponse, Vec<String>) {
-        self.proxy.forget_seen();
-        let response = self.http.request(method, url, headers, None);
+        self.relay.proxy.forget_seen();
+        let response = self.relay.http.request(method, url, headers, None);
         (response, self.registry_requests())
     }
 
@@ -157,13 +101,15 @@ impl Stack {
     /// collection does once nothing references it.
     fn remove_blob(&self, sha256: &str) {
         let repository = format!("{NAMESPACE}/{PROJECT}");
+        let issuer = self.relay.issuer.as_ref().expect("a token-auth registry");
         let token_url = format!(
             "{}?service={}&scope=repository:{repository}:delete",
-            self.issuer.realm(),
-            self.issuer.service()
+            issuer.realm(),
+            issuer.service()
         );
         let authorization = basic_auth(OWNER.0, OWNER.1);
         let token = self
+            .relay
             .http
             .get_with(&token_url, &[("Authorization", &authorization)]);
         assert_eq!(token.status, 200, "{}", token.text());
@@ -173,19 +119,18 @@ impl Stack {
             .to_owned();
         let blob_url = format!(
             "{}/v2/{repository}/blobs/sha256:{sha256}",
-            self.registry.url()
+            self.relay.registry.url()
         );
         let bearer = format!("Bearer {token}");
-        let removed = self.http.delete(&blob_url, &[("Authorization", &bearer)]);
+        let removed = self
+            .relay
+            .http
+            .delete(&blob_url, &[("Authorization", &bearer)]);
         assert_eq!(removed.status, 202, "{}", removed.text());
     }
 
     fn logs(&self) -> String {
-        self.replicas
-            .iter()
-            .enumerate()
-            .map(|(i, pyoci)| format!("--- pyoci {i} ---\n{}\n", pyoci.log()))
-            .collect()
+        logs(&self.replicas)
     }
 }
 
@@ -227,20 +172,6 @@ impl<'a> Ask<'a> {
     fn header(mut self, name: &'a str, value: &'a str) -> Ask<'a> {
         self.header = Some((name, value));
         self
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
-fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -327,7 +258,7 @@ fn only_the_credentials_a_page_was_read_with_skip_the_registry() {
     let (_, requests) = stack.counted("GET", &metadata_url, &[("Authorization", &owner)]);
     assert!(requests.is_empty(), "the owner's METADATA is in memory");
 
-    let reader = basic_auth(READER.0, READER.1);
+    let reader = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
     let reader = [("Authorization", reader.as_str())];
     let metadata_blob = blob_path(&core_metadata_sha256(&page, &Stack::wheel_name("1.0")));
     let (theirs, requests) = stack.counted("GET", &metadata_url, &reader);
@@ -440,7 +371,7 @@ fn another_processs_delete_and_reupload_show_within_the_ttl() {
     // ...and the second stops serving it within its TTL (its blob is still in the registry).
     let mut stale_answers = 0;
     let gone = eventually(TTL + SLACK, || {
-        let answer = stack.http.get_with(&stack.file_url(1, "1.0"), &owner);
+        let answer = stack.relay.http.get_with(&stack.file_url(1, "1.0"), &owner);
         match answer.status {
             200 => {
                 assert_eq!(answer.body, old);
@@ -471,7 +402,7 @@ fn another_processs_delete_and_reupload_show_within_the_ttl() {
     let (old_sha256, new_sha256) = (sha256_hex(&old), sha256_hex(&new));
     let mut stale_answers = 0;
     let shown = eventually(TTL + SLACK, || {
-        let answer = stack.http.get_with(&stack.file_url(1, "2.0"), &owner);
+        let answer = stack.relay.http.get_with(&stack.file_url(1, "2.0"), &owner);
         assert_eq!(answer.status, 200, "{}", answer.text());
         let sha256 = sha256_hex(&answer.body);
         assert!(

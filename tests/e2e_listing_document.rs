@@ -13,91 +13,48 @@
 //!   the stale document afterwards.
 
 use std::{
-    path::Path,
     thread,
     time::{Duration, Instant},
 };
 
-use pyoci_test_support::{
-    basic_auth, content_form, sdist_bytes, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient,
-    Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
-};
+use pyoci_test_support::{basic_auth, sdist_bytes, wheel_bytes, Fault, FaultRule, Pyoci};
 
-const OWNER: (&str, &str) = ("owner", "owner-pw-7Hs2");
-/// May read everything, push nothing.
-const COLLEAGUE: (&str, &str) = ("colleague", "colleague-pw-2Wq5");
-/// May read only repositories under `elsewhere/`.
-const STRANGER: (&str, &str) = ("stranger", "stranger-pw-4Kd9");
+mod support;
+use support::relayed::{eventually, page_files, Relayed, COLLEAGUE, JSON, OWNER, STRANGER};
+
 const NAMESPACE: &str = "listed";
 const PROJECT: &str = "docpkg";
-const JSON: &str = "application/vnd.pypi.simple.v1+json";
 const DOCUMENT_ON: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "true");
 const DOCUMENT_OFF: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "false");
 const MISMATCH_WARNING: &str = "the listing document disagrees with the version tags";
 
-/// A token-auth registry behind a counting relay, and PyOCI processes started on demand.
+/// The relayed registry; PyOCI processes are started on demand.
 struct Stack {
-    _issuer: Option<TokenIssuer>,
-    _registry: Registry,
-    proxy: FaultProxy,
-    http: HttpClient,
+    relay: Relayed,
 }
 
 impl Stack {
     fn start() -> Stack {
-        let issuer = TokenIssuer::builder()
-            .user(OWNER.0, OWNER.1, vec![Rule::everything()])
-            .user(
-                COLLEAGUE.0,
-                COLLEAGUE.1,
-                vec![Rule::repositories("", &["pull"])],
-            )
-            .user(
-                STRANGER.0,
-                STRANGER.1,
-                vec![Rule::repositories("elsewhere/", &["pull"])],
-            )
-            .start();
-        let registry = Registry::start(RegistryAuth::Token(issuer.clone()));
-        let proxy = FaultProxy::start(&registry);
         Stack {
-            _issuer: Some(issuer),
-            _registry: registry,
-            proxy,
-            http: HttpClient::new(),
+            relay: Relayed::start(),
         }
     }
 
     /// A registry anyone may write to: the relay's check of conditional writes looks up
     /// manifests without credentials.
     fn start_open() -> Stack {
-        let registry = Registry::start(RegistryAuth::None);
-        let proxy = FaultProxy::start(&registry);
         Stack {
-            _issuer: None,
-            _registry: registry,
-            proxy,
-            http: HttpClient::new(),
+            relay: Relayed::start_open(),
         }
     }
 
     /// A PyOCI process with `PYOCI_CACHE_TTL=ttl_secs` and `env`.
     fn pyoci(&self, ttl_secs: u64, env: &[(&str, &str)]) -> Pyoci {
-        let ttl = ttl_secs.to_string();
-        let mut all = vec![
-            ("PYOCI_CACHE_TTL", ttl.as_str()),
-            ("PYOCI_WRITE_SETTLE_MS", "0"),
-        ];
-        all.extend_from_slice(env);
-        Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &all)
+        self.relay.pyoci(ttl_secs, env)
     }
 
     fn page_url(&self, pyoci: &Pyoci) -> String {
-        format!(
-            "{}/{}/{NAMESPACE}/{PROJECT}/",
-            pyoci.base_url(),
-            self.proxy.url_segment()
-        )
+        format!("{}{PROJECT}/", self.relay.index_url(pyoci, NAMESPACE))
     }
 
     /// Uploads the wheel (or with `sdist`, the sdist) of `version` through `pyoci` as the
@@ -115,23 +72,8 @@ impl Stack {
                 wheel_name(version),
             )
         };
-        let form = content_form(PROJECT, version, &filename, &content);
-        let url = format!(
-            "{}/{}/{NAMESPACE}/",
-            pyoci.base_url(),
-            self.proxy.url_segment()
-        );
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let response =
-            self.http
-                .post_multipart(&url, form, &[("Authorization", authorization.as_str())]);
-        assert_eq!(
-            response.status,
-            200,
-            "upload {filename}: {}\n{}",
-            response.text(),
-            pyoci.log()
-        );
+        self.relay
+            .upload(pyoci, NAMESPACE, (PROJECT, version), &filename, &content);
     }
 
     /// The page as JSON through `pyoci` for the owner; must be 200.
@@ -142,7 +84,7 @@ impl Stack {
     /// The page as JSON through `pyoci` for `credentials`; must be 200.
     fn page_for(&self, pyoci: &Pyoci, credentials: (&str, &str)) -> serde_json::Value {
         let authorization = basic_auth(credentials.0, credentials.1);
-        let page = self.http.get_with(
+        let page = self.relay.http.get_with(
             &self.page_url(pyoci),
             &[("Authorization", &authorization), ("Accept", JSON)],
         );
@@ -152,33 +94,16 @@ impl Stack {
 
     /// The file names on the owner's page, with `(yanked)` after yanked ones.
     fn files(&self, pyoci: &Pyoci) -> Vec<String> {
-        self.page(pyoci)["files"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|file| {
-                let name = file["filename"].as_str().unwrap_or_default().to_owned();
-                match file["yanked"] {
-                    serde_json::Value::Bool(false) | serde_json::Value::Null => name,
-                    _ => format!("{name} (yanked)"),
-                }
-            })
-            .collect()
+        page_files(&self.page(pyoci))
     }
 
-    /// The registry requests relayed since the last [`FaultProxy::forget_seen`], except
-    /// those the registry answered with its token challenge (the token exchange's part).
     fn registry_requests(&self) -> Vec<String> {
-        self.proxy
-            .seen()
-            .iter()
-            .map(|seen| format!("{} {}", seen.method, seen.path))
-            .collect()
+        self.relay.registry_requests()
     }
 
     fn owner_request(&self, method: &str, url: &str) {
         let authorization = basic_auth(OWNER.0, OWNER.1);
-        let response = self.http.request(
+        let response = self.relay.http.request(
             method,
             url,
             &[("Authorization", authorization.as_str())],
@@ -198,20 +123,6 @@ fn sdist_name(version: &str) -> String {
 
 /// A change made through one process: what it is, how to make it, the files it leaves.
 type Change<'a> = (&'static str, Box<dyn Fn() + 'a>, Vec<String>);
-
-/// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
-fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Whether a relayed request read a version's manifest (any tag but the document's).
 fn reads_a_version_manifest(request: &str) -> bool {
@@ -236,13 +147,14 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
         let url = format!("{}{}", stack.page_url(pyoci), wheel_name("9.9"));
         let authorization = basic_auth(OWNER.0, OWNER.1);
         let response = stack
+            .relay
             .http
             .get_with(&url, &[("Authorization", &authorization)]);
         assert_eq!(response.status, 404, "{}", response.text());
     };
     let with_document = stack.pyoci(60, &[DOCUMENT_ON]);
     fetch_token(&with_document);
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     let page_with = stack.page(&with_document);
     // The first listing from a document checks it in the background, reading each version
     // once; counted apart.
@@ -279,7 +191,7 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
 
     let without_document = stack.pyoci(60, &[DOCUMENT_OFF]);
     fetch_token(&without_document);
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     let page_without = stack.page(&without_document);
     let requests = stack.registry_requests();
     assert!(
@@ -347,7 +259,7 @@ fn writes_through_one_process_show_in_another_within_the_ttl_from_the_document()
     for (change, make, expected) in changes {
         make();
         let made = Instant::now();
-        stack.proxy.forget_seen();
+        stack.relay.proxy.forget_seen();
         let shown = eventually(TTL + SLACK, || stack.files(&reader) == expected);
         assert!(
             shown,
@@ -429,7 +341,7 @@ fn a_version_the_document_lacks_shows_at_once_on_a_cold_listing() {
     stack.upload(&writer, "1.0", false);
     stack.upload(&foreign, "2.0", false);
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
     let requests = stack.registry_requests();
     assert!(
@@ -460,12 +372,12 @@ fn a_document_cached_for_the_owner_is_never_given_to_a_refused_caller() {
         ("a user without rights here", Some(&stranger)),
         ("an anonymous client", None),
     ] {
-        stack.proxy.forget_seen();
+        stack.relay.proxy.forget_seen();
         let headers: Vec<(&str, &str)> = authorization
             .map(|value| ("Authorization", value.as_str()))
             .into_iter()
             .collect();
-        let response = stack.http.get_with(&url, &headers);
+        let response = stack.relay.http.get_with(&url, &headers);
         assert!(
             response.status == 401 || response.status == 403,
             "{who} got {}: {}",
@@ -485,14 +397,14 @@ fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_do
     let stack = Stack::start();
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     stack.upload(&writer, "1.0", false);
-    stack.proxy.set(
+    stack.relay.proxy.set(
         FaultRule::new(Fault::Status(500))
             .method("PUT")
             .path_contains("/manifests/pyoci-listing"),
     );
     stack.upload(&writer, "1.0", true);
     assert!(
-        stack.proxy.faults_injected() >= 1,
+        stack.relay.proxy.faults_injected() >= 1,
         "the document update was refused"
     );
     assert!(
@@ -502,7 +414,7 @@ fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_do
         "{}",
         writer.log()
     );
-    stack.proxy.clear();
+    stack.relay.proxy.clear();
 
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
     assert_eq!(
@@ -532,12 +444,13 @@ fn a_warm_listing_for_other_credentials_costs_only_the_tag_list() {
     let file = format!("{}{}", stack.page_url(&pyoci), wheel_name("1.0"));
     let colleague = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
     let download = stack
+        .relay
         .http
         .get_with(&file, &[("Authorization", colleague.as_str())]);
     assert_eq!(download.status, 200, "{}", download.text());
     // ...so their first page costs the tag list alone: the document's tag and the document
     // are cached from the owner's listing, used once the registry accepted the colleague.
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.page_for(&pyoci, COLLEAGUE), owners);
     let requests: Vec<String> = stack
         .registry_requests()
@@ -560,7 +473,7 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
     stack.upload(&writer, "1.0", false);
     stack.upload(&writer, "2.0", false);
     // The document's blob comes back as something else (a proxy's page, a corrupted store).
-    stack.proxy.set(
+    stack.relay.proxy.set(
         FaultRule::new(Fault::Answer {
             status: 200,
             content_type: "application/octet-stream".into(),
@@ -570,10 +483,10 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
         .path_contains("/blobs/"),
     );
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
     assert!(
-        stack.proxy.faults_injected() >= 1,
+        stack.relay.proxy.faults_injected() >= 1,
         "the document's blob was replaced"
     );
     assert!(
@@ -602,8 +515,8 @@ fn concurrent_document_updates_from_two_processes_keep_both_versions() {
     let first = stack.pyoci(600, &[DOCUMENT_ON]);
     let second = stack.pyoci(600, &[DOCUMENT_ON]);
     stack.upload(&first, "1.0", false);
-    stack.proxy.honour_conditionals(true);
-    stack.proxy.set(
+    stack.relay.proxy.honour_conditionals(true);
+    stack.relay.proxy.set(
         FaultRule::new(Fault::Delay(Duration::from_secs(1)))
             .method("PUT")
             .path_contains("/manifests/pyoci-listing"),
@@ -613,12 +526,12 @@ fn concurrent_document_updates_from_two_processes_keep_both_versions() {
         scope.spawn(|| stack.upload(&second, "3.0", false));
     });
     assert!(
-        stack.proxy.preconditions_failed() >= 1,
+        stack.relay.proxy.preconditions_failed() >= 1,
         "the two document updates raced\n{}\n{}",
         first.log(),
         second.log()
     );
-    stack.proxy.clear();
+    stack.relay.proxy.clear();
 
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
     assert_eq!(
@@ -641,6 +554,7 @@ fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     stack.upload(&writer, "1.0", false);
     stack
+        .relay
         .proxy
         .set(FaultRule::new(Fault::Status(500)).path_contains("/manifests/pyoci-listing"));
     stack.upload(&writer, "1.0", true);
@@ -652,7 +566,7 @@ fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer
         "{}",
         writer.log()
     );
-    stack.proxy.clear();
+    stack.relay.proxy.clear();
     // The document in the registry still lacks the sdist; the writer does not use it.
     assert_eq!(
         stack.files(&writer),
@@ -672,7 +586,7 @@ fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer
         "the next write built the document afresh\n{}",
         reader.log()
     );
-    stack.proxy.forget_seen();
+    stack.relay.proxy.forget_seen();
     assert_eq!(
         stack.files(&writer),
         [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]

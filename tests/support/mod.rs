@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod relayed;
+
 use std::{
     collections::BTreeMap,
     fs,
