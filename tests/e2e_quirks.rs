@@ -11,7 +11,7 @@ use std::path::Path;
 
 use pyoci_test_support::{
     basic_auth, run_checked, upload_form, HttpClient, Pyoci, Python, QuirkRegistry, Quirks,
-    RegistryAuth, TokenIssuer, ALICE,
+    RegistryAuth, TokenIssuer, Venv, ALICE,
 };
 use support::{dists, listed, MODULE, PROJECT};
 
@@ -79,6 +79,30 @@ impl Front {
             .request("POST", url, &[("Authorization", &authorization)], None)
     }
 
+    /// Publishes the fixture's 0.1.0 sdist and wheel to `namespace` with twine.
+    fn twine_first(&self, namespace: &str, (user, password): (&str, &str)) {
+        let first = dists("0.1.0", "original");
+        run_checked(&mut self.python.twine_upload(
+            &self.index_url(namespace),
+            user,
+            password,
+            &[&first.sdist, &first.wheel],
+        ));
+    }
+
+    /// A new virtualenv in `dir` with `wanted` installed from `index` by pip, or by uv.
+    fn install(&self, index: &str, dir: &Path, uv: bool, wanted: &str) -> Venv {
+        let venv = self
+            .python
+            .new_venv(&dir.join(if uv { "uv" } else { "pip" }));
+        run_checked(&mut if uv {
+            self.python.uv_pip_install(&venv, index, wanted)
+        } else {
+            self.python.pip_install(&venv, index, wanted)
+        });
+        venv
+    }
+
     fn logs(&self) -> String {
         format!(
             "--- quirks fired ---\n{:?}\n--- pyoci log ---\n{}\n--- registry log ---\n{}",
@@ -110,13 +134,8 @@ struct Suite<'a> {
 fn client_suite(front: &Front, suite: &Suite<'_>) {
     let namespace = suite.namespace;
     let (user, password) = suite.credentials;
+    front.twine_first(namespace, suite.credentials);
     let first = dists("0.1.0", "original");
-    run_checked(&mut front.python.twine_upload(
-        &front.index_url(namespace),
-        user,
-        password,
-        &[&first.sdist, &first.wheel],
-    ));
     let mut versions = vec!["0.1.0"];
     if suite.uv_publish {
         let second = dists("0.2.0", "second");
@@ -142,17 +161,11 @@ fn client_suite(front: &Front, suite: &Suite<'_>) {
     let (url_user, url_password) = suite.url_credentials;
     let index = front.index_url_as(namespace, url_user, url_password);
     let dir = tempfile::tempdir().unwrap();
-    let venv = front.python.new_venv(&dir.path().join("pip"));
-    run_checked(
-        &mut front
-            .python
-            .pip_install(&venv, &index, "hello-pyoci==0.1.0"),
-    );
+    let venv = front.install(&index, dir.path(), false, "hello-pyoci==0.1.0");
     assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
     if suite.uv_install {
-        let venv = front.python.new_venv(&dir.path().join("uv"));
         let wanted = format!("hello-pyoci=={}", versions[versions.len() - 1]);
-        run_checked(&mut front.python.uv_pip_install(&venv, &index, &wanted));
+        let venv = front.install(&index, dir.path(), true, &wanted);
         assert!(venv
             .import_attribute(MODULE, "GREETING")
             .contains(versions[versions.len() - 1]));
@@ -733,29 +746,13 @@ fn ghcr_downloads_go_straight_to_storage_when_redirects_are_passed_on() {
     );
     let namespace = "public";
     let (user, password) = ALICE;
-    let first = dists("0.1.0", "original");
-    run_checked(&mut front.python.twine_upload(
-        &front.index_url(namespace),
-        user,
-        password,
-        &[&first.sdist, &first.wheel],
-    ));
+    front.twine_first(namespace, ALICE);
     let index = front.index_url_as(namespace, user, password);
     let dir = tempfile::tempdir().unwrap();
-    let venv = front.python.new_venv(&dir.path().join("pip"));
-    run_checked(
-        &mut front
-            .python
-            .pip_install(&venv, &index, "hello-pyoci==0.1.0"),
-    );
-    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
-    let venv = front.python.new_venv(&dir.path().join("uv"));
-    run_checked(
-        &mut front
-            .python
-            .uv_pip_install(&venv, &index, "hello-pyoci==0.1.0"),
-    );
-    assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
+    for uv in [false, true] {
+        let venv = front.install(&index, dir.path(), uv, "hello-pyoci==0.1.0");
+        assert_eq!(venv.import_attribute(MODULE, "GREETING"), GREETING_1);
+    }
 
     let wheel = format!(
         "{}hello_pyoci-0.1.0-py3-none-any.whl",
