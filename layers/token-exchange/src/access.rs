@@ -32,7 +32,7 @@ pub(crate) fn access_key(method: &Method, path: &str) -> String {
 
 /// The repository name in `/v2/<name>/(blobs|manifests|tags)/...`. Names have several segments
 /// and may contain `blobs` or `tags` themselves, so the route is matched from the end.
-fn repository_name(path: &str) -> Option<String> {
+pub(crate) fn repository_name(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.strip_prefix("/v2/")?.split('/').collect();
     let count = segments.len();
     let is = |index: Option<usize>, word: &str| {

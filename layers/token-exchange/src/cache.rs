@@ -7,6 +7,8 @@ use std::time::Instant;
 use http::HeaderValue;
 use pyoci_basic_auth::Credentials;
 
+use crate::challenge::Challenge;
+
 /// Largest number of entries each table holds; beyond it the soonest-expiring entry goes.
 pub(crate) const DEFAULT_CAPACITY: usize = 10_000;
 
@@ -40,6 +42,9 @@ struct State {
     tokens: HashMap<TokenKey, (HeaderValue, Instant)>,
     /// Origins that answered with a Basic challenge, until when to send Basic right away.
     basic_origins: HashMap<OriginKey, ((), Instant)>,
+    /// The last Bearer challenge of each origin (`scheme://authority`), until when to ask
+    /// its token service ahead of a request (see `ahead.rs`).
+    bearer_realms: HashMap<String, (Challenge, Instant)>,
 }
 
 impl TokenCache {
@@ -104,6 +109,30 @@ impl TokenCache {
     pub(crate) fn forget_basic(&self, key: &OriginKey) {
         self.state().basic_origins.remove(key);
     }
+
+    /// The Bearer challenge `origin` last sent, while remembered.
+    pub(crate) fn bearer_realm(&self, origin: &str, now: Instant) -> Option<Challenge> {
+        let state = self.state();
+        let (challenge, until) = state.bearer_realms.get(origin)?;
+        (*until > now).then(|| challenge.clone())
+    }
+
+    pub(crate) fn remember_bearer_realm(
+        &self,
+        origin: String,
+        challenge: Challenge,
+        until: Instant,
+        now: Instant,
+    ) {
+        insert_bounded(
+            &mut self.state().bearer_realms,
+            origin,
+            challenge,
+            until,
+            now,
+            self.capacity,
+        );
+    }
 }
 
 impl Default for TokenCache {
@@ -118,6 +147,7 @@ impl fmt::Debug for TokenCache {
         f.debug_struct("TokenCache")
             .field("tokens", &state.tokens.len())
             .field("basic_origins", &state.basic_origins.len())
+            .field("bearer_realms", &state.bearer_realms.len())
             .finish()
     }
 }

@@ -49,6 +49,16 @@ impl Challenge {
         self.param("scope")
     }
 
+    /// This challenge asking for `scope` instead of its own (the realm and service kept).
+    pub(crate) fn with_scope(&self, scope: String) -> Challenge {
+        let mut changed = self.clone();
+        changed
+            .params
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("scope"));
+        changed.params.push(("scope".to_owned(), scope));
+        changed
+    }
+
     /// This challenge with `push` added to every repository scope that lacks it
     /// (`repository:ns/name:pull` becomes `repository:ns/name:pull,push`), to obtain with a
     /// read the token a write of the same repository will need. The token service grants no

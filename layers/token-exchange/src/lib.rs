@@ -72,6 +72,7 @@
 #![warn(missing_docs)]
 
 mod access;
+mod ahead;
 mod cache;
 mod challenge;
 mod error;

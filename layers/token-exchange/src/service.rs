@@ -12,6 +12,7 @@ use pyoci_basic_auth::Credentials;
 use tower::{BoxError, Service, ServiceExt};
 
 use crate::access::{access_key, origin_of};
+use crate::ahead::{challenge_ahead, token_ahead};
 use crate::cache::{OriginKey, TokenCache, TokenKey};
 use crate::challenge::challenges_in;
 use crate::headers::{basic_authorization, bearer_authorization};
@@ -21,6 +22,10 @@ use crate::{RealmPolicy, TokenExchangeError};
 
 /// How long to keep sending Basic credentials right away to an origin that asked for them.
 const REMEMBER_BASIC_FOR: Duration = Duration::from_secs(60 * 60);
+
+/// How long an origin's token service is asked ahead of a read (see `ahead.rs`) after the
+/// origin last named it.
+const REMEMBER_REALM_FOR: Duration = Duration::from_secs(60 * 60);
 
 /// Response future of [`TokenExchange`].
 pub type ResponseFuture =
@@ -166,6 +171,10 @@ where
     };
 
     let now = Instant::now();
+    let ahead = (!for_write)
+        .then(|| cache.bearer_realm(&origin.origin, now))
+        .flatten()
+        .and_then(|last| challenge_ahead(&last, req.method(), req.uri().path()));
     let sent = if let Some(token) = cache.token(&token_key, now) {
         req.headers_mut().insert(AUTHORIZATION, token);
         on_lookup.observe(true);
@@ -173,6 +182,25 @@ where
     } else if let Some(basic) = basic.clone().filter(|_| cache.uses_basic(&origin, now)) {
         req.headers_mut().insert(AUTHORIZATION, basic);
         Sent::Basic
+    } else if let Some(challenge) = ahead {
+        // A registry that challenged before: its token service, for this repository.
+        let credentials_for =
+            |realm: &http::Uri| realm_credentials(&credentials, &realms, &registry, realm);
+        match token_ahead(inner.clone(), &challenge, credentials_for).await {
+            Some((token, usable_for)) => {
+                on_lookup.observe(false);
+                let fetched_at = Instant::now();
+                cache.insert_token(
+                    token_key.clone(),
+                    token.clone(),
+                    fetched_at + usable_for,
+                    fetched_at,
+                );
+                req.headers_mut().insert(AUTHORIZATION, token);
+                Sent::CachedToken
+            }
+            None => Sent::Nothing,
+        }
     } else {
         Sent::Nothing
     };
@@ -202,28 +230,20 @@ where
         if sent == Sent::Basic {
             cache.forget_basic(&origin);
         }
+        cache.remember_bearer_realm(
+            origin.origin.clone(),
+            bearer.clone(),
+            now + REMEMBER_REALM_FOR,
+            now,
+        );
         let mut sent_credentials = false;
-        let realm_credentials = |realm: &http::Uri| {
-            if matches!(credentials, Credentials::Anonymous) {
-                return Credentials::Anonymous;
-            }
-            match realms.withholds(&registry, realm) {
-                None => {
-                    sent_credentials = true;
-                    credentials.clone()
-                }
-                Some(why) => {
-                    tracing::info!(
-                        registry = %registry.host().unwrap_or_default(),
-                        realm = %realm.host().unwrap_or_default(),
-                        "asking the token service for a token without the user's credentials: {why}"
-                    );
-                    Credentials::Anonymous
-                }
-            }
+        let credentials_for = |realm: &http::Uri| {
+            let given = realm_credentials(&credentials, &realms, &registry, realm);
+            sent_credentials = !matches!(given, Credentials::Anonymous);
+            given
         };
         on_lookup.observe(false);
-        let token = match fetch_token(inner.clone(), bearer, realm_credentials).await? {
+        let token = match fetch_token(inner.clone(), bearer, credentials_for).await? {
             RealmAnswer::Token(token) => token,
             RealmAnswer::Rejected(refusal) => return Ok(refusal),
         };
@@ -276,6 +296,30 @@ where
             Ok(retried)
         }
         _ => Ok(response),
+    }
+}
+
+/// The credentials the token service at `realm` gets for a request to `registry`: the
+/// user's, unless the realm policy withholds them there (said in the log).
+fn realm_credentials(
+    credentials: &Credentials,
+    realms: &RealmPolicy,
+    registry: &http::Uri,
+    realm: &http::Uri,
+) -> Credentials {
+    if matches!(credentials, Credentials::Anonymous) {
+        return Credentials::Anonymous;
+    }
+    match realms.withholds(registry, realm) {
+        None => credentials.clone(),
+        Some(why) => {
+            tracing::info!(
+                registry = %registry.host().unwrap_or_default(),
+                realm = %realm.host().unwrap_or_default(),
+                "asking the token service for a token without the user's credentials: {why}"
+            );
+            Credentials::Anonymous
+        }
     }
 }
 

@@ -311,7 +311,64 @@ async fn short_lived_token_is_fetched_again() {
     send_ok(&layer, &stub, get(alice())).await;
     let (status, _) = send_ok(&layer, &stub, get(alice())).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(stub.calls(), (4, 2));
+    // The second asks the token service it now knows before the registry: no 401 again.
+    assert_eq!(stub.calls(), (3, 2));
+}
+
+#[tokio::test]
+async fn a_read_of_another_repository_asks_the_known_token_service_first() {
+    let (layer, stub) = (trusting_layer(), Stub::tokens());
+    send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(
+        stub.calls(),
+        (2, 1),
+        "the first request meets the challenge"
+    );
+    let other = request(Method::GET, "/v2/ns/other/manifests/1.0", alice());
+    assert_eq!(
+        send_ok(&layer, &stub, other).await,
+        (StatusCode::OK, "tok-alice".into())
+    );
+    assert_eq!(stub.calls(), (3, 2), "one registry request, with its token");
+    assert_eq!(
+        stub.realm_queries()[1],
+        "service=registry.test&scope=repository%3Ans%2Fother%3Apull"
+    );
+    // Writes still wait for the registry to name their scope.
+    let push = request(Method::POST, "/v2/ns/third/blobs/uploads/", alice());
+    send_ok(&layer, &stub, push).await;
+    assert_eq!(stub.calls(), (5, 3));
+}
+
+#[tokio::test]
+async fn a_token_asked_ahead_that_the_registry_refuses_gives_way_to_its_challenge() {
+    // The registry wants a token of its own scope; the one asked ahead is not enough.
+    let stub = Stub::new(
+        |req| {
+            Ok(match authorization(req) {
+                Some("Bearer tok-alice-right-scope") => respond(StatusCode::OK, "ok"),
+                _ => bearer_challenge("repository:ns/pkg:pull special"),
+            })
+        },
+        |req| {
+            let query = req.uri().query().unwrap_or_default();
+            let token = if query.contains("special") {
+                "tok-alice-right-scope"
+            } else {
+                "tok-alice-guess"
+            };
+            Ok(respond(
+                StatusCode::OK,
+                format!(r#"{{"token":"{token}","expires_in":300}}"#),
+            ))
+        },
+    );
+    let layer = trusting_layer();
+    send_ok(&layer, &stub, get(alice())).await;
+    let other = request(Method::GET, "/v2/ns/other/manifests/1.0", alice());
+    assert_eq!(send_ok(&layer, &stub, other).await.0, StatusCode::OK);
+    // The guess, refused (1 + 1), then the registry's own challenge answered (1 + 1).
+    assert_eq!(stub.calls(), (2 + 2, 1 + 2));
 }
 
 #[tokio::test]
@@ -379,7 +436,9 @@ async fn token_that_does_not_help_is_not_retried_again() {
 
     let (status, _) = send_ok(&layer, &stub, get(Credentials::Anonymous)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(stub.calls(), (4, 2), "the useless token was not kept");
+    // Not kept: the second request asks the token service ahead (the realm is known), is
+    // refused all the same, and answers the registry's challenge once more.
+    assert_eq!(stub.calls(), (4, 3), "the useless token was not kept");
 }
 
 fn basic_registry(req: &Request<Body>) -> Result<Response<Body>, BoxError> {
@@ -454,7 +513,9 @@ async fn token_service_refusal_goes_back_to_the_caller() {
     });
     let (status, _) = send_ok(&layer, &stub, get(alice())).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(stub.calls(), (1, 1));
+    // The layer knows the realm from the first stub: it asks ahead, is refused, and
+    // leaves the decision to the registry's own challenge, refused again.
+    assert_eq!(stub.calls(), (1, 2));
 }
 
 async fn exchange_error(
