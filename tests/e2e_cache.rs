@@ -538,3 +538,50 @@ fn a_refused_refresh_drops_the_cached_page_before_its_ttl_ends() {
     );
     assert_eq!(last, 401, "the registry's refusal is passed on");
 }
+
+/// The first read of a second project on a registry asks the token service that registry
+/// named for the first project before asking the registry itself: the second listing
+/// reaches the registry once per document, with no 401 round trip before it.
+#[test]
+fn a_second_projects_first_listing_meets_no_token_challenge() {
+    const OTHER: &str = "otherpkg";
+    let stack = Stack::start(60, 1);
+    stack.upload(0, "1.0");
+    let other_wheel = format!("{OTHER}-1.0-py3-none-any.whl");
+    let content = wheel_bytes(OTHER, "1.0", b"another project");
+    let writer = &stack.replicas[0];
+    stack
+        .relay
+        .upload(writer, NAMESPACE, (OTHER, "1.0"), &other_wheel, &content);
+
+    let fresh = stack.relay.pyoci(60, &[]);
+    let owner = basic_auth(OWNER.0, OWNER.1);
+    let list = |project: &str| {
+        stack.relay.proxy.forget_seen();
+        let url = format!("{}{project}/", stack.relay.index_url(&fresh, NAMESPACE));
+        let page = stack
+            .relay
+            .http
+            .get_with(&url, &[("Authorization", &owner)]);
+        assert_eq!(page.status, 200, "{}", page.text());
+        stack.registry_requests()
+    };
+    let tags = |project: &str| format!("GET /v2/{NAMESPACE}/{project}/tags/list");
+    // A fresh process meets the registry's challenge on its first request.
+    let first = list(PROJECT);
+    assert_eq!(
+        first.iter().filter(|seen| **seen == tags(PROJECT)).count(),
+        2,
+        "the first tag list was challenged, then sent with a token: {first:?}"
+    );
+    // The next project's token is asked for before its first request.
+    assert_eq!(
+        list(OTHER),
+        [
+            tags(OTHER),
+            format!("GET /v2/{NAMESPACE}/{OTHER}/manifests/1.0")
+        ],
+        "{}",
+        fresh.log()
+    );
+}
