@@ -806,4 +806,32 @@ fn install_chain(settings: &Settings, setup: &Setup) {
     println!("| {through:.2} s | {local:.2} s | {:.2} |", through / local);
     println!();
     println!("(best of three runs each, alternating; PyOCI with its default settings)");
+    println!();
+
+    // The same install with the registry RELAY_DELAY away, where each registry round trip
+    // PyOCI saves (tokens asked ahead, downloads through the caches) shows. No comparison
+    // serves from that far, so the rows compare a fresh PyOCI with one already warm.
+    setup.relay.set(Fault::Delay(RELAY_DELAY));
+    let far = start_pyoci(settings, &[]);
+    let far_index = format!(
+        "http://{user}:{password}@127.0.0.1:{}/{}/{NAMESPACE}/",
+        far.port(),
+        setup.relay.url_segment()
+    );
+    setup.relay.forget_seen();
+    let cold = install(&far_index);
+    let cold_requests = setup.relay.seen().len();
+    setup.relay.forget_seen();
+    let warm = install(&far_index);
+    let warm_requests = setup.relay.seen().len();
+    setup.relay.clear();
+    setup.relay.forget_seen();
+    println!(
+        "| registry {} ms away | fresh PyOCI | PyOCI warm (second install) |",
+        RELAY_DELAY.as_millis()
+    );
+    println!("| --- | ---: | ---: |");
+    println!("| `uv pip install` time | {cold:.2} s | {warm:.2} s |");
+    println!("| registry requests | {cold_requests} | {warm_requests} |");
+    println!();
 }
