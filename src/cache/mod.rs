@@ -256,20 +256,51 @@ impl Caches {
     }
 
     fn fresh_page(&self, key: &PageKey) -> Option<CachedPage> {
-        let mut inner = self.lock();
         let cache_key = Key::Page(key.0.clone(), key.1, key.2.clone());
-        let (page, read) = match inner.entries.get(&cache_key)? {
-            Value::Page(page, read) => (page.clone(), *read),
-            _ => return None,
-        };
-        if self.fresh(&inner, &key.0, &read) {
-            return Some(CachedPage {
-                page,
-                refresh_due: read.at.elapsed() >= self.ttl / 2,
-            });
+        let (page, read) = self.fresh_entry(&cache_key, &key.0, |value| match value {
+            Value::Page(page, read) => Some((page.clone(), *read)),
+            _ => None,
+        })?;
+        Some(CachedPage {
+            page,
+            refresh_due: read.at.elapsed() >= self.ttl / 2,
+        })
+    }
+
+    /// The dated entry at `key` (a tag, a page, an acceptance) as `pick` takes it, if it is
+    /// still fresh for `project`; a stale one is removed.
+    fn fresh_entry<T>(
+        &self,
+        key: &Key,
+        project: &Project,
+        pick: impl FnOnce(&Value) -> Option<(T, Snapshot)>,
+    ) -> Option<(T, Snapshot)> {
+        let mut inner = self.lock();
+        let (value, read) = pick(inner.entries.get(key)?)?;
+        if self.fresh(&inner, project, &read) {
+            return Some((value, read));
         }
-        inner.entries.remove(&cache_key);
+        inner.entries.remove(key);
         None
+    }
+
+    /// The content-addressed entry at `key` as `pick` takes it, if kept; the lookup is
+    /// told to the metrics as one of `cache`.
+    fn kept<T>(
+        &self,
+        cache: &'static str,
+        key: &Key,
+        pick: impl FnOnce(&Value) -> Option<T>,
+    ) -> Option<T> {
+        let found = self.lock().entries.get(key).and_then(pick);
+        self.observed(cache, found)
+    }
+
+    /// Keeps a content-addressed entry (never stale), unless caching is off.
+    fn keep(&self, key: Key, value: Value, weight: usize) {
+        if self.enabled() {
+            self.lock().entries.insert(key, value, weight);
+        }
     }
 
     /// Forgets the page of `key`: reading it again failed (the credentials may have been
@@ -324,16 +355,11 @@ impl Caches {
             return false;
         };
         let key = Key::Accepted(project.clone(), fingerprints.fingerprint(credentials));
-        let mut inner = self.lock();
-        let read = match inner.entries.get(&key) {
-            Some(Value::Accepted(read)) => *read,
-            _ => return false,
-        };
-        if self.fresh(&inner, project, &read) {
-            return true;
-        }
-        inner.entries.remove(&key);
-        false
+        self.fresh_entry(&key, project, |value| match value {
+            Value::Accepted(read) => Some(((), *read)),
+            _ => None,
+        })
+        .is_some()
     }
 
     /// A small blob of `project` kept by its digest. Give it only to callers the registry
@@ -341,11 +367,10 @@ impl Caches {
     /// request).
     pub fn small_blob(&self, project: &Project, digest: &Digest) -> Option<Bytes> {
         let key = Key::SmallBlob(project.clone(), digest.as_str().to_owned());
-        let found = match self.lock().entries.get(&key) {
-            Some(Value::SmallBlob(bytes)) => Some(bytes.clone()),
+        self.kept("blob", &key, |value| match value {
+            Value::SmallBlob(bytes) => Some(bytes.clone()),
             _ => None,
-        };
-        self.observed("blob", found)
+        })
     }
 
     /// Keeps a blob's bytes by digest, if it is small and the bytes are the digest's.
@@ -359,9 +384,7 @@ impl Caches {
         }
         let weight = ENTRY_OVERHEAD + project_weight(project) + bytes.len();
         let key = Key::SmallBlob(project.clone(), digest.as_str().to_owned());
-        self.lock()
-            .entries
-            .insert(key, Value::SmallBlob(bytes), weight);
+        self.keep(key, Value::SmallBlob(bytes), weight);
     }
 
     /// What `tag` of `project` held, if read less than a TTL ago.
@@ -370,17 +393,12 @@ impl Caches {
     }
 
     fn fresh_tag(&self, project: &Project, tag: &str) -> Option<TagTarget> {
-        let mut inner = self.lock();
         let key = Key::Tag(project.clone(), tag.to_owned());
-        let (target, read) = match inner.entries.get(&key)? {
-            Value::Tag(target, read) => (target.clone(), *read),
-            _ => return None,
-        };
-        if self.fresh(&inner, project, &read) {
-            return Some(target);
-        }
-        inner.entries.remove(&key);
-        None
+        let (target, _) = self.fresh_entry(&key, project, |value| match value {
+            Value::Tag(target, read) => Some((target.clone(), *read)),
+            _ => None,
+        })?;
+        Some(target)
     }
 
     /// Keeps what `tag` held, read since `read`.
@@ -396,11 +414,10 @@ impl Caches {
     /// The document of `project` with this digest, if kept.
     pub fn document(&self, project: &Project, digest: &Digest) -> Option<Arc<ImageIndex>> {
         let key = Key::Document(project.clone(), digest.as_str().to_owned());
-        let found = match self.lock().entries.get(&key) {
-            Some(Value::Document(index)) => Some(index.clone()),
+        self.kept("document", &key, |value| match value {
+            Value::Document(index) => Some(index.clone()),
             _ => None,
-        };
-        self.observed("document", found)
+        })
     }
 
     /// Keeps a document by its digest; `bytes` is about what it takes parsed.
@@ -411,14 +428,9 @@ impl Caches {
         index: Arc<ImageIndex>,
         bytes: usize,
     ) {
-        if !self.enabled() {
-            return;
-        }
         let weight = ENTRY_OVERHEAD + project_weight(project) + bytes;
         let key = Key::Document(project.clone(), digest.as_str().to_owned());
-        self.lock()
-            .entries
-            .insert(key, Value::Document(index), weight);
+        self.keep(key, Value::Document(index), weight);
     }
 
     /// Forgets what `tag` of `project` held: a download found the blob it led to gone
@@ -432,45 +444,33 @@ impl Caches {
     /// The image manifest of `project` with this digest, if kept.
     pub fn manifest(&self, project: &Project, digest: &Digest) -> Option<Arc<ImageManifest>> {
         let key = Key::Manifest(project.clone(), digest.as_str().to_owned());
-        let found = match self.lock().entries.get(&key) {
-            Some(Value::Manifest(manifest)) => Some(manifest.clone()),
+        self.kept("manifest", &key, |value| match value {
+            Value::Manifest(manifest) => Some(manifest.clone()),
             _ => None,
-        };
-        self.observed("manifest", found)
+        })
     }
 
     /// Keeps an image manifest by its digest (content-addressed: never stale).
     pub fn store_manifest(&self, project: &Project, digest: &Digest, manifest: Arc<ImageManifest>) {
-        if !self.enabled() {
-            return;
-        }
         let weight = ENTRY_OVERHEAD + project_weight(project) + manifest_weight(&manifest);
         let key = Key::Manifest(project.clone(), digest.as_str().to_owned());
-        self.lock()
-            .entries
-            .insert(key, Value::Manifest(manifest), weight);
+        self.keep(key, Value::Manifest(manifest), weight);
     }
 
     /// The listing document of `project` whose manifest has this digest, if kept.
     pub fn listing(&self, project: &Project, manifest: &Digest) -> Option<Arc<Listing>> {
         let key = Key::Listing(project.clone(), manifest.as_str().to_owned());
-        let found = match self.lock().entries.get(&key) {
-            Some(Value::Listing(listing)) => Some(listing.clone()),
+        self.kept("listing", &key, |value| match value {
+            Value::Listing(listing) => Some(listing.clone()),
             _ => None,
-        };
-        self.observed("listing", found)
+        })
     }
 
     /// Keeps a listing document by its manifest's digest.
     pub fn store_listing(&self, project: &Project, manifest: &Digest, listing: Arc<Listing>) {
-        if !self.enabled() {
-            return;
-        }
         let weight = ENTRY_OVERHEAD + project_weight(project) + listing.weight;
         let key = Key::Listing(project.clone(), manifest.as_str().to_owned());
-        self.lock()
-            .entries
-            .insert(key, Value::Listing(listing), weight);
+        self.keep(key, Value::Listing(listing), weight);
     }
 
     /// A write to `project` through this process completed (or may have): its tags and
