@@ -1,10 +1,10 @@
 //! `GET|HEAD /<registry>/<namespace>/<project>/<filename>`: one file, streamed.
 
 use http::{header, HeaderMap, HeaderValue, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use pyoci_basic_auth::Credentials;
 
-use pyoci_oci::{BlobDownload, Descriptor, Digest, ImageManifest, OciError};
+use pyoci_oci::{read_body, BlobDownload, Descriptor, Digest, ImageManifest, OciError};
 
 use super::{project_file, repository, resolve::Resolver};
 use crate::{
@@ -93,15 +93,7 @@ async fn metadata(
                 }
                 return Ok(response);
             }
-            let bytes = Limited::new(blob.into_body(), SMALL_BLOB_LIMIT)
-                .collect()
-                .await
-                .map_err(|err| {
-                    Error::Registry(OciError::InvalidResponse(format!(
-                        "reading a METADATA file from the registry failed: {err}"
-                    )))
-                })?
-                .to_bytes();
+            let bytes = read_body(blob.into_body(), SMALL_BLOB_LIMIT, "METADATA file").await?;
             resolver.keep_small_blob(digest, bytes.clone());
             bytes
         }

@@ -6,7 +6,6 @@ use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use http_body_util::BodyExt;
 use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError, Precondition};
 use pyoci_token_exchange::AuthorizeForWrite;
 
@@ -164,11 +163,9 @@ async fn read_document(
         .get_blob(repo, &blob.digest)
         .await
         .map_err(|err| err.to_string())?;
-    let bytes = http_body_util::Limited::new(response.into_body(), MAX_BYTES)
-        .collect()
+    let bytes = pyoci_oci::read_body(response.into_body(), MAX_BYTES, "listing document")
         .await
-        .map_err(|err| format!("reading the listing document failed: {err}"))?
-        .to_bytes();
+        .map_err(|err| err.to_string())?;
     if Digest::sha256_of(&bytes) != blob.digest {
         return Err(format!(
             "the listing document's blob does not match its digest {}",

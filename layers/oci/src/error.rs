@@ -316,12 +316,10 @@ fn truncate(text: &str) -> String {
     cut
 }
 
-/// Reads a whole response body of at most `limit` bytes.
-pub(crate) async fn read_body(
-    body: reqwest::Body,
-    limit: usize,
-    what: &str,
-) -> Result<Bytes, OciError> {
+/// Reads a whole response body of at most `limit` bytes; `what` names it in errors. A
+/// larger body is [`OciError::InvalidResponse`], a registry that stops sending
+/// [`OciError::TimedOut`], a broken connection [`OciError::Unreachable`].
+pub async fn read_body(body: reqwest::Body, limit: usize, what: &str) -> Result<Bytes, OciError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<LengthLimitError>() => Err(OciError::InvalidResponse(format!(

@@ -9,7 +9,6 @@ mod html;
 
 use futures_util::{stream, StreamExt};
 use http::{header, HeaderValue, Request, Response};
-use http_body_util::{BodyExt, Limited};
 use pyoci_basic_auth::Credentials;
 
 use super::{
@@ -139,11 +138,9 @@ async fn description_html(oci: &Oci, repo: &str, releases: &[Release]) -> Option
         .find_map(|file| file.core_metadata_sha256.as_deref())?;
     let digest = pyoci_oci::Digest::from_hex(sha256).ok()?;
     let blob = oci.get_blob(repo, &digest).await.ok()?;
-    let bytes = Limited::new(blob.into_body(), MAX_METADATA_BYTES)
-        .collect()
+    let bytes = pyoci_oci::read_body(blob.into_body(), MAX_METADATA_BYTES, "METADATA file")
         .await
-        .ok()?
-        .to_bytes();
+        .ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let (body, content_type) = description::split_core_metadata(&text);
     body.map(|body| description::render(&body, content_type))
