@@ -150,14 +150,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalizes_like_pep_503() {
-        assert_eq!(normalize_project_name("Foo.Bar__baz"), "foo-bar-baz");
-        assert_eq!(normalize_project_name("a-_.-b"), "a-b");
-        assert_eq!(normalize_project_name("requests"), "requests");
-        assert_eq!(normalize_project_name("_Leading.."), "-leading-");
-    }
-
-    #[test]
     fn builder_fills_the_optional_facts() {
         let file = DistributionFile::new("demo-1.0.tar.gz", "files/demo-1.0.tar.gz")
             .with_sha256("ab")
