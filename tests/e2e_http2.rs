@@ -4,24 +4,14 @@
 
 use std::path::Path;
 
-use pyoci_test_support::{
-    basic_auth, sha256_hex, wheel_bytes, HttpClient, Multipart, Pyoci, TlsRegistry,
-};
+use pyoci_test_support::{basic_auth, content_form, wheel_bytes, HttpClient, Pyoci, TlsRegistry};
 
 const USER_AGENT: &str = "pyoci/";
 
 fn upload(http: &HttpClient, url: &str, name: &str, version: &str) -> u16 {
     let wheel = wheel_bytes(name, version, b"over h2");
     let filename = format!("{}-{version}-py3-none-any.whl", name.replace('-', "_"));
-    let form = Multipart::new()
-        .text(":action", "file_upload")
-        .text("protocol_version", "1")
-        .text("name", name)
-        .text("version", version)
-        .text("filetype", "bdist_wheel")
-        .text("pyversion", "py3")
-        .text("sha256_digest", &sha256_hex(&wheel))
-        .file("content", &filename, "application/octet-stream", &wheel);
+    let form = content_form(name, version, &filename, &wheel);
     // The registry has no auth; any credentials will do.
     let auth = basic_auth("user", "pass");
     http.post_multipart(url, form, &[("Authorization", auth.as_str())])

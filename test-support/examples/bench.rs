@@ -24,8 +24,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, free_port, sha256_hex, wheel_bytes, write_dists, DistSpec, Fault, FaultProxy,
-    HttpClient, Multipart, Pyoci, Registry, RegistryAuth, TokenIssuer, ALICE,
+    basic_auth, content_form, free_port, wheel_bytes, write_dists, DistSpec, Fault, FaultProxy,
+    HttpClient, Pyoci, Registry, RegistryAuth, TokenIssuer, ALICE,
 };
 
 const NAMESPACE: &str = "bench";
@@ -243,15 +243,7 @@ fn seed_listings(settings: &Settings, setup: &Setup) -> Vec<Project> {
                 let (http, url, auth, name) = (&setup.http, &upload_url, &setup.auth, &name);
                 scope.spawn(move || {
                     for (version, filename, wheel) in part {
-                        let form = Multipart::new()
-                            .text(":action", "file_upload")
-                            .text("protocol_version", "1")
-                            .text("name", name)
-                            .text("version", version)
-                            .text("filetype", "bdist_wheel")
-                            .text("pyversion", "py3")
-                            .text("sha256_digest", &sha256_hex(wheel))
-                            .file("content", filename, "application/octet-stream", wheel);
+                        let form = content_form(name, version, filename, wheel);
                         let response =
                             http.post_multipart(url, form, &[("Authorization", auth.as_str())]);
                         assert_eq!(response.status, 200, "seeding: {}", response.text());
