@@ -113,6 +113,19 @@ impl Stack {
     }
 }
 
+/// Waits until `pyoci`'s background check found its listing document in agreement with
+/// the version tags (the first listing from a document starts one).
+fn wait_for_agreeing_check(pyoci: &Pyoci) {
+    assert!(
+        pyoci.wait_for_log(
+            "the listing document agrees with the version tags",
+            Duration::from_secs(30)
+        ),
+        "{}",
+        pyoci.log()
+    );
+}
+
 fn wheel_name(version: &str) -> String {
     format!("{PROJECT}-{version}-py3-none-any.whl")
 }
@@ -158,14 +171,7 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
     let page_with = stack.page(&with_document);
     // The first listing from a document checks it in the background, reading each version
     // once; counted apart.
-    assert!(
-        with_document.wait_for_log(
-            "the listing document agrees with the version tags",
-            Duration::from_secs(30)
-        ),
-        "{}",
-        with_document.log()
-    );
+    wait_for_agreeing_check(&with_document);
     let requests = stack.registry_requests();
     let (checked, mut listing): (Vec<String>, Vec<String>) = requests
         .iter()
@@ -220,14 +226,7 @@ fn writes_through_one_process_show_in_another_within_the_ttl_from_the_document()
     stack.upload(&writer, "1.0", false);
     stack.upload(&writer, "2.0", false);
     assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
-    assert!(
-        reader.wait_for_log(
-            "the listing document agrees with the version tags",
-            Duration::from_secs(30)
-        ),
-        "{}",
-        reader.log()
-    );
+    wait_for_agreeing_check(&reader);
 
     let page = stack.page_url(&writer);
     let changes: [Change; 4] = [
@@ -300,14 +299,7 @@ fn a_foreign_change_to_a_version_shows_after_the_check_and_is_logged() {
     let foreign = stack.pyoci(600, &[DOCUMENT_OFF]);
     stack.upload(&writer, "1.0", false);
     assert_eq!(stack.files(&reader), [wheel_name("1.0")]);
-    assert!(
-        reader.wait_for_log(
-            "the listing document agrees with the version tags",
-            Duration::from_secs(30)
-        ),
-        "{}",
-        reader.log()
-    );
+    wait_for_agreeing_check(&reader);
 
     stack.upload(&foreign, "1.0", true);
     let changed = Instant::now();
@@ -432,14 +424,7 @@ fn a_warm_listing_for_other_credentials_costs_only_the_tag_list() {
     stack.upload(&pyoci, "1.0", false);
     stack.upload(&pyoci, "1.1", false);
     let owners = stack.page(&pyoci);
-    assert!(
-        pyoci.wait_for_log(
-            "the listing document agrees with the version tags",
-            Duration::from_secs(30)
-        ),
-        "{}",
-        pyoci.log()
-    );
+    wait_for_agreeing_check(&pyoci);
     // The colleague's token is fetched by a download (which reads no listing)...
     let file = format!("{}{}", stack.page_url(&pyoci), wheel_name("1.0"));
     let colleague = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
