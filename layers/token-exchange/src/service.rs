@@ -171,10 +171,6 @@ where
     };
 
     let now = Instant::now();
-    let ahead = (!for_write)
-        .then(|| cache.bearer_realm(&origin.origin, now))
-        .flatten()
-        .and_then(|last| challenge_ahead(&last, req.method(), req.uri().path()));
     let sent = if let Some(token) = cache.token(&token_key, now) {
         req.headers_mut().insert(AUTHORIZATION, token);
         on_lookup.observe(true);
@@ -182,7 +178,11 @@ where
     } else if let Some(basic) = basic.clone().filter(|_| cache.uses_basic(&origin, now)) {
         req.headers_mut().insert(AUTHORIZATION, basic);
         Sent::Basic
-    } else if let Some(challenge) = ahead {
+    } else if let Some(challenge) = (!for_write)
+        .then(|| cache.bearer_realm(&origin.origin, now))
+        .flatten()
+        .and_then(|last| challenge_ahead(&last, req.method(), req.uri().path()))
+    {
         // A registry that challenged before: its token service, for this repository.
         let credentials_for =
             |realm: &http::Uri| realm_credentials(&credentials, &realms, &registry, realm);
