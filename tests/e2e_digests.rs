@@ -15,6 +15,16 @@ fn hex(bytes: &[u8]) -> String {
 
 /// twine's form: the fields, the three digests, then the file.
 fn twine_form(version: &str, wheel: &[u8], md5: &str, blake2: &str) -> Multipart {
+    twine_form_declaring(version, wheel, &sha256_hex(wheel), md5, blake2)
+}
+
+fn twine_form_declaring(
+    version: &str,
+    wheel: &[u8],
+    sha256: &str,
+    md5: &str,
+    blake2: &str,
+) -> Multipart {
     Multipart::new()
         .text(":action", "file_upload")
         .text("protocol_version", "1")
@@ -22,7 +32,7 @@ fn twine_form(version: &str, wheel: &[u8], md5: &str, blake2: &str) -> Multipart
         .text("version", version)
         .text("filetype", "bdist_wheel")
         .text("pyversion", "py3")
-        .text("sha256_digest", &sha256_hex(wheel))
+        .text("sha256_digest", sha256)
         .text("md5_digest", md5)
         .text("blake2_256_digest", blake2)
         .file(
@@ -63,4 +73,58 @@ fn every_declared_digest_is_checked() {
 
     let good = http.post_multipart(&url, twine_form("1.0.0", &wheel, &md5, &blake2), &[]);
     assert_eq!(good.status, 200, "{}", good.text());
+}
+
+/// A declared sha256 is checked by the registry when the blob is committed. A file already
+/// stored under the name is not committed again, so there PyOCI must hash what it received
+/// itself: other bytes that merely declare the stored file's sha256 are a conflict, not "the
+/// same content".
+#[test]
+fn other_bytes_declaring_the_stored_files_sha256_are_a_conflict() {
+    let registry = Registry::start(RegistryAuth::None);
+    let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &[]);
+    let http = HttpClient::new();
+    let url = format!("{}/{}/ns/", pyoci.base_url(), registry.url_segment());
+    let stored = wheel_bytes("digested", "2.0.0", b"stored");
+    let sha256 = sha256_hex(&stored);
+    let md5 = |bytes: &[u8]| hex(&Md5::digest(bytes));
+    let blake2 = |bytes: &[u8]| hex(&Blake2b::<U32>::digest(bytes));
+
+    let first = http.post_multipart(
+        &url,
+        twine_form("2.0.0", &stored, &md5(&stored), &blake2(&stored)),
+        &[],
+    );
+    assert_eq!(first.status, 200, "{}", first.text());
+    let again = http.post_multipart(
+        &url,
+        twine_form("2.0.0", &stored, &md5(&stored), &blake2(&stored)),
+        &[],
+    );
+    assert_eq!(again.status, 200, "the same bytes again: {}", again.text());
+    assert!(again
+        .text()
+        .contains("already exists with the same content"));
+
+    let other = wheel_bytes("digested", "2.0.0", b"other");
+    let lying = http.post_multipart(
+        &url,
+        twine_form_declaring("2.0.0", &other, &sha256, &md5(&other), &blake2(&other)),
+        &[],
+    );
+    assert_ne!(
+        lying.status,
+        200,
+        "other bytes were taken for the stored file: {}",
+        lying.text()
+    );
+    assert!(
+        lying.status == 400 || lying.status == 409,
+        "{} {}",
+        lying.status,
+        lying.text()
+    );
+    let served = http.get(&format!("{url}digested/digested-2.0.0-py3-none-any.whl"));
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, stored, "the stored file is untouched");
 }

@@ -225,6 +225,13 @@ fn digest_mismatches_are_rejected_and_nothing_is_stored() {
         rejected.text(),
         stack.logs()
     );
+    // The registry found the mismatch as the blob was committed (PyOCI leaves a declared
+    // sha256 to it); the client hears which digest was wrong.
+    assert!(
+        rejected.text().contains("sha256_digest mismatch"),
+        "{}",
+        rejected.text()
+    );
 
     let page = stack.get(&stack.project_url(NAMESPACE, PROJECT), None);
     assert!(

@@ -26,27 +26,43 @@ use crate::error::{body_timed_out, exceeded_body_limit, Error};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileDigests {
     pub sha256: String,
+    /// The sha256 is the form's, not computed here: the registry checks it when the blob is
+    /// committed (see [`Sha256Source::Declared`]).
+    pub registry_checks_sha256: bool,
     pub md5: Option<String>,
     pub blake2_256: Option<String>,
     pub size: u64,
 }
 
-/// Which digests besides sha256 an upload needs computed.
+/// Where an upload's sha256 comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sha256Source {
+    /// Hashed here as the bytes pass.
+    Hashed,
+    /// The client's declared digest (lowercase hex). A blob is committed under its digest and
+    /// the registry refuses a commit whose bytes hash otherwise (`DIGEST_INVALID`); it hashes
+    /// every byte it stores for that anyway, so hashing here too would only double the work.
+    Declared(String),
+}
+
+/// Which digests an upload needs computed.
 ///
-/// Hashing is most of an upload's CPU time (md5 and blake2b cost more than SHA-NI sha256),
-/// so only what will be checked is computed. Clients send the form fields before the file
-/// (twine declares all three digests, uv only sha256), so what was declared is known when
-/// the file starts. A form that declared no digest before the file may still declare them
-/// after it: then all three are computed, so they can still be checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Hashing is most of an upload's CPU time, so only what will be checked is computed. Clients
+/// send the form fields before the file (twine declares all three digests, uv only sha256),
+/// so what was declared is known when the file starts. A form that declared no digest before
+/// the file may still declare them after it: then all three are computed, so they can still
+/// be checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WantedDigests {
+    pub sha256: Sha256Source,
     pub md5: bool,
     pub blake2_256: bool,
 }
 
 impl WantedDigests {
-    /// Every digest.
+    /// Every digest, all computed here.
     pub const ALL: WantedDigests = WantedDigests {
+        sha256: Sha256Source::Hashed,
         md5: true,
         blake2_256: true,
     };
@@ -59,7 +75,26 @@ impl WantedDigests {
         if !md5 && !blake2_256 && !declared("sha256_digest") {
             return WantedDigests::ALL;
         }
-        WantedDigests { md5, blake2_256 }
+        let sha256 = match form.get("sha256_digest") {
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Sha256Source::Declared(hex.to_ascii_lowercase())
+            }
+            // Not a sha256 at all: hashing the file shows the client what it should be.
+            _ => Sha256Source::Hashed,
+        };
+        WantedDigests {
+            sha256,
+            md5,
+            blake2_256,
+        }
+    }
+
+    /// The same, with sha256 computed here: for a file that is compared, not committed.
+    pub fn hashing_sha256(self) -> WantedDigests {
+        WantedDigests {
+            sha256: Sha256Source::Hashed,
+            ..self
+        }
     }
 }
 
@@ -121,7 +156,8 @@ impl OffThreadHasher {
 }
 
 struct Hashers {
-    sha256: Sha256,
+    sha256: Option<Sha256>,
+    declared_sha256: Option<String>,
     md5: Option<OffThreadHasher>,
     blake2_256: Option<OffThreadHasher>,
     size: u64,
@@ -129,8 +165,13 @@ struct Hashers {
 
 impl Hashers {
     fn new(wanted: WantedDigests) -> Hashers {
+        let (sha256, declared_sha256) = match wanted.sha256 {
+            Sha256Source::Hashed => (Some(Sha256::new()), None),
+            Sha256Source::Declared(hex) => (None, Some(hex)),
+        };
         Hashers {
-            sha256: Sha256::new(),
+            sha256,
+            declared_sha256,
             md5: wanted.md5.then(OffThreadHasher::start::<Md5>),
             blake2_256: wanted
                 .blake2_256
@@ -156,7 +197,9 @@ impl Hashers {
         for hasher in self.off_thread() {
             hasher.send(chunk.clone());
         }
-        self.sha256.update(chunk);
+        if let Some(sha256) = self.sha256.as_mut() {
+            sha256.update(chunk);
+        }
         self.size += chunk.len() as u64;
     }
 
@@ -169,8 +212,13 @@ impl Hashers {
             Some(hasher) => Some(ready!(hasher.poll_finish(cx))),
             None => None,
         };
+        let (sha256, registry_checks_sha256) = match (&self.sha256, &self.declared_sha256) {
+            (Some(hasher), _) => (hex(&hasher.clone().finalize()), false),
+            (None, declared) => (declared.clone().unwrap_or_default(), true),
+        };
         Poll::Ready(FileDigests {
-            sha256: hex(&self.sha256.clone().finalize()),
+            sha256,
+            registry_checks_sha256,
             md5: md5.flatten(),
             blake2_256: blake2_256.flatten(),
             size: self.size,
@@ -371,35 +419,55 @@ mod tests {
         form
     }
 
+    const HELLO_SHA256: &str = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
+
     #[test]
     fn only_the_declared_digests_are_wanted() {
-        let uv = form(&[("name", "x"), ("sha256_digest", "ab")]);
-        let wanted = WantedDigests::declared_in(&uv);
+        let uv = form(&[("name", "x"), ("sha256_digest", HELLO_SHA256)]);
         assert_eq!(
-            wanted,
+            WantedDigests::declared_in(&uv),
             WantedDigests {
+                sha256: Sha256Source::Declared(HELLO_SHA256.into()),
                 md5: false,
                 blake2_256: false
             }
         );
         let twine = form(&[
-            ("sha256_digest", "ab"),
+            ("sha256_digest", &HELLO_SHA256.to_uppercase()),
             ("md5_digest", "cd"),
             ("blake2_256_digest", "ef"),
         ]);
-        assert_eq!(WantedDigests::declared_in(&twine), WantedDigests::ALL);
+        assert_eq!(
+            WantedDigests::declared_in(&twine),
+            WantedDigests {
+                sha256: Sha256Source::Declared(HELLO_SHA256.into()),
+                md5: true,
+                blake2_256: true
+            }
+        );
         let md5_only = form(&[("md5_digest", "cd")]);
         assert_eq!(
             WantedDigests::declared_in(&md5_only),
             WantedDigests {
+                sha256: Sha256Source::Hashed,
                 md5: true,
                 blake2_256: false
             }
+        );
+        // Something that is no sha256 cannot be handed to the registry: it is computed here.
+        let malformed = form(&[("sha256_digest", "ab")]);
+        assert_eq!(
+            WantedDigests::declared_in(&malformed).sha256,
+            Sha256Source::Hashed
         );
         // Nothing declared before the file: it may come after it, so all are computed.
         assert_eq!(
             WantedDigests::declared_in(&form(&[("name", "x"), ("sha256_digest", "")])),
             WantedDigests::ALL
+        );
+        assert_eq!(
+            WantedDigests::declared_in(&twine).hashing_sha256().sha256,
+            Sha256Source::Hashed
         );
     }
 
@@ -407,6 +475,7 @@ mod tests {
     async fn undeclared_digests_are_not_computed() {
         let chunks = vec![Ok::<_, std::io::Error>(Bytes::from("hello world"))];
         let wanted = WantedDigests {
+            sha256: Sha256Source::Hashed,
             md5: false,
             blake2_256: true,
         };
@@ -418,10 +487,25 @@ mod tests {
             digests.blake2_256.as_deref(),
             Some("256c83b297114d201b30179f3f0ef0cace9783622da5974326b436178aeef610")
         );
-        assert_eq!(
-            digests.sha256,
-            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
-        );
+        assert_eq!(digests.sha256, HELLO_SHA256);
+        assert!(!digests.registry_checks_sha256);
+    }
+
+    #[tokio::test]
+    async fn a_declared_sha256_is_left_to_the_registry() {
+        let chunks = vec![Ok::<_, std::io::Error>(Bytes::from("other bytes"))];
+        let wanted = WantedDigests {
+            sha256: Sha256Source::Declared(HELLO_SHA256.into()),
+            md5: false,
+            blake2_256: false,
+        };
+        let (stream, handle) = DigestingStream::new(stream::iter(chunks), wanted);
+        let _: Vec<_> = stream.collect().await;
+        let digests = handle.result().unwrap();
+        // Not computed: the declared value is what the blob is committed under.
+        assert_eq!(digests.sha256, HELLO_SHA256);
+        assert!(digests.registry_checks_sha256);
+        assert_eq!(digests.size, 11);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

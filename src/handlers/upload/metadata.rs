@@ -53,7 +53,8 @@ pub fn check_form_agrees(form: &Form, file: &DistFilename) -> Result<(), Error> 
 
 /// Every digest the client declared must match the bytes received. A digest declared only
 /// after the file, when others were declared before it, was not computed (see
-/// `WantedDigests`) and cannot be checked; sha256, always computed, still is.
+/// `WantedDigests`) and cannot be checked. sha256 always is: computed here, or, declared
+/// before the file, checked by the registry as the blob is committed.
 pub fn check_declared_digests(form: &Form, received: &FileDigests) -> Result<(), Error> {
     for (field, actual) in [
         ("sha256_digest", Some(&received.sha256)),

@@ -97,16 +97,6 @@ async fn upload_file(
     check_form_agrees(upload.form(), &filename)?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, filename.name());
-    let wanted = WantedDigests::declared_in(upload.form());
-    let (file, digests) = DigestingStream::new(file, wanted);
-    let (file, metadata) = MetadataTap::new(
-        file,
-        filename.kind(),
-        Some(ExpectedRelease::new(
-            filename.name().normalized(),
-            filename.version().to_string(),
-        )),
-    );
 
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
@@ -118,6 +108,22 @@ async fn upload_file(
             return Err(err);
         }
     };
+    let wanted = WantedDigests::declared_in(upload.form());
+    // A file already stored is compared with the one received, not committed, so no registry
+    // checks the declared sha256: it is computed here.
+    let wanted = match stored {
+        Some(_) => wanted.hashing_sha256(),
+        None => wanted,
+    };
+    let (file, digests) = DigestingStream::new(file, wanted);
+    let (file, metadata) = MetadataTap::new(
+        file,
+        filename.kind(),
+        Some(ExpectedRelease::new(
+            filename.name().normalized(),
+            filename.version().to_string(),
+        )),
+    );
     if let Some(stored) = stored {
         let stored_sha256 = layout::stored_sha256(&stored);
         blob_upload.cancel().await;
@@ -171,7 +177,19 @@ async fn upload_file(
         }
     };
     let layer_digest = Digest::from_hex(&received.sha256)?;
-    blob_upload.commit(&layer_digest).await?;
+    match blob_upload.commit(&layer_digest).await {
+        Err(refusal)
+            if received.registry_checks_sha256 && refusal.code() == Some("DIGEST_INVALID") =>
+        {
+            return Err(Error::BadRequest(format!(
+                "sha256_digest mismatch: the form declares {} but the registry found the file \
+                 received hashes otherwise; the upload was corrupted or the form is wrong, \
+                 nothing was stored",
+                received.sha256
+            )))
+        }
+        committed => committed?,
+    };
 
     let published = Received {
         filename: &filename,
