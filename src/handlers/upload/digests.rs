@@ -155,16 +155,77 @@ impl OffThreadHasher {
     }
 }
 
+/// One of md5 and blake2b: computed in line with the stream, or on a thread of its own.
+enum Hasher<D> {
+    InLine {
+        hasher: Option<D>,
+        done: Option<String>,
+    },
+    OffThread(OffThreadHasher),
+}
+
+impl<D: Digest + Send + 'static> Hasher<D> {
+    fn start(spread: bool) -> Hasher<D> {
+        if spread {
+            Hasher::OffThread(OffThreadHasher::start::<D>())
+        } else {
+            Hasher::InLine {
+                hasher: Some(D::new()),
+                done: None,
+            }
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Hasher::InLine { .. } => Poll::Ready(()),
+            Hasher::OffThread(hasher) => hasher.poll_ready(cx),
+        }
+    }
+
+    /// Hashes the chunk here, or hands it to the other thread (a reference count, not a copy).
+    fn update(&mut self, chunk: &Bytes) {
+        match self {
+            Hasher::InLine { hasher, .. } => {
+                if let Some(hasher) = hasher.as_mut() {
+                    hasher.update(chunk);
+                }
+            }
+            Hasher::OffThread(hasher) => hasher.send(chunk.clone()),
+        }
+    }
+
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<String>> {
+        match self {
+            Hasher::InLine { hasher, done } => {
+                if let Some(hasher) = hasher.take() {
+                    *done = Some(hex(&hasher.finalize()));
+                }
+                Poll::Ready(done.clone())
+            }
+            Hasher::OffThread(hasher) => hasher.poll_finish(cx),
+        }
+    }
+}
+
+/// Whether md5 and blake2b get threads of their own. Only where cores are to spare: on this
+/// project's 2-core bench machine, where the client and the registry share the cores, the
+/// hand-over of every chunk cost about 10 % more CPU than hashing in line and gave less
+/// throughput, not more (docs/performance.md).
+fn spread_over_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 4)
+}
+
 struct Hashers {
     sha256: Option<Sha256>,
     declared_sha256: Option<String>,
-    md5: Option<OffThreadHasher>,
-    blake2_256: Option<OffThreadHasher>,
+    md5: Option<Hasher<Md5>>,
+    blake2_256: Option<Hasher<Blake2b<U32>>>,
     size: u64,
 }
 
 impl Hashers {
-    fn new(wanted: WantedDigests) -> Hashers {
+    fn new(wanted: WantedDigests, spread: bool) -> Hashers {
         let (sha256, declared_sha256) = match wanted.sha256 {
             Sha256Source::Hashed => (Some(Sha256::new()), None),
             Sha256Source::Declared(hex) => (None, Some(hex)),
@@ -172,30 +233,30 @@ impl Hashers {
         Hashers {
             sha256,
             declared_sha256,
-            md5: wanted.md5.then(OffThreadHasher::start::<Md5>),
-            blake2_256: wanted
-                .blake2_256
-                .then(OffThreadHasher::start::<Blake2b<U32>>),
+            md5: wanted.md5.then(|| Hasher::start(spread)),
+            blake2_256: wanted.blake2_256.then(|| Hasher::start(spread)),
             size: 0,
         }
     }
 
-    fn off_thread(&mut self) -> impl Iterator<Item = &mut OffThreadHasher> {
-        self.md5.iter_mut().chain(self.blake2_256.iter_mut())
-    }
-
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        for hasher in self.off_thread() {
-            ready!(hasher.poll_ready(cx));
+        if let Some(md5) = self.md5.as_mut() {
+            ready!(md5.poll_ready(cx));
+        }
+        if let Some(blake2_256) = self.blake2_256.as_mut() {
+            ready!(blake2_256.poll_ready(cx));
         }
         Poll::Ready(())
     }
 
-    /// Hands the chunk to the other threads (a reference count, not a copy), then hashes
-    /// sha256 here while they work.
+    /// Gives the chunk to md5 and blake2b first, so that those on other threads work while
+    /// sha256 is computed here.
     fn update(&mut self, chunk: &Bytes) {
-        for hasher in self.off_thread() {
-            hasher.send(chunk.clone());
+        if let Some(md5) = self.md5.as_mut() {
+            md5.update(chunk);
+        }
+        if let Some(blake2_256) = self.blake2_256.as_mut() {
+            blake2_256.update(chunk);
         }
         if let Some(sha256) = self.sha256.as_mut() {
             sha256.update(chunk);
@@ -320,10 +381,15 @@ pub struct DigestingStream<S> {
 impl<S> DigestingStream<S> {
     /// Wraps `inner`; the handle yields the `wanted` digests after the last chunk.
     pub fn new(inner: S, wanted: WantedDigests) -> (Self, DigestsHandle) {
+        Self::hashing(inner, wanted, spread_over_cores())
+    }
+
+    /// The same, with md5 and blake2b on threads of their own or not.
+    fn hashing(inner: S, wanted: WantedDigests, spread: bool) -> (Self, DigestsHandle) {
         let handle = DigestsHandle::default();
         let stream = DigestingStream {
             inner,
-            hashers: Some(Hashers::new(wanted)),
+            hashers: Some(Hashers::new(wanted, spread)),
             handle: handle.clone(),
         };
         (stream, handle)
@@ -509,24 +575,27 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_large_file_is_hashed_off_thread_without_losing_a_chunk() {
+    async fn a_large_file_is_hashed_without_losing_a_chunk_in_line_or_off_thread() {
         // More chunks than the hashers' queues hold, so the stream waits for room.
         let chunks: Vec<_> = (0..200u32)
-            .map(|i| Ok::<_, std::io::Error>(Bytes::from(vec![(i % 251) as u8; 4096])))
+            .map(|i| Bytes::from(vec![(i % 251) as u8; 4096]))
             .collect();
-        let whole: Vec<u8> = chunks
-            .iter()
-            .flat_map(|c| c.as_ref().unwrap().to_vec())
-            .collect();
-        let (stream, handle) = DigestingStream::new(stream::iter(chunks), WantedDigests::ALL);
-        let _: Vec<_> = stream.collect().await;
-        let digests = handle.result().unwrap();
-        assert_eq!(digests.md5, Some(hex(&Md5::digest(&whole))));
-        assert_eq!(
-            digests.blake2_256,
-            Some(hex(&Blake2b::<U32>::digest(&whole)))
-        );
-        assert_eq!(digests.size, whole.len() as u64);
+        let whole: Vec<u8> = chunks.iter().flat_map(|c| c.to_vec()).collect();
+        for spread in [true, false] {
+            let items = chunks.iter().cloned().map(Ok::<_, std::io::Error>);
+            let (stream, handle) =
+                DigestingStream::hashing(stream::iter(items), WantedDigests::ALL, spread);
+            let _: Vec<_> = stream.collect().await;
+            let digests = handle.result().unwrap();
+            assert_eq!(digests.md5, Some(hex(&Md5::digest(&whole))), "{spread}");
+            assert_eq!(
+                digests.blake2_256,
+                Some(hex(&Blake2b::<U32>::digest(&whole))),
+                "{spread}"
+            );
+            assert_eq!(digests.sha256, hex(&Sha256::digest(&whole)), "{spread}");
+            assert_eq!(digests.size, whole.len() as u64);
+        }
     }
 
     #[tokio::test]
