@@ -128,3 +128,55 @@ fn other_bytes_declaring_the_stored_files_sha256_are_a_conflict() {
     assert_eq!(served.status, 200);
     assert_eq!(served.body, stored, "the stored file is untouched");
 }
+
+/// Uploads in chunks (`PATCH` + `Content-Range`, for registries behind body-limiting proxies)
+/// end with the same commit under the declared sha256, so the registry refuses other bytes
+/// there too, and nothing becomes visible.
+#[test]
+fn a_wrong_sha256_is_refused_in_chunked_uploads_too() {
+    let registry = Registry::start(RegistryAuth::None);
+    let pyoci = Pyoci::start(
+        Path::new(env!("CARGO_BIN_EXE_pyoci")),
+        &[
+            ("PYOCI_CHUNKED_UPLOADS", &registry.host_port()),
+            ("PYOCI_UPLOAD_CHUNK_BYTES", "65536"),
+        ],
+    );
+    let http = HttpClient::new();
+    let url = format!("{}/{}/ns/", pyoci.base_url(), registry.url_segment());
+    // Larger than a chunk, so the file goes up in several PATCHes.
+    let wheel = wheel_bytes("digested", "3.0.0", &vec![7u8; 300_000]);
+    let md5 = hex(&Md5::digest(&wheel));
+    let blake2 = hex(&Blake2b::<U32>::digest(&wheel));
+
+    let wrong = "0".repeat(64);
+    let refused = http.post_multipart(
+        &url,
+        twine_form_declaring("3.0.0", &wheel, &wrong, &md5, &blake2),
+        &[],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert!(
+        refused.text().contains("sha256_digest mismatch"),
+        "{}",
+        refused.text()
+    );
+    let page = http.get(&format!("{url}digested/"));
+    assert!(
+        page.status == 404 || !page.text().contains("digested-3.0.0"),
+        "a refused file is listed: {} {}",
+        page.status,
+        page.text()
+    );
+
+    let good = http.post_multipart(&url, twine_form("3.0.0", &wheel, &md5, &blake2), &[]);
+    assert_eq!(good.status, 200, "{}", good.text());
+    let served = http.get(&format!("{url}digested/digested-3.0.0-py3-none-any.whl"));
+    assert_eq!(served.body, wheel);
+    // Both uploads really went in chunks: about five PATCHes each.
+    let patches = registry
+        .log()
+        .matches("\"PATCH /v2/ns/digested/blobs/uploads/")
+        .count();
+    assert!(patches >= 8, "{patches} PATCHes\n{}", registry.log());
+}
