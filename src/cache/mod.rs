@@ -241,7 +241,7 @@ impl Caches {
         path: &str,
         credentials: &Credentials,
     ) -> Option<PageKey> {
-        let fingerprint = self.fingerprints.as_ref()?.fingerprint(credentials);
+        let fingerprint = self.fingerprint(credentials)?;
         Some(PageKey(project, fingerprint, path.to_owned()))
     }
 
@@ -351,10 +351,10 @@ impl Caches {
     /// the registry, and so may what that page leads to: content-addressed entries it
     /// names ([`Caches::small_blob`]).
     pub fn accepted(&self, project: &Project, credentials: &Credentials) -> bool {
-        let Some(fingerprints) = &self.fingerprints else {
+        let Some(fingerprint) = self.fingerprint(credentials) else {
             return false;
         };
-        let key = Key::Accepted(project.clone(), fingerprints.fingerprint(credentials));
+        let key = Key::Accepted(project.clone(), fingerprint);
         self.fresh_entry(&key, project, |value| match value {
             Value::Accepted(read) => Some(((), *read)),
             _ => None,
