@@ -9,7 +9,7 @@ use futures_util::{stream, StreamExt, TryStreamExt};
 use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError, Precondition};
 use pyoci_token_exchange::AuthorizeForWrite;
 
-use super::{foreign_index, read_indexes, read_tag, versions, Oci, TagContent};
+use super::{cached_tag, foreign_index, read_indexes, read_tag, versions, Oci, TagContent};
 use crate::{
     app::App,
     cache::{Project, Snapshot, TagTarget},
@@ -96,10 +96,7 @@ async fn find_document(
 ) -> Option<(Digest, Arc<Listing>)> {
     let caches = &app.caches;
     let use_caches = !oci.bypasses_caches();
-    let cached = (use_caches && !read.rereads_tags())
-        .then(|| caches.tag(project, TAG))
-        .flatten();
-    match cached {
+    match cached_tag(caches, oci, project, TAG, read) {
         Some(TagTarget::Skipped) => return None,
         Some(TagTarget::Index(manifest)) => {
             if let Some(listing) = caches.listing(project, &manifest) {

@@ -31,7 +31,7 @@ use pyoci_oci::{Digest, ImageIndex, OciClient, OciError, TaggedIndex};
 
 use crate::{
     app::{App, RegistryService},
-    cache::{Project, Snapshot, TagTarget},
+    cache::{Caches, Project, Snapshot, TagTarget},
     error::Error,
     layout,
     package::{DistFilename, PackageVersion, ProjectName},
@@ -171,14 +171,10 @@ async fn read_indexes(
 ) -> Result<Vec<(PackageVersion, Arc<ImageIndex>)>, Error> {
     let project = &Project::new(oci.registry(), repo);
     let caches = &app.caches;
-    let use_caches = !oci.bypasses_caches();
     let indexes: Vec<_> = stream::iter(versions)
         .map(|version| async move {
             let tag = version.tag();
-            let cached = (use_caches && !read.rereads_tags())
-                .then(|| caches.tag(project, &tag))
-                .flatten();
-            match cached {
+            match cached_tag(caches, oci, project, &tag, read) {
                 Some(TagTarget::Skipped) => return Ok(None),
                 Some(TagTarget::Index(digest)) => {
                     if let Some(index) = caches.document(project, &digest) {
@@ -190,13 +186,10 @@ async fn read_indexes(
             }
             // Listings skip tags that hold something else, as they skip non-version tags.
             Ok::<_, Error>(match read_tag(oci, repo, &version).await? {
-                TagContent::Index(index, digest) => {
-                    let bytes = approx_bytes(&index);
-                    let index = Arc::new(index);
-                    caches.store_document(project, &digest, index.clone(), bytes);
-                    caches.store_tag(project, &tag, read, TagTarget::Index(digest));
-                    Some((version, index))
-                }
+                TagContent::Index(index, digest) => Some((
+                    version,
+                    remember_index(caches, project, &tag, read, index, digest),
+                )),
                 TagContent::Absent | TagContent::Foreign(_) => {
                     caches.store_tag(project, &tag, read, TagTarget::Skipped);
                     None
@@ -207,6 +200,38 @@ async fn read_indexes(
         .try_collect()
         .await?;
     Ok(indexes.into_iter().flatten().collect())
+}
+
+/// What `tag` was read to hold less than a TTL ago, from the caches; `None` when `oci`
+/// bypasses them or `read` rereads every tag (a page refreshed ahead of its expiry).
+fn cached_tag(
+    caches: &Caches,
+    oci: &Oci,
+    project: &Project,
+    tag: &str,
+    read: Snapshot,
+) -> Option<TagTarget> {
+    (!oci.bypasses_caches() && !read.rereads_tags())
+        .then(|| caches.tag(project, tag))
+        .flatten()
+}
+
+/// Keeps what a version's tag was read (since `read`) to hold: the index by its digest, and
+/// the tag for the TTL. Listings and downloads fill the caches alike. Returns the index,
+/// shared.
+fn remember_index(
+    caches: &Caches,
+    project: &Project,
+    tag: &str,
+    read: Snapshot,
+    index: ImageIndex,
+    digest: Digest,
+) -> Arc<ImageIndex> {
+    let bytes = approx_bytes(&index);
+    let index = Arc::new(index);
+    caches.store_document(project, &digest, index.clone(), bytes);
+    caches.store_tag(project, tag, read, TagTarget::Index(digest));
+    index
 }
 
 /// About the bytes an index takes in memory, for the cache's bound: its entries' strings

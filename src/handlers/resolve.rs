@@ -13,7 +13,7 @@ use bytes::Bytes;
 use pyoci_basic_auth::Credentials;
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
 
-use super::{approx_bytes, read_tag, version_index, Oci, TagContent};
+use super::{read_tag, remember_index, version_index, Oci, TagContent};
 use crate::{
     app::App,
     cache::{Caches, Project, TagTarget},
@@ -114,12 +114,7 @@ impl<'a> Resolver<'a> {
             TagContent::Index(index, digest) => {
                 let entry = layout::find_file(&index, file.architecture()).cloned();
                 if self.caching {
-                    let bytes = approx_bytes(&index);
-                    let index = Arc::new(index);
-                    self.caches
-                        .store_document(&self.project, &digest, index, bytes);
-                    self.caches
-                        .store_tag(&self.project, &tag, read, TagTarget::Index(digest));
+                    remember_index(self.caches, &self.project, &tag, read, index, digest);
                 }
                 Ok(entry)
             }
