@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc, time::SystemTime};
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError, Precondition};
+use pyoci_oci::{Descriptor, Digest, ImageIndex, ImageManifest, OciError, Precondition};
 use pyoci_token_exchange::AuthorizeForWrite;
 
 use super::{cached_tag, foreign_index, read_indexes, read_tag, versions, Oci, TagContent};
@@ -123,11 +123,7 @@ async fn find_document(
         caches.store_tag(project, TAG, read, TagTarget::Index(digest.clone()));
         return Some((digest, listing));
     }
-    let document = match ListingDocument::blob_of(&manifest) {
-        Some(blob) => read_document(oci, repo, blob).await,
-        None => Err(format!("{repo}:{TAG} is not a listing document")),
-    };
-    let (document, bytes) = match document {
+    let (document, bytes) = match read_document(oci, repo, &manifest).await {
         Ok(found) => found,
         Err(reason) => {
             tracing::warn!(%repo, %reason, "ignoring the listing document: listing every version");
@@ -144,12 +140,16 @@ async fn find_document(
     Some((digest, listing))
 }
 
-/// The document in `blob`, checked against its digest, and its size in bytes.
+/// The document `manifest` holds, its blob checked against its digest, and its size in
+/// bytes; why not, when the manifest is no listing document's or its blob is unreadable.
 async fn read_document(
     oci: &Oci,
     repo: &str,
-    blob: &Descriptor,
+    manifest: &ImageManifest,
 ) -> Result<(ListingDocument, usize), String> {
+    let Some(blob) = ListingDocument::blob_of(manifest) else {
+        return Err(format!("{repo}:{TAG} is not a listing document"));
+    };
     if blob.size > MAX_BYTES as u64 {
         return Err(format!(
             "the listing document is {} bytes, more than the {MAX_BYTES} read",
@@ -338,13 +338,9 @@ async fn current_document(
         }
         Err(err) => return Err(err.into()),
     };
-    let document = match ListingDocument::blob_of(&manifest) {
-        Some(blob) => read_document(oci, repo, blob).await,
-        None => Err(format!("{repo}:{TAG} is not a listing document")),
-    };
     Ok(Some((
         digest,
-        match document {
+        match read_document(oci, repo, &manifest).await {
             Ok((document, _)) => Some(document),
             Err(reason) => {
                 tracing::warn!(%repo, %reason, "the listing document is unreadable: writing it afresh");
