@@ -211,9 +211,11 @@ impl<D: Digest + Send + 'static> Hasher<D> {
 /// Whether md5 and blake2b get threads of their own. Only where cores are to spare: on this
 /// project's 2-core bench machine, where the client and the registry share the cores, the
 /// hand-over of every chunk cost about 10 % more CPU than hashing in line and gave less
-/// throughput, not more (docs/performance.md).
+/// throughput, not more (docs/performance.md). Decided once: finding the cores reads the
+/// process's CPU set and cgroup limits, which need not be read for every upload.
 fn spread_over_cores() -> bool {
-    std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 4)
+    static SPREAD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SPREAD.get_or_init(|| std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 4))
 }
 
 struct Hashers {
