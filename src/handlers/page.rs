@@ -56,13 +56,23 @@ pub async fn project_page(
     }
     let read = app.caches.snapshot();
     let mut response = read_project_page(app, target, name, credentials, read).await?;
-    if let Some(page) = response.extensions_mut().remove::<ProjectPage>() {
-        // Rendered once per format, however often it is served from the cache.
-        let page = SharedPage::new(page);
-        app.caches.store_page(key, read, page.clone());
+    if let Some(page) = keep_page(app, key, read, &mut response) {
         response.extensions_mut().insert(page);
     }
     Ok(response)
+}
+
+/// Takes the page model out of `response` and keeps it for `key`, read since `read`; the
+/// kept page, to serve. It is rendered once per format, however often it is served.
+fn keep_page(
+    app: &App,
+    key: PageKey,
+    read: Snapshot,
+    response: &mut Response<Body>,
+) -> Option<SharedPage> {
+    let page = SharedPage::new(response.extensions_mut().remove::<ProjectPage>()?);
+    app.caches.store_page(key, read, page.clone());
+    Some(page)
 }
 
 /// Reads a cached page again in the background, with the credentials of the request that
@@ -86,10 +96,11 @@ fn refresh_ahead(
         let _turn = turn;
         let read = app.caches.refresh_snapshot();
         match read_project_page(&app, target, name, credentials, read).await {
-            Ok(mut response) => match response.extensions_mut().remove::<ProjectPage>() {
-                Some(page) => app.caches.store_page(key, read, SharedPage::new(page)),
-                None => app.caches.drop_page(&key),
-            },
+            Ok(mut response) => {
+                if keep_page(&app, key.clone(), read, &mut response).is_none() {
+                    app.caches.drop_page(&key);
+                }
+            }
             Err(err) => {
                 tracing::debug!(error = %err, "reading a page ahead of its expiry failed: dropped it");
                 app.caches.drop_page(&key);
