@@ -21,7 +21,7 @@ use pyoci_test_support::{
 };
 
 mod support;
-use support::relayed::{eventually, logs, page_files, Relayed, COLLEAGUE, JSON, OWNER, STRANGER};
+use support::relayed::{eventually, logs, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "cached";
 const PROJECT: &str = "cachepkg";
@@ -46,8 +46,8 @@ impl Stack {
     }
 
     fn page_url(&self, replica: usize) -> String {
-        let index = self.relay.index_url(&self.replicas[replica], NAMESPACE);
-        format!("{index}{PROJECT}/")
+        self.relay
+            .project_url(&self.replicas[replica], NAMESPACE, PROJECT)
     }
 
     fn wheel_name(version: &str) -> String {
@@ -70,13 +70,9 @@ impl Stack {
 
     /// The page as JSON through `replica` for `credentials`; must be 200.
     fn page(&self, replica: usize, credentials: (&str, &str)) -> serde_json::Value {
-        let authorization = basic_auth(credentials.0, credentials.1);
-        let page = self.get(
-            replica,
-            &[("Authorization", &authorization), ("Accept", JSON)],
-        );
-        assert_eq!(page.status, 200, "{}", page.text());
-        page.json()
+        let url = self.page_url(replica);
+        self.relay
+            .json_page(&self.replicas[replica], &url, credentials)
     }
 
     /// The file names on the page, with `(yanked)` after yanked ones.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use pyoci_test_support::{basic_auth, sha256_hex, wheel_bytes, HttpResponse, Pyoci};
 
 mod support;
-use support::relayed::{eventually, logs, Relayed, COLLEAGUE, JSON, OWNER, STRANGER};
+use support::relayed::{eventually, logs, Relayed, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "filecache";
 const PROJECT: &str = "dlpkg";
@@ -36,8 +36,8 @@ impl Stack {
     }
 
     fn page_url(&self, replica: usize) -> String {
-        let index = self.relay.index_url(&self.replicas[replica], NAMESPACE);
-        format!("{index}{PROJECT}/")
+        self.relay
+            .project_url(&self.replicas[replica], NAMESPACE, PROJECT)
     }
 
     fn wheel_name(version: &str) -> String {
@@ -72,13 +72,8 @@ impl Stack {
     /// The project page as JSON through `replica` for the owner; must be 200. Reading it
     /// fills the tag and document caches.
     fn page(&self, replica: usize) -> serde_json::Value {
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let page = self.relay.http.get_with(
-            &self.page_url(replica),
-            &[("Authorization", &authorization), ("Accept", JSON)],
-        );
-        assert_eq!(page.status, 200, "{}", page.text());
-        page.json()
+        let url = self.page_url(replica);
+        self.relay.json_page(&self.replicas[replica], &url, OWNER)
     }
 
     fn registry_requests(&self) -> Vec<String> {

@@ -20,7 +20,7 @@ use std::{
 use pyoci_test_support::{basic_auth, sdist_bytes, wheel_bytes, Fault, FaultRule, Pyoci};
 
 mod support;
-use support::relayed::{eventually, page_files, Relayed, COLLEAGUE, JSON, OWNER, STRANGER};
+use support::relayed::{eventually, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "listed";
 const PROJECT: &str = "docpkg";
@@ -54,7 +54,7 @@ impl Stack {
     }
 
     fn page_url(&self, pyoci: &Pyoci) -> String {
-        format!("{}{PROJECT}/", self.relay.index_url(pyoci, NAMESPACE))
+        self.relay.project_url(pyoci, NAMESPACE, PROJECT)
     }
 
     /// Uploads the wheel (or with `sdist`, the sdist) of `version` through `pyoci` as the
@@ -83,13 +83,8 @@ impl Stack {
 
     /// The page as JSON through `pyoci` for `credentials`; must be 200.
     fn page_for(&self, pyoci: &Pyoci, credentials: (&str, &str)) -> serde_json::Value {
-        let authorization = basic_auth(credentials.0, credentials.1);
-        let page = self.relay.http.get_with(
-            &self.page_url(pyoci),
-            &[("Authorization", &authorization), ("Accept", JSON)],
-        );
-        assert_eq!(page.status, 200, "{}\n{}", page.text(), pyoci.log());
-        page.json()
+        self.relay
+            .json_page(pyoci, &self.page_url(pyoci), credentials)
     }
 
     /// The file names on the owner's page, with `(yanked)` after yanked ones.

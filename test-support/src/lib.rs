@@ -61,7 +61,9 @@ pub use fixture::{build_fixture, file_sha256, sha256_hex, Dists};
 pub use forward_proxy::ForwardProxy;
 pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
 pub use ports::free_port;
-pub use process::{output_text, run_checked, run_expecting_failure, without_proxy_env, PROXY_ENV};
+pub use process::{
+    output_text, poll_until, run_checked, run_expecting_failure, without_proxy_env, PROXY_ENV,
+};
 pub use public_index::{PublicIndex, PublicRequest, PUBLIC_INDEX_HOST};
 pub use pyoci::Pyoci;
 pub use python::{Python, Venv};

@@ -12,7 +12,17 @@ const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// Checks `condition` until it holds or `timeout` has passed; whether it held. This is how the
 /// harness waits for what another process does (a log line, a port, an exit): on the event
 /// itself, polled with a deadline, never a fixed sleep that guesses how long it takes.
-pub(crate) fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(timeout: Duration, condition: impl FnMut() -> bool) -> bool {
+    poll_until(POLL_INTERVAL, timeout, condition)
+}
+
+/// [`wait_until`] checking every `interval`: for a condition that costs something to check
+/// (an HTTP request), which a test then counts.
+pub fn poll_until(
+    interval: Duration,
+    timeout: Duration,
+    mut condition: impl FnMut() -> bool,
+) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if condition() {
@@ -21,7 +31,7 @@ pub(crate) fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool)
         if Instant::now() >= deadline {
             return false;
         }
-        thread::sleep(POLL_INTERVAL);
+        thread::sleep(interval);
     }
 }
 

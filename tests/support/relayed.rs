@@ -2,15 +2,11 @@
 //! request-counting relay (the fault proxy, passing everything), and PyOCI processes in
 //! front of the relay.
 
-use std::{
-    path::Path,
-    thread,
-    time::{Duration, Instant},
-};
+use std::{path::Path, time::Duration};
 
 use pyoci_test_support::{
-    basic_auth, content_form, FaultProxy, HttpClient, Pyoci, Registry, RegistryAuth, Rule,
-    TokenIssuer,
+    basic_auth, content_form, poll_until, FaultProxy, HttpClient, Pyoci, Registry, RegistryAuth,
+    Rule, TokenIssuer,
 };
 
 /// May do everything.
@@ -86,6 +82,26 @@ impl Relayed {
         )
     }
 
+    /// The page URL of `project` in `namespace` through `pyoci`, ending in `/`.
+    pub fn project_url(&self, pyoci: &Pyoci, namespace: &str, project: &str) -> String {
+        format!("{}{project}/", self.index_url(pyoci, namespace))
+    }
+
+    /// The JSON page at `url` of `pyoci` for `credentials`; must be 200.
+    pub fn json_page(
+        &self,
+        pyoci: &Pyoci,
+        url: &str,
+        credentials: (&str, &str),
+    ) -> serde_json::Value {
+        let authorization = basic_auth(credentials.0, credentials.1);
+        let page = self
+            .http
+            .get_with(url, &[("Authorization", &authorization), ("Accept", JSON)]);
+        assert_eq!(page.status, 200, "{}\n{}", page.text(), pyoci.log());
+        page.json()
+    }
+
     /// Uploads `content` as `filename` of `project` `version` to `namespace` through
     /// `pyoci`, as the owner; must succeed.
     pub fn upload(
@@ -148,15 +164,6 @@ pub fn logs<'a>(pyocis: impl IntoIterator<Item = &'a Pyoci>) -> String {
 }
 
 /// Polls `condition` every 50 ms until it holds or `limit` passes; returns whether it held.
-pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+pub fn eventually(limit: Duration, condition: impl FnMut() -> bool) -> bool {
+    poll_until(Duration::from_millis(50), limit, condition)
 }
