@@ -12,6 +12,16 @@
 //!   request on the wire by kind (manifest, blob, blob_upload, tags, token...), method and
 //!   outcome (the status, or `error`), and times it to the response head.
 //!
+//! Every label takes its values from a fixed set, so no client or registry can make the
+//! number of time series grow without bound. A status (`status` of the incoming requests,
+//! which for a download is the registry's, and `outcome` of the outgoing ones) keeps its
+//! number when PyOCI acts on it or answers with it itself: 200, 201, 202, 204, 206, 301,
+//! 302, 303, 304, 307, 308, 400, 401, 403, 404, 405, 406, 408, 409, 412, 413, 416, 429, 500,
+//! 501, 502, 503, 504. Any other is `other_2xx`, `other_3xx`, `other_4xx` or `other_5xx`,
+//! and 1xx or anything outside 100-599 is `invalid`; besides these, `aborted` (incoming: the
+//! client left before an answer) and `error` (outgoing: no answer). A method is its name
+//! for the nine standard ones and `other` for any extension method.
+//!
 //! [`Metrics::count_token_lookup`] counts registry-token cache hits and misses, fed by
 //! whatever keeps the tokens. [`Metrics::encode`] renders everything as Prometheus text.
 //!
@@ -50,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod body;
+mod labels;
 mod metrics;
 mod record;
 mod registry_layer;

@@ -27,22 +27,24 @@ pub(crate) struct RouteLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RouteStatusLabels {
     pub(crate) route: &'static str,
-    /// The response status, or `aborted` when the client went away before the end.
-    pub(crate) status: String,
+    /// The response status (a fixed set, see `labels::status_label`: a file's status is the
+    /// registry's), or `aborted` when the client went away before the end.
+    pub(crate) status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RegistryLabels {
     pub(crate) kind: &'static str,
-    pub(crate) method: String,
+    pub(crate) method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct RegistryOutcomeLabels {
     pub(crate) kind: &'static str,
-    pub(crate) method: String,
-    /// The response status, or `error` when no response came (connection, timeout).
-    pub(crate) outcome: String,
+    pub(crate) method: &'static str,
+    /// The response status (a fixed set, see `labels::status_label`), or `error` when no
+    /// response came (connection, timeout).
+    pub(crate) outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use prometheus_client::metrics::counter::Counter;
 
+use crate::labels::status_label;
 use crate::metrics::{Metrics, RouteLabels, RouteStatusLabels};
 
 /// Bytes that went through one body: added to a Prometheus counter as they pass (so a long
@@ -107,16 +108,17 @@ impl Drop for Record {
             .request_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
-        let status = self
-            .status
-            .map_or_else(|| "aborted".to_owned(), |status| status.to_string());
         inner
             .requests
             .get_or_create(&RouteStatusLabels {
                 route: self.route,
-                status: status.clone(),
+                status: self.status.map_or("aborted", status_label),
             })
             .inc();
+        // The log keeps the exact status: a line is no time series.
+        let status = self
+            .status
+            .map_or_else(|| "aborted".to_owned(), |status| status.to_string());
         if self.access_log {
             tracing::info!(
                 target: "pyoci::access",

@@ -7,6 +7,7 @@ use http::{Request, Response};
 use pin_project::pin_project;
 use tower::Service;
 
+use crate::labels::{method_label, status_label};
 use crate::metrics::{RegistryLabels, RegistryOutcomeLabels};
 use crate::Metrics;
 
@@ -33,7 +34,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let labels = RegistryLabels {
             kind: registry_request_kind(request.uri().path()),
-            method: request.method().as_str().to_owned(),
+            method: method_label(request.method()),
         };
         // Method, host and path only: the query may hold upload state or a token scope,
         // the headers credentials.
@@ -91,8 +92,8 @@ where
                 .get_or_create(&labels)
                 .observe(this.started.elapsed().as_secs_f64());
             let outcome = match &result {
-                Ok(response) => response.status().as_u16().to_string(),
-                Err(_) => "error".to_owned(),
+                Ok(response) => status_label(response.status().as_u16()),
+                Err(_) => "error",
             };
             inner
                 .registry_requests
