@@ -6,22 +6,7 @@ use std::fmt::Write;
 use pyoci_index::Yanked;
 
 use super::super::stored::{Release, StoredFile};
-
-/// Escapes text for HTML content and quoted attribute values.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
+use crate::html_escape::escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
 padding:0 1rem;line-height:1.5;color:#222}code,pre{font-family:ui-monospace,monospace;\
@@ -50,7 +35,7 @@ pub struct ProjectView<'a> {
     pub simple_path: &'a str,
     pub releases: &'a [Release],
     /// Sanitized HTML of the description, if there is one.
-    pub description: Option<String>,
+    pub description: Option<std::sync::Arc<str>>,
 }
 
 /// The project page.

@@ -4,7 +4,6 @@
 //! install commands for pip, uv and poetry, and the description from its core metadata;
 //! a namespace's projects with their newest versions.
 
-mod description;
 mod html;
 
 use futures_util::{stream, StreamExt};
@@ -72,7 +71,7 @@ pub async fn about_project(
             "project `{name}` has no PyOCI packages in `{repo}`"
         )));
     }
-    let description = description_html(&oci, &repo, &releases).await;
+    let description = description_html(app, &oci, &repo, &releases).await;
     let simple_path = project_path(&target, &name);
     let index_url = format!(
         "{}{}/{}/{}/",
@@ -130,7 +129,12 @@ pub async fn about_namespace(
 
 /// The newest version's description, from the first of its files with stored core
 /// metadata; `None` when there is none or it cannot be read (the page works without it).
-async fn description_html(oci: &Oci, repo: &str, releases: &[Release]) -> Option<String> {
+async fn description_html(
+    app: &App,
+    oci: &Oci,
+    repo: &str,
+    releases: &[Release],
+) -> Option<std::sync::Arc<str>> {
     let newest = releases.iter().find(|release| !release.files.is_empty())?;
     let sha256 = newest
         .files
@@ -141,9 +145,7 @@ async fn description_html(oci: &Oci, repo: &str, releases: &[Release]) -> Option
     let bytes = pyoci_oci::read_body(blob.into_body(), MAX_METADATA_BYTES, "METADATA file")
         .await
         .ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let (body, content_type) = description::split_core_metadata(&text);
-    body.map(|body| description::render(&body, content_type))
+    app.descriptions.html(bytes).await
 }
 
 fn html_response(page: String) -> Response<Body> {
