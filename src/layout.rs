@@ -2,6 +2,8 @@
 //! one image index per version, tagged with the version, holding one entry per file; one
 //! image manifest per file with the file as its single layer.
 
+pub mod limits;
+
 use std::collections::BTreeMap;
 
 use pyoci_oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform};
@@ -102,6 +104,16 @@ pub fn file_entry(mut manifest: Descriptor, architecture: &str, facts: FileFacts
         }
     }
     manifest
+}
+
+/// Adds a file's entry to a version's index, whose own creation time becomes the file's.
+pub fn add_file(index: &mut ImageIndex, entry: Descriptor) {
+    if let Some(created) = entry.annotations.get(CREATED_ANNOTATION) {
+        index
+            .annotations
+            .insert(CREATED_ANNOTATION.to_owned(), created.clone());
+    }
+    index.manifests.push(entry);
 }
 
 /// The sha256 an entry records for its file (empty when it records none).

@@ -306,12 +306,9 @@ async fn apply(cycle: &Cycle<'_>, earlier: Option<&EditOutcome>) -> Result<Attem
                     stored_sha256,
                 })));
             }
-            index.manifests.push(entry.as_ref().clone());
-            if let Some(created) = entry.annotations.get(layout::CREATED_ANNOTATION) {
-                index
-                    .annotations
-                    .insert(layout::CREATED_ANNOTATION.to_owned(), created.clone());
-            }
+            layout::add_file(&mut index, entry.as_ref().clone());
+            // Checked when the upload began too; this catches concurrent uploads.
+            layout::limits::check_index(&index, repo, version)?;
             if let Some(not_written) = cycle.write(&index, read_digest.as_ref(), read_at).await? {
                 return Ok(not_written);
             }
@@ -389,6 +386,9 @@ async fn apply(cycle: &Cycle<'_>, earlier: Option<&EditOutcome>) -> Result<Attem
                 return Ok(Attempt::Done(Applied::Final(EditOutcome::Annotated(
                     touched,
                 ))));
+            }
+            if value.is_some() {
+                layout::limits::check_index(&index, repo, version)?;
             }
             if let Some(not_written) = cycle.write(&index, read_digest.as_ref(), read_at).await? {
                 return Ok(not_written);

@@ -14,6 +14,7 @@ use crate::{
     app::App,
     cache::{Project, Snapshot, TagTarget},
     error::Error,
+    layout::limits::{index_bytes, MAX_INDEX_BYTES},
     listing_document::{Listing, ListingDocument, MAX_BYTES, MEDIA_TYPE, TAG},
     package::PackageVersion,
     profile::Profile,
@@ -123,13 +124,22 @@ async fn find_document(
         caches.store_tag(project, TAG, read, TagTarget::Index(digest.clone()));
         return Some((digest, listing));
     }
-    let (document, bytes) = match read_document(oci, repo, &manifest).await {
+    let (mut document, bytes) = match read_document(oci, repo, &manifest).await {
         Ok(found) => found,
         Err(reason) => {
             tracing::warn!(%repo, %reason, "ignoring the listing document: listing every version");
             return None;
         }
     };
+    // Held to the bounds of a tag read: another writer may have recorded anything. A version
+    // left out is read from its tag, which skips it.
+    document.versions.retain(|tag, held| {
+        let within = index_bytes(&held.index) <= MAX_INDEX_BYTES;
+        if within {
+            super::warn_oversized_annotations(repo, tag, &held.index);
+        }
+        within
+    });
     let listing = Arc::new(Listing::new(document, bytes));
     // Content-addressed: whoever reads these versions' tags later may use them by digest.
     for (_, (digest, index)) in listing.entries() {
@@ -358,7 +368,7 @@ async fn held(
 ) -> Result<Option<(ImageIndex, Digest)>, Error> {
     Ok(match read_tag(oci, repo, version).await? {
         TagContent::Index(index, digest) => Some((index, digest)),
-        TagContent::Absent | TagContent::Foreign(_) => None,
+        TagContent::Absent | TagContent::Foreign(_) | TagContent::TooLarge => None,
     })
 }
 

@@ -73,18 +73,29 @@ enum TagContent {
     Index(ImageIndex, Digest),
     /// Something else lives under the tag (an image, another tool's index); named for messages.
     Foreign(String),
+    /// A document over [`layout::limits::MAX_INDEX_BYTES`], left unread: listed by nobody,
+    /// changed by nobody.
+    TooLarge,
 }
 
 /// Reads a version's tag. Only the registry's 404 means absent: an answer PyOCI cannot read
 /// (an HTML page, a 3xx, an oversized document) is an error, never "no index", so no writer
 /// ever starts over from an empty index and drops the files it could not see.
 async fn read_tag(oci: &Oci, repo: &str, version: &PackageVersion) -> Result<TagContent, Error> {
-    match oci.get_tagged_index(repo, &version.tag()).await {
+    let tag = version.tag();
+    match oci
+        .get_tagged_index_within(repo, &tag, layout::limits::MAX_INDEX_BYTES)
+        .await
+    {
         Ok(TaggedIndex::Index(index, digest)) => Ok(match foreign_index(&index) {
             Some(what) => TagContent::Foreign(what),
-            None => TagContent::Index(index, digest),
+            None => {
+                warn_oversized_annotations(repo, &tag, &index);
+                TagContent::Index(index, digest)
+            }
         }),
         Ok(TaggedIndex::Other { media_type }) => Ok(TagContent::Foreign(media_type)),
+        Ok(TaggedIndex::TooLarge { .. }) => Ok(TagContent::TooLarge),
         Err(OciError::NotFound { .. }) => Ok(TagContent::Absent),
         Err(err) => Err(err.into()),
     }
@@ -106,6 +117,20 @@ fn foreign_index(index: &ImageIndex) -> Option<String> {
     });
     (!index.manifests.is_empty() && !holds_a_file)
         .then(|| "an index without Python distribution files (an image?)".to_owned())
+}
+
+/// Logs the annotations of a version's index that pages leave out for being over their
+/// bounds (written by another tool: PyOCI refuses them).
+fn warn_oversized_annotations(repo: &str, tag: &str, index: &ImageIndex) {
+    let oversized = layout::limits::oversized_annotations(index);
+    if !oversized.is_empty() {
+        tracing::warn!(
+            %repo,
+            %tag,
+            annotations = ?oversized,
+            "the version's index has annotations over PyOCI's bounds: pages leave them out"
+        );
+    }
 }
 
 /// A version's image index for reading or changing it, or `None` when the tag does not
@@ -132,6 +157,13 @@ fn version_index(
              untouched. Remove or retag it with the registry's tools to publish this version",
             version.tag()
         ))),
+        TagContent::TooLarge => Err(Error::Conflict(format!(
+            "the tag {repo}:{} holds a document larger than {} bytes, PyOCI's bound for a \
+             version's index; PyOCI neither lists nor changes it and leaves it untouched. \
+             Remove it with the registry's tools to publish this version",
+            version.tag(),
+            layout::limits::MAX_INDEX_BYTES
+        ))),
     }
 }
 
@@ -148,14 +180,20 @@ fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Erro
     Ok(file)
 }
 
-/// The index entry of a stored file, or `None` when there is no such file.
+/// The index entry of a stored file (`None` when there is no such file), and the version's
+/// index as read (`None` when the version does not exist).
 async fn stored_entry(
     oci: &Oci,
     repo: &str,
     file: &DistFilename,
-) -> Result<Option<pyoci_oci::Descriptor>, Error> {
-    let index = read_index(oci, repo, file.version()).await?;
-    Ok(index.and_then(|(index, _)| layout::find_file(&index, file.architecture()).cloned()))
+) -> Result<(Option<pyoci_oci::Descriptor>, Option<ImageIndex>), Error> {
+    let index = read_index(oci, repo, file.version())
+        .await?
+        .map(|(index, _)| index);
+    let entry = index
+        .as_ref()
+        .and_then(|index| layout::find_file(index, file.architecture()).cloned());
+    Ok((entry, index))
 }
 
 /// The indexes of several versions, read concurrently ([`App::listing_concurrency`] at
@@ -190,6 +228,16 @@ async fn read_indexes(
                     version,
                     remember_index(caches, project, &tag, read, index, digest),
                 )),
+                TagContent::TooLarge => {
+                    tracing::warn!(
+                        %repo,
+                        %tag,
+                        limit = layout::limits::MAX_INDEX_BYTES,
+                        "the version's index is over PyOCI's bound: listings skip the version"
+                    );
+                    caches.store_tag(project, &tag, read, TagTarget::Skipped);
+                    None
+                }
                 TagContent::Absent | TagContent::Foreign(_) => {
                     caches.store_tag(project, &tag, read, TagTarget::Skipped);
                     None

@@ -36,7 +36,10 @@ impl StoredFile {
     ) -> Option<StoredFile> {
         let platform = entry.platform.as_ref()?;
         let filename = DistFilename::from_stored(name, version, &platform.architecture).ok()?;
-        let annotation = |key: &str| entry.annotations.get(key).cloned();
+        // Values over their bounds (another tool's index) are left out, so no file can make
+        // a page large; a warning names them where the index is read.
+        let annotation =
+            |key: &str| layout::limits::served_annotation(entry, key).map(str::to_owned);
         Some(StoredFile {
             filename,
             sha256: annotation(layout::SHA256_ANNOTATION),
@@ -46,9 +49,10 @@ impl StoredFile {
             summary: annotation(layout::SUMMARY_ANNOTATION),
             core_metadata_sha256: annotation(layout::CORE_METADATA_ANNOTATION),
             yanked: match annotation(layout::YANKED_ANNOTATION) {
-                None => Yanked::No,
-                Some(reason) if reason.is_empty() => Yanked::Yes,
-                Some(reason) => Yanked::WithReason(reason),
+                _ if !entry.annotations.contains_key(layout::YANKED_ANNOTATION) => Yanked::No,
+                Some(reason) if !reason.is_empty() => Yanked::WithReason(reason),
+                // Yanked, even when the reason is too long to serve.
+                _ => Yanked::Yes,
             },
             upload_time: annotation(layout::CREATED_ANNOTATION)
                 .as_deref()
@@ -190,6 +194,41 @@ mod tests {
                 .yanked,
             Yanked::Yes
         );
+    }
+
+    #[test]
+    fn leaves_out_values_over_their_bounds() {
+        let name = ProjectName::parse("hello").unwrap();
+        let version = PackageVersion::parse("1.0").unwrap();
+        let huge = "x".repeat(3 * 1024 * 1024);
+        let file = StoredFile::from_entry(
+            &name,
+            &version,
+            &entry(
+                "py3-none-any.whl",
+                &[
+                    ("com.pyoci.requires_python", huge.as_str()),
+                    ("com.pyoci.summary", huge.as_str()),
+                    ("com.pyoci.project_urls", huge.as_str()),
+                    ("com.pyoci.yanked", huge.as_str()),
+                    ("com.pyoci.sha256_digest", huge.as_str()),
+                    ("com.pyoci.core_metadata_sha256", huge.as_str()),
+                    ("com.pyoci.size", huge.as_str()),
+                    ("org.opencontainers.image.created", huge.as_str()),
+                ],
+            ),
+        )
+        .unwrap();
+        assert_eq!(file.requires_python, None);
+        assert_eq!(file.summary, None);
+        assert_eq!(file.project_urls, None);
+        assert_eq!(file.sha256, None);
+        assert_eq!(file.core_metadata_sha256, None);
+        assert_eq!(file.size, None);
+        assert_eq!(file.upload_time, None);
+        assert_eq!(file.yanked, Yanked::Yes, "still yanked, without the reason");
+        let long_name = entry(&format!("py3-none-{}.whl", "x".repeat(300)), &[]);
+        assert!(StoredFile::from_entry(&name, &version, &long_name).is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //!
 //! The body may be empty or JSON `{"reason": "..."}`. Yanking rewrites the version's index,
 //! which the registry allows only to users with push rights on the repository: the registry
-//! decides who may yank, not PyOCI.
+//! decides who may yank, not PyOCI. It is asked first, also when the yank changes nothing.
 
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Response};
@@ -59,6 +59,11 @@ pub async fn yank(
     };
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, &name);
+    // A yank is judged as the write it asks for, whatever it finds: when the index already
+    // says what was asked, nothing is written, and the registry would judge the caller on
+    // reads alone (a puller would get 200). Opening an upload session needs push rights and
+    // stores nothing; it is cancelled at once.
+    oci.start_blob_upload(&repo).await?.cancel().await;
     let edit = IndexEdit::Annotate {
         architecture,
         key: layout::YANKED_ANNOTATION,
@@ -122,7 +127,11 @@ async fn read_reason(mut body: Body) -> Result<Option<String>, Error> {
             "the yank request body must be empty or JSON like {{\"reason\": \"...\"}}: {err}"
         ))
     })?;
-    Ok(request.reason.filter(|reason| !reason.is_empty()))
+    let reason = request.reason.filter(|reason| !reason.is_empty());
+    if let Some(reason) = &reason {
+        layout::limits::YANK_REASON.check(reason)?;
+    }
+    Ok(reason)
 }
 
 fn too_large() -> Error {
@@ -176,5 +185,22 @@ mod tests {
         assert_eq!(read_reason(json).await.unwrap().as_deref(), Some("broken"));
         let garbage = read_reason(Body::from("nope")).await.unwrap_err();
         assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn a_reason_over_its_bound_is_refused() {
+        let body = |reason: &str| Body::from(serde_json::json!({ "reason": reason }).to_string());
+        let longest = "x".repeat(1024);
+        assert_eq!(
+            read_reason(body(&longest)).await.unwrap().as_deref(),
+            Some(longest.as_str())
+        );
+        let error = read_reason(body(&"x".repeat(1025))).await.unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            error.to_string(),
+            "the yank reason is 1025 bytes long; PyOCI stores at most 1024 bytes. Nothing was \
+             stored"
+        );
     }
 }

@@ -31,6 +31,8 @@ pub enum FilenameError {
     Name(NameError),
     /// The version part is not a storable version.
     Version(VersionError),
+    /// Longer than [`MAX_LEN`] bytes (as served, with the name and version normalized).
+    TooLong(usize),
 }
 
 impl fmt::Display for FilenameError {
@@ -43,6 +45,11 @@ impl fmt::Display for FilenameError {
             ),
             FilenameError::Name(err) => write!(f, "bad project name in filename: {err}"),
             FilenameError::Version(err) => write!(f, "bad version in filename: {err}"),
+            FilenameError::TooLong(length) => write!(
+                f,
+                "the filename is {length} bytes long; PyOCI stores file names of at most \
+                 {MAX_LEN} bytes (what most file systems allow)"
+            ),
         }
     }
 }
@@ -51,14 +58,18 @@ impl std::error::Error for FilenameError {}
 
 const WHEEL_SUFFIX: &str = ".whl";
 const SDIST_SUFFIX: &str = ".tar.gz";
-const MAX_LEN: usize = 255;
+/// The longest filename stored or served, in bytes: installers save files under their name.
+pub const MAX_LEN: usize = 255;
 
 impl DistFilename {
     /// Parses an uploaded or requested filename.
     pub fn parse(filename: &str) -> Result<Self, FilenameError> {
         let not_a_distribution =
             || FilenameError::NotADistribution(filename.chars().take(MAX_LEN).collect());
-        if filename.len() > MAX_LEN || !filename.chars().all(is_filename_char) {
+        if filename.len() > MAX_LEN {
+            return Err(FilenameError::TooLong(filename.len()));
+        }
+        if !filename.chars().all(is_filename_char) {
             return Err(not_a_distribution());
         }
         if let Some(stem) = filename.strip_suffix(WHEEL_SUFFIX) {
@@ -115,7 +126,7 @@ impl DistFilename {
         // itself be a valid filename.
         let served = file.to_string();
         if served.len() > MAX_LEN {
-            return Err(FilenameError::NotADistribution(served));
+            return Err(FilenameError::TooLong(served.len()));
         }
         Ok(file)
     }
@@ -252,10 +263,19 @@ mod tests {
         let release = format!("11{}", ".1".repeat(58));
         let at_limit = format!("{name}-{release}a.tar.gz");
         assert_eq!(at_limit.len(), MAX_LEN);
-        assert!(matches!(
-            DistFilename::parse(&at_limit),
-            Err(FilenameError::NotADistribution(_))
-        ));
+        assert_eq!(
+            DistFilename::parse(&at_limit).unwrap_err(),
+            FilenameError::TooLong(MAX_LEN + 1)
+        );
+        let longer = format!("{name}-{release}.{}.tar.gz", "1".repeat(200));
+        assert_eq!(
+            DistFilename::parse(&longer).unwrap_err().to_string(),
+            format!(
+                "the filename is {} bytes long; PyOCI stores file names of at most 255 bytes \
+                 (what most file systems allow)",
+                longer.len()
+            )
+        );
         let fits = format!("{name}-{release}a0.tar.gz");
         assert!(
             DistFilename::parse(&fits).is_err(),

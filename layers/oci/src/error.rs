@@ -320,11 +320,21 @@ fn truncate(text: &str) -> String {
 /// larger body is [`OciError::InvalidResponse`], a registry that stops sending
 /// [`OciError::TimedOut`], a broken connection [`OciError::Unreachable`].
 pub async fn read_body(body: reqwest::Body, limit: usize, what: &str) -> Result<Bytes, OciError> {
+    read_within(body, limit, what).await?.ok_or_else(|| {
+        OciError::InvalidResponse(format!("the {what} is larger than {limit} bytes"))
+    })
+}
+
+/// [`read_body`], with a body larger than `limit` as `None` rather than an error, for a
+/// caller to whom that means something other than a broken registry.
+pub(crate) async fn read_within(
+    body: reqwest::Body,
+    limit: usize,
+    what: &str,
+) -> Result<Option<Bytes>, OciError> {
     match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => Err(OciError::InvalidResponse(format!(
-            "the {what} is larger than {limit} bytes"
-        ))),
+        Ok(collected) => Ok(Some(collected.to_bytes())),
+        Err(error) if error.is::<LengthLimitError>() => Ok(None),
         // A registry that stopped sending in the middle (the response body's idle timeout).
         Err(error) if is_timeout(error.as_ref()) => Err(OciError::TimedOut(format!(
             "the registry stopped sending the {what} ({})",

@@ -1,13 +1,13 @@
 use std::future::Future;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::client::RegistryHttp;
-use crate::error::{check, not_found_code, read_body};
+use crate::error::{check, not_found_code, read_within};
 use crate::names::{normalize_repository, validate_reference};
 use crate::{
     Descriptor, Digest, ImageIndex, ImageManifest, Manifest, OciClient, OciError,
@@ -49,6 +49,11 @@ pub enum TaggedIndex {
         /// The `Content-Type` the registry gave it.
         media_type: String,
     },
+    /// A document larger than the limit the read was given, left unread.
+    TooLarge {
+        /// That limit, in bytes.
+        limit: usize,
+    },
 }
 
 impl<S: RegistryHttp> OciClient<S> {
@@ -62,6 +67,25 @@ impl<S: RegistryHttp> OciClient<S> {
         reference: &str,
         accept: &[&str],
     ) -> impl Future<Output = Result<Manifest, OciError>> + Send + 'static {
+        let manifest = self.get_manifest_within(repository, reference, accept, MANIFEST_LIMIT);
+        async move {
+            manifest.await?.ok_or_else(|| {
+                OciError::InvalidResponse(format!(
+                    "the manifest is larger than {MANIFEST_LIMIT} bytes"
+                ))
+            })
+        }
+    }
+
+    /// [`get_manifest`](Self::get_manifest), reading at most `limit` bytes: `None` for a
+    /// larger document, which is not read further.
+    fn get_manifest_within(
+        &self,
+        repository: &str,
+        reference: &str,
+        accept: &[&str],
+        limit: usize,
+    ) -> impl Future<Output = Result<Option<Manifest>, OciError>> + Send + 'static {
         let client = self.clone();
         let repository = normalize_repository(repository);
         let reference = reference.to_owned();
@@ -82,7 +106,17 @@ impl<S: RegistryHttp> OciClient<S> {
                 .await?;
             let response = check(&Method::GET, response, &what).await?;
             let (parts, body) = response.into_parts();
-            let bytes = read_body(body, MANIFEST_LIMIT, "manifest").await?;
+            let announced = parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse::<u64>().ok());
+            if announced.is_some_and(|length| length > limit as u64) {
+                return Ok(None);
+            }
+            let Some(bytes) = read_within(body, limit, "manifest").await? else {
+                return Ok(None);
+            };
             let computed = Digest::sha256_of(&bytes);
             if reference.contains(':') && computed.as_str() != reference {
                 return Err(OciError::InvalidResponse(format!(
@@ -91,11 +125,11 @@ impl<S: RegistryHttp> OciClient<S> {
             }
             let digest = header_digest(&parts.headers).unwrap_or(computed);
             let media_type = media_type_of(&parts.headers, &bytes);
-            Ok(Manifest {
+            Ok(Some(Manifest {
                 media_type,
                 digest,
                 bytes,
-            })
+            }))
         }
     }
 
@@ -114,14 +148,26 @@ impl<S: RegistryHttp> OciClient<S> {
     /// or [`TaggedIndex::Other`] for another manifest kind. [`OciError::NotFound`] only when
     /// the registry says the tag (or repository) does not exist: a 404 with a distribution
     /// error code saying so (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, or Harbor's `NOT_FOUND`).
-    /// Anything else (an HTML page from a proxy, a 404 page without a code, a truncated or
-    /// oversized document) is [`OciError::InvalidResponse`], never taken for absence.
+    /// Anything else (an HTML page from a proxy, a 404 page without a code, a truncated
+    /// document) is [`OciError::InvalidResponse`], never taken for absence; a document over
+    /// the 4 MiB registries accept is [`TaggedIndex::TooLarge`].
     pub fn get_tagged_index(
         &self,
         repository: &str,
         tag: &str,
     ) -> impl Future<Output = Result<TaggedIndex, OciError>> + Send + 'static {
-        let manifest = self.get_manifest(repository, tag, &ANY_MANIFEST);
+        self.get_tagged_index_within(repository, tag, MANIFEST_LIMIT)
+    }
+
+    /// [`get_tagged_index`](Self::get_tagged_index), reading at most `limit` bytes: a
+    /// larger document is [`TaggedIndex::TooLarge`], and is not read further.
+    pub fn get_tagged_index_within(
+        &self,
+        repository: &str,
+        tag: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<TaggedIndex, OciError>> + Send + 'static {
+        let manifest = self.get_manifest_within(repository, tag, &ANY_MANIFEST, limit);
         let what = format!("{}:{tag}", repository.to_ascii_lowercase());
         async move {
             let manifest = match manifest.await {
@@ -132,6 +178,9 @@ impl<S: RegistryHttp> OciClient<S> {
                     )))
                 }
                 other => other?,
+            };
+            let Some(manifest) = manifest else {
+                return Ok(TaggedIndex::TooLarge { limit });
             };
             let media_type = manifest.media_type.clone();
             if media_type == OCI_INDEX_MEDIA_TYPE || media_type.is_empty() {
@@ -570,6 +619,40 @@ mod tests {
                 "a 404 without a not-found code is no proof of absence: {body}: {error:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_tag_read_within_a_limit_reports_a_larger_document_unread() {
+        let padded = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX_MEDIA_TYPE}","manifests":[],"annotations":{{"x":"{}"}}}}"#,
+            "x".repeat(2000)
+        );
+        let body = padded.clone();
+        let (client, _) =
+            stub_client(move |_| respond(200, &[("content-type", OCI_INDEX_MEDIA_TYPE)], &body));
+        match client.get_tagged_index_within("a", "1.0", 1000).await {
+            Ok(TaggedIndex::TooLarge { limit }) => assert_eq!(limit, 1000),
+            other => panic!("{other:?}"),
+        }
+        let read = client
+            .get_tagged_index_within("a", "1.0", padded.len())
+            .await
+            .unwrap();
+        assert!(matches!(read, TaggedIndex::Index(..)), "{read:?}");
+        // Where the registry announces the length, the body is not read at all.
+        let announced = padded.len().to_string();
+        let (client, _) = stub_client(move |_| {
+            respond(
+                200,
+                &[
+                    ("content-type", OCI_INDEX_MEDIA_TYPE),
+                    ("content-length", &announced),
+                ],
+                "",
+            )
+        });
+        let read = client.get_tagged_index_within("a", "1.0", 1000).await;
+        assert!(matches!(read, Ok(TaggedIndex::TooLarge { .. })), "{read:?}");
     }
 
     #[tokio::test]

@@ -1,7 +1,5 @@
 //! What the upload form says about the file, checked against the file itself.
 
-use std::collections::BTreeMap;
-
 use pyoci_upload::Form;
 
 use super::digests::FileDigests;
@@ -9,9 +7,6 @@ use crate::{
     error::Error,
     package::{DistFilename, DistKind, PackageVersion, ProjectName},
 };
-
-/// Classifier prefix whose entries become manifest annotations (labels), as in the original.
-const LABEL_CLASSIFIER: &str = "PyOCI :: Label :: ";
 
 /// The form's `:action`, `name`, `version` and `filetype`, where sent, must describe the file.
 pub fn check_form_agrees(form: &Form, file: &DistFilename) -> Result<(), Error> {
@@ -74,24 +69,4 @@ pub fn check_declared_digests(form: &Form, received: &FileDigests) -> Result<(),
         }
     }
     Ok(())
-}
-
-/// `PyOCI :: Label :: <key> :: <value>` classifiers, as annotations.
-pub fn labels(form: &Form) -> BTreeMap<String, String> {
-    form.get_all("classifiers")
-        .filter_map(|classifier| classifier.strip_prefix(LABEL_CLASSIFIER))
-        .filter_map(|label| label.split_once(" :: "))
-        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
-        .filter(|(key, _)| !key.is_empty())
-        .collect()
-}
-
-/// `project_urls` fields (`"Label, URL"`) as the JSON object the original stores.
-pub fn project_urls(form: &Form) -> Option<String> {
-    let urls: serde_json::Map<String, serde_json::Value> = form
-        .get_all("project_urls")
-        .filter_map(|entry| entry.split_once(','))
-        .map(|(label, url)| (label.trim().to_owned(), url.trim().into()))
-        .collect();
-    (!urls.is_empty()).then(|| serde_json::Value::Object(urls).to_string())
 }

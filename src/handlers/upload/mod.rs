@@ -5,6 +5,7 @@
 //! rewritten, so a failed or mismatching upload leaves nothing a listing would show.
 
 mod digests;
+mod fields;
 mod metadata;
 
 use std::{
@@ -21,12 +22,13 @@ use http::{Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
 use pyoci_metadata::{CoreMetadata, ExpectedRelease, MetadataHandle, MetadataTap};
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
-use pyoci_upload::{Form, Upload};
+use pyoci_upload::Upload;
 use tower::Service;
 
 use self::{
     digests::{DigestingStream, FileDigests, WantedDigests},
-    metadata::{check_declared_digests, check_form_agrees, labels, project_urls},
+    fields::StoredFields,
+    metadata::{check_declared_digests, check_form_agrees},
 };
 use super::{
     index_writer::{edit_index, EditOutcome, IndexEdit},
@@ -95,14 +97,15 @@ async fn upload_file(
     let file = upload.next_file().await?;
     let filename = DistFilename::parse(file.filename())?;
     check_form_agrees(upload.form(), &filename)?;
+    StoredFields::check_form(upload.form())?;
     let oci = app.oci(&target, credentials);
     let repo = repository(&target, filename.name());
 
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
     let blob_upload = oci.start_blob_upload(&repo).await?;
-    let stored = match stored_entry(&oci, &repo, &filename).await {
-        Ok(stored) => stored,
+    let (stored, current_index) = match stored_entry(&oci, &repo, &filename).await {
+        Ok(found) => found,
         Err(err) => {
             blob_upload.cancel().await;
             return Err(err);
@@ -167,9 +170,12 @@ async fn upload_file(
         check_form_agrees(&form, &filename)?;
         check_declared_digests(&form, &received)?;
         let core = core_metadata(&metadata, &filename)?;
-        Ok::<_, Error>((form, received, core))
+        let fields = StoredFields::read(&form, &core)?;
+        let profile = app.profile(oci.registry());
+        fields.check_room(current_index.as_ref(), profile, &repo, &filename, &received)?;
+        Ok::<_, Error>((received, core, fields))
     };
-    let (form, received, core) = match checked.await {
+    let (received, core, fields) = match checked.await {
         Ok(checked) => checked,
         Err(err) => {
             blob_upload.cancel().await;
@@ -193,7 +199,7 @@ async fn upload_file(
 
     let published = Received {
         filename: &filename,
-        form: &form,
+        fields: &fields,
         digests: &received,
         core: &core,
         layer: layer_digest,
@@ -209,7 +215,7 @@ async fn upload_file(
 /// A file whose blob is committed, with what is known about it.
 struct Received<'a> {
     filename: &'a DistFilename,
-    form: &'a Form,
+    fields: &'a StoredFields,
     digests: &'a FileDigests,
     core: &'a CoreMetadata,
     layer: Digest,
@@ -235,25 +241,10 @@ async fn publish(
             }
             pushed => pushed?,
         };
-    let form_field = |name: &str| file.form.get(name).map(str::to_owned);
-    let facts = layout::FileFacts {
-        sha256: file.digests.sha256.clone(),
-        size: file.digests.size,
-        created,
-        project_urls: project_urls(file.form),
-        requires_python: file
-            .core
-            .requires_python
-            .clone()
-            .or_else(|| form_field("requires_python")),
-        summary: file
-            .core
-            .fields
-            .get("Summary")
-            .map(str::to_owned)
-            .or_else(|| form_field("summary")),
-        core_metadata_sha256: stored_metadata.map(|core| core.sha256.clone()),
-    };
+    let core_metadata_sha256 = stored_metadata.map(|core| core.sha256.clone());
+    let facts = file
+        .fields
+        .facts(file.digests, created, core_metadata_sha256);
     let entry = layout::file_entry(manifest, file.filename.architecture(), facts);
     let edit = IndexEdit::AddFile(Box::new(entry));
     match edit_index(app, oci, repo, file.filename.version(), edit).await? {
@@ -291,7 +282,7 @@ async fn push_file_manifest<'a>(
         file.layer.clone(),
         file.digests.size,
         created,
-        labels(file.form),
+        file.fields.labels.clone(),
     );
     let manifest = push_manifest(oci, repo, &manifest, &config, config_bytes).await?;
     Ok((manifest, stored_metadata))
