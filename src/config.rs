@@ -232,6 +232,22 @@ pub struct Config {
     #[arg(long, env = "PYOCI_LISTING_CHECK_SECS", default_value_t = 60)]
     pub listing_check_secs: u64,
 
+    // --- Hostile input: what a request may make PyOCI hold or do (docs/limits.md) ---
+    /// Largest text fields of one upload form together, in bytes (the fields twine sends
+    /// before and after the file: metadata, the description); more is refused with 413.
+    #[arg(long, env = "PYOCI_MAX_FORM_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_form_bytes: usize,
+
+    /// Bytes of upload form fields held at once across all requests; an upload that would
+    /// go beyond it is refused with 503 (retry later) instead of growing memory.
+    #[arg(long, env = "PYOCI_FORM_MEMORY", default_value_t = 64 * 1024 * 1024)]
+    pub form_memory_bytes: usize,
+
+    /// Largest Markdown description rendered on a project's page for people, in bytes;
+    /// longer ones are shown as plain text.
+    #[arg(long, env = "PYOCI_DESCRIPTION_MAX_BYTES", default_value_t = 256 * 1024)]
+    pub description_max_bytes: usize,
+
     /// The public fallback (`PYOCI_FALLBACK_INDEX`, `PYOCI_PRIVATE_NAMES`, ...).
     #[command(flatten)]
     pub fallback: crate::fallback::FallbackSettings,
@@ -325,6 +341,9 @@ impl Default for Config {
             cache_bytes: 64 * 1024 * 1024,
             listing_document: false,
             listing_check_secs: 60,
+            max_form_bytes: 2 * 1024 * 1024,
+            form_memory_bytes: 64 * 1024 * 1024,
+            description_max_bytes: 256 * 1024,
             fallback: crate::fallback::FallbackSettings::default(),
             metrics_port: None,
             metrics_host: None,

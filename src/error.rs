@@ -35,6 +35,8 @@ pub enum Error {
     BodyTimedOut(String),
     /// Concurrent writers kept changing what this request changes; try again.
     Busy(String),
+    /// The request needs credentials and came without any.
+    CredentialsNeeded(String),
     /// The registry said no, failed, or could not be reached.
     Registry(OciError),
     /// The upload body could not be read as the upload API.
@@ -51,6 +53,7 @@ impl fmt::Display for Error {
             | Error::Conflict(message)
             | Error::TooLarge(message)
             | Error::BodyTimedOut(message)
+            | Error::CredentialsNeeded(message)
             | Error::Busy(message) => f.write_str(message),
             Error::Registry(err) => write!(f, "{err}"),
             Error::Upload(err) if exceeded_body_limit(err) => write!(
@@ -58,6 +61,10 @@ impl fmt::Display for Error {
                 "the request body is larger than this server accepts (PYOCI_MAX_BODY): {err}"
             ),
             Error::Upload(err) if is_idle_timeout(err) => f.write_str(&body_timed_out(err)),
+            Error::Upload(err @ UploadError::FormTooLarge { .. }) => {
+                write!(f, "{err} (PYOCI_MAX_FORM_BYTES)")
+            }
+            Error::Upload(err @ UploadError::FormMemoryBusy) => write!(f, "{err} (PYOCI_FORM_MEMORY)"),
             Error::Upload(err) => write!(f, "{err}"),
         }
     }
@@ -79,6 +86,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::CredentialsNeeded(_) => StatusCode::UNAUTHORIZED,
             Error::Upload(err) => upload_status(err),
             Error::Registry(err) => err.status_hint(),
         }
@@ -113,8 +121,10 @@ impl Error {
 }
 
 fn upload_status(err: &UploadError) -> StatusCode {
-    if exceeded_body_limit(err) {
+    if exceeded_body_limit(err) || matches!(err, UploadError::FormTooLarge { .. }) {
         StatusCode::PAYLOAD_TOO_LARGE
+    } else if matches!(err, UploadError::FormMemoryBusy) {
+        StatusCode::SERVICE_UNAVAILABLE
     } else if is_idle_timeout(err) {
         StatusCode::REQUEST_TIMEOUT
     } else if err.is_client_error() || matches!(err, UploadError::BodyRead(_)) {

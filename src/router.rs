@@ -125,6 +125,7 @@ async fn dispatch(
             handlers::yank(&app, target, project, what, yank, credentials, body).await
         }
         Route::Upload { target } => {
+            upload_preflight(&app, &target, &credentials).await?;
             request.extensions_mut().insert(UploadTarget(target));
             // Infallible: the upload service answers every error itself.
             match upload.oneshot(request).await {
@@ -132,6 +133,28 @@ async fn dispatch(
                 Err(never) => match never {},
             }
         }
+    }
+}
+
+/// What can be decided about an upload before its body is read: the registry is reachable
+/// under the address policy and answers as an OCI registry, and it accepts the credentials
+/// (none given: it lets anyone in). So a stranger's upload is refused before a byte of its
+/// form is held (issue 17).
+async fn upload_preflight(
+    app: &App,
+    target: &crate::route::Target,
+    credentials: &Credentials,
+) -> Result<(), Error> {
+    match app.oci(target, credentials.clone()).check_api().await {
+        Err(pyoci_oci::OciError::Unauthorized) if matches!(credentials, Credentials::Anonymous) => {
+            Err(Error::CredentialsNeeded(format!(
+                "the registry {} needs credentials to upload: give your registry username and \
+                 password or token (twine upload -u USER -p TOKEN, uv publish --username USER \
+                 --password TOKEN, or poetry's http-basic settings)",
+                target.registry
+            )))
+        }
+        checked => Ok(checked?),
     }
 }
 

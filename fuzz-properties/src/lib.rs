@@ -18,6 +18,7 @@ pub mod accept;
 pub mod authorization;
 pub mod challenge;
 pub mod core_metadata;
+pub mod description;
 pub mod filename;
 pub mod link_header;
 pub mod multipart;
@@ -52,6 +53,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "core_metadata",
         run: |data| run(data, core_metadata::check),
+    },
+    Target {
+        name: "description",
+        run: |data| run(data, description::check),
     },
     Target {
         name: "filename",

@@ -105,6 +105,7 @@
 #![warn(missing_docs)]
 
 mod address;
+mod api_check;
 mod blobs;
 mod client;
 mod connection_budget;

@@ -9,14 +9,16 @@ pub type BoxError = Box<dyn StdError + Send + Sync>;
 /// Why an upload could not be read.
 ///
 /// Every variant describes a malformed request and deserves a `400 Bad Request` whose body is
-/// this error's `Display` text, except two that [`UploadError::is_client_error`] reports as
-/// `false`:
+/// this error's `Display` text (or `413` for [`UploadError::FormTooLarge`]), except three
+/// that [`UploadError::is_client_error`] reports as `false`:
 ///
 /// - [`UploadError::BodyRead`]: the request body itself failed, most often because the client
 ///   disconnected (nobody is left to read a response) or because a body limit layer below us
 ///   stopped the read (look at [`std::error::Error::source`] to tell, e.g. to answer `413`).
 /// - [`UploadError::OutOfOrder`]: the handler used [`Upload`](crate::Upload) against its
 ///   contract; that is a bug on our side and deserves a `500`.
+/// - [`UploadError::FormMemoryBusy`]: other uploads fill the shared budget for form fields;
+///   it deserves a `503`, and the same upload a moment later may succeed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum UploadError {
@@ -54,6 +56,16 @@ pub enum UploadError {
         /// The limit in bytes.
         limit: u64,
     },
+    /// The text fields together are larger than the configured limit.
+    FormTooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The text fields of all uploads in progress fill their shared [`FormMemory`] budget.
+    /// Not a client error: the server is busy, the same upload may succeed a moment later.
+    ///
+    /// [`FormMemory`]: crate::FormMemory
+    FormMemoryBusy,
     /// The body has more text fields than the configured limit.
     TooManyFields {
         /// The limit.
@@ -89,7 +101,10 @@ impl UploadError {
     /// `true` when the request was malformed and the client should get a `400` with this
     /// error's text; `false` for [`UploadError::BodyRead`] and [`UploadError::OutOfOrder`].
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, Self::BodyRead(_) | Self::OutOfOrder { .. })
+        !matches!(
+            self,
+            Self::BodyRead(_) | Self::OutOfOrder { .. } | Self::FormMemoryBusy
+        )
     }
 
     /// Translates a parser error, naming fields as the client sent them.
@@ -159,6 +174,16 @@ impl fmt::Display for UploadError {
             Self::FieldTooLarge { name, limit } => {
                 write!(f, "field `{name}` is larger than {}", human_size(*limit))
             }
+            Self::FormTooLarge { limit } => write!(
+                f,
+                "the upload's text fields together are larger than {}; send shorter metadata \
+                 (a long description belongs in the package, not the form)",
+                human_size(*limit)
+            ),
+            Self::FormMemoryBusy => f.write_str(
+                "the server is holding as many uploads' form fields as it may right now; \
+                 upload again in a moment",
+            ),
             Self::TooManyFields { limit } => {
                 write!(f, "the upload has more than {limit} form fields")
             }

@@ -1,19 +1,48 @@
 //! The text fields of an upload.
 
+use crate::memory::Reservation;
+
 /// The text fields of an upload, in the order they were sent.
 ///
 /// Names are kept exactly as the client sent them (`:action`, `sha256_digest`,
 /// `requires_dist`, ...). A name may repeat: the legacy upload API sends multi-value metadata
 /// (`classifiers`, `requires_dist`, `project_urls`, ...) as one field per value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// The bytes it holds stay reserved in the upload's [`FormMemory`](crate::FormMemory) until
+/// the form (every clone of it) is dropped.
+#[derive(Debug, Clone, Default)]
 pub struct Form {
     fields: Vec<(String, String)>,
+    reservation: Option<Reservation>,
 }
+
+impl PartialEq for Form {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
+}
+
+impl Eq for Form {}
 
 impl Form {
     /// An empty form.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty form whose fields are reserved in `reservation`.
+    pub(crate) fn reserved_in(reservation: Reservation) -> Self {
+        Form {
+            fields: Vec::new(),
+            reservation: Some(reservation),
+        }
+    }
+
+    /// Reserves `bytes` more in the form's budget; `false` when it has no room.
+    pub(crate) fn reserve(&self, bytes: usize) -> bool {
+        self.reservation
+            .as_ref()
+            .map_or(true, |reservation| reservation.grow(bytes))
     }
 
     /// Appends a field, keeping earlier values of the same name.

@@ -2,20 +2,35 @@
 
 use tower::Layer;
 
-use crate::{ParseUpload, UploadLimits};
+use crate::{FormMemory, ParseUpload, UploadLimits};
 
 /// Turns `multipart/form-data` upload requests into `Request<Upload>` for the inner service.
 ///
 /// See the [crate docs](crate) for an example.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ParseUploadLayer {
     limits: UploadLimits,
+    memory: FormMemory,
 }
 
 impl ParseUploadLayer {
-    /// A layer with the default [`UploadLimits`] (1 MiB per text field, 1000 fields).
+    /// A layer with the default [`UploadLimits`] (1 MiB per text field, 2 MiB in all, 1000
+    /// fields) and a [`FormMemory`] of 64 MiB shared by its services.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets the most bytes of all text fields of one upload together.
+    pub fn max_form_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_form_bytes = bytes;
+        self
+    }
+
+    /// Holds the text fields of every upload within `memory` (shared with whoever else
+    /// uses it).
+    pub fn form_memory(mut self, memory: FormMemory) -> Self {
+        self.memory = memory;
+        self
     }
 
     /// Sets the largest text field accepted, in bytes.
@@ -35,6 +50,6 @@ impl<S> Layer<S> for ParseUploadLayer {
     type Service = ParseUpload<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ParseUpload::new(inner, self.limits)
+        ParseUpload::new(inner, self.limits).within(self.memory.clone())
     }
 }

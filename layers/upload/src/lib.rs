@@ -19,8 +19,11 @@
 //! [`UploadError::is_client_error`] is `false` (the body failed to arrive, or the handler broke
 //! the call order).
 //!
-//! Text fields are limited in size (default 1 MiB) and count (default 1000), see
-//! [`ParseUploadLayer`]. The file is not limited here: add a body limit layer if needed.
+//! Text fields are limited in size (default 1 MiB each, 2 MiB together) and count (default
+//! 1000), and the fields of all uploads of one layer share a memory budget ([`FormMemory`],
+//! default 64 MiB): a field that would go beyond it fails its upload with
+//! [`UploadError::FormMemoryBusy`] instead of growing memory. See [`ParseUploadLayer`]. The
+//! file is not limited here: add a body limit layer if needed.
 //!
 //! # Example
 //!
@@ -89,6 +92,7 @@ mod error;
 mod form;
 mod future;
 mod layer;
+mod memory;
 mod paced;
 mod service;
 mod upload;
@@ -99,5 +103,6 @@ pub use error::{BoxError, UploadError};
 pub use form::Form;
 pub use future::ResponseFuture;
 pub use layer::ParseUploadLayer;
+pub use memory::FormMemory;
 pub use service::ParseUpload;
 pub use upload::{FilePart, Upload, UploadLimits};

@@ -13,7 +13,7 @@ use pyoci_core::{text_response, ResponseBody};
 
 use crate::error::BoxError;
 use crate::future::ResponseFuture;
-use crate::{multipart_boundary, ParseUploadLayer, Upload, UploadLimits};
+use crate::{multipart_boundary, FormMemory, ParseUploadLayer, Upload, UploadLimits};
 
 /// Middleware that replaces a `multipart/form-data` request body with an [`Upload`].
 ///
@@ -23,12 +23,24 @@ use crate::{multipart_boundary, ParseUploadLayer, Upload, UploadLimits};
 pub struct ParseUpload<S> {
     inner: S,
     limits: UploadLimits,
+    memory: FormMemory,
 }
 
 impl<S> ParseUpload<S> {
-    /// Wraps `inner`, applying `limits` to every upload.
+    /// Wraps `inner`, applying `limits` to every upload, whose fields share a default
+    /// [`FormMemory`].
     pub fn new(inner: S, limits: UploadLimits) -> Self {
-        Self { inner, limits }
+        Self {
+            inner,
+            limits,
+            memory: FormMemory::default(),
+        }
+    }
+
+    /// Holds the text fields of every upload within `memory`.
+    pub fn within(mut self, memory: FormMemory) -> Self {
+        self.memory = memory;
+        self
     }
 
     /// The layer that wraps services in this middleware, as in tower-http.
@@ -65,7 +77,8 @@ where
                     BodyDataStream::new(body),
                     self.limits,
                     declared,
-                );
+                )
+                .within(&self.memory);
                 ResponseFuture::inner(self.inner.call(Request::from_parts(parts, upload)))
             }
             Err(error) => {

@@ -10,6 +10,7 @@ use futures_util::Stream;
 use multer::{Constraints, Field, Multipart, SizeLimit};
 
 use crate::error::BoxError;
+use crate::memory::FormMemory;
 use crate::paced::Paced;
 use crate::whole_body::WholeBody;
 use crate::{Form, UploadError};
@@ -28,6 +29,8 @@ pub struct UploadLimits {
     pub max_text_field_size: usize,
     /// The most text fields accepted, counting repeats (default 1000).
     pub max_fields: usize,
+    /// The most bytes of all text fields together, names included (default 2 MiB).
+    pub max_form_bytes: usize,
 }
 
 impl Default for UploadLimits {
@@ -35,6 +38,7 @@ impl Default for UploadLimits {
         Self {
             max_text_field_size: 1024 * 1024,
             max_fields: 1000,
+            max_form_bytes: 2 * 1024 * 1024,
         }
     }
 }
@@ -56,7 +60,10 @@ pub struct Upload {
     /// The body, read to its end by [`Upload::finish`] after the parser stops.
     body: WholeBody,
     form: Form,
+    /// Bytes of text fields (names and values) read so far.
+    form_bytes: usize,
     max_fields: usize,
+    max_form_bytes: usize,
     file: FileProgress,
 }
 
@@ -120,10 +127,19 @@ impl Upload {
         Self {
             multipart: Multipart::with_constraints(Paced::new(body.clone()), boundary, constraints),
             body,
-            form: Form::new(),
+            form: Form::reserved_in(FormMemory::new(usize::MAX).reservation()),
+            form_bytes: 0,
             max_fields: limits.max_fields,
+            max_form_bytes: limits.max_form_bytes,
             file: FileProgress::NotRead,
         }
+    }
+
+    /// Holds the text fields within `memory`, a budget shared with other uploads, instead of
+    /// a budget of this upload's own. Call it before reading anything.
+    pub fn within(mut self, memory: &FormMemory) -> Self {
+        self.form = Form::reserved_in(memory.reservation());
+        self
     }
 
     /// The text fields read so far.
@@ -197,16 +213,36 @@ impl Upload {
             .map_err(UploadError::from_multer)
     }
 
-    async fn read_text(&mut self, field: Field<'static>, name: String) -> Result<(), UploadError> {
+    async fn read_text(&mut self, mut field: Field<'static>, name: String) -> Result<(), UploadError> {
         if self.form.len() >= self.max_fields {
             return Err(UploadError::TooManyFields {
                 limit: self.max_fields,
             });
         }
-        let bytes = field.bytes().await.map_err(UploadError::from_multer)?;
-        let value = String::from_utf8(bytes.to_vec())
-            .map_err(|_| UploadError::NotUtf8 { name: name.clone() })?;
+        // Each piece is counted and reserved before it is kept, so a form can never hold
+        // more than its limit, nor all forms together more than their budget.
+        self.hold(name.len())?;
+        let mut value = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(UploadError::from_multer)? {
+            self.hold(chunk.len())?;
+            value.extend_from_slice(&chunk);
+        }
+        let value =
+            String::from_utf8(value).map_err(|_| UploadError::NotUtf8 { name: name.clone() })?;
         self.form.push(name, value);
+        Ok(())
+    }
+
+    fn hold(&mut self, bytes: usize) -> Result<(), UploadError> {
+        self.form_bytes = self.form_bytes.saturating_add(bytes);
+        if self.form_bytes > self.max_form_bytes {
+            return Err(UploadError::FormTooLarge {
+                limit: self.max_form_bytes as u64,
+            });
+        }
+        if !self.form.reserve(bytes) {
+            return Err(UploadError::FormMemoryBusy);
+        }
         Ok(())
     }
 

@@ -565,3 +565,60 @@ async fn a_long_epilogue_is_refused() {
         "{error:?}"
     );
 }
+
+/// Many fields each under the per-field limit: refused once they add up past the total,
+/// before the rest of the body is read.
+#[tokio::test]
+async fn the_text_fields_together_are_limited() {
+    let limits = UploadLimits {
+        max_form_bytes: 64 * 1024,
+        ..UploadLimits::default()
+    };
+    let value = "x".repeat(10 * 1024);
+    let mut body = BodyBuilder::default();
+    for n in 0..100 {
+        body = body.text(&format!("field{n}"), &value);
+    }
+    let error = limited_upload_of(body.file("content", WHEEL, b"w").end(), limits)
+        .next_file()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UploadError::FormTooLarge { limit } if limit == 64 * 1024), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "the upload's text fields together are larger than 64 KiB; send shorter metadata \
+         (a long description belongs in the package, not the form)"
+    );
+    assert!(error.is_client_error());
+
+    // The same form under the limit is read whole.
+    let (_, _, form) = read_all(upload_of(twine_like(b"w"))).await.unwrap();
+    assert_eq!(form.len(), 11);
+}
+
+/// Uploads sharing a budget: the one that would go beyond it fails at once (the server is
+/// busy, not the client wrong), and the budget comes back as forms are dropped.
+#[tokio::test]
+async fn uploads_share_one_memory_budget() {
+    let memory = FormMemory::new(40 * 1024);
+    let value = "y".repeat(15 * 1024);
+    let body = || {
+        BodyBuilder::default()
+            .text("description", &value)
+            .file("content", WHEEL, b"w")
+            .text(":action", "file_upload")
+            .end()
+    };
+    let first = read_all(upload_of(body()).within(&memory)).await.unwrap();
+    let second = read_all(upload_of(body()).within(&memory)).await.unwrap();
+    let held = memory.held();
+    assert!(held > 30 * 1024 && held <= 40 * 1024, "held {held}");
+    let third = read_all(upload_of(body()).within(&memory)).await.unwrap_err();
+    assert!(matches!(third, UploadError::FormMemoryBusy), "{third:?}");
+    assert!(!third.is_client_error());
+    assert_eq!(memory.held(), held, "the refused upload holds nothing");
+    drop(first);
+    assert!(read_all(upload_of(body()).within(&memory)).await.is_ok());
+    drop(second);
+    assert_eq!(memory.held(), 0);
+}
