@@ -10,7 +10,7 @@ use pyoci_retry::RetryReads;
 use pyoci_token_exchange::TokenExchange;
 
 use crate::{
-    cache::Caches,
+    cache::{Caches, ForgetRefused},
     config::Config,
     listing_document::Trust,
     profile::{LearnedRegistries, Profile},
@@ -18,11 +18,12 @@ use crate::{
     write_locks::WriteLocks,
 };
 
-/// The outgoing side, top to bottom: token exchange answers the registry's auth
-/// challenges, reads are retried after transient faults, each request waits for a slot of
-/// its budget (ordinary, index write, streamed upload), and is counted in metrics on its way
-/// to a pooled HTTP client.
-pub type RegistryService = TokenExchange<RetryReads<Budget<RegistryMetrics<HttpClient>>>>;
+/// The outgoing side, top to bottom: the caches are told of the registry's refusals of
+/// credentials, token exchange answers the registry's auth challenges, reads are retried
+/// after transient faults, each request waits for a slot of its budget (ordinary, index
+/// write, streamed upload), and is counted in metrics on its way to a pooled HTTP client.
+pub type RegistryService =
+    ForgetRefused<TokenExchange<RetryReads<Budget<RegistryMetrics<HttpClient>>>>>;
 
 /// The most version indexes one listing reads at once.
 const MAX_LISTING_CONCURRENCY: usize = 128;
@@ -46,17 +47,19 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(config: Config, registry: RegistryService, budgets: Budgets) -> Self {
-        let caches = Caches::new(
-            std::time::Duration::from_secs(config.cache_ttl_secs),
-            config.cache_bytes,
-        );
+    /// `caches` are the ones `registry` tells of refusals ([`Caches::for_config`]).
+    pub fn new(
+        config: Config,
+        registry: RegistryService,
+        budgets: Budgets,
+        caches: Arc<Caches>,
+    ) -> Self {
         let listing_trust = Arc::new(Trust::new(std::time::Duration::from_secs(
             config.listing_check_secs,
         )));
         App {
             listing_trust,
-            caches: Arc::new(caches),
+            caches,
             config,
             registry,
             budgets,

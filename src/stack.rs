@@ -22,8 +22,13 @@ use tower_http::{
 };
 
 use crate::{
-    app::App, body::Body, config::Config, handlers::UploadHandler,
-    route::route_with_fixed_registry, router::Router,
+    app::App,
+    body::Body,
+    cache::{Caches, ForgetRefusedLayer},
+    config::Config,
+    handlers::UploadHandler,
+    route::route_with_fixed_registry,
+    router::Router,
 };
 
 /// The proxy as one service: requests with any body in, responses with PyOCI's body out.
@@ -73,7 +78,16 @@ where
         config.max_uploads_per_client,
     );
     let token_metrics = metrics.clone();
+    let cache_metrics = metrics.clone();
+    let mut caches = Caches::for_config(&config);
+    // Metrics: listing cache hits and misses, by cache.
+    caches.observe_lookups(Arc::new(move |cache, hit| {
+        cache_metrics.count_cache_lookup(cache, hit)
+    }));
+    let caches = Arc::new(caches);
     let registry = ServiceBuilder::new()
+        // A refusal of credentials, by any request, ends what the caches give them.
+        .layer(ForgetRefusedLayer::new(caches.clone()))
         .layer(
             TokenExchangeLayer::new()
                 .credential_realms(realms)
@@ -87,21 +101,12 @@ where
 
     let max_body = config.max_body;
     let body_idle_timeout = Duration::from_secs(config.body_idle_timeout_secs);
-    let cache_metrics = metrics.clone();
     let request_metrics = request_metrics(&config, metrics);
     let mut credentials = ExtractCredentialsLayer::new();
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
     }
-    let mut app = App::new(config, registry, budgets);
-    // Metrics: listing cache hits and misses, by cache.
-    // Nobody else holds the caches yet.
-    if let Some(caches) = Arc::get_mut(&mut app.caches) {
-        caches.observe_lookups(Arc::new(move |cache, hit| {
-            cache_metrics.count_cache_lookup(cache, hit)
-        }));
-    }
-    let app = Arc::new(app);
+    let app = Arc::new(App::new(config, registry, budgets, caches));
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()

@@ -1,9 +1,16 @@
 //! End to end against a registry with htpasswd (Basic) auth: PyOCI forwards the client's
-//! credentials, and answers for the registry with a Basic challenge of its own.
+//! credentials, and answers for the registry with a Basic challenge of its own. A password
+//! changed at the registry ends what PyOCI's caches give the old one as soon as the
+//! registry refuses it once.
 
 mod support;
 
-use pyoci_test_support::{run_checked, run_expecting_failure, HttpResponse, RegistryAuth};
+use std::time::{Duration, Instant};
+
+use pyoci_test_support::{
+    basic_auth, content_form, run_checked, run_expecting_failure, sha256_hex, wheel_bytes,
+    HttpResponse, RegistryAuth,
+};
 use support::{dists, listed, text, Stack, MODULE, PROJECT};
 
 const NAMESPACE: &str = "testns";
@@ -105,4 +112,124 @@ fn missing_credentials_get_a_basic_challenge() {
         &stack.index_url(NAMESPACE),
         "hello-pyoci==0.1.0",
     ));
+}
+
+/// Within the TTL, the acceptance a page read recorded answers `.metadata` (from memory),
+/// `HEAD` and revalidations of the old password without asking the registry. The first
+/// refusal the registry answers that password (here a range, which always asks it) ends all
+/// of that at once, well before the TTL.
+#[test]
+fn a_refusal_of_a_changed_password_ends_what_the_caches_give_it_at_once() {
+    const TTL: Duration = Duration::from_secs(60);
+    const CACHED: &str = "cachedpkg";
+    let stack = Stack::start_with(
+        RegistryAuth::Htpasswd(USERS),
+        &[("PYOCI_CACHE_TTL", "60"), ("PYOCI_WRITE_SETTLE_MS", "0")],
+    );
+    let old = basic_auth(ALICE.0, ALICE.1);
+    let old = [("Authorization", old.as_str())];
+    let filename = format!("{CACHED}-1.0-py3-none-any.whl");
+    let wheel = wheel_bytes(CACHED, "1.0", b"revoked within the TTL");
+    let uploaded = stack.http.post_multipart(
+        &stack.index_url(NAMESPACE),
+        content_form(CACHED, "1.0", &filename, &wheel),
+        &old,
+    );
+    assert_eq!(
+        uploaded.status,
+        200,
+        "{}\n{}",
+        uploaded.text(),
+        stack.logs()
+    );
+
+    let page_url = stack.project_url(NAMESPACE, CACHED);
+    let file_url = format!("{page_url}{filename}");
+    let metadata_url = format!("{file_url}.metadata");
+    let etag = format!("\"{}\"", sha256_hex(&wheel));
+    let with = |extra: (&'static str, &'static str)| {
+        let mut headers = old.to_vec();
+        headers.push(extra);
+        headers
+    };
+    let range = with(("Range", "bytes=0-9"));
+    let revalidation = {
+        let mut headers = old.to_vec();
+        headers.push(("If-None-Match", etag.as_str()));
+        headers
+    };
+    let page = stack.http.get_with(&page_url, &old);
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), stack.logs());
+    let read_at = Instant::now();
+    let metadata = stack.http.get_with(&metadata_url, &old);
+    assert_eq!(metadata.status, 200, "{}", metadata.text());
+    assert!(!metadata.body.is_empty());
+
+    stack
+        .registry
+        .set_htpasswd_users(&[(ALICE.0, "a-new-password")]);
+    // The registry itself refuses the old password from now on.
+    let direct = stack.get(
+        &format!("{}/v2/{NAMESPACE}/{CACHED}/tags/list", stack.registry.url()),
+        Some(ALICE),
+    );
+    assert_eq!(
+        direct.status, 401,
+        "the registry still takes the old password"
+    );
+
+    // Until the registry is asked, the caches answer the old password: so they were in
+    // play, and what follows is their doing.
+    let head = stack.http.request("HEAD", &file_url, &old, None);
+    assert_eq!(
+        head.status,
+        200,
+        "a HEAD before any refusal\n{}",
+        stack.logs()
+    );
+    let before = stack.http.get_with(&metadata_url, &old);
+    assert_eq!(
+        (before.status, &before.body),
+        (200, &metadata.body),
+        "a .metadata GET before any refusal"
+    );
+    let not_modified = stack.http.get_with(&file_url, &revalidation);
+    assert_eq!(
+        not_modified.status, 304,
+        "a revalidation before any refusal"
+    );
+    assert_eq!(stack.http.get_with(&page_url, &old).status, 200, "the page");
+
+    // One refusal: a range is always asked of the registry.
+    let refused = stack.http.get_with(&file_url, &range);
+    assert_eq!(refused.status, 401, "{}\n{}", refused.text(), stack.logs());
+
+    for (what, method, url, headers) in [
+        ("a .metadata GET", "GET", &metadata_url, old.to_vec()),
+        ("a HEAD", "HEAD", &file_url, old.to_vec()),
+        ("a range GET", "GET", &file_url, range.clone()),
+        ("a revalidation", "GET", &file_url, revalidation.clone()),
+        ("the page", "GET", &page_url, old.to_vec()),
+    ] {
+        let response = stack.http.request(method, url, &headers, None);
+        assert_eq!(
+            response.status,
+            401,
+            "{what} after the refusal: {}\n{}",
+            response.text(),
+            stack.logs()
+        );
+    }
+    assert!(
+        read_at.elapsed() < TTL / 2,
+        "the old password's entries would have expired or been refreshed anyway"
+    );
+
+    // The new password is the registry's to judge, and it accepts it.
+    let new = basic_auth(ALICE.0, "a-new-password");
+    let new = [("Authorization", new.as_str())];
+    assert_eq!(
+        stack.http.request("HEAD", &file_url, &new, None).status,
+        200
+    );
 }

@@ -25,9 +25,14 @@
 //! A write through this process ([`Caches::invalidate`]) drops the project's tags and pages
 //! at once; a listing that started before the write cannot store what it read. Other
 //! replicas see the write when their entries expire, within the TTL.
+//!
+//! A refusal of some credentials by the registry ([`Caches::refused`], told by the
+//! [`ForgetRefused`] layer of the outgoing stack) drops their pages and acceptances at once:
+//! on the whole registry for bad credentials (401), in the project for missing rights (403).
 
-mod bounded;
+pub(crate) mod bounded;
 mod fingerprint;
+mod refusals;
 
 use std::{
     collections::HashMap,
@@ -46,6 +51,8 @@ use pyoci_oci::{Digest, ImageIndex, ImageManifest};
 use crate::{listing_document::Listing, turns::Turns};
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
+pub use refusals::{ForgetRefused, ForgetRefusedLayer, RefusalScope};
+use refusals::{Refusals, Withdrawn};
 
 /// A repository in a registry: what a write invalidates.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
@@ -114,6 +121,17 @@ enum Key {
     SmallBlob(Project, String),
 }
 
+impl Key {
+    /// The credentials the entry is for: only they may get it, until the registry refuses
+    /// them.
+    fn credentials(&self) -> Option<&Fingerprint> {
+        match self {
+            Key::Page(_, fingerprint, _) | Key::Accepted(_, fingerprint) => Some(fingerprint),
+            _ => None,
+        }
+    }
+}
+
 enum Value {
     Document(Arc<ImageIndex>),
     Manifest(Arc<ImageManifest>),
@@ -134,6 +152,8 @@ struct Inner {
     /// made; a record older than the TTL is dropped, every entry it could refuse has
     /// expired by then.
     writes: HashMap<Project, Snapshot>,
+    /// The registry's refusals of credentials, less than a TTL ago.
+    refusals: Refusals,
 }
 
 /// The listing caches of one process. See the module docs.
@@ -177,8 +197,17 @@ impl Caches {
             inner: Mutex::new(Inner {
                 entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
                 writes: HashMap::new(),
+                refusals: Refusals::default(),
             }),
         }
+    }
+
+    /// The caches `config` asks for (`PYOCI_CACHE_TTL`, `PYOCI_CACHE_BYTES`).
+    pub fn for_config(config: &crate::config::Config) -> Caches {
+        Caches::new(
+            Duration::from_secs(config.cache_ttl_secs),
+            config.cache_bytes,
+        )
     }
 
     /// Whether anything is cached at all.
@@ -222,15 +251,25 @@ impl Caches {
         }
     }
 
-    /// Whether what was read at `read` may still be given out.
-    fn fresh(&self, inner: &Inner, project: &Project, read: &Snapshot) -> bool {
+    /// Whether what was read at `read` may still be given out (to `credentials`, for an
+    /// entry that is theirs only).
+    fn fresh(
+        &self,
+        inner: &Inner,
+        project: &Project,
+        credentials: Option<&Fingerprint>,
+        read: &Snapshot,
+    ) -> bool {
         if read.at.elapsed() >= self.ttl {
             return false;
         }
-        inner
+        let written = inner
             .writes
             .get(project)
-            .map_or(true, |write| read.epoch >= write.epoch)
+            .is_some_and(|write| read.epoch < write.epoch);
+        let refused =
+            credentials.is_some_and(|credentials| inner.refusals.since(project, credentials, read));
+        !written && !refused
     }
 
     /// The page cache key of `credentials` for `project`'s page at `path`; `None` when
@@ -277,7 +316,7 @@ impl Caches {
     ) -> Option<(T, Snapshot)> {
         let mut inner = self.lock();
         let (value, read) = pick(inner.entries.get(key)?)?;
-        if self.fresh(&inner, project, &read) {
+        if self.fresh(&inner, project, key.credentials(), &read) {
             return Some((value, read));
         }
         inner.entries.remove(key);
@@ -330,7 +369,7 @@ impl Caches {
         // Its renderings double it, about (HTML and JSON are each near the model's size).
         let weight = ENTRY_OVERHEAD + key.2.len() + 3 * page_weight(page.page());
         let mut inner = self.lock();
-        if self.fresh(&inner, &key.0, &read) {
+        if self.fresh(&inner, &key.0, Some(&key.1), &read) {
             // Reading the page, the registry accepted these credentials for the project.
             inner.entries.insert(
                 Key::Accepted(key.0.clone(), key.1),
@@ -405,7 +444,7 @@ impl Caches {
     pub fn store_tag(&self, project: &Project, tag: &str, read: Snapshot, target: TagTarget) {
         let weight = ENTRY_OVERHEAD + project_weight(project) + tag.len();
         let mut inner = self.lock();
-        if self.fresh(&inner, project, &read) {
+        if self.fresh(&inner, project, None, &read) {
             let key = Key::Tag(project.clone(), tag.to_owned());
             inner.entries.insert(key, Value::Tag(target, read), weight);
         }
@@ -479,18 +518,52 @@ impl Caches {
         if !self.enabled() {
             return;
         }
-        let epoch = self.epoch.fetch_add(1, Ordering::SeqCst) + 1;
+        let now = self.next_epoch();
         let mut inner = self.lock();
         let ttl = self.ttl;
         inner.writes.retain(|_, write| write.at.elapsed() < ttl);
-        inner.writes.insert(
-            project.clone(),
-            Snapshot {
-                epoch,
-                at: Instant::now(),
-                rereads_tags: false,
-            },
+        inner.writes.insert(project.clone(), now);
+    }
+
+    /// The registry `registry` answered `status` to a request made with `credentials`
+    /// about `scope`. A refusal ends, at once, what was cached for those credentials
+    /// because the registry had accepted them: for bad credentials (401) every page and
+    /// acceptance of theirs on the registry, for missing rights (403, or a 401 asking an
+    /// anonymous caller for credentials) those of the project. Listings of theirs already
+    /// under way store neither. Other statuses change nothing.
+    pub fn refused(
+        &self,
+        registry: &str,
+        scope: RefusalScope<'_>,
+        credentials: &Credentials,
+        status: http::StatusCode,
+    ) {
+        let Some(fingerprint) = self.fingerprint(credentials) else {
+            return;
+        };
+        let Some(withdrawn) = Withdrawn::by(registry, scope, credentials, status) else {
+            return;
+        };
+        tracing::debug!(
+            %registry,
+            ?scope,
+            status = status.as_u16(),
+            user = credentials.log_name(),
+            "the registry refused these credentials: nothing cached is given to them for it"
         );
+        let now = self.next_epoch();
+        self.lock()
+            .refusals
+            .record(fingerprint, withdrawn, now, self.ttl);
+    }
+
+    /// A new epoch, now: what was read before it can be told from what is read after.
+    fn next_epoch(&self) -> Snapshot {
+        Snapshot {
+            epoch: self.epoch.fetch_add(1, Ordering::SeqCst) + 1,
+            at: Instant::now(),
+            rereads_tags: false,
+        }
     }
 
     /// Invalidates `project` when the returned guard drops: when the write it guards is
@@ -687,6 +760,135 @@ mod tests {
         caches.store_page(key, caches.snapshot(), page());
         std::thread::sleep(Duration::from_millis(210));
         assert!(!caches.accepted(&demo, &alice()));
+    }
+
+    fn basic(username: &str, password: &str) -> Credentials {
+        Credentials::Basic {
+            username: username.into(),
+            password: pyoci_basic_auth::Secret::new(password),
+        }
+    }
+
+    /// Reads a page of `project` for `credentials` now, as a listing does.
+    fn read_page(caches: &Caches, project: &Project, credentials: &Credentials) {
+        let key = caches
+            .page_key(project.clone(), "/p/", credentials)
+            .unwrap();
+        caches.store_page(key, caches.snapshot(), page());
+    }
+
+    fn has_page(caches: &Caches, project: &Project, credentials: &Credentials) -> bool {
+        let key = caches
+            .page_key(project.clone(), "/p/", credentials)
+            .unwrap();
+        caches.page(&key).is_some()
+    }
+
+    #[test]
+    fn a_refusal_ends_what_was_cached_for_the_refused_credentials_at_once() {
+        use http::StatusCode;
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let registry = "http://registry.test";
+        let (demo, other) = (project("acme/demo"), project("acme/other"));
+        let elsewhere = Project::new("http://elsewhere.test", "acme/demo");
+        let bob = basic("bob", "pw");
+        for (project, credentials) in [
+            (&demo, alice()),
+            (&other, alice()),
+            (&elsewhere, alice()),
+            (&demo, bob.clone()),
+            (&demo, Credentials::Anonymous),
+            (&other, Credentials::Anonymous),
+        ] {
+            read_page(&caches, project, &credentials);
+            assert!(caches.accepted(project, &credentials));
+        }
+
+        // Answers that refuse nobody, and a refusal of the catalog, withdraw nothing.
+        for (scope, status) in [
+            (RefusalScope::Repository("acme/demo"), StatusCode::NOT_FOUND),
+            (
+                RefusalScope::Repository("acme/demo"),
+                StatusCode::BAD_GATEWAY,
+            ),
+            (RefusalScope::Registry, StatusCode::FORBIDDEN),
+        ] {
+            caches.refused(registry, scope, &alice(), status);
+        }
+        assert!(caches.accepted(&demo, &alice()) && has_page(&caches, &demo, &alice()));
+        assert_eq!(caches.lock().refusals.records(), 0);
+
+        // 403: no rights on that repository. That project's page and acceptance go.
+        let demo_scope = RefusalScope::Repository("acme/demo");
+        caches.refused(registry, demo_scope, &alice(), StatusCode::FORBIDDEN);
+        assert!(!caches.accepted(&demo, &alice()));
+        assert!(!has_page(&caches, &demo, &alice()));
+        assert!(caches.accepted(&other, &alice()) && has_page(&caches, &other, &alice()));
+        assert!(caches.accepted(&demo, &bob) && has_page(&caches, &demo, &bob));
+
+        // A listing that read before the refusal stores nothing; one after it does.
+        let key = caches.page_key(demo.clone(), "/p/", &alice()).unwrap();
+        let before = caches.snapshot();
+        caches.refused(registry, demo_scope, &alice(), StatusCode::FORBIDDEN);
+        caches.store_page(key.clone(), before, page());
+        assert!(!caches.accepted(&demo, &alice()) && caches.page(&key).is_none());
+        read_page(&caches, &demo, &alice());
+        assert!(caches.accepted(&demo, &alice()) && caches.page(&key).is_some());
+
+        // 401 with credentials: they are bad on the whole registry, whatever the request was
+        // about. Other registries and other credentials keep theirs.
+        let other_scope = RefusalScope::Repository("acme/other");
+        caches.refused(registry, other_scope, &alice(), StatusCode::UNAUTHORIZED);
+        for project in [&demo, &other] {
+            assert!(!caches.accepted(project, &alice()));
+            assert!(!has_page(&caches, project, &alice()));
+        }
+        assert!(caches.accepted(&elsewhere, &alice()) && has_page(&caches, &elsewhere, &alice()));
+        assert!(caches.accepted(&demo, &bob));
+
+        // 401 without credentials asks for some: only that project's anonymous entries go.
+        let anonymous = Credentials::Anonymous;
+        caches.refused(registry, other_scope, &anonymous, StatusCode::UNAUTHORIZED);
+        assert!(!caches.accepted(&other, &anonymous));
+        assert!(caches.accepted(&demo, &anonymous) && has_page(&caches, &demo, &anonymous));
+
+        // A path PyOCI cannot place is taken as the whole registry.
+        caches.refused(registry, RefusalScope::Unknown, &bob, StatusCode::FORBIDDEN);
+        assert!(!caches.accepted(&demo, &bob));
+    }
+
+    #[test]
+    fn refusals_past_the_bound_are_forgotten_and_refuse_every_earlier_read() {
+        use http::StatusCode;
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let demo = project("acme/demo");
+        read_page(&caches, &demo, &alice());
+        let scope = RefusalScope::Repository("acme/demo");
+        for i in 0..refusals::MAX_REFUSALS {
+            let stranger = basic(&format!("stranger-{i}"), "wrong");
+            caches.refused(
+                "http://registry.test",
+                scope,
+                &stranger,
+                StatusCode::UNAUTHORIZED,
+            );
+            assert!(caches.lock().refusals.records() <= refusals::MAX_REFUSALS);
+        }
+        // All still within the TTL: each could refuse something, none is dropped yet.
+        assert!(caches.accepted(&demo, &alice()));
+        let one_more = basic("stranger", "wrong");
+        caches.refused(
+            "http://registry.test",
+            scope,
+            &one_more,
+            StatusCode::UNAUTHORIZED,
+        );
+        assert_eq!(caches.lock().refusals.records(), 0);
+        // Which credentials the forgotten refusals were for is not known any more: every
+        // page and acceptance read before is refused, and read again.
+        assert!(!caches.accepted(&demo, &alice()) && !has_page(&caches, &demo, &alice()));
+        read_page(&caches, &demo, &alice());
+        assert!(caches.accepted(&demo, &alice()) && has_page(&caches, &demo, &alice()));
     }
 
     #[test]

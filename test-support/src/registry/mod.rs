@@ -191,6 +191,21 @@ impl Registry {
         self.token_issuer.as_ref()
     }
 
+    /// Replaces the users of a [`RegistryAuth::Htpasswd`] registry, as an administrator
+    /// changing a password or removing a user does. The registry reads its htpasswd file
+    /// again when the file changes, so its next request is judged on the new list; no
+    /// restart. Panics for a registry with other auth.
+    pub fn set_htpasswd_users(&self, users: &[(&str, &str)]) {
+        let AuthConfig::Htpasswd { path } = &self.config.auth else {
+            panic!("set_htpasswd_users: this registry has no htpasswd file");
+        };
+        // Written aside and renamed over, so the registry never reads half a file.
+        let next = path.with_extension("next");
+        write_htpasswd(&next, users);
+        fs::rename(&next, path)
+            .unwrap_or_else(|err| panic!("cannot replace {}: {err}", path.display()));
+    }
+
     /// What the registry has logged so far (warnings and the access log), across restarts.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
