@@ -6,7 +6,8 @@ mod support;
 use std::path::Path;
 
 use pyoci_test_support::{
-    run_checked, run_expecting_failure, upload_form, Pyoci, RegistryAuth, TokenIssuer, ALICE, BOB,
+    basic_auth, content_form, run_checked, run_expecting_failure, upload_form, wheel_bytes, Pyoci,
+    RegistryAuth, TokenIssuer, ALICE, BOB,
 };
 use support::{dists, listed, text, Stack, MODULE, PROJECT};
 
@@ -131,6 +132,81 @@ fn bob_cannot_upload() {
     // Nothing was stored: alice sees no such project.
     let page = stack.get(&stack.project_url(NAMESPACE, PROJECT), Some(ALICE));
     assert_eq!(page.status, 404, "{}", page.text());
+}
+
+/// A yank is a write even when it changes nothing (the file is already yanked, or not
+/// yanked): bob, who may pull but not push, is refused whatever the index already says, and
+/// alice is answered 200 for the same requests.
+#[test]
+fn bob_cannot_yank_even_when_the_yank_would_change_nothing() {
+    const YANKED: &str = "yankpkg";
+    let (stack, _issuer) = start();
+    let alice = basic_auth(ALICE.0, ALICE.1);
+    let alice = [("Authorization", alice.as_str())];
+    let bob = basic_auth(BOB.0, BOB.1);
+    let bob = [("Authorization", bob.as_str())];
+    let filename = format!("{YANKED}-1.0-py3-none-any.whl");
+    let wheel = wheel_bytes(YANKED, "1.0", b"yanked by pushers only");
+    let uploaded = stack.http.post_multipart(
+        &stack.index_url(NAMESPACE),
+        content_form(YANKED, "1.0", &filename, &wheel),
+        &alice,
+    );
+    assert_eq!(
+        uploaded.status,
+        200,
+        "{}\n{}",
+        uploaded.text(),
+        stack.logs()
+    );
+    let page_url = stack.project_url(NAMESPACE, YANKED);
+    let yanked = |who: &[(&str, &str)]| {
+        let page = stack.http.get_with(
+            &page_url,
+            &[who, &[("Accept", "application/vnd.pypi.simple.v1+json")]].concat(),
+        );
+        assert_eq!(page.status, 200, "{}\n{}", page.text(), stack.logs());
+        let yanked = &page.json()["files"][0]["yanked"];
+        // PEP 691: `false`, or `true` or the reason when yanked.
+        !(yanked.is_null() || *yanked == false)
+    };
+    // Bob may read: a refusal below is about pushing.
+    assert!(!yanked(&bob));
+
+    let post = |action: &str, who: &[(&str, &str)]| {
+        let url = format!("{page_url}{action}/1.0");
+        stack.http.request("POST", &url, who, None)
+    };
+    let steps = [
+        (
+            "bob unyanks what is not yanked",
+            "+unyank",
+            &bob,
+            403,
+            false,
+        ),
+        (
+            "alice unyanks what is not yanked",
+            "+unyank",
+            &alice,
+            200,
+            false,
+        ),
+        ("alice yanks", "+yank", &alice, 200, true),
+        ("bob yanks what is yanked", "+yank", &bob, 403, true),
+        ("alice yanks what is yanked", "+yank", &alice, 200, true),
+    ];
+    for (what, action, who, status, after) in steps {
+        let answer = post(action, who);
+        assert_eq!(
+            answer.status,
+            status,
+            "{what}: {}\n{}",
+            answer.text(),
+            stack.logs()
+        );
+        assert_eq!(yanked(&alice), after, "{what}");
+    }
 }
 
 #[test]
