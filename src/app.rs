@@ -12,6 +12,7 @@ use pyoci_token_exchange::TokenExchange;
 use crate::{
     cache::{Caches, ForgetRefused},
     config::Config,
+    description::Descriptions,
     listing_document::Trust,
     profile::{LearnedRegistries, Profile},
     route::Target,
@@ -38,6 +39,8 @@ pub struct App {
     pub write_locks: WriteLocks,
     /// What listings remember: documents, tags, pages (PYOCI_CACHE_TTL, PYOCI_CACHE_BYTES).
     pub caches: Arc<Caches>,
+    /// Descriptions rendered for the pages for people, once each, off the async workers.
+    pub descriptions: Descriptions,
     /// What this process knows of listing documents (PYOCI_LISTING_DOCUMENT).
     pub listing_trust: Arc<Trust>,
     /// Registries found to refuse PyOCI's media types.
@@ -58,6 +61,7 @@ impl App {
             config.listing_check_secs,
         )));
         App {
+            descriptions: Descriptions::new(config.description_max_bytes),
             listing_trust,
             caches,
             config,

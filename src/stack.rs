@@ -12,7 +12,7 @@ use pyoci_metrics::{Metrics, RegistryMetricsLayer, RequestMetricsLayer};
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryReadsLayer;
 use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
-use pyoci_upload::ParseUploadLayer;
+use pyoci_upload::{FormMemory, ParseUploadLayer};
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
 use tower_http::{
     compression::{predicate::SizeAbove, CompressionLayer, Predicate},
@@ -100,6 +100,7 @@ where
         .service(http);
 
     let max_body = config.max_body;
+    let form_limits = (config.max_form_bytes, config.form_memory_bytes);
     let body_idle_timeout = Duration::from_secs(config.body_idle_timeout_secs);
     let request_metrics = request_metrics(&config, metrics);
     let mut credentials = ExtractCredentialsLayer::new();
@@ -111,7 +112,12 @@ where
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()
         .map_response_body(Body::new)
-        .layer(ParseUploadLayer::new())
+        // Text fields: PYOCI_MAX_FORM_BYTES per upload, PYOCI_FORM_MEMORY for all at once.
+        .layer(
+            ParseUploadLayer::new()
+                .max_form_bytes(form_limits.0)
+                .form_memory(FormMemory::new(form_limits.1)),
+        )
         .service(UploadHandler::new(app.clone()));
 
     // Incoming, from the Python client, outermost first.
