@@ -18,7 +18,7 @@ pub const MAX_HTML_TAGS: usize = 512;
 /// The most raw HTML formatting start tags rendered (html5ever re-creates open ones).
 pub const MAX_FORMATTING_TAGS: usize = 64;
 /// The most tokens-times-depth units of work rendered. `cargo bench --bench description`
-/// times the worst inputs within the bounds: 3 to 7 ns a unit, so about 0.1 s at most, a few
+/// times the worst inputs within the bounds: 2 to 10 ns a unit, so 0.15 s at most, a few
 /// times a plain README of the full rendered size, once per description (results are kept).
 /// A README of 100 KB with 300 HTML tags is about 3 million.
 pub const MAX_WORK: u64 = 16_000_000;
