@@ -16,7 +16,6 @@ mod error;
 pub mod fallback;
 mod handlers;
 pub mod healthcheck;
-mod html_escape;
 mod layout;
 mod listing_document;
 mod metrics_server;

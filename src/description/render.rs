@@ -10,7 +10,7 @@
 use pulldown_cmark::{html, Event, Options, Parser};
 
 use super::shape::Shape;
-use crate::html_escape::escape;
+use pyoci_index::escape_html as escape;
 
 /// The description (the body after the header block) and its `Description-Content-Type`.
 pub fn split_core_metadata(text: &str) -> (Option<String>, Option<&str>) {

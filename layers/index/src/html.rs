@@ -76,8 +76,9 @@ fn push_anchor(html: &mut String, file: &DistributionFile) {
     let _ = write!(html, ">{}</a>", escape(&file.filename));
 }
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> String {
+/// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"`
+/// and `'` become entities, nothing else changes.
+pub fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
         match character {

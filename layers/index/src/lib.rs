@@ -84,7 +84,7 @@ mod service;
 mod shared;
 
 pub use future::ResponseFuture;
-pub use html::{render_list_html, render_project_html};
+pub use html::{escape as escape_html, render_list_html, render_project_html};
 pub use json::{render_list_json, render_project_json};
 pub use layer::RenderIndexLayer;
 pub use model::{normalize_project_name, DistributionFile, ProjectList, ProjectPage, Yanked};

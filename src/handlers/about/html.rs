@@ -6,7 +6,7 @@ use std::fmt::Write;
 use pyoci_index::Yanked;
 
 use super::super::stored::{Release, StoredFile};
-use crate::html_escape::escape;
+use pyoci_index::escape_html as escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\
 padding:0 1rem;line-height:1.5;color:#222}code,pre{font-family:ui-monospace,monospace;\
@@ -196,7 +196,7 @@ mod tests {
     fn text_is_escaped_and_sizes_read_well() {
         assert_eq!(
             escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+            "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;"
         );
         assert_eq!(readable_size(512), "512 bytes");
         assert_eq!(readable_size(2048), "2.0 KiB");
