@@ -3,28 +3,19 @@
 use std::sync::Arc;
 
 use pyoci_basic_auth::Credentials;
-use pyoci_budget::{Budget, Budgets};
-use pyoci_metrics::RegistryMetrics;
-use pyoci_oci::{HttpClient, OciClient, OciError, Registry};
-use pyoci_retry::RetryReads;
-use pyoci_token_exchange::TokenExchange;
+use pyoci_budget::Budgets;
+use pyoci_oci::{OciClient, OciError, Registry};
 
 use crate::{
-    cache::{Caches, ForgetRefused},
+    cache::Caches,
     config::Config,
     description::Descriptions,
     listing_document::Trust,
     profile::{LearnedRegistries, Profile},
     route::Target,
+    store::RegistryService,
     write_locks::WriteLocks,
 };
-
-/// The outgoing side, top to bottom: the caches are told of the registry's refusals of
-/// credentials, token exchange answers the registry's auth challenges, reads are retried
-/// after transient faults, each request waits for a slot of its budget (ordinary, index
-/// write, streamed upload), and is counted in metrics on its way to a pooled HTTP client.
-pub type RegistryService =
-    ForgetRefused<TokenExchange<RetryReads<Budget<RegistryMetrics<HttpClient>>>>>;
 
 /// The most version indexes one listing reads at once.
 const MAX_LISTING_CONCURRENCY: usize = 128;

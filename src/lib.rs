@@ -30,6 +30,7 @@ mod router;
 mod server;
 mod stack;
 mod startup;
+mod store;
 mod tls;
 mod turns;
 mod write_locks;

@@ -24,11 +24,12 @@ use tower_http::{
 use crate::{
     app::App,
     body::Body,
-    cache::{Caches, ForgetRefusedLayer},
+    cache::{Caches, ForgetRefusedLayer, LookupObserver},
     config::Config,
     handlers::UploadHandler,
     route::route_with_fixed_registry,
     router::Router,
+    store::RegistryService,
 };
 
 /// The proxy as one service: requests with any body in, responses with PyOCI's body out.
@@ -79,25 +80,26 @@ where
     );
     let token_metrics = metrics.clone();
     let cache_metrics = metrics.clone();
-    let mut caches = Caches::for_config(&config);
     // Metrics: listing cache hits and misses, by cache.
-    caches.observe_lookups(Arc::new(move |cache, hit| {
-        cache_metrics.count_cache_lookup(cache, hit)
-    }));
-    let caches = Arc::new(caches);
-    let registry = ServiceBuilder::new()
-        // A refusal of credentials, by any request, ends what the caches give them.
-        .layer(ForgetRefusedLayer::new(caches.clone()))
-        .layer(
-            TokenExchangeLayer::new()
-                .credential_realms(realms)
-                .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit)),
-        )
-        .layer(RetryReadsLayer::new().attempt_timeout(registry_timeout))
-        .layer(BudgetLayer::new(budgets.clone()))
-        // Metrics: every request on the wire (retries, token fetches) by kind and outcome.
-        .layer(RegistryMetricsLayer::new(metrics.clone()))
-        .service(http);
+    let count_lookup: LookupObserver =
+        Arc::new(move |cache, hit| cache_metrics.count_cache_lookup(cache, hit));
+    let caches = Arc::new(Caches::for_config(&config, Some(count_lookup)));
+    // Boxed once: nothing above names these layers, and tests put a stub registry here.
+    let registry: RegistryService = BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            // A refusal of credentials, by any request, ends what the caches give them.
+            .layer(ForgetRefusedLayer::new(caches.clone()))
+            .layer(
+                TokenExchangeLayer::new()
+                    .credential_realms(realms)
+                    .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit)),
+            )
+            .layer(RetryReadsLayer::new().attempt_timeout(registry_timeout))
+            .layer(BudgetLayer::new(budgets.clone()))
+            // Metrics: every request on the wire (retries, token fetches) by kind and outcome.
+            .layer(RegistryMetricsLayer::new(metrics.clone()))
+            .service(http),
+    );
 
     let max_body = config.max_body;
     let form_limits = (config.max_form_bytes, config.form_memory_bytes);

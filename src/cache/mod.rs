@@ -27,7 +27,7 @@
 //! replicas see the write when their entries expire, within the TTL.
 //!
 //! A refusal of some credentials by the registry ([`Caches::refused`], told by the
-//! [`ForgetRefused`] layer of the outgoing stack) drops their pages and acceptances at once:
+//! [`ForgetRefusedLayer`] of the outgoing stack) drops their pages and acceptances at once:
 //! on the whole registry for bad credentials (401), in the project for missing rights (403).
 
 pub(crate) mod bounded;
@@ -51,7 +51,7 @@ use pyoci_oci::{Digest, ImageIndex, ImageManifest};
 use crate::{listing_document::Listing, turns::Turns};
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
-pub use refusals::{ForgetRefused, ForgetRefusedLayer, RefusalScope};
+pub use refusals::{ForgetRefusedLayer, RefusalScope};
 use refusals::{Refusals, Withdrawn};
 
 /// A repository in a registry: what a write invalidates.
@@ -202,12 +202,16 @@ impl Caches {
         }
     }
 
-    /// The caches `config` asks for (`PYOCI_CACHE_TTL`, `PYOCI_CACHE_BYTES`).
-    pub fn for_config(config: &crate::config::Config) -> Caches {
-        Caches::new(
-            Duration::from_secs(config.cache_ttl_secs),
-            config.cache_bytes,
-        )
+    /// The caches `config` asks for (`PYOCI_CACHE_TTL`, `PYOCI_CACHE_BYTES`), telling
+    /// `on_lookup` of every lookup (metrics).
+    pub fn for_config(config: &crate::config::Config, on_lookup: Option<LookupObserver>) -> Caches {
+        Caches {
+            on_lookup,
+            ..Caches::new(
+                Duration::from_secs(config.cache_ttl_secs),
+                config.cache_bytes,
+            )
+        }
     }
 
     /// Whether anything is cached at all.
@@ -220,11 +224,6 @@ impl Caches {
         self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Has `observer` told of every lookup from now on (metrics).
-    pub fn observe_lookups(&mut self, observer: LookupObserver) {
-        self.on_lookup = Some(observer);
     }
 
     fn observed<T>(&self, cache: &'static str, found: Option<T>) -> Option<T> {

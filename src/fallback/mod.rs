@@ -17,7 +17,8 @@
 //! operator lists them in `PYOCI_FALLBACK_ON_DENIED` (see docs/fallback.md).
 //!
 //! The handlers call in here only after the registry failed to list a project, so the
-//! decision is in one place and the handlers stay as they were.
+//! decision is in one place and the handlers stay as they were. Asking the registry again
+//! is the store's (`store::registry_lacks`): this module decides, it does not read.
 
 mod names;
 mod settings;
@@ -142,25 +143,6 @@ pub fn private_only(page: Response<Body>) -> Result<Response<Body>, Error> {
         ));
     }
     Ok(page)
-}
-
-/// Asks the registry again whether it knows `repo`: `Ok(true)` only for a definite "no such
-/// repository" ([`FallbackSettings::verdict`]); `Ok(false)` when it knows the repository or
-/// answers 404 otherwise (the caller's own 404 stands); the registry's error for anything
-/// else. Re-asking costs one request on this path only, and bases the decision on the
-/// registry's own answer rather than on how a handler summarized an earlier one.
-pub async fn registry_lacks(
-    settings: &FallbackSettings,
-    oci: &crate::handlers::Oci,
-    registry: &Registry,
-    repo: &str,
-) -> Result<bool, Error> {
-    let listing = oci.list_tags(repo).await;
-    match (settings.verdict(registry, &listing), listing) {
-        (Verdict::Unknown, _) => Ok(true),
-        (Verdict::Private, Ok(_) | Err(OciError::NotFound { .. })) => Ok(false),
-        (Verdict::Private, Err(err)) => Err(Error::Registry(err)),
-    }
 }
 
 #[cfg(test)]

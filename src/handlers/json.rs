@@ -32,7 +32,7 @@ pub async fn project_json(
     let read = app.caches.snapshot();
     let releases = match read_releases(app, &oci, &repo, &name, read).await {
         Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
-            return elsewhere(app, &oci, &target, &repo, &name, err).await;
+            return elsewhere(app, &oci, &repo, &name, err).await;
         }
         releases => releases?,
     };
@@ -86,7 +86,6 @@ pub async fn project_json(
 async fn elsewhere(
     app: &App,
     oci: &super::Oci,
-    target: &Target,
     repo: &str,
     name: &ProjectName,
     err: Error,
@@ -95,7 +94,7 @@ async fn elsewhere(
     if let Some(refusal) = settings.private_name_refusal(name, repo) {
         return Err(refusal);
     }
-    match crate::fallback::registry_lacks(settings, oci, &target.registry, repo).await? {
+    match crate::store::registry_lacks(settings, oci, repo).await? {
         true => settings.json_redirect(name, repo),
         false => Err(err),
     }

@@ -27,18 +27,17 @@ pub use yank::yank;
 use std::sync::Arc;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
-use pyoci_oci::{Digest, ImageIndex, OciClient, OciError, TaggedIndex};
+use pyoci_oci::{Digest, ImageIndex, OciError, TaggedIndex};
 
 use crate::{
-    app::{App, RegistryService},
+    app::App,
     cache::{Caches, Project, Snapshot, TagTarget},
     error::Error,
     layout,
     package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
+    store::Oci,
 };
-
-pub(crate) type Oci = OciClient<RegistryService>;
 
 /// The OCI repository of a project: `<namespace>/<project with - as _>`.
 fn repository(target: &Target, name: &ProjectName) -> String {

@@ -131,11 +131,11 @@ async fn read_project_page(
             };
             return match project_list(app, namespace, credentials).await {
                 Ok(list) => Ok(list),
-                Err(_) => elsewhere(app, &oci, &registry, &repo, &name, message).await,
+                Err(_) => elsewhere(app, &oci, &repo, &name, message).await,
             };
         }
         Err(err) if app.config.fallback.may_be_unknown(&registry, &err) => {
-            return elsewhere(app, &oci, &registry, &repo, &name, err.to_string()).await;
+            return elsewhere(app, &oci, &repo, &name, err.to_string()).await;
         }
         releases => releases?,
     };
@@ -164,7 +164,6 @@ async fn read_project_page(
 async fn elsewhere(
     app: &App,
     oci: &super::Oci,
-    registry: &pyoci_oci::Registry,
     repo: &str,
     name: &ProjectName,
     message: String,
@@ -176,7 +175,7 @@ async fn elsewhere(
     if let Some(refusal) = settings.private_name_refusal(name, repo) {
         return Err(refusal);
     }
-    match crate::fallback::registry_lacks(settings, oci, registry, repo).await? {
+    match crate::store::registry_lacks(settings, oci, repo).await? {
         true => Ok(redirect),
         false => Err(Error::NotFound(message)),
     }
