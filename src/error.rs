@@ -137,14 +137,7 @@ fn upload_status(err: &UploadError) -> StatusCode {
 
 /// Whether a body failed because it grew past `PYOCI_MAX_BODY`.
 pub fn exceeded_body_limit(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(err);
-    while let Some(err) = current {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        current = err.source();
-    }
-    false
+    pyoci_core::find_in_chain::<http_body_util::LengthLimitError>(err).is_some()
 }
 
 /// What a client that stopped sending its body is told; `cause` is the reading error.

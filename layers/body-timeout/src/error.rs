@@ -18,14 +18,7 @@ impl Error for IdleTimeout {}
 /// Whether an [`IdleTimeout`] is `error` or anywhere in its source chain (bodies wrapped by
 /// other layers or clients keep it as a source).
 pub fn is_idle_timeout(error: &(dyn Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if error.is::<IdleTimeout>() {
-            return true;
-        }
-        current = error.source();
-    }
-    false
+    pyoci_core::find_in_chain::<IdleTimeout>(error).is_some()
 }
 
 /// `60 s`, `1.5 s`, `200 ms`: how a person would say it.

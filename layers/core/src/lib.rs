@@ -8,6 +8,10 @@
 //!   print (`***`), passed from the incoming layers to the registry client.
 //! - [`normalize_project_name`]: PEP 503 name normalization.
 //! - [`DistributionKind`]: wheel or sdist.
+//! - [`ReplayableBody`]: a request body that can be sent again, for the client layers that
+//!   repeat requests (retries, a second attempt with a token), whatever the HTTP client.
+//! - [`error_chain`], [`find_in_chain`] and [`describe_chain`]: an error's `source()` chain,
+//!   walked in one place.
 //!
 //! # Example
 //!
@@ -35,12 +39,16 @@
 
 mod body;
 mod credentials;
+mod error_chain;
 mod kind;
 mod name;
+mod replay;
 mod text;
 
 pub use body::ResponseBody;
 pub use credentials::{Credentials, Secret};
+pub use error_chain::{describe_chain, error_chain, find_in_chain};
 pub use kind::DistributionKind;
 pub use name::normalize_project_name;
+pub use replay::ReplayableBody;
 pub use text::{text_response, TEXT_PLAIN};

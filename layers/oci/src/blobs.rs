@@ -90,7 +90,7 @@ impl<S: RegistryHttp> OciClient<S> {
 
     /// [`get_blob`](Self::get_blob) with extra request headers, such as `Range` (the answer
     /// is then `206 Partial Content`). `Authorization`, `Proxy-Authorization` and `Host` are
-    /// dropped: credentials only travel as the request's [`Credentials`](pyoci_basic_auth::Credentials).
+    /// dropped: credentials only travel as the request's [`Credentials`](pyoci_core::Credentials).
     pub fn get_blob_with(
         &self,
         repository: &str,

@@ -3,11 +3,11 @@ use std::future::Future;
 
 use http::header::CACHE_CONTROL;
 use http::{Extensions, HeaderMap, HeaderValue, Method, Request, Response};
-use pyoci_basic_auth::Credentials;
+use pyoci_core::{describe_chain, find_in_chain, Credentials};
 use tower::{BoxError, Service, ServiceExt};
 use tracing::debug;
 
-use crate::error::{describe_chain, transport_error};
+use crate::error::transport_error;
 use crate::registry::Target;
 use crate::{AddressRefused, OciError, Registry};
 
@@ -161,7 +161,7 @@ impl<S: RegistryHttp> OciClient<S> {
                 Err(error) => {
                     let reason = describe_chain(error.as_ref());
                     debug!(%method, %host, %path, error = %reason, "registry call failed");
-                    Err(match address_refused_in(error.as_ref()) {
+                    Err(match find_in_chain::<AddressRefused>(error.as_ref()) {
                         Some(refused) => OciError::AddressRefused(refused.clone()),
                         None => transport_error(&origin, error.as_ref()),
                     })
@@ -186,20 +186,6 @@ impl<S: RegistryHttp> OciClient<S> {
     }
 }
 
-/// The [`AddressRefused`] an error was caused by, however deep in the chain (reqwest and
-/// the token-exchange layer wrap it).
-fn address_refused_in<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a AddressRefused> {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if let Some(refused) = error.downcast_ref::<AddressRefused>() {
-            return Some(refused);
-        }
-        current = error.source();
-    }
-    None
-}
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@ use std::fmt;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use pyoci_core::{describe_chain, error_chain};
 use serde::Deserialize;
 
 use crate::AddressRefused;
@@ -364,38 +365,17 @@ pub(crate) fn transport_error(origin: &str, error: &(dyn std::error::Error + 'st
 }
 
 fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        let timed_out = error.is::<pyoci_body_timeout::IdleTimeout>()
+    error_chain(error).any(|error| {
+        error.is::<pyoci_body_timeout::IdleTimeout>()
             || error
                 .downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
             || error
                 .downcast_ref::<reqwest::Error>()
-                .is_some_and(reqwest::Error::is_timeout);
-        if timed_out {
-            return true;
-        }
-        current = error.source();
-    }
-    false
+                .is_some_and(reqwest::Error::is_timeout)
+    })
 }
 
-/// An error and its sources joined by `: `, e.g.
-/// `error sending request: client error (Connect): tcp connect error: Connection refused`.
-pub(crate) fn describe_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,7 @@
 //! every request through an outgoing service `S` of type
 //! `Service<http::Request<reqwest::Body>, Response = http::Response<reqwest::Body>, Error = BoxError>`
 //! — normally the token-exchange layer over [`HttpClient`] — and puts the user's
-//! [`Credentials`](pyoci_basic_auth::Credentials) in each request's extensions; it never adds an
+//! [`Credentials`](pyoci_core::Credentials) in each request's extensions; it never adds an
 //! `Authorization` header itself.
 //!
 //! Every failure is an [`OciError`]; [`OciError::status_hint`] gives the HTTP status the proxy
@@ -18,7 +18,7 @@
 //!
 //! ```
 //! use http::{Request, Response, StatusCode};
-//! use pyoci_basic_auth::Credentials;
+//! use pyoci_core::Credentials;
 //! use pyoci_oci::{OciClient, OciError, Registry};
 //! use tower::{service_fn, BoxError};
 //!
@@ -63,7 +63,7 @@
 //! (scheme, host and port) is trusted.
 //!
 //! ```
-//! use pyoci_basic_auth::Credentials;
+//! use pyoci_core::Credentials;
 //! use pyoci_oci::{AddressPolicy, HttpClient, OciClient, OciError, Registry};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -82,7 +82,7 @@
 //!
 //! ```no_run
 //! # use bytes::Bytes;
-//! # use pyoci_basic_auth::Credentials;
+//! # use pyoci_core::Credentials;
 //! # use pyoci_oci::{HttpClient, OciClient, OciError, Registry, Sha256Stream};
 //! # async fn upload(body: impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static) -> Result<(), OciError> {
 //! let client = OciClient::new(

@@ -164,7 +164,7 @@ mod tests {
 
     use super::*;
     use crate::test_support::{alice, requests, respond, stub_client};
-    use pyoci_basic_auth::Credentials;
+    use pyoci_core::Credentials;
 
     #[tokio::test]
     async fn follows_relative_and_absolute_next_links() {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use pyoci_basic_auth::{Credentials, Secret};
+use pyoci_core::{Credentials, Secret};
 use tower::{service_fn, BoxError, Service};
 
 use crate::{OciClient, Registry};

@@ -1,12 +1,11 @@
 //! `HttpClient::with_address_policy` against a real loopback HTTP server: refused addresses
 //! never get a connection, whether named by IP, by a name, or by a redirect.
 
-use std::error::Error as StdError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::StatusCode;
-use pyoci_basic_auth::Credentials;
+use pyoci_core::{find_in_chain, Credentials};
 use pyoci_oci::{
     AddressPolicy, AddressRefused, HttpClient, OciClient, OciError, Registry, RestrictedRange,
 };
@@ -106,14 +105,10 @@ async fn get(client: &HttpClient, url: &str) -> Result<http::Response<reqwest::B
 }
 
 fn refusal(error: &BoxError) -> AddressRefused {
-    let mut current: Option<&(dyn StdError + 'static)> = Some(error.as_ref());
-    while let Some(error) = current {
-        if let Some(refused) = error.downcast_ref::<AddressRefused>() {
-            return refused.clone();
-        }
-        current = error.source();
+    match find_in_chain::<AddressRefused>(error.as_ref()) {
+        Some(refused) => refused.clone(),
+        None => panic!("no AddressRefused in {error:?}"),
     }
-    panic!("no AddressRefused in {error:?}");
 }
 
 #[tokio::test]

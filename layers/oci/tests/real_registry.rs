@@ -12,7 +12,7 @@ use futures_util::stream;
 use http::header::RANGE;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
-use pyoci_basic_auth::Credentials;
+use pyoci_core::Credentials;
 use pyoci_oci::{
     Descriptor, Digest, HttpClient, ImageIndex, ImageManifest, OciClient, OciError, Platform,
     Registry, Sha256Stream, EMPTY_CONFIG_BYTES, OCI_INDEX_MEDIA_TYPE,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, Request, StatusCode};
+use pyoci_core::error_chain;
 
 use crate::AttemptTimedOut;
 
@@ -153,29 +154,24 @@ pub fn is_transient_status(status: StatusCode) -> bool {
 /// repeat the same way (an invalid URL, a refused address, a TLS or DNS failure) are not.
 /// The whole source chain is searched, as reqwest and hyper wrap the cause.
 pub fn is_transient_error(error: &(dyn Error + 'static)) -> bool {
-    let mut current = Some(error);
-    while let Some(error) = current {
-        if error.is::<AttemptTimedOut>() {
-            return true;
-        }
-        if let Some(io_error) = error.downcast_ref::<io::Error>() {
-            if is_transient_io(io_error.kind()) {
-                return true;
-            }
-        }
-        if let Some(hyper_error) = error.downcast_ref::<hyper::Error>() {
-            if hyper_error.is_incomplete_message() || hyper_error.is_timeout() {
-                return true;
-            }
-        }
-        if let Some(reqwest_error) = error.downcast_ref::<reqwest::Error>() {
-            if reqwest_error.is_timeout() {
-                return true;
-            }
-        }
-        current = error.source();
-    }
-    false
+    error_chain(error).any(|error| {
+        error.is::<AttemptTimedOut>()
+            || error
+                .downcast_ref::<io::Error>()
+                .is_some_and(|io_error| is_transient_io(io_error.kind()))
+            || error
+                .downcast_ref::<hyper::Error>()
+                .is_some_and(|hyper_error| {
+                    hyper_error.is_incomplete_message() || hyper_error.is_timeout()
+                })
+            || is_reqwest_timeout(error)
+    })
+}
+
+fn is_reqwest_timeout(error: &(dyn Error + 'static)) -> bool {
+    error
+        .downcast_ref::<reqwest::Error>()
+        .is_some_and(reqwest::Error::is_timeout)
 }
 
 fn is_transient_io(kind: io::ErrorKind) -> bool {

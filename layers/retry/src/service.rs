@@ -4,6 +4,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
+use pyoci_core::describe_chain;
 use tokio::time::Instant;
 use tower::{BoxError, Service, ServiceExt};
 use tracing::debug;
@@ -125,16 +126,7 @@ fn judge<B>(policy: &RetryPolicy, outcome: &Result<Response<B>, BoxError>) -> Ve
 fn describe<B>(outcome: &Result<Response<B>, BoxError>) -> String {
     match outcome {
         Ok(response) => response.status().to_string(),
-        Err(error) => {
-            let mut text = error.to_string();
-            let mut source = error.source();
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
+        Err(error) => describe_chain(error.as_ref()),
     }
 }
 
