@@ -22,9 +22,14 @@
 //! `io::Error` of kind `TimedOut`). Streamed uploads get no deadline, as their duration is the
 //! uploading client's; response bodies are never cut.
 //!
-//! Requests are `http::Request<reqwest::Body>`: `reqwest::Body::as_bytes` tells a buffered
-//! body (replayable) from a streamed one. Every decision is a pure function, testable on its
-//! own: [`replayable_copy`], [`is_transient_status`], [`is_transient_error`],
+//! Any HTTP client service fits under it (reqwest, hyper-util's client, a test stub):
+//! requests may have any body implementing [`ReplayableBody`](pyoci_core::ReplayableBody),
+//! which tells a buffered body, sent again as a copy, from a streamed one, sent once
+//! (`Full<Bytes>`, `Empty<Bytes>`, `String`, and `reqwest::Body` with the default `reqwest`
+//! feature); responses may have any body and pass through untouched. Transport errors are
+//! recognised anywhere in their source chain: `io::Error` kinds, hyper's, and reqwest's
+//! timeouts (with the `reqwest` feature). Every decision is a pure function, testable on
+//! its own: [`replayable_copy`], [`is_transient_status`], [`is_transient_error`],
 //! [`parse_retry_after`] and the [`RetryPolicy`] methods.
 //!
 //! Retries are logged at debug level with the method, host and path (never headers or the
@@ -37,7 +42,9 @@
 //! use std::sync::Arc;
 //! use std::time::Duration;
 //!
+//! use bytes::Bytes;
 //! use http::{Method, Request, Response, StatusCode};
+//! use http_body_util::Full;
 //! use pyoci_retry::RetryReadsLayer;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 //!
@@ -47,10 +54,10 @@
 //! let attempts = Arc::new(AtomicUsize::new(0));
 //! let registry = {
 //!     let attempts = attempts.clone();
-//!     service_fn(move |_request: Request<reqwest::Body>| {
+//!     service_fn(move |_request: Request<Full<Bytes>>| {
 //!         let attempt = attempts.fetch_add(1, Ordering::SeqCst);
 //!         async move {
-//!             let mut response = Response::new(reqwest::Body::from("{}"));
+//!             let mut response = Response::new(Full::new(Bytes::from("{}")));
 //!             if attempt < 2 {
 //!                 *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
 //!             }
@@ -62,15 +69,14 @@
 //!     .layer(RetryReadsLayer::new().first_backoff(Duration::from_millis(1)))
 //!     .service(registry);
 //!
-//! let get = Request::get("https://registry.test/v2/acme/x/tags/list")
-//!     .body(reqwest::Body::from(""))?;
+//! let get = Request::get("https://registry.test/v2/acme/x/tags/list").body(Full::default())?;
 //! let response = service.clone().oneshot(get).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! assert_eq!(attempts.load(Ordering::SeqCst), 3);
 //!
 //! // A manifest push is never sent twice: its 503 goes back as it is.
 //! attempts.store(0, Ordering::SeqCst);
-//! let mut put = Request::new(reqwest::Body::from("{}"));
+//! let mut put = Request::new(Full::new(Bytes::from("{}")));
 //! *put.method_mut() = Method::PUT;
 //! *put.uri_mut() = "https://registry.test/v2/acme/x/manifests/1.0".parse()?;
 //! let response = service.oneshot(put).await?;

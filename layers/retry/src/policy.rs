@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use http::header::RETRY_AFTER;
 use http::{HeaderMap, Method, Request, StatusCode};
-use pyoci_core::error_chain;
+use pyoci_core::{error_chain, ReplayableBody};
 
 use crate::AttemptTimedOut;
 
@@ -65,10 +65,12 @@ impl RetryPolicy {
     }
 
     /// The deadline for one attempt's response head, if `request` gets one: only requests
-    /// with a buffered body do. A streamed body (a file upload) takes as long as the
-    /// uploading client takes to send it, so no deadline could be right for it.
-    pub fn deadline_for(&self, request: &Request<reqwest::Body>) -> Option<Duration> {
-        request.body().as_bytes().and(self.attempt_timeout)
+    /// with a buffered body (one that [could be sent again](ReplayableBody::is_replayable))
+    /// do. A streamed body (a file upload) takes as long as the uploading client takes to
+    /// send it, so no deadline could be right for it.
+    pub fn deadline_for<B: ReplayableBody>(&self, request: &Request<B>) -> Option<Duration> {
+        self.attempt_timeout
+            .filter(|_| request.body().is_replayable())
     }
 
     /// Whether and how long to wait before retry number `retry`, given the last attempt's
@@ -112,14 +114,14 @@ impl RetryPolicy {
 }
 
 /// A copy of `request` to send again if the first attempt fails, or `None` when it must
-/// not be sent twice: only `GET` and `HEAD` with a buffered body are replayed. Headers and
-/// extensions (the user's credentials) are copied; nothing else is changed.
-pub fn replayable_copy(request: &Request<reqwest::Body>) -> Option<Request<reqwest::Body>> {
+/// not be sent twice: only `GET` and `HEAD` whose body gives a copy
+/// ([`ReplayableBody::try_clone`]) are replayed. Headers and extensions (the user's
+/// credentials) are copied; nothing else is changed.
+pub fn replayable_copy<B: ReplayableBody>(request: &Request<B>) -> Option<Request<B>> {
     if !is_idempotent_read(request.method()) {
         return None;
     }
-    let body = reqwest::Body::from(request.body().as_bytes()?.to_vec());
-    let mut copy = Request::new(body);
+    let mut copy = Request::new(request.body().try_clone()?);
     *copy.method_mut() = request.method().clone();
     *copy.uri_mut() = request.uri().clone();
     *copy.version_mut() = request.version();
@@ -168,10 +170,16 @@ pub fn is_transient_error(error: &(dyn Error + 'static)) -> bool {
     })
 }
 
+#[cfg(feature = "reqwest")]
 fn is_reqwest_timeout(error: &(dyn Error + 'static)) -> bool {
     error
         .downcast_ref::<reqwest::Error>()
         .is_some_and(reqwest::Error::is_timeout)
+}
+
+#[cfg(not(feature = "reqwest"))]
+fn is_reqwest_timeout(_error: &(dyn Error + 'static)) -> bool {
+    false
 }
 
 fn is_transient_io(kind: io::ErrorKind) -> bool {
@@ -412,6 +420,7 @@ mod tests {
     }
 
     /// What reqwest really returns for each fault, on loopback.
+    #[cfg(feature = "reqwest")]
     #[tokio::test]
     async fn real_reqwest_faults_are_classified() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -459,5 +468,47 @@ mod tests {
         // A URL reqwest cannot send to is not transient.
         let invalid = client.get("http://[::1]:99999/").send().await.unwrap_err();
         assert!(!is_transient_error(&invalid), "{invalid:?}");
+    }
+
+    /// What hyper-util's client returns for the same faults, with no reqwest around them.
+    #[tokio::test]
+    async fn real_hyper_client_faults_are_classified() {
+        use bytes::Bytes;
+        use http_body_util::Full;
+        use hyper_util::client::legacy::Client;
+        use hyper_util::rt::TokioExecutor;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+        let fetch = |port: u16| {
+            let request = Request::get(format!("http://127.0.0.1:{port}/v2/"))
+                .body(Full::default())
+                .unwrap();
+            client.request(request)
+        };
+
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let refused = fetch(port).await.unwrap_err();
+        assert!(is_transient_error(&refused), "{refused:?}");
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            for cut_short in [false, true] {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut buffer = [0u8; 1024];
+                let _ = socket.read(&mut buffer).await;
+                if cut_short {
+                    let _ = socket.write_all(b"HTTP/1.1 200 OK\r\n").await;
+                }
+            }
+        });
+        for _ in 0..2 {
+            let closed = fetch(port).await.unwrap_err();
+            assert!(is_transient_error(&closed), "{closed:?}");
+        }
+        server.abort();
     }
 }

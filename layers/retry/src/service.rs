@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
-use pyoci_core::describe_chain;
+use pyoci_core::{describe_chain, ReplayableBody};
 use tokio::time::Instant;
 use tower::{BoxError, Service, ServiceExt};
 use tracing::debug;
@@ -41,22 +41,25 @@ impl<S> RetryReads<S> {
     }
 }
 
-impl<S, B> Service<Request<reqwest::Body>> for RetryReads<S>
+/// Requests whose body is not a [`ReplayableBody`] giving a copy are sent once, without an
+/// attempt deadline; response bodies are passed on untouched, whatever their type.
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RetryReads<S>
 where
-    S: Service<Request<reqwest::Body>, Response = Response<B>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
-    B: Send + 'static,
+    ReqBody: ReplayableBody + Send + 'static,
+    ResBody: Send + 'static,
 {
-    type Response = Response<B>;
+    type Response = Response<ResBody>;
     type Error = BoxError;
-    type Future = ResponseFuture<B>;
+    type Future = ResponseFuture<ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, request: Request<reqwest::Body>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The readied service makes the first attempt; a fresh clone waits for readiness
         // before each retry.
         let clone = self.inner.clone();

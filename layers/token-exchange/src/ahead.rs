@@ -9,8 +9,11 @@
 //! first, as docker and oras do. If the registry still answers 401, the token is dropped
 //! and its own challenge is answered as before, so a guess costs one token request at most.
 
-use http::{HeaderValue, Method, Uri};
-use pyoci_basic_auth::Credentials;
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, Uri};
+use http_body::Body;
+use pyoci_core::Credentials;
+use tower::{BoxError, Service};
 
 use crate::access::repository_name;
 use crate::challenge::Challenge;
@@ -29,14 +32,17 @@ pub(crate) fn challenge_ahead(last: &Challenge, method: &Method, path: &str) -> 
 
 /// The token for `challenge`, or `None` when the token service gives none or fails (the
 /// request then goes out as it would have).
-pub(crate) async fn token_ahead<S>(
+pub(crate) async fn token_ahead<S, ReqBody, ResBody>(
     client: S,
     challenge: &Challenge,
     credentials_for: impl FnOnce(&Uri) -> Credentials,
 ) -> Option<(HeaderValue, std::time::Duration)>
 where
-    S: tower::Service<http::Request<reqwest::Body>, Response = http::Response<reqwest::Body>>,
-    S::Error: Into<tower::BoxError>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ReqBody: Default,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
 {
     match fetch_token(client, challenge, credentials_for).await {
         Ok(RealmAnswer::Token(token)) => Some((token.authorization, token.usable_for)),

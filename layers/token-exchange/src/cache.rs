@@ -5,7 +5,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use http::HeaderValue;
-use pyoci_basic_auth::Credentials;
+use pyoci_core::Credentials;
 
 use crate::challenge::Challenge;
 
@@ -183,7 +183,7 @@ fn insert_bounded<K: Hash + Eq + Clone, V>(
 mod tests {
     use std::time::Duration;
 
-    use pyoci_basic_auth::Secret;
+    use pyoci_core::Secret;
 
     use super::*;
 

@@ -1,7 +1,7 @@
 //! Answers registry authentication challenges for outgoing requests.
 //!
 //! Sits between the OCI client and the HTTP client service. The user's
-//! [`Credentials`](pyoci_basic_auth::Credentials) travel in each request's extensions; this layer
+//! [`Credentials`](pyoci_core::Credentials) travel in each request's extensions; this layer
 //! is the only place that turns them into an `Authorization` header:
 //!
 //! - `Bearer` credentials (a registry token) are sent as they are.
@@ -21,25 +21,33 @@
 //!   it is; if it cannot be reached or answers nonsense, the call fails with a
 //!   [`TokenExchangeError`].
 //!
-//! Only requests whose body is buffered ([`reqwest::Body::as_bytes`] is `Some`) can be retried;
-//! for a streamed body the token is still fetched and cached, and the `401` is returned.
-//! Tokens and passwords are never logged.
+//! The layer works with any HTTP client service: requests and responses may have any body
+//! whose data is [`Bytes`](bytes::Bytes). A request is sent again only when its body is a
+//! [`ReplayableBody`](pyoci_core::ReplayableBody) that gives a copy (`Full<Bytes>`,
+//! `Empty<Bytes>`, `String`, or a buffered `reqwest::Body` with the default `reqwest`
+//! feature); for a streamed body the token is still fetched and cached, and the `401` is
+//! returned. The token service is asked through the same inner service, with an empty
+//! (`Default`) request body. Tokens and passwords are never logged.
 //!
 //! # Example
 //!
 //! ```
+//! use bytes::Bytes;
 //! use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 //! use http::{Request, Response, StatusCode};
-//! use pyoci_basic_auth::{Credentials, Secret};
+//! use http_body_util::Full;
+//! use pyoci_core::{Credentials, Secret};
 //! use pyoci_token_exchange::TokenExchangeLayer;
 //! use tower::{service_fn, BoxError, ServiceBuilder, ServiceExt};
 //!
+//! type Body = Full<Bytes>;
+//!
 //! // A registry that wants a token, and its token service.
-//! async fn registry(req: Request<reqwest::Body>) -> Result<Response<reqwest::Body>, BoxError> {
+//! async fn registry(req: Request<Body>) -> Result<Response<Body>, BoxError> {
 //!     let response = if req.uri().path() == "/token" {
-//!         Response::new(r#"{"token":"t0k3n","expires_in":300}"#.into())
+//!         Response::new(Body::from(r#"{"token":"t0k3n","expires_in":300}"#))
 //!     } else if req.headers().get(AUTHORIZATION).is_some_and(|value| value == "Bearer t0k3n") {
-//!         Response::new("the manifest".into())
+//!         Response::new(Body::from("the manifest"))
 //!     } else {
 //!         Response::builder()
 //!             .status(StatusCode::UNAUTHORIZED)
@@ -47,7 +55,7 @@
 //!                 WWW_AUTHENTICATE,
 //!                 r#"Bearer realm="https://registry.test/token",service="registry.test",scope="repository:ns/pkg:pull""#,
 //!             )
-//!             .body(reqwest::Body::from(""))?
+//!             .body(Body::default())?
 //!     };
 //!     Ok(response)
 //! }
@@ -59,11 +67,12 @@
 //!     .service(service_fn(registry));
 //!
 //! let mut request = Request::get("https://registry.test/v2/ns/pkg/manifests/1.0")
-//!     .body(reqwest::Body::from(""))?;
+//!     .body(Body::default())?;
 //! request.extensions_mut().insert(Credentials::Basic {
 //!     username: "alice".into(),
 //!     password: Secret::new("s3cret"),
 //! });
+//! // Sent, challenged, the token fetched, and sent again with it.
 //! let response = client.oneshot(request).await?;
 //! assert_eq!(response.status(), StatusCode::OK);
 //! # Ok(())

@@ -3,9 +3,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use pyoci_basic_auth::Credentials;
+use pyoci_core::Credentials;
 use serde::Deserialize;
 use tower::{BoxError, Service, ServiceExt};
 
@@ -29,11 +30,11 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// What the token service said.
-pub(crate) enum RealmAnswer {
+pub(crate) enum RealmAnswer<B> {
     /// A token, ready to send.
     Token(FetchedToken),
     /// `401` or `403`: the credentials were refused; the response goes back to the caller.
-    Rejected(Response<reqwest::Body>),
+    Rejected(Response<B>),
 }
 
 /// A token from the token service.
@@ -45,15 +46,19 @@ pub(crate) struct FetchedToken {
 }
 
 /// Asks the token service named by a Bearer challenge for a token, through `client`, with the
-/// credentials `credentials_for` gives for the token service's URL.
-pub(crate) async fn fetch_token<S>(
+/// credentials `credentials_for` gives for the token service's URL. The request has the
+/// client's request body type, empty.
+pub(crate) async fn fetch_token<S, ReqBody, ResBody>(
     client: S,
     challenge: &Challenge,
     credentials_for: impl FnOnce(&Uri) -> Credentials,
-) -> Result<RealmAnswer, TokenExchangeError>
+) -> Result<RealmAnswer<ResBody>, TokenExchangeError>
 where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
+    ReqBody: Default,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
 {
     let realm = challenge.realm().unwrap_or_default();
     let uri = token_uri(realm, challenge.service(), challenge.scope()).ok_or_else(|| {
@@ -64,7 +69,7 @@ where
     let realm_host = uri.host().unwrap_or_default().to_owned();
     let credentials = &credentials_for(&uri);
 
-    let mut request = Request::new(reqwest::Body::from(Bytes::new()));
+    let mut request = Request::new(ReqBody::default());
     *request.method_mut() = Method::GET;
     *request.uri_mut() = uri;
     request

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use pyoci_basic_auth::Credentials;
+use http_body::Body;
+use pyoci_core::{Credentials, ReplayableBody};
 use tower::{BoxError, Service, ServiceExt};
 
 use crate::access::{access_key, origin_of};
@@ -27,9 +28,9 @@ const REMEMBER_BASIC_FOR: Duration = Duration::from_secs(60 * 60);
 /// origin last named it.
 const REMEMBER_REALM_FOR: Duration = Duration::from_secs(60 * 60);
 
-/// Response future of [`TokenExchange`].
-pub type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<Response<reqwest::Body>, BoxError>> + Send + 'static>>;
+/// Response future of [`TokenExchange`], answering with the inner service's body `B`.
+pub type ResponseFuture<B> =
+    Pin<Box<dyn Future<Output = Result<Response<B>, BoxError>> + Send + 'static>>;
 
 /// In a read's extensions: a write of the same repository follows, so obtain the token
 /// that write needs now (the read's scope widened to `push`) and cache it for the write.
@@ -82,21 +83,27 @@ impl<S> TokenExchange<S> {
     }
 }
 
-impl<S> Service<Request<reqwest::Body>> for TokenExchange<S>
+/// Requests are sent again (with a token) only when their body is a [`ReplayableBody`] that
+/// gives a copy; the token service is asked with a `ReqBody::default()` body, through the
+/// same inner service, and its answer read whole (so `ResBody` must be readable as bytes).
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for TokenExchange<S>
 where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>> + Clone + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
+    ReqBody: ReplayableBody + Default + Send + 'static,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<BoxError>,
 {
-    type Response = Response<reqwest::Body>;
+    type Response = Response<ResBody>;
     type Error = BoxError;
-    type Future = ResponseFuture;
+    type Future = ResponseFuture<ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
     }
 
-    fn call(&mut self, req: Request<reqwest::Body>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // The service that was polled ready sends the first request; clones send the rest.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
@@ -118,16 +125,19 @@ enum Sent {
     Basic,
 }
 
-async fn authorize<S>(
+async fn authorize<S, ReqBody, ResBody>(
     mut inner: S,
     cache: Arc<TokenCache>,
     realms: RealmPolicy,
     on_lookup: LookupObserver,
-    mut req: Request<reqwest::Body>,
-) -> Result<Response<reqwest::Body>, BoxError>
+    mut req: Request<ReqBody>,
+) -> Result<Response<ResBody>, BoxError>
 where
-    S: Service<Request<reqwest::Body>, Response = Response<reqwest::Body>> + Clone,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
+    ReqBody: ReplayableBody + Default,
+    ResBody: Body<Data = Bytes>,
+    ResBody::Error: Into<BoxError>,
 {
     let credentials = req
         .extensions()
@@ -333,31 +343,28 @@ fn insufficient_scope(headers: &http::HeaderMap) -> bool {
     })
 }
 
-/// A copy of a request with a buffered body, to send again with other credentials.
-struct Replay {
+/// A copy of a request, to send again with other credentials.
+struct Replay<B> {
     parts: Parts,
-    body: Bytes,
+    body: B,
 }
 
-impl Replay {
-    /// Splits off a replayable copy when the body is buffered; streamed bodies cannot be resent.
-    fn split(req: Request<reqwest::Body>) -> (Request<reqwest::Body>, Option<Replay>) {
-        let Some(bytes) = req.body().as_bytes().map(Bytes::copy_from_slice) else {
+impl<B: ReplayableBody> Replay<B> {
+    /// Splits off a copy when the body gives one; a streamed body cannot be sent twice.
+    fn split(req: Request<B>) -> (Request<B>, Option<Replay<B>>) {
+        let Some(copy) = req.body().try_clone() else {
             return (req, None);
         };
-        let (parts, _) = req.into_parts();
+        let (parts, body) = req.into_parts();
         let replay = Replay {
             parts: parts.clone(),
-            body: bytes.clone(),
+            body: copy,
         };
-        (
-            Request::from_parts(parts, reqwest::Body::from(bytes)),
-            Some(replay),
-        )
+        (Request::from_parts(parts, body), Some(replay))
     }
 
-    fn request(self, authorization: HeaderValue) -> Request<reqwest::Body> {
-        let mut req = Request::from_parts(self.parts, reqwest::Body::from(self.body));
+    fn request(self, authorization: HeaderValue) -> Request<B> {
+        let mut req = Request::from_parts(self.parts, self.body);
         req.headers_mut().insert(AUTHORIZATION, authorization);
         req
     }

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::Method;
 use http_body_util::{BodyExt, Full};
-use pyoci_basic_auth::Secret;
+use pyoci_core::Secret;
 use tower::{service_fn, Layer};
 
 use super::*;
@@ -950,4 +950,40 @@ async fn a_read_ahead_of_a_write_fetches_the_write_token() {
         (calls_before + 2, 1),
         "later reads use it too"
     );
+}
+
+/// A registry over `Full<Bytes>` bodies, as a hyper client has them: echoes the body of a
+/// request carrying its token, challenges the others; `auth.test` issues the token.
+async fn full_body_registry(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, BoxError> {
+    if req.uri().host() == Some("auth.test") {
+        return Ok(Response::new(Full::from(r#"{"token":"tok-full"}"#)));
+    }
+    if req
+        .headers()
+        .get(AUTHORIZATION)
+        .is_some_and(|value| value == "Bearer tok-full")
+    {
+        let body = req.into_body().collect().await?.to_bytes();
+        return Ok(Response::new(Full::new(body)));
+    }
+    let mut challenged = Response::new(Full::default());
+    *challenged.status_mut() = StatusCode::UNAUTHORIZED;
+    let challenge = format!(r#"Bearer realm="{REALM}",service="registry.test""#);
+    challenged
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, challenge.parse()?);
+    Ok(challenged)
+}
+
+#[tokio::test]
+async fn a_full_body_is_sent_again_with_the_token() {
+    let service = trusting_layer().layer(service_fn(full_body_registry));
+    let mut req = Request::new(Full::from("{\"manifest\":true}"));
+    *req.method_mut() = Method::PUT;
+    *req.uri_mut() = "https://registry.test/v2/ns/pkg/manifests/1.0".parse().unwrap();
+    req.extensions_mut().insert(alice());
+    let response = service.oneshot(req).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let echoed = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(echoed, "{\"manifest\":true}", "the copy carried the same body");
 }
