@@ -3,6 +3,7 @@
 //! image manifest per file with the file as its single layer.
 
 pub mod limits;
+pub mod listing_document;
 
 use std::collections::BTreeMap;
 
@@ -80,13 +81,17 @@ pub struct FileFacts {
     pub project_urls: Option<String>,
     pub requires_python: Option<String>,
     pub summary: Option<String>,
-    /// sha256 (hex) of the METADATA stored as the manifest's config.
-    pub core_metadata_sha256: Option<String>,
 }
 
 /// The index entry of a file: its manifest, with the architecture and the annotations a
-/// listing reads.
-pub fn file_entry(mut manifest: Descriptor, architecture: &str, facts: FileFacts) -> Descriptor {
+/// listing reads. `core_metadata_sha256` names the METADATA stored as the manifest's config,
+/// when the registry's profile let it be stored.
+pub fn file_entry(
+    mut manifest: Descriptor,
+    architecture: &str,
+    facts: FileFacts,
+    core_metadata_sha256: Option<String>,
+) -> Descriptor {
     manifest.platform = Some(Platform::new(architecture, FILE_OS));
     let annotations = &mut manifest.annotations;
     annotations.insert(CREATED_ANNOTATION.to_owned(), facts.created);
@@ -96,7 +101,7 @@ pub fn file_entry(mut manifest: Descriptor, architecture: &str, facts: FileFacts
         (PROJECT_URLS_ANNOTATION, facts.project_urls),
         (REQUIRES_PYTHON_ANNOTATION, facts.requires_python),
         (SUMMARY_ANNOTATION, facts.summary),
-        (CORE_METADATA_ANNOTATION, facts.core_metadata_sha256),
+        (CORE_METADATA_ANNOTATION, core_metadata_sha256),
     ];
     for (key, value) in optional {
         if let Some(value) = value.filter(|value| !value.is_empty()) {

@@ -17,7 +17,6 @@ pub mod fallback;
 mod handlers;
 pub mod healthcheck;
 mod layout;
-mod listing_document;
 mod metrics_server;
 mod mount;
 #[cfg(feature = "otel")]
@@ -33,7 +32,6 @@ mod startup;
 mod store;
 mod tls;
 mod turns;
-mod write_locks;
 
 pub use body::Body;
 pub use config::Config;

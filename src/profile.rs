@@ -6,10 +6,10 @@
 //! `conservative` profile writes only standard types.
 //!
 //! A registry not listed in `PYOCI_REGISTRY_PROFILES` that refuses a PyOCI manifest with
-//! `400 MANIFEST_INVALID` is written to with the conservative profile from then on
-//! ([`LearnedRegistries`]), so GitLab and Quay work without configuration.
+//! `400 MANIFEST_INVALID` is written to with the conservative profile from then on (the
+//! store's `RegistryRules` learns it), so GitLab and Quay work without configuration.
 
-use std::{collections::VecDeque, fmt, str::FromStr, sync::Mutex};
+use std::{fmt, str::FromStr};
 
 /// What PyOCI writes to one registry.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,45 +56,6 @@ impl RegistryProfiles {
     }
 }
 
-/// How many registries [`LearnedRegistries`] remembers; the oldest is forgotten first, so
-/// URLs naming endless registries cannot grow it.
-const MAX_LEARNED: usize = 256;
-
-/// Registries seen to need something (the conservative profile, chunked uploads), by
-/// `host[:port]`, remembered for the life of the process.
-#[derive(Debug, Default)]
-pub struct LearnedRegistries {
-    registries: Mutex<VecDeque<String>>,
-}
-
-impl LearnedRegistries {
-    /// Whether `authority` (`host[:port]`) was learned.
-    pub fn contains(&self, authority: &str) -> bool {
-        let key = authority.to_ascii_lowercase();
-        self.lock().contains(&key)
-    }
-
-    /// Remembers `authority`. `true` when it is new.
-    pub fn learn(&self, authority: &str) -> bool {
-        let key = authority.to_ascii_lowercase();
-        let mut learned = self.lock();
-        if learned.contains(&key) {
-            return false;
-        }
-        if learned.len() >= MAX_LEARNED {
-            learned.pop_front();
-        }
-        learned.push_back(key);
-        true
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<String>> {
-        self.registries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
 impl FromStr for RegistryProfiles {
     type Err = String;
 
@@ -135,21 +96,6 @@ impl fmt::Display for Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn learned_registries_are_bounded_and_case_blind() {
-        let learned = LearnedRegistries::default();
-        assert!(!learned.contains("gitlab.example.com"));
-        assert!(learned.learn("GitLab.example.com"));
-        assert!(!learned.learn("gitlab.example.com"));
-        assert!(learned.contains("gitlab.example.com"));
-        for n in 0..MAX_LEARNED {
-            learned.learn(&format!("r{n}.example"));
-        }
-        assert_eq!(learned.lock().len(), MAX_LEARNED);
-        assert!(!learned.contains("gitlab.example.com"), "oldest forgotten");
-        assert!(learned.contains("r0.example"));
-    }
 
     #[test]
     fn parses_and_looks_up_profiles() {

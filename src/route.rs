@@ -10,7 +10,7 @@ use http::Method;
 use percent_encoding::percent_decode_str;
 use pyoci_oci::Registry;
 
-use crate::registry_list::same_registry;
+use crate::{package::ProjectName, registry_list::same_registry};
 
 /// Where packages live: a registry and a namespace (repository prefix) in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,45 +36,60 @@ pub enum Route {
     ProjectList { target: Target },
     /// `GET .../<project>/`: the simple-index page. With a namespace of several segments the
     /// path may also name a namespace; the handler falls back to its project list.
-    ProjectPage { target: Target, project: String },
+    ProjectPage {
+        target: Target,
+        project: ProjectName,
+        /// Whether the URL spells the project's normalized name; else the page redirects.
+        spelled_normalized: bool,
+    },
     /// `GET /<registry>/<namespace>/+simple/<project>/`: the project page at devpi's path,
     /// which hatch reads before uploading to skip files that exist. Private files only: a
     /// public file of the same name must never make hatch skip a private upload.
-    UploadProbe { target: Target, project: String },
+    UploadProbe {
+        target: Target,
+        project: ProjectName,
+        spelled_normalized: bool,
+    },
     /// `GET .../<project>` without the slash.
     AddSlash { location: String },
     /// `GET .../<project>/<filename>`: a file.
     File {
         target: Target,
-        project: String,
+        project: ProjectName,
         filename: String,
     },
     /// `DELETE .../<project>/<filename>`.
     DeleteFile {
         target: Target,
-        project: String,
+        project: ProjectName,
         filename: String,
     },
     /// `DELETE .../<project>/<version>`: a whole version with all its files, as the original
     /// PyOCI does it.
     DeleteVersion {
         target: Target,
-        project: String,
+        project: ProjectName,
         version: String,
     },
     /// `GET .../<project>/json`: the PyPI-style JSON the original PyOCI serves for Renovate.
-    ProjectJson { target: Target, project: String },
+    ProjectJson {
+        target: Target,
+        project: ProjectName,
+    },
     /// `GET /<registry>/<namespace>/+about/`: the namespace's page for people.
     AboutNamespace { target: Target },
     /// `GET /<registry>/<namespace>/+about/<project>/`: the project's page for people. `+`
     /// is in no project, file or repository name, so this never shadows a project.
-    AboutProject { target: Target, project: String },
+    AboutProject {
+        target: Target,
+        project: ProjectName,
+    },
     /// `POST /<registry>/<namespace>/`: the legacy upload API.
     Upload { target: Target },
     /// `POST .../<project>/+yank/<version or filename>` (or `+unyank`): PEP 592 yanking.
     Yank {
         target: Target,
-        project: String,
+        project: ProjectName,
         what: String,
         yank: bool,
     },
@@ -230,7 +245,7 @@ fn route_under_prefix(
             if let Some(yank) = yank_action(action) {
                 return Ok(Route::Yank {
                     target: target(registry_segment, namespace)?,
-                    project: project.clone(),
+                    project: project_name(project)?,
                     what: what.clone(),
                     yank,
                 });
@@ -251,6 +266,7 @@ fn route_under_prefix(
         // A file name deletes one file; anything else in that place is a version.
         let (project, namespace) = split_project(before, !trailing_slash)?;
         let target = target(registry_segment, namespace)?;
+        let project = project_name(&project)?;
         return Ok(if looks_like_file {
             Route::DeleteFile {
                 target,
@@ -280,7 +296,7 @@ fn route_under_prefix(
             [namespace @ .., about, project] if about == ABOUT => {
                 return Ok(Route::AboutProject {
                     target: target(registry_segment, namespace)?,
-                    project: project.clone(),
+                    project: project_name(project)?,
                 });
             }
             _ => {}
@@ -291,7 +307,8 @@ fn route_under_prefix(
         if simple == DEVPI_SIMPLE && is_read && trailing_slash {
             return Ok(Route::UploadProbe {
                 target: target(registry_segment, namespace)?,
-                project: project.clone(),
+                project: project_name(project)?,
+                spelled_normalized: spelled_normalized(project),
             });
         }
     }
@@ -303,12 +320,14 @@ fn route_under_prefix(
     if trailing_slash {
         return Ok(Route::ProjectPage {
             target: target(registry_segment, before)?,
-            project: last.clone(),
+            project: project_name(last)?,
+            spelled_normalized: spelled_normalized(last),
         });
     }
     if looks_like_file || (last == "json" && before.len() >= 2) {
         let (project, namespace) = split_project(before, true)?;
         let target = target(registry_segment, namespace)?;
+        let project = project_name(&project)?;
         return Ok(if looks_like_file {
             Route::File {
                 target,
@@ -344,6 +363,16 @@ fn split_project(segments: &[String], ok: bool) -> Result<(String, &[String]), R
             "expected /<registry>/<namespace>/<project>/<filename>. {USAGE}"
         ))),
     }
+}
+
+/// The project a path segment names, parsed once here for every handler.
+fn project_name(segment: &str) -> Result<ProjectName, RouteError> {
+    ProjectName::parse(segment).map_err(|err| RouteError::BadRequest(err.to_string()))
+}
+
+/// Whether `segment` is the normalized spelling of the project it names.
+fn spelled_normalized(segment: &str) -> bool {
+    ProjectName::parse(segment).is_ok_and(|name| name.normalized() == segment)
 }
 
 fn decode(segment: &str) -> Result<String, RouteError> {
@@ -467,19 +496,23 @@ mod tests {
         ));
         assert!(matches!(
             get(&format!("/{REG}/acme/+about/hello/")).unwrap(),
-            Route::AboutProject { target, project } if target.namespace == "acme" && project == "hello"
+            Route::AboutProject { target, project } if target.namespace == "acme" && project.normalized() == "hello"
         ));
         // The simple pages keep their paths.
         assert!(matches!(
             get(&format!("/{REG}/acme/about/")).unwrap(),
-            Route::ProjectPage { project, .. } if project == "about"
+            Route::ProjectPage { project, spelled_normalized: true, .. } if project.normalized() == "about"
         ));
     }
 
     #[test]
     fn project_pages() {
         let page = get(&format!("/{REG}/acme/team1/Hello_World/")).unwrap();
-        assert!(matches!(&page, Route::ProjectPage { project, .. } if project == "Hello_World"));
+        assert!(matches!(
+            &page,
+            Route::ProjectPage { project, spelled_normalized: false, .. }
+                if project.normalized() == "hello-world"
+        ));
         let target = target_of(page);
         assert_eq!(target.registry.to_string(), "http://127.0.0.1:5000");
         assert_eq!(target.namespace, "acme/team1");
@@ -494,7 +527,7 @@ mod tests {
     fn files_json_and_redirects() {
         assert!(matches!(
             get("/ghcr.io/acme/hello/hello-1.0%2Bcpu.tar.gz").unwrap(),
-            Route::File { project, filename, .. } if project == "hello" && filename == "hello-1.0+cpu.tar.gz"
+            Route::File { project, filename, .. } if project.normalized() == "hello" && filename == "hello-1.0+cpu.tar.gz"
         ));
         assert!(matches!(
             get("/ghcr.io/acme/hello/hello-1.0-py3-none-any.whl.metadata").unwrap(),
@@ -502,7 +535,7 @@ mod tests {
         ));
         assert!(matches!(
             get("/ghcr.io/acme/hello/json").unwrap(),
-            Route::ProjectJson { project, .. } if project == "hello"
+            Route::ProjectJson { project, .. } if project.normalized() == "hello"
         ));
         assert_eq!(
             get("/ghcr.io/acme/hello").unwrap(),
@@ -521,7 +554,9 @@ mod tests {
         assert!(matches!(get("/").unwrap_err(), RouteError::NotFound(_)));
         assert_eq!(get("/health").unwrap(), Route::Health);
         let devpi = get("/ghcr.io/acme/team/+simple/hello/").unwrap();
-        assert!(matches!(&devpi, Route::UploadProbe { project, .. } if project == "hello"));
+        assert!(
+            matches!(&devpi, Route::UploadProbe { project, .. } if project.normalized() == "hello")
+        );
         assert_eq!(target_of(devpi).namespace, "acme/team");
     }
 
@@ -535,7 +570,7 @@ mod tests {
         assert!(route(&Method::POST, "/ghcr.io/", "").is_err());
         let yank = route(&Method::POST, "/ghcr.io/acme/team/hello/+yank/1.0", "").unwrap();
         assert!(
-            matches!(&yank, Route::Yank { project, what, yank: true, .. } if project == "hello" && what == "1.0")
+            matches!(&yank, Route::Yank { project, what, yank: true, .. } if project.normalized() == "hello" && what == "1.0")
         );
         assert_eq!(target_of(yank).namespace, "acme/team");
         assert!(matches!(
@@ -554,7 +589,7 @@ mod tests {
         assert!(route(&Method::DELETE, "/ghcr.io/acme/hello/", "").is_err());
         let version = route(&Method::DELETE, "/ghcr.io/acme/team/hello/1.0.0", "").unwrap();
         assert!(
-            matches!(&version, Route::DeleteVersion { project, version, .. } if project == "hello" && version == "1.0.0")
+            matches!(&version, Route::DeleteVersion { project, version, .. } if project.normalized() == "hello" && version == "1.0.0")
         );
         assert_eq!(target_of(version).namespace, "acme/team");
         assert!(route(&Method::DELETE, "/ghcr.io/hello/1.0.0/", "").is_err());
@@ -608,7 +643,7 @@ mod tests {
             let path = path.as_str();
             let page = fixed(path, Method::GET).unwrap();
             assert!(
-                matches!(&page, Route::ProjectPage { project, .. } if project == "hello"),
+                matches!(&page, Route::ProjectPage { project, .. } if project.normalized() == "hello"),
                 "{path}"
             );
             let target = target_of(page);
@@ -625,7 +660,7 @@ mod tests {
         assert_eq!(upload.registry.to_string(), "http://127.0.0.1:5000");
         assert!(matches!(
             fixed("/pyoci/acme/hello/hello-1.0.tar.gz", Method::GET).unwrap(),
-            Route::File { project, .. } if project == "hello"
+            Route::File { project, .. } if project.normalized() == "hello"
         ));
         // Another host without a scheme reads as a namespace on the fixed registry.
         let namespace = target_of(fixed("/pyoci/ghcr.io/acme/hello/", Method::GET).unwrap());

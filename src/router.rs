@@ -19,7 +19,7 @@ use crate::{
     error::Error,
     handlers::{self, FileRequest, UploadTarget},
     mount::MountPrefix,
-    route::{route_with_fixed_registry, Route},
+    route::{route_with_fixed_registry, Route, Target},
 };
 
 /// The upload endpoint, built with its body-parsing layer in `stack.rs`.
@@ -71,12 +71,21 @@ async fn dispatch(
     let head_only = request.method() == Method::HEAD;
     let mount = request.extensions().get::<MountPrefix>();
     let mount = mount.map_or("", MountPrefix::as_str);
-    match allowed_route(&app.config, request.method(), mount, request.uri().path())? {
+    let route = allowed_route(&app.config, request.method(), mount, request.uri().path())?;
+    // The per-request context: the project's repository, as the caller sees it.
+    let repository =
+        |target: &Target, project| app.store.repository(target, project, credentials.clone());
+    match route {
         Route::Health => Ok(handlers::text(StatusCode::OK, "ok".into())),
         Route::AddSlash { location } => Ok(handlers::redirect(&location)),
         Route::ProjectList { target } => handlers::project_list(&app, target, credentials).await,
-        Route::ProjectPage { target, project } => {
-            handlers::project_page(&app, target, project, credentials).await
+        Route::ProjectPage {
+            target,
+            project,
+            spelled_normalized,
+        } => {
+            let repository = repository(&target, project);
+            handlers::project_page(&app, target, repository, spelled_normalized).await
         }
         Route::File {
             target,
@@ -88,23 +97,29 @@ async fn dispatch(
                 range: request.headers().get(http::header::RANGE).cloned(),
                 if_none_match: request.headers().get(http::header::IF_NONE_MATCH).cloned(),
             };
-            handlers::get_file(&app, target, project, filename, credentials, request).await
+            handlers::get_file(&app, repository(&target, project), filename, request).await
         }
         Route::DeleteFile {
             target,
             project,
             filename,
-        } => handlers::delete_file(&app, target, project, filename, credentials).await,
+        } => handlers::delete_file(repository(&target, project), filename).await,
         Route::DeleteVersion {
             target,
             project,
             version,
-        } => handlers::delete_version(&app, target, project, version, credentials).await,
+        } => handlers::delete_version(repository(&target, project), version).await,
         Route::ProjectJson { target, project } => {
-            handlers::project_json(&app, target, project, credentials).await
+            let repository = repository(&target, project);
+            handlers::project_json(&app, target, repository).await
         }
-        Route::UploadProbe { target, project } => {
-            let page = handlers::project_page(&app, target, project, credentials).await?;
+        Route::UploadProbe {
+            target,
+            project,
+            spelled_normalized,
+        } => {
+            let repository = repository(&target, project);
+            let page = handlers::project_page(&app, target, repository, spelled_normalized).await?;
             crate::fallback::private_only(page)
         }
         Route::AboutNamespace { target } => {
@@ -113,7 +128,8 @@ async fn dispatch(
         }
         Route::AboutProject { target, project } => {
             let site = handlers::Site::of(&request);
-            handlers::about_project(&app, target, project, site, credentials).await
+            let repository = repository(&target, project);
+            handlers::about_project(&app, target, repository, site).await
         }
         Route::Yank {
             target,
@@ -121,8 +137,8 @@ async fn dispatch(
             what,
             yank,
         } => {
-            let body = request.into_body();
-            handlers::yank(&app, target, project, what, yank, credentials, body).await
+            let repository = repository(&target, project);
+            handlers::yank(repository, what, yank, request.into_body()).await
         }
         Route::Upload { target } => {
             upload_preflight(&app, &target, &credentials).await?;
@@ -142,10 +158,10 @@ async fn dispatch(
 /// form is held (issue 17).
 async fn upload_preflight(
     app: &App,
-    target: &crate::route::Target,
+    target: &Target,
     credentials: &Credentials,
 ) -> Result<(), Error> {
-    match app.oci(target, credentials.clone()).check_api().await {
+    match app.store.oci(target, credentials.clone()).check_api().await {
         Err(pyoci_oci::OciError::Unauthorized) if matches!(credentials, Credentials::Anonymous) => {
             Err(Error::CredentialsNeeded(format!(
                 "the registry {} needs credentials to upload: give your registry username and \

@@ -48,7 +48,7 @@ use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
 use pyoci_oci::{Digest, ImageIndex, ImageManifest};
 
-use crate::{listing_document::Listing, turns::Turns};
+use crate::{layout::listing_document::Listing, turns::Turns};
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
 pub use refusals::{ForgetRefusedLayer, RefusalScope};

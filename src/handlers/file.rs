@@ -2,19 +2,18 @@
 
 use http::{header, HeaderMap, HeaderValue, Response};
 use http_body_util::Full;
-use pyoci_basic_auth::Credentials;
-
 use pyoci_oci::{read_body, BlobDownload, Descriptor, Digest, ImageManifest, OciError};
 
-use super::{project_file, repository, resolve::Resolver};
+use super::project_file;
 use crate::{
     app::App,
     body::Body,
     cache::SMALL_BLOB_LIMIT,
     error::Error,
     layout,
-    package::{DistFilename, ProjectName},
-    route::{Target, METADATA_SUFFIX},
+    package::DistFilename,
+    route::METADATA_SUFFIX,
+    store::{Repository, Resolver},
 };
 
 /// What the client asked of the file besides its name.
@@ -147,33 +146,29 @@ struct Blob {
 /// process), the tag is read again before answering.
 pub async fn get_file(
     app: &App,
-    target: Target,
-    project: String,
+    repository: Repository,
     filename: String,
-    credentials: Credentials,
     request: FileRequest,
 ) -> Result<Response<Body>, Error> {
-    let name = ProjectName::parse(&project)?;
     let (filename, metadata) = match filename.strip_suffix(METADATA_SUFFIX) {
         Some(wheel) => (wheel, true),
         None => (filename.as_str(), false),
     };
-    let file = project_file(&name, filename)?;
+    let file = project_file(repository.name(), filename)?;
     let served = if metadata {
         Served::Metadata
     } else {
         Served::File(&file)
     };
-    let oci = app.oci(&target, credentials.clone());
-    let repo = repository(&target, &name);
-    let resolver = Resolver::new(app, &oci, &repo);
+    let repo = repository.path();
+    let resolver = repository.resolver();
     let redirect = app.config.redirect_downloads;
 
     let cached = resolver
         .cached_entry(&file)
         .and_then(|entry| cached_blob(&resolver, &served, &entry));
     if let Some(blob) = cached {
-        let judged = match resolver.accepted(&credentials) {
+        let judged = match resolver.accepted() {
             true => Judged::WithinTtl,
             false => Judged::NotYet,
         };

@@ -2,37 +2,31 @@
 //! PyOCI serves it at this path), which Renovate and other tools read.
 
 use http::{header, HeaderValue, Response};
-use pyoci_basic_auth::Credentials;
 use pyoci_index::Yanked;
 use serde_json::{json, Map, Value};
 
-use super::{
-    project_path, repository,
-    stored::{read_releases, StoredFile},
-};
+use super::project_path;
 use crate::{
     app::App,
     body::Body,
     error::Error,
-    package::{DistKind, ProjectName},
+    package::DistKind,
     route::Target,
+    store::{Repository, StoredFile},
 };
 
 /// `{"info": {...}, "releases": {"<version>": [file, ...]}, "urls": [newest files]}`.
 pub async fn project_json(
     app: &App,
     target: Target,
-    project: String,
-    credentials: Credentials,
+    repository: Repository,
 ) -> Result<Response<Body>, Error> {
-    let name = ProjectName::parse(&project)?;
-    let oci = app.oci(&target, credentials);
-    let repo = repository(&target, &name);
-    let page_path = project_path(&target, &name);
-    let read = app.caches.snapshot();
-    let releases = match read_releases(app, &oci, &repo, &name, read).await {
+    let (name, repo) = (repository.name(), repository.path());
+    let page_path = project_path(&target, name);
+    let read = app.store.caches().snapshot();
+    let releases = match repository.releases(read).await {
         Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
-            return elsewhere(app, &oci, &repo, &name, err).await;
+            return elsewhere(app, &repository, err).await;
         }
         releases => releases?,
     };
@@ -85,16 +79,15 @@ pub async fn project_json(
 /// not exist and the name may fall back (see [`crate::fallback`]), else the error.
 async fn elsewhere(
     app: &App,
-    oci: &super::Oci,
-    repo: &str,
-    name: &ProjectName,
+    repository: &Repository,
     err: Error,
 ) -> Result<Response<Body>, Error> {
     let settings = &app.config.fallback;
+    let (name, repo) = (repository.name(), repository.path());
     if let Some(refusal) = settings.private_name_refusal(name, repo) {
         return Err(refusal);
     }
-    match crate::store::registry_lacks(settings, oci, repo).await? {
+    match repository.lacks_repository(settings).await? {
         true => settings.json_redirect(name, repo),
         false => Err(err),
     }

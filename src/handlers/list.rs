@@ -14,16 +14,20 @@ pub async fn project_list(
     target: Target,
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
-    let oci = app.oci(&target, credentials);
-    let repositories = oci.catalog().await.map_err(|err| match err {
-        OciError::NotFound { .. } | OciError::DeleteUnsupported => Error::NotFound(format!(
-            "the registry {} does not list its repositories (no _catalog), so PyOCI cannot \
+    let repositories = app
+        .store
+        .oci(&target, credentials)
+        .catalog()
+        .await
+        .map_err(|err| match err {
+            OciError::NotFound { .. } | OciError::DeleteUnsupported => Error::NotFound(format!(
+                "the registry {} does not list its repositories (no _catalog), so PyOCI cannot \
              list the projects of `{}`; project pages (/<registry>/<namespace>/<project>/) \
              still work",
-            target.registry, target.namespace
-        )),
-        other => Error::Registry(other),
-    })?;
+                target.registry, target.namespace
+            )),
+            other => Error::Registry(other),
+        })?;
     let mut projects = projects_in(&target.namespace, &repositories);
     if projects.is_empty() {
         return Err(Error::NotFound(format!(

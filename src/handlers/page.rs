@@ -3,20 +3,16 @@
 use std::sync::Arc;
 
 use http::Response;
-use pyoci_basic_auth::Credentials;
 use pyoci_index::{ProjectPage, SharedPage};
 
-use super::{
-    index_page, project_list, project_path, redirect, repository,
-    stored::{read_releases, Release},
-};
+use super::{index_page, project_list, project_path, redirect};
 use crate::{
     app::App,
     body::Body,
-    cache::{PageKey, Project, Snapshot},
+    cache::{PageKey, Snapshot},
     error::Error,
-    package::ProjectName,
     route::Target,
+    store::{Release, Repository},
 };
 
 /// Lists every file of the newest versions, newest version first. The page itself is
@@ -29,33 +25,32 @@ use crate::{
 pub async fn project_page(
     app: &Arc<App>,
     target: Target,
-    project: String,
-    credentials: Credentials,
+    repository: Repository,
+    spelled_normalized: bool,
 ) -> Result<Response<Body>, Error> {
-    let name = ProjectName::parse(&project)?;
-    let page_path = project_path(&target, &name);
-    if name.normalized() != project {
+    let page_path = project_path(&target, repository.name());
+    if !spelled_normalized {
         return Ok(redirect(&page_path));
     }
-    let repo = repository(&target, &name);
-    let project = Project::new(&target.registry, &repo);
-    let Some(key) = app.caches.page_key(project, &page_path, &credentials) else {
-        let read = app.caches.snapshot();
-        return read_project_page(app, target, name, credentials, read).await;
+    let caches = app.store.caches();
+    let project = repository.cache_key().clone();
+    let Some(key) = caches.page_key(project, &page_path, repository.oci().credentials()) else {
+        let read = caches.snapshot();
+        return read_project_page(app, target, repository, read).await;
     };
-    if let Some(cached) = app.caches.page(&key) {
+    if let Some(cached) = caches.page(&key) {
         if cached.refresh_due {
-            refresh_ahead(app, key, target, name, credentials);
+            refresh_ahead(app, key, target, repository);
         }
         return Ok(index_page(cached.page));
     }
-    let _turn = app.caches.page_turn(&key).await;
+    let _turn = caches.page_turn(&key).await;
     // Whoever had the turn before may have just read it.
-    if let Some(cached) = app.caches.page(&key) {
+    if let Some(cached) = caches.page(&key) {
         return Ok(index_page(cached.page));
     }
-    let read = app.caches.snapshot();
-    let mut response = read_project_page(app, target, name, credentials, read).await?;
+    let read = caches.snapshot();
+    let mut response = read_project_page(app, target, repository, read).await?;
     if let Some(page) = keep_page(app, key, read, &mut response) {
         response.extensions_mut().insert(page);
     }
@@ -71,7 +66,7 @@ fn keep_page(
     response: &mut Response<Body>,
 ) -> Option<SharedPage> {
     let page = SharedPage::new(response.extensions_mut().remove::<ProjectPage>()?);
-    app.caches.store_page(key, read, page.clone());
+    app.store.caches().store_page(key, read, page.clone());
     Some(page)
 }
 
@@ -81,47 +76,40 @@ fn keep_page(
 /// listing, hundreds of milliseconds for a large project). The new page is only given to
 /// the same credentials, read with them now; if reading fails (a revoked password, a
 /// registry fault) the cached page is dropped, and the next request asks the registry.
-fn refresh_ahead(
-    app: &Arc<App>,
-    key: PageKey,
-    target: Target,
-    name: ProjectName,
-    credentials: Credentials,
-) {
-    let Some(turn) = app.caches.free_page_turn(&key) else {
+fn refresh_ahead(app: &Arc<App>, key: PageKey, target: Target, repository: Repository) {
+    let Some(turn) = app.store.caches().free_page_turn(&key) else {
         return;
     };
     let app = Arc::clone(app);
     tokio::spawn(async move {
         let _turn = turn;
-        let read = app.caches.refresh_snapshot();
-        match read_project_page(&app, target, name, credentials, read).await {
+        let caches = app.store.caches();
+        let read = caches.refresh_snapshot();
+        match read_project_page(&app, target, repository, read).await {
             Ok(mut response) => {
                 if keep_page(&app, key.clone(), read, &mut response).is_none() {
-                    app.caches.drop_page(&key);
+                    caches.drop_page(&key);
                 }
             }
             Err(err) => {
                 tracing::debug!(error = %err, "reading a page ahead of its expiry failed: dropped it");
-                app.caches.drop_page(&key);
+                caches.drop_page(&key);
             }
         }
     });
 }
 
-/// The page as the registry shows it now to `credentials`.
+/// The page as the registry shows it now to the repository's caller.
 async fn read_project_page(
     app: &App,
     target: Target,
-    name: ProjectName,
-    credentials: Credentials,
+    repository: Repository,
     read: Snapshot,
 ) -> Result<Response<Body>, Error> {
-    let page_path = project_path(&target, &name);
-    let oci = app.oci(&target, credentials.clone());
-    let repo = repository(&target, &name);
-    let registry = target.registry.clone();
-    let releases = match read_releases(app, &oci, &repo, &name, read).await {
+    let name = repository.name();
+    let page_path = project_path(&target, name);
+    let repo = repository.path();
+    let releases = match repository.releases(read).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the
             // project `team` in `acme`.
@@ -129,13 +117,14 @@ async fn read_project_page(
                 namespace: format!("{}/{}", target.namespace, name.normalized()),
                 ..target
             };
+            let credentials = repository.oci().credentials().clone();
             return match project_list(app, namespace, credentials).await {
                 Ok(list) => Ok(list),
-                Err(_) => elsewhere(app, &oci, &repo, &name, message).await,
+                Err(_) => elsewhere(app, &repository, message).await,
             };
         }
-        Err(err) if app.config.fallback.may_be_unknown(&registry, &err) => {
-            return elsewhere(app, &oci, &repo, &name, err.to_string()).await;
+        Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
+            return elsewhere(app, &repository, err.to_string()).await;
         }
         releases => releases?,
     };
@@ -163,19 +152,18 @@ async fn read_project_page(
 /// does not exist and the name may fall back (see [`crate::fallback`]), else 404.
 async fn elsewhere(
     app: &App,
-    oci: &super::Oci,
-    repo: &str,
-    name: &ProjectName,
+    repository: &Repository,
     message: String,
 ) -> Result<Response<Body>, Error> {
     let settings = &app.config.fallback;
+    let name = repository.name();
     let Some(redirect) = settings.page_redirect(name) else {
         return Err(Error::NotFound(message));
     };
-    if let Some(refusal) = settings.private_name_refusal(name, repo) {
+    if let Some(refusal) = settings.private_name_refusal(name, repository.path()) {
         return Err(refusal);
     }
-    match crate::store::registry_lacks(settings, oci, repo).await? {
+    match repository.lacks_repository(settings).await? {
         true => Ok(redirect),
         false => Err(Error::NotFound(message)),
     }

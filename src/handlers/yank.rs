@@ -9,21 +9,16 @@
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Response};
 use http_body_util::BodyExt;
-use pyoci_basic_auth::Credentials;
 use pyoci_body_timeout::is_idle_timeout;
 use serde::Deserialize;
 
-use super::{
-    index_writer::{edit_index, EditOutcome, IndexEdit},
-    project_file, repository,
-};
+use super::project_file;
 use crate::{
-    app::App,
     body::Body,
     error::{body_timed_out, exceeded_body_limit, Error},
     layout,
-    package::{DistFilename, PackageVersion, ProjectName},
-    route::Target,
+    package::{DistFilename, PackageVersion},
+    store::{EditOutcome, IndexEdit, Repository},
 };
 
 /// Largest yank request body: a reason, not a file.
@@ -40,45 +35,37 @@ struct YankRequest {
 
 /// Yanks (`yank = true`) or un-yanks one file, or every file of a version.
 pub async fn yank(
-    app: &App,
-    target: Target,
-    project: String,
+    repository: Repository,
     what: String,
     yank: bool,
-    credentials: Credentials,
     body: Body,
 ) -> Result<Response<Body>, Error> {
-    let name = ProjectName::parse(&project)?;
+    let (name, repo) = (repository.name(), repository.path());
     let reason = read_reason(body).await?;
     let (version, architecture) = if what.ends_with(".whl") || what.ends_with(".tar.gz") {
         // The same rule as download and delete for which file the name means.
-        let file = project_file(&name, &what)?;
+        let file = project_file(name, &what)?;
         (file.version().clone(), Some(file.architecture().to_owned()))
     } else {
         (PackageVersion::parse(&what)?, None)
     };
-    let oci = app.oci(&target, credentials);
-    let repo = repository(&target, &name);
     // A yank is judged as the write it asks for, whatever it finds: when the index already
     // says what was asked, nothing is written, and the registry would judge the caller on
-    // reads alone (a puller would get 200). Opening an upload session needs push rights and
-    // stores nothing; it is cancelled at once.
-    oci.start_blob_upload(&repo).await?.cancel().await;
+    // reads alone (a puller would get 200).
+    repository.check_push_rights().await?;
     let edit = IndexEdit::Annotate {
         architecture,
         key: layout::YANKED_ANNOTATION,
         value: yank.then(|| reason.clone().unwrap_or_default()),
     };
-    let EditOutcome::Annotated(architectures) =
-        edit_index(app, &oci, &repo, &version, edit).await?
-    else {
+    let EditOutcome::Annotated(architectures) = repository.edit_index(&version, edit).await? else {
         return Err(Error::NotFound(format!(
             "no `{what}` in project `{name}` ({repo})"
         )));
     };
     let files: Vec<String> = architectures
         .iter()
-        .filter_map(|architecture| DistFilename::from_stored(&name, &version, architecture).ok())
+        .filter_map(|architecture| DistFilename::from_stored(name, &version, architecture).ok())
         .map(|file| file.to_string())
         .collect();
     tracing::info!(%repo, %version, yank, "changed yank status");

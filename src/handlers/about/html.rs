@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use pyoci_index::Yanked;
 
-use super::super::stored::{Release, StoredFile};
+use crate::store::{Release, StoredFile};
 use pyoci_index::escape_html as escape;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;\

@@ -10,15 +10,15 @@ use futures_util::{stream, StreamExt};
 use http::{header, HeaderValue, Request, Response};
 use pyoci_basic_auth::Credentials;
 
-use super::{
-    project_path, repository,
-    stored::{read_releases, Release},
-    versions, Oci,
+use super::project_path;
+use crate::{
+    app::App,
+    body::Body,
+    error::Error,
+    package::ProjectName,
+    route::Target,
+    store::{Release, Repository},
 };
-use crate::{app::App, body::Body, error::Error, package::ProjectName, route::Target};
-
-/// The largest core metadata file read for a description.
-const MAX_METADATA_BYTES: usize = 1024 * 1024;
 /// How many projects' newest versions the namespace page looks up at once.
 const CONCURRENT_LOOKUPS: usize = 8;
 /// Nothing on these pages runs code, and a description cannot make it: no scripts at all,
@@ -58,21 +58,18 @@ impl Site {
 pub async fn about_project(
     app: &App,
     target: Target,
-    project: String,
+    repository: Repository,
     site: Site,
-    credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
-    let name = ProjectName::parse(&project)?;
-    let oci = app.oci(&target, credentials);
-    let repo = repository(&target, &name);
-    let releases = read_releases(app, &oci, &repo, &name, app.caches.snapshot()).await?;
+    let (name, repo) = (repository.name(), repository.path());
+    let releases = repository.releases(app.store.caches().snapshot()).await?;
     if releases.iter().all(|release| release.files.is_empty()) {
         return Err(Error::NotFound(format!(
             "project `{name}` has no PyOCI packages in `{repo}`"
         )));
     }
-    let description = description_html(app, &oci, &repo, &releases).await;
-    let simple_path = project_path(&target, &name);
+    let description = description_html(app, &repository, &releases).await;
+    let simple_path = project_path(&target, name);
     let index_url = format!(
         "{}{}/{}/{}/",
         site.origin, target.link_base, target.registry_segment, target.namespace
@@ -95,8 +92,11 @@ pub async fn about_namespace(
     _site: Site,
     credentials: Credentials,
 ) -> Result<Response<Body>, Error> {
-    let oci = app.oci(&target, credentials);
-    let repositories = oci.catalog().await?;
+    let repositories = app
+        .store
+        .oci(&target, credentials.clone())
+        .catalog()
+        .await?;
     let prefix = format!("{}/", target.namespace);
     let mut names: Vec<ProjectName> = repositories
         .iter()
@@ -106,17 +106,18 @@ pub async fn about_namespace(
         .collect();
     names.sort_by(|a, b| a.normalized().cmp(b.normalized()));
     names.dedup_by(|a, b| a.normalized() == b.normalized());
-    let oci = &oci;
-    let target = &target;
+    let (target, credentials) = (&target, &credentials);
     let projects: Vec<(String, Option<String>)> = stream::iter(names)
         .map(|name| async move {
-            let repo = repository(target, &name);
+            let normalized = name.normalized().to_owned();
+            let repository = app.store.repository(target, name, credentials.clone());
             // A project the caller cannot read is still listed, without a version.
-            let latest = versions(oci, &repo, 1)
+            let latest = repository
+                .versions(1)
                 .await
                 .ok()
                 .and_then(|versions| versions.first().map(ToString::to_string));
-            (name.normalized().to_owned(), latest)
+            (normalized, latest)
         })
         .buffered(CONCURRENT_LOOKUPS)
         .collect()
@@ -131,8 +132,7 @@ pub async fn about_namespace(
 /// metadata; `None` when there is none or it cannot be read (the page works without it).
 async fn description_html(
     app: &App,
-    oci: &Oci,
-    repo: &str,
+    repository: &Repository,
     releases: &[Release],
 ) -> Option<std::sync::Arc<str>> {
     let newest = releases.iter().find(|release| !release.files.is_empty())?;
@@ -140,11 +140,7 @@ async fn description_html(
         .files
         .iter()
         .find_map(|file| file.core_metadata_sha256.as_deref())?;
-    let digest = pyoci_oci::Digest::from_hex(sha256).ok()?;
-    let blob = oci.get_blob(repo, &digest).await.ok()?;
-    let bytes = pyoci_oci::read_body(blob.into_body(), MAX_METADATA_BYTES, "METADATA file")
-        .await
-        .ok()?;
+    let bytes = repository.core_metadata(sha256).await?;
     app.descriptions.html(bytes).await
 }
 

@@ -65,12 +65,7 @@ impl StoredFields {
     }
 
     /// The facts of the file's index entry.
-    pub fn facts(
-        &self,
-        digests: &FileDigests,
-        created: String,
-        core_metadata_sha256: Option<String>,
-    ) -> layout::FileFacts {
+    pub fn facts(&self, digests: &FileDigests, created: String) -> layout::FileFacts {
         layout::FileFacts {
             sha256: digests.sha256.clone(),
             size: digests.size,
@@ -78,7 +73,6 @@ impl StoredFields {
             project_urls: self.project_urls.clone(),
             requires_python: self.requires_python.clone(),
             summary: self.summary.clone(),
-            core_metadata_sha256,
         }
     }
 
@@ -101,10 +95,16 @@ impl StoredFields {
         // manifest descriptor, upload time and metadata digest.
         let manifest = Descriptor::new(OCI_MANIFEST_MEDIA_TYPE, Digest::sha256_of(b""), u64::MAX);
         let created = "0000-00-00T00:00:00.000000Z".to_owned();
-        let facts = self.facts(digests, created, Some("0".repeat(64)));
+        let facts = self.facts(digests, created);
+        let core_metadata_sha256 = Some("0".repeat(64));
         layout::add_file(
             &mut index,
-            layout::file_entry(manifest, filename.architecture(), facts),
+            layout::file_entry(
+                manifest,
+                filename.architecture(),
+                facts,
+                core_metadata_sha256,
+            ),
         );
         limits::check_index(&index, repo, filename.version())
     }
@@ -303,11 +303,8 @@ mod tests {
         let written = layout::file_entry(
             Descriptor::new(OCI_MANIFEST_MEDIA_TYPE, Digest::sha256_of(b"m"), 987),
             filename.architecture(),
-            fields.facts(
-                &digests(),
-                "2026-01-02T03:04:05.123456Z".into(),
-                Some("cd".repeat(32)),
-            ),
+            fields.facts(&digests(), "2026-01-02T03:04:05.123456Z".into()),
+            Some("cd".repeat(32)),
         );
         let written_bytes = serde_json::to_vec(&written).unwrap().len();
         let mut almost_full = layout::version_index(Profile::Pyoci);

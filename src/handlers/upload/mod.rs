@@ -16,12 +16,11 @@ use std::{
     task::{Context, Poll},
 };
 
-use bytes::Bytes;
 use futures_util::TryStreamExt;
 use http::{Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
 use pyoci_metadata::{CoreMetadata, ExpectedRelease, MetadataHandle, MetadataTap};
-use pyoci_oci::{Descriptor, Digest, ImageManifest};
+use pyoci_oci::Digest;
 use pyoci_upload::Upload;
 use tower::Service;
 
@@ -30,18 +29,15 @@ use self::{
     fields::StoredFields,
     metadata::{check_declared_digests, check_form_agrees},
 };
-use super::{
-    index_writer::{edit_index, EditOutcome, IndexEdit},
-    repository, stored_entry, text, Oci,
-};
+use super::text;
 use crate::{
     app::App,
     body::Body,
     error::Error,
     layout,
     package::{DistFilename, DistKind, PackageVersion, ProjectName},
-    profile::Profile,
     route::Target,
+    store::NewFile,
 };
 
 /// The upload's namespace, put in the request extensions by the router.
@@ -98,13 +94,18 @@ async fn upload_file(
     let filename = DistFilename::parse(file.filename())?;
     check_form_agrees(upload.form(), &filename)?;
     StoredFields::check_form(upload.form())?;
-    let oci = app.oci(&target, credentials);
-    let repo = repository(&target, filename.name());
+    // The project is named by the file, not the URL: so the repository is built here, not
+    // by the router.
+    let repository = app
+        .store
+        .repository(&target, filename.name().clone(), credentials);
+    let (oci, repo) = (repository.oci(), repository.path());
+    let rules = app.store.rules();
 
     // Starting a blob upload needs push rights, so the registry checks them before anything
     // else, even when the file turns out to exist already.
-    let blob_upload = oci.start_blob_upload(&repo).await?;
-    let (stored, current_index) = match stored_entry(&oci, &repo, &filename).await {
+    let blob_upload = oci.start_blob_upload(repo).await?;
+    let (stored, current_index) = match repository.stored_entry(&filename).await {
         Ok(found) => found,
         Err(err) => {
             blob_upload.cancel().await;
@@ -139,7 +140,7 @@ async fn upload_file(
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
 
-    let chunk_bytes = app.upload_chunk_bytes(oci.registry());
+    let chunk_bytes = rules.upload_chunk_bytes(oci.registry());
     let sent = match chunk_bytes {
         Some(chunk_bytes) => blob_upload.send_chunks(file, chunk_bytes).await,
         None => blob_upload.send_stream(file).await,
@@ -150,7 +151,7 @@ async fn upload_file(
         Err(err) => match digests.failure() {
             Some(failure) => return Err(failure),
             // A streamed body cannot be sent again: the next upload goes in chunks.
-            None if chunk_bytes.is_none() && app.fall_back_to_chunks(oci.registry(), &err) => {
+            None if chunk_bytes.is_none() && rules.fall_back_to_chunks(oci.registry(), &err) => {
                 return Err(Error::Busy(format!(
                     "{err}; the registry, or a proxy in front of it, limits request sizes: \
                      PyOCI uploads to it in chunks from now on, upload again"
@@ -171,8 +172,8 @@ async fn upload_file(
         check_declared_digests(&form, &received)?;
         let core = core_metadata(&metadata, &filename)?;
         let fields = StoredFields::read(&form, &core)?;
-        let profile = app.profile(oci.registry());
-        fields.check_room(current_index.as_ref(), profile, &repo, &filename, &received)?;
+        let profile = rules.profile(oci.registry());
+        fields.check_room(current_index.as_ref(), profile, repo, &filename, &received)?;
         Ok::<_, Error>((received, core, fields))
     };
     let (received, core, fields) = match checked.await {
@@ -197,127 +198,19 @@ async fn upload_file(
         committed => committed?,
     };
 
-    let published = Received {
+    let published = NewFile {
         filename: &filename,
-        fields: &fields,
-        digests: &received,
+        blob: layer_digest,
+        facts: fields.facts(&received, now()),
+        labels: fields.labels.clone(),
         core: &core,
-        layer: layer_digest,
     };
-    if let Some(stored_sha256) = publish(app, &oci, &repo, published).await? {
+    if let Some(stored_sha256) = repository.publish(published).await? {
         // Another upload of this name won the race.
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
     tracing::info!(%repo, %filename, size = received.size, "uploaded file");
     Ok(text(StatusCode::OK, format!("uploaded {filename}")))
-}
-
-/// A file whose blob is committed, with what is known about it.
-struct Received<'a> {
-    filename: &'a DistFilename,
-    fields: &'a StoredFields,
-    digests: &'a FileDigests,
-    core: &'a CoreMetadata,
-    layer: Digest,
-}
-
-/// Makes a committed file visible: its config and manifest, then its entry in the version's
-/// index. `Some(sha256)` when another upload of the same name got there first.
-async fn publish(
-    app: &App,
-    oci: &Oci,
-    repo: &str,
-    file: Received<'_>,
-) -> Result<Option<String>, Error> {
-    let created = now();
-    let profile = app.profile(oci.registry());
-    let (manifest, stored_metadata) =
-        match push_file_manifest(oci, repo, &file, profile, &created).await {
-            // GitLab and Quay refuse media types they do not know: once, write the standard ones.
-            Err(Error::Registry(refusal))
-                if app.fall_back_to_conservative(oci.registry(), profile, &refusal) =>
-            {
-                push_file_manifest(oci, repo, &file, Profile::Conservative, &created).await?
-            }
-            pushed => pushed?,
-        };
-    let core_metadata_sha256 = stored_metadata.map(|core| core.sha256.clone());
-    let facts = file
-        .fields
-        .facts(file.digests, created, core_metadata_sha256);
-    let entry = layout::file_entry(manifest, file.filename.architecture(), facts);
-    let edit = IndexEdit::AddFile(Box::new(entry));
-    match edit_index(app, oci, repo, file.filename.version(), edit).await? {
-        EditOutcome::NameTaken { stored_sha256 } => Ok(Some(stored_sha256)),
-        _ => Ok(None),
-    }
-}
-
-/// Pushes a file's config and manifest as `profile` says; returns the manifest's descriptor
-/// and the core metadata stored as its config, if any.
-async fn push_file_manifest<'a>(
-    oci: &Oci,
-    repo: &str,
-    file: &Received<'a>,
-    profile: Profile,
-    created: &str,
-) -> Result<(Descriptor, Option<&'a CoreMetadata>), Error> {
-    // PEP 658 serves a wheel's METADATA; an sdist's PKG-INFO may list dynamic fields that
-    // differ from what a build produces, so only wheels get a metadata file.
-    let stored_metadata = (profile.stores_core_metadata()
-        && file.filename.kind() == DistKind::Wheel)
-        .then_some(file.core);
-    let (config, config_bytes) = match stored_metadata {
-        Some(core) => {
-            let digest = Digest::from_hex(&core.sha256)?;
-            let size = core.bytes.len() as u64;
-            let config = Descriptor::new(layout::CORE_METADATA_MEDIA_TYPE, digest, size);
-            (config, core.bytes.clone())
-        }
-        None => (Descriptor::empty_config(), Bytes::from_static(b"{}")),
-    };
-    let manifest = layout::file_manifest(
-        profile,
-        config.clone(),
-        file.layer.clone(),
-        file.digests.size,
-        created,
-        file.fields.labels.clone(),
-    );
-    let manifest = push_manifest(oci, repo, &manifest, &config, config_bytes).await?;
-    Ok((manifest, stored_metadata))
-}
-
-/// Pushes the config blob, then the file's manifest. The distribution registry briefly
-/// reports a blob as unknown while a concurrent upload commits the same bytes (the empty
-/// config is shared by many files), so a manifest refused for that is pushed again.
-async fn push_manifest(
-    oci: &Oci,
-    repo: &str,
-    manifest: &ImageManifest,
-    config: &Descriptor,
-    config_bytes: Bytes,
-) -> Result<Descriptor, Error> {
-    const ATTEMPTS: u32 = 4;
-    let mut attempt = 1;
-    loop {
-        oci.push_blob(repo, &config.digest, config_bytes.clone())
-            .await?;
-        match oci.put_image_manifest(repo, manifest).await {
-            Err(err)
-                if attempt < ATTEMPTS
-                    && matches!(
-                        err.code(),
-                        Some("DIGEST_INVALID" | "MANIFEST_BLOB_UNKNOWN" | "BLOB_UNKNOWN")
-                    ) =>
-            {
-                tracing::debug!(%repo, attempt, error = %err, "manifest refused; pushing again");
-                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
-                attempt += 1;
-            }
-            result => return Ok(result?),
-        }
-    }
 }
 
 /// The file's own core metadata: a wheel's `.dist-info/METADATA` or an sdist's `PKG-INFO`,

@@ -4,7 +4,7 @@
 //! writes back. Three defences (docs/concurrency.md states the guarantee):
 //!
 //! - Within one PyOCI process, writers of the same (registry, repository, tag) take turns
-//!   (`WriteLocks`), so their read-modify-write cycles never interleave.
+//!   (the store's index writers), so their read-modify-write cycles never interleave.
 //! - Every index write is a conditional request: `If-Match` with the digest read, or
 //!   `If-None-Match: *` when the tag was absent. A registry that honours them refuses a
 //!   write based on a stale read with 412, and the writer reads and merges again at once.
@@ -28,8 +28,8 @@ use pyoci_budget::RequestClass;
 use pyoci_oci::{Descriptor, Digest, Precondition};
 use pyoci_token_exchange::AuthorizeForWrite;
 
-use super::{read_index, Oci};
-use crate::{app::App, error::Error, layout, package::PackageVersion, profile::Profile};
+use super::{listing_document, reads::read_index, Oci, Repository, Store};
+use crate::{error::Error, layout, package::PackageVersion, profile::Profile};
 
 /// How often a change is re-applied before giving up on a registry that keeps changing.
 const MAX_ROUNDS: usize = 5;
@@ -78,53 +78,50 @@ pub enum EditOutcome {
     Annotated(Vec<String>),
 }
 
-/// Applies `edit` to the index of `version` in `repo`, safely against concurrent writers,
-/// then records the version's new index in the project's listing document (when
+/// Applies `edit` to the index of `version` in `repository`, safely against concurrent
+/// writers, then records the version's new index in the project's listing document (when
 /// `PYOCI_LISTING_DOCUMENT` is on).
-pub async fn edit_index(
-    app: &App,
-    oci: &Oci,
-    repo: &str,
+pub(super) async fn edit_index(
+    repository: &Repository,
     version: &PackageVersion,
     edit: IndexEdit,
 ) -> Result<EditOutcome, Error> {
+    let store = &repository.store;
     // Listings in this process see the change as soon as this returns (or fails: it may
     // have written something all the same). Dropped after the listing document is
     // updated, so no listing in this process caches a page from the document as it was.
-    let _invalidate = app
-        .caches
-        .invalidate_on_drop(crate::cache::Project::new(oci.registry(), repo));
-    let outcome = confirmed_edit(app, oci, repo, version, edit).await?;
+    let _invalidate = store.caches.invalidate_on_drop(repository.key.clone());
+    let outcome = confirmed_edit(store, &repository.oci, &repository.path, version, edit).await?;
     if matches!(
         outcome,
         EditOutcome::Added | EditOutcome::Removed(_) | EditOutcome::Annotated(_)
     ) {
-        super::listing_document::record_version(app, oci, repo, version).await;
+        listing_document::record_version(repository, version).await;
     }
     Ok(outcome)
 }
 
 /// Applies `edit` and returns once the change was seen in place (see the module docs).
 async fn confirmed_edit(
-    app: &App,
+    store: &Store,
     oci: &Oci,
     repo: &str,
     version: &PackageVersion,
     edit: IndexEdit,
 ) -> Result<EditOutcome, Error> {
-    let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
-    let profile = app.profile(oci.registry());
-    let settle = app.write_settle();
+    let key = writer_key(oci, repo, version);
+    let profile = store.rules.profile(oci.registry());
+    let settle = store.write_settle;
     // Reads a write depends on come from the registry itself, never from a cache.
     let oci = oci.clone().bypassing_caches();
     let mut outcome = None;
     for _ in 0..MAX_ROUNDS {
         {
-            let _turn = app.write_locks.lock(key.clone()).await;
+            let _turn = store.index_writers.take(key.clone()).await;
             // What the write needs is taken before the read, so the write never waits for it
             // between reading and writing: its registry slot, and its token (the read fetches
             // the token with the write's scope when none is cached).
-            let permit = app
+            let permit = store
                 .budgets
                 .acquire(RequestClass::IndexWrite, oci.credentials())
                 .await;
@@ -442,11 +439,15 @@ fn architecture(entry: &Descriptor) -> &str {
 /// This process's turn at writing the index of `version`, for a change made outside
 /// [`edit_index`]: deleting the whole version. The key is the one `edit_index` takes.
 pub(super) async fn version_turn(
-    app: &App,
-    oci: &Oci,
-    repo: &str,
+    repository: &Repository,
     version: &PackageVersion,
 ) -> tokio::sync::OwnedMutexGuard<()> {
-    let key = format!("{}/{repo}:{}", oci.registry(), version.tag());
-    app.write_locks.lock(key).await
+    let key = writer_key(&repository.oci, &repository.path, version);
+    repository.store.index_writers.take(key).await
+}
+
+/// Whose turn it is to write a version's index: one writer per registry, repository and
+/// tag in this process.
+fn writer_key(oci: &Oci, repo: &str, version: &PackageVersion) -> String {
+    format!("{}/{repo}:{}", oci.registry(), version.tag())
 }

@@ -10,12 +10,13 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use pyoci_basic_auth::Credentials;
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
 
-use super::{read_tag, remember_index, version_index, Oci, TagContent};
+use super::{
+    reads::{read_tag, remember_index, version_index, TagContent},
+    Oci, Repository,
+};
 use crate::{
-    app::App,
     cache::{Caches, Project, TagTarget},
     error::Error,
     layout,
@@ -27,19 +28,20 @@ pub struct Resolver<'a> {
     caches: &'a Caches,
     oci: &'a Oci,
     repo: &'a str,
-    project: Project,
+    project: &'a Project,
     /// Off with `PYOCI_CACHE_TTL=0`, and for clients that must bypass caches.
     caching: bool,
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(app: &'a App, oci: &'a Oci, repo: &'a str) -> Resolver<'a> {
+    pub(super) fn new(repository: &'a Repository) -> Resolver<'a> {
+        let caches = &*repository.store.caches;
         Resolver {
-            caches: &app.caches,
-            oci,
-            repo,
-            project: Project::new(oci.registry(), repo),
-            caching: app.caches.enabled() && !oci.bypasses_caches(),
+            caches,
+            oci: &repository.oci,
+            repo: &repository.path,
+            project: &repository.key,
+            caching: caches.enabled() && !repository.oci.bypasses_caches(),
         }
     }
 
@@ -51,18 +53,18 @@ impl<'a> Resolver<'a> {
         if !self.caching {
             return None;
         }
-        let Some(TagTarget::Index(digest)) = self.caches.tag(&self.project, &file.version().tag())
+        let Some(TagTarget::Index(digest)) = self.caches.tag(self.project, &file.version().tag())
         else {
             return None;
         };
-        let index = self.caches.document(&self.project, &digest)?;
+        let index = self.caches.document(self.project, &digest)?;
         layout::find_file(&index, file.architecture()).cloned()
     }
 
     /// The manifest with this digest from the cache alone.
     pub fn cached_manifest(&self, digest: &Digest) -> Option<Arc<ImageManifest>> {
         self.caching
-            .then(|| self.caches.manifest(&self.project, digest))
+            .then(|| self.caches.manifest(self.project, digest))
             .flatten()
     }
 
@@ -75,32 +77,32 @@ impl<'a> Resolver<'a> {
         self.repo
     }
 
-    /// Whether the registry accepted `credentials` for this project within the TTL
-    /// ([`Caches::accepted`]): content-addressed bytes a page of theirs named may then be
+    /// Whether the registry accepted the caller's credentials for this project within the
+    /// TTL ([`Caches::accepted`]): content-addressed bytes a page of theirs named may then be
     /// given to them without asking it again.
-    pub fn accepted(&self, credentials: &Credentials) -> bool {
-        self.caching && self.caches.accepted(&self.project, credentials)
+    pub fn accepted(&self) -> bool {
+        self.caching && self.caches.accepted(self.project, self.oci.credentials())
     }
 
     /// A small blob's bytes from memory. Only for a caller the registry judged: in this
     /// request, or within the TTL ([`Resolver::accepted`]).
     pub fn small_blob(&self, digest: &Digest) -> Option<Bytes> {
         self.caching
-            .then(|| self.caches.small_blob(&self.project, digest))
+            .then(|| self.caches.small_blob(self.project, digest))
             .flatten()
     }
 
     /// Keeps a small blob's bytes (checked against its digest) for later requests.
     pub fn keep_small_blob(&self, digest: &Digest, bytes: Bytes) {
         if self.caching {
-            self.caches.store_small_blob(&self.project, digest, bytes);
+            self.caches.store_small_blob(self.project, digest, bytes);
         }
     }
 
     /// Drops the cached tag of `version`: what it led to is gone from the registry.
     pub fn forget(&self, version: &PackageVersion) {
         if self.caching {
-            self.caches.forget_tag(&self.project, &version.tag());
+            self.caches.forget_tag(self.project, &version.tag());
         }
     }
 
@@ -114,7 +116,7 @@ impl<'a> Resolver<'a> {
             TagContent::Index(index, digest) => {
                 let entry = layout::find_file(&index, file.architecture()).cloned();
                 if self.caching {
-                    remember_index(self.caches, &self.project, &tag, read, index, digest);
+                    remember_index(self.caches, self.project, &tag, read, index, digest);
                 }
                 Ok(entry)
             }
@@ -122,7 +124,7 @@ impl<'a> Resolver<'a> {
                 if self.caching {
                     // As a listing does: nothing to show there.
                     self.caches
-                        .store_tag(&self.project, &tag, read, TagTarget::Skipped);
+                        .store_tag(self.project, &tag, read, TagTarget::Skipped);
                 }
                 // No entry; a foreign document under the tag is a 409, as for any reader.
                 version_index(other, self.repo, version).map(|_| None)
@@ -143,7 +145,7 @@ impl<'a> Resolver<'a> {
         let manifest = Arc::new(manifest);
         if self.caching {
             self.caches
-                .store_manifest(&self.project, digest, manifest.clone());
+                .store_manifest(self.project, digest, manifest.clone());
         }
         Ok(manifest)
     }

@@ -99,31 +99,6 @@ pub struct Release {
     pub files: Vec<StoredFile>,
 }
 
-/// The newest `max` versions of a project (0 = all) and their files, newest first.
-/// Versions whose tag is not a PyOCI index are left out. `read` is taken before: the tag
-/// list, read with the caller's credentials, admits them to the listing caches.
-pub async fn read_releases(
-    app: &crate::app::App,
-    oci: &super::Oci,
-    repo: &str,
-    name: &ProjectName,
-    read: crate::cache::Snapshot,
-) -> Result<Vec<Release>, crate::error::Error> {
-    let indexes = if app.config.listing_document {
-        super::listing_document::read_indexes_with_document(app, oci, repo, read).await?
-    } else {
-        let versions = super::versions(oci, repo, app.config.max_versions).await?;
-        super::read_indexes(app, oci, repo, versions, read).await?
-    };
-    Ok(indexes
-        .into_iter()
-        .map(|(version, index)| Release {
-            files: StoredFile::all_in(name, &version, &index),
-            version,
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -1,15 +1,10 @@
-//! The listing document (`PYOCI_LISTING_DOCUMENT`): one document per project holding every
-//! version's index, so a cold listing reads the tag list, this document's manifest and its
-//! blob (3 registry requests) instead of one manifest per version. docs/listing-document.md
-//! states the layout and the freshness contract.
+//! The listing document's format (`PYOCI_LISTING_DOCUMENT`): one document per project
+//! holding every version's index, so a cold listing reads the tag list, this document's
+//! manifest and its blob (3 registry requests) instead of one manifest per version.
+//! docs/listing-document.md states the layout and the freshness contract; reading, keeping
+//! and checking the document is the store's (`store::listing_document`).
 //!
-//! The document is a copy, never the truth: the version tags are. A listing uses the copy
-//! only for versions the tag list (read with the caller's credentials) still names, reads the
-//! versions the copy lacks one by one, and a background check ([`Trust`]) compares the copy
-//! with the tags now and then, so a writer that does not keep the copy (the original PyOCI,
-//! oras, a replica with the setting off) cannot make a listing wrong for long.
-
-mod trust;
+//! The document is a copy, never the truth: the version tags are.
 
 use std::{collections::BTreeMap, collections::HashMap, sync::Arc};
 
@@ -17,8 +12,8 @@ use bytes::Bytes;
 use pyoci_oci::{Descriptor, Digest, ImageIndex, ImageManifest};
 use serde::{Deserialize, Serialize};
 
+use super::CREATED_ANNOTATION;
 use crate::profile::Profile;
-pub use trust::Trust;
 
 /// The tag of the document in the project's repository. Not a PEP 440 version, so
 /// listings skip it like any other non-version tag.
@@ -83,10 +78,9 @@ impl ListingDocument {
         if profile.writes_artifact_type() {
             manifest.artifact_type = Some(MEDIA_TYPE.to_owned());
         }
-        manifest.annotations.insert(
-            crate::layout::CREATED_ANNOTATION.to_owned(),
-            created.to_owned(),
-        );
+        manifest
+            .annotations
+            .insert(CREATED_ANNOTATION.to_owned(), created.to_owned());
         manifest
     }
 
@@ -151,7 +145,7 @@ mod tests {
         entry.platform = Some(Platform::new(file, "any"));
         entry
             .annotations
-            .insert(crate::layout::SHA256_ANNOTATION.to_owned(), "ab".repeat(32));
+            .insert(super::super::SHA256_ANNOTATION.to_owned(), "ab".repeat(32));
         let index = ImageIndex::new(vec![entry]);
         let digest = Digest::sha256_of(&serde_json::to_vec(&index).unwrap());
         (index, digest)

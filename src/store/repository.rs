@@ -1,0 +1,157 @@
+//! One caller's handle on one project's repository, built once per request from the route:
+//! the registry client acting as the caller, the repository's name, the project's name and
+//! its key in the caches. Every store operation a handler needs starts here.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError};
+
+use super::{
+    listing_document, reads, resolve::Resolver, stored::StoredFile, write_window, EditOutcome,
+    IndexEdit, Oci, Release, Store,
+};
+use crate::{
+    cache::{Project, Snapshot},
+    error::Error,
+    fallback::{FallbackSettings, Verdict},
+    layout,
+    package::{DistFilename, PackageVersion, ProjectName},
+    route::Target,
+};
+
+/// The largest core metadata file read for a description.
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+/// A project's repository, as one caller sees it. Cheap to clone.
+#[derive(Clone)]
+pub struct Repository {
+    pub(super) store: Arc<Store>,
+    pub(super) oci: Oci,
+    name: ProjectName,
+    /// `<namespace>/<project with - as _>`, as the original PyOCI names it.
+    pub(super) path: String,
+    /// The repository's key in the caches.
+    pub(super) key: Project,
+}
+
+impl Repository {
+    pub(super) fn new(store: Arc<Store>, oci: Oci, target: &Target, name: ProjectName) -> Self {
+        let path = format!("{}/{}", target.namespace, name.oci_name());
+        let key = Project::new(oci.registry(), &path);
+        Repository {
+            store,
+            oci,
+            name,
+            path,
+            key,
+        }
+    }
+
+    pub fn name(&self) -> &ProjectName {
+        &self.name
+    }
+
+    /// The OCI repository: `<namespace>/<project with - as _>`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The registry client, acting as the caller.
+    pub fn oci(&self) -> &Oci {
+        &self.oci
+    }
+
+    /// The repository's key in the caches (pages are kept per repository and caller).
+    pub fn cache_key(&self) -> &Project {
+        &self.key
+    }
+
+    /// The project's versions, newest first by PEP 440, at most `max` (0 = all).
+    pub async fn versions(&self, max: usize) -> Result<Vec<PackageVersion>, Error> {
+        reads::versions(&self.oci, &self.path, max).await
+    }
+
+    /// The newest `PYOCI_MAX_VERSIONS` versions (0 = all) and their files, newest first.
+    /// Versions whose tag is not a PyOCI index are left out. `read` is taken before: the tag
+    /// list, read with the caller's credentials, admits them to the listing caches.
+    pub async fn releases(&self, read: Snapshot) -> Result<Vec<Release>, Error> {
+        let store = &self.store;
+        let indexes = if store.listing_document {
+            listing_document::read_indexes(self, read).await?
+        } else {
+            let versions = self.versions(store.max_versions).await?;
+            reads::read_indexes(store, &self.oci, &self.path, versions, read).await?
+        };
+        Ok(indexes
+            .into_iter()
+            .map(|(version, index)| Release {
+                files: StoredFile::all_in(&self.name, &version, &index),
+                version,
+            })
+            .collect())
+    }
+
+    /// The index entry of a stored file (`None` when there is no such file), and the
+    /// version's index as read (`None` when the version does not exist), past every cache.
+    pub async fn stored_entry(
+        &self,
+        file: &DistFilename,
+    ) -> Result<(Option<Descriptor>, Option<ImageIndex>), Error> {
+        let index = reads::read_index(&self.oci, &self.path, file.version())
+            .await?
+            .map(|(index, _)| index);
+        let entry = index
+            .as_ref()
+            .and_then(|index| layout::find_file(index, file.architecture()).cloned());
+        Ok((entry, index))
+    }
+
+    /// Where a download's bytes are, from the caches or the registry.
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver::new(self)
+    }
+
+    /// Applies `edit` to the index of `version`, safely against concurrent writers (see
+    /// `write_window`), and records the change in the listing document.
+    pub async fn edit_index(
+        &self,
+        version: &PackageVersion,
+        edit: IndexEdit,
+    ) -> Result<EditOutcome, Error> {
+        write_window::edit_index(self, version, edit).await
+    }
+
+    /// Whether the registry lets the caller push to the repository: an upload session needs
+    /// push rights and stores nothing, and is cancelled at once. For a change judged as the
+    /// write it asks for even when it turns out to write nothing.
+    pub async fn check_push_rights(&self) -> Result<(), Error> {
+        self.oci.start_blob_upload(&self.path).await?.cancel().await;
+        Ok(())
+    }
+
+    /// The core metadata file stored under `sha256` (a wheel's METADATA); `None` when it
+    /// cannot be read or is over its bound (a page works without it).
+    pub async fn core_metadata(&self, sha256: &str) -> Option<Bytes> {
+        let digest = Digest::from_hex(sha256).ok()?;
+        let blob = self.oci.get_blob(&self.path, &digest).await.ok()?;
+        pyoci_oci::read_body(blob.into_body(), MAX_METADATA_BYTES, "METADATA file")
+            .await
+            .ok()
+    }
+
+    /// Asks the registry again whether it knows the repository: `Ok(true)` only for a
+    /// definite "no such repository" ([`FallbackSettings::verdict`]); `Ok(false)` when it
+    /// knows the repository or answers 404 otherwise (the caller's own 404 stands); the
+    /// registry's error for anything else. Re-asking costs one request on this path only,
+    /// and bases the decision on the registry's own answer rather than on how a handler
+    /// summarized an earlier one.
+    pub async fn lacks_repository(&self, settings: &FallbackSettings) -> Result<bool, Error> {
+        let listing = self.oci.list_tags(&self.path).await;
+        match (settings.verdict(self.oci.registry(), &listing), listing) {
+            (Verdict::Unknown, _) => Ok(true),
+            (Verdict::Private, Ok(_) | Err(OciError::NotFound { .. })) => Ok(false),
+            (Verdict::Private, Err(err)) => Err(Error::Registry(err)),
+        }
+    }
+}
