@@ -33,6 +33,8 @@ impl<S> ExtractCredentials<S> {
         ExtractCredentialsLayer::new()
     }
 
+    pyoci_core::inner_service_accessors!();
+
     pub(crate) fn with_bearer_username(inner: S, bearer_username: Option<Arc<str>>) -> Self {
         Self {
             inner,

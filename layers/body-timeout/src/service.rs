@@ -26,6 +26,8 @@ impl<S> RequestBodyIdleTimeout<S> {
     pub fn layer(idle: Duration) -> crate::RequestBodyIdleTimeoutLayer {
         crate::RequestBodyIdleTimeoutLayer::new(idle)
     }
+
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<Request<B>> for RequestBodyIdleTimeout<S>

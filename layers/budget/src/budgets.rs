@@ -4,7 +4,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, Weak};
 
-use pyoci_basic_auth::Credentials;
+use pyoci_core::Credentials;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Which budget a request draws from; put it in the request's extensions (none means

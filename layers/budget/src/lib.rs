@@ -14,7 +14,7 @@
 //!   which another replica's write can be lost; see docs/concurrency.md).
 //! - [`RequestClass::StreamedUpload`]: a blob `PATCH` whose body streams from the uploading
 //!   client. Inside this budget each client (each distinct set of
-//!   [`Credentials`](pyoci_basic_auth::Credentials), anonymous users counting as one) gets at
+//!   [`Credentials`](pyoci_core::Credentials), anonymous users counting as one) gets at
 //!   most a fixed share, so one party cannot take the whole upload budget.
 //!
 //! Requests carry their class in their extensions (no extension means `Ordinary`). A

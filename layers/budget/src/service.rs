@@ -3,7 +3,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::Request;
-use pyoci_basic_auth::Credentials;
+use pyoci_core::Credentials;
 use tower::Service;
 
 use crate::{Budgets, HeldPermit, RequestClass};
@@ -30,6 +30,8 @@ impl<S> Budget<S> {
     pub fn layer(budgets: Budgets) -> crate::BudgetLayer {
         crate::BudgetLayer::new(budgets)
     }
+
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<Request<B>> for Budget<S>

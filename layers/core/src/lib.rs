@@ -12,6 +12,7 @@
 //!   repeat requests (retries, a second attempt with a token), whatever the HTTP client.
 //! - [`error_chain`], [`find_in_chain`] and [`describe_chain`]: an error's `source()` chain,
 //!   walked in one place.
+//! - [`inner_service_accessors!`]: `get_ref`, `get_mut` and `into_inner` for a middleware.
 //!
 //! # Example
 //!
@@ -37,6 +38,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod accessors;
 mod body;
 mod credentials;
 mod error_chain;

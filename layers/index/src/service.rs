@@ -34,6 +34,8 @@ impl<S> RenderIndex<S> {
     pub fn layer() -> RenderIndexLayer {
         RenderIndexLayer::new()
     }
+
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RenderIndex<S>

@@ -21,9 +21,6 @@ impl<S> Layer<S> for RegistryMetricsLayer {
     type Service = RegistryMetrics<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RegistryMetrics {
-            inner,
-            metrics: self.metrics.clone(),
-        }
+        RegistryMetrics::new(inner, self.metrics.clone())
     }
 }

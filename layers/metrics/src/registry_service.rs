@@ -9,14 +9,28 @@ use tower::Service;
 
 use crate::labels::{method_label, status_label};
 use crate::metrics::{RegistryLabels, RegistryOutcomeLabels};
-use crate::Metrics;
+use crate::{Metrics, RegistryMetricsLayer};
 
 /// Counts registry requests by kind, method and outcome, and times them to the response
 /// head; made by [`RegistryMetricsLayer`](crate::RegistryMetricsLayer).
 #[derive(Clone, Debug)]
 pub struct RegistryMetrics<S> {
-    pub(crate) inner: S,
-    pub(crate) metrics: Metrics,
+    inner: S,
+    metrics: Metrics,
+}
+
+impl<S> RegistryMetrics<S> {
+    /// Wraps `inner`, recording into `metrics`.
+    pub fn new(inner: S, metrics: Metrics) -> Self {
+        RegistryMetrics { inner, metrics }
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer(metrics: Metrics) -> RegistryMetricsLayer {
+        RegistryMetricsLayer::new(metrics)
+    }
+
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RegistryMetrics<S>

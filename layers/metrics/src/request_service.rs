@@ -6,7 +6,7 @@ use tower::Service;
 use crate::body::MeteredBody;
 use crate::record::Record;
 use crate::request_layer::Classify;
-use crate::{Metrics, RequestMetricsFuture};
+use crate::{Metrics, RequestMetricsFuture, RequestMetricsLayer};
 
 /// Counts requests, their bytes and durations; made by
 /// [`RequestMetricsLayer`](crate::RequestMetricsLayer).
@@ -16,6 +16,21 @@ pub struct RequestMetrics<S> {
     pub(crate) metrics: Metrics,
     pub(crate) classify: Classify,
     pub(crate) access_log: bool,
+}
+
+impl<S> RequestMetrics<S> {
+    /// Wraps `inner`, recording into `metrics` every request as route kind `"any"`, with no
+    /// access log; [`RequestMetricsLayer`] names route kinds and writes the log.
+    pub fn new(inner: S, metrics: Metrics) -> Self {
+        tower::Layer::layer(&RequestMetricsLayer::new(metrics), inner)
+    }
+
+    /// The layer that wraps services in this middleware, as in tower-http.
+    pub fn layer(metrics: Metrics) -> RequestMetricsLayer {
+        RequestMetricsLayer::new(metrics)
+    }
+
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequestMetrics<S>

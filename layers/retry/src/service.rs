@@ -35,10 +35,7 @@ impl<S> RetryReads<S> {
         crate::RetryReadsLayer::new()
     }
 
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
+    pyoci_core::inner_service_accessors!();
 }
 
 /// Requests whose body is not a [`ReplayableBody`] giving a copy are sent once, without an

@@ -68,6 +68,8 @@ impl<S> TokenExchange<S> {
         crate::TokenExchangeLayer::new()
     }
 
+    pyoci_core::inner_service_accessors!();
+
     pub(crate) fn with_cache(
         inner: S,
         cache: Arc<TokenCache>,

@@ -47,6 +47,8 @@ impl<S> ParseUpload<S> {
     pub fn layer() -> ParseUploadLayer {
         ParseUploadLayer::new()
     }
+
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, B, ResBody> Service<Request<B>> for ParseUpload<S>
