@@ -21,6 +21,8 @@ mod registry_rules;
 mod repository;
 mod resolve;
 mod stored;
+#[cfg(test)]
+mod tests;
 mod write_window;
 
 use std::{sync::Arc, time::Duration};

@@ -246,13 +246,13 @@ pub(crate) fn blob_name(repository: &str, digest: &Digest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{alice, requests, respond, stub_client};
+    use crate::test_util::{alice, requests, respond, stub_client};
     use http::header::RANGE;
     use tower::BoxError;
 
     fn upload_registry(
         location: &'static str,
-    ) -> impl Fn(&crate::test_support::Recorded) -> Result<Response<reqwest::Body>, BoxError>
+    ) -> impl Fn(&crate::test_util::Recorded) -> Result<Response<reqwest::Body>, BoxError>
            + Clone
            + Send
            + Sync

@@ -198,7 +198,7 @@ mod tests {
     use http::StatusCode;
 
     use super::*;
-    use crate::test_support::{respond, stub_client};
+    use crate::test_util::{respond, stub_client};
     use crate::{BlobUpload, Digest};
 
     #[tokio::test]

@@ -122,8 +122,8 @@ mod tags;
 mod types;
 mod upload;
 
-#[cfg(test)]
-mod test_support;
+#[cfg(any(test, feature = "test-util"))]
+pub mod test_util;
 
 pub use address::{AddressPolicy, AddressRefused};
 pub use blobs::BlobDownload;

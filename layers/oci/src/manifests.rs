@@ -461,7 +461,7 @@ impl HasMediaType for ImageManifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{alice, requests, respond, stub_client};
+    use crate::test_util::{alice, requests, respond, stub_client};
     use crate::{Platform, EMPTY_CONFIG_MEDIA_TYPE};
 
     const INDEX: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"x-extra":1}"#;

@@ -163,7 +163,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::test_support::{alice, requests, respond, stub_client};
+    use crate::test_util::{alice, requests, respond, stub_client};
     use pyoci_core::Credentials;
 
     #[tokio::test]

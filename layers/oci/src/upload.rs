@@ -303,7 +303,7 @@ impl<S: RegistryHttp> BlobUpload<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{alice, requests, respond, stub_client, Recorded};
+    use crate::test_util::{alice, requests, respond, stub_client, Recorded};
     use crate::Sha256Stream;
     use futures_util::stream;
     use http::Response;
