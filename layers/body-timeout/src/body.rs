@@ -102,7 +102,7 @@ where
 mod tests {
     use bytes::Bytes;
     use futures_util::{stream, StreamExt};
-    use http_body_util::{BodyExt, StreamBody};
+    use http_body_util::{BodyExt, Empty, Full, StreamBody};
 
     use super::*;
     use crate::is_idle_timeout;
@@ -163,6 +163,34 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(60)).await;
         let read = body.collect().await.unwrap().to_bytes();
         assert_eq!(read, Bytes::from("ready"));
+    }
+
+    /// The reader asked once and found nothing (the clock started), then was busy past the
+    /// idle time; the frame came within it and waited. The body was never idle that long,
+    /// so the frame is delivered. (tower-http's `TimeoutBody` looks at its timer before the
+    /// body and fails here.)
+    #[tokio::test(start_paused = true)]
+    async fn data_that_came_in_time_is_delivered_to_a_reader_back_late() {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<Chunk>(1);
+        let arriving = StreamBody::new(stream::poll_fn(move |cx| receiver.poll_recv(cx)));
+        let mut body = IdleTimeoutBody::new(arriving, Duration::from_secs(1));
+        let asked = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)));
+        assert!(asked.await.is_pending());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sender.send(data("in time")).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), Bytes::from("in time"));
+    }
+
+    /// hyper and reqwest read these to send a `Content-Length` or to end an HTTP/2 stream
+    /// with its headers; tower-http's `TimeoutBody` reports an unknown size and no end.
+    #[test]
+    fn the_inner_size_and_end_are_kept() {
+        let idle = Duration::from_secs(1);
+        let full = IdleTimeoutBody::new(Full::new(Bytes::from("abc")), idle);
+        assert_eq!(full.size_hint().exact(), Some(3));
+        assert!(IdleTimeoutBody::new(Empty::<Bytes>::new(), idle).is_end_stream());
     }
 
     #[tokio::test(start_paused = true)]
