@@ -25,7 +25,6 @@ pub mod package;
 pub mod profile;
 pub mod registry_list;
 pub mod route;
-mod router;
 mod server;
 mod stack;
 mod startup;

@@ -26,9 +26,8 @@ use crate::{
     body::Body,
     cache::{Caches, ForgetRefusedLayer, LookupObserver},
     config::Config,
-    handlers::UploadHandler,
+    handlers::{Router, UploadHandler},
     route::route_with_fixed_registry,
-    router::Router,
     store::RegistryService,
 };
 

@@ -1,9 +1,10 @@
-//! One module per endpoint. Each handler takes the parsed route and the caller's
-//! [`Repository`](crate::store::Repository) (built once by the router), asks the store for
-//! what it needs, and renders a response or an [`Error`].
+//! One module per endpoint, and the [`Router`] that dispatches to them. Each handler takes
+//! the parsed route and the caller's [`Repository`](crate::store::Repository) (built once by
+//! the router), asks the store for what it needs, and renders a response or an [`Error`].
 
 mod about;
 mod delete;
+mod dispatch;
 mod file;
 mod json;
 mod list;
@@ -13,6 +14,7 @@ mod yank;
 
 pub use about::{about_namespace, about_project, Site};
 pub use delete::{delete_file, delete_version};
+pub use dispatch::Router;
 pub use file::{get_file, FileRequest};
 pub use json::project_json;
 pub use list::project_list;

@@ -1,4 +1,5 @@
-//! Dispatches a request to its handler by its [`Route`].
+//! The innermost service: a request's [`Route`] (parsed once, in `route.rs`) and the
+//! caller's repository, built once here, dispatched to the endpoint's handler.
 
 use std::{
     convert::Infallible,
@@ -12,12 +13,12 @@ use http::{Method, Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
 use tower::{util::BoxCloneSyncService, Service, ServiceExt};
 
+use super::{self as handlers, FileRequest, UploadTarget};
 use crate::{
     app::App,
     body::Body,
     config::Config,
     error::Error,
-    handlers::{self, FileRequest, UploadTarget},
     mount::MountPrefix,
     route::{route_with_fixed_registry, Route, Target},
 };
