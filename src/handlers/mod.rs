@@ -9,6 +9,8 @@ mod file;
 mod json;
 mod list;
 mod page;
+#[cfg(test)]
+mod tests;
 mod upload;
 mod yank;
 

@@ -22,7 +22,7 @@ mod repository;
 mod resolve;
 mod stored;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod write_window;
 
 use std::{sync::Arc, time::Duration};

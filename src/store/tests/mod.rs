@@ -2,7 +2,7 @@
 //! what reaches the registry for each store operation, request by request.
 
 mod listing_document;
-mod memory_registry;
+pub(crate) mod memory_registry;
 mod publish;
 mod write_window;
 
@@ -16,7 +16,7 @@ use pyoci_oci::{
 use tower::util::BoxCloneSyncService;
 
 use self::memory_registry::MemoryRegistry;
-use super::{Repository, Store};
+use super::{RegistryService, Repository, Store};
 use crate::{
     cache::Caches,
     config::Config,
@@ -26,11 +26,21 @@ use crate::{
 };
 
 /// The repository of project `hello` in namespace `acme`.
-const REPO: &str = "acme/hello";
+pub(crate) const REPO: &str = "acme/hello";
 
 /// The store over `registry` as `config` sets it up, and the log of what reaches the
 /// registry.
 fn store(config: Config, registry: &MemoryRegistry) -> (Arc<Store>, Log) {
+    let (service, budgets, caches, log) = outgoing(&config, registry);
+    (Arc::new(Store::new(&config, service, budgets, caches)), log)
+}
+
+/// What `stack.rs` gives the store, over `registry` in place of the network: the registry
+/// service, its budgets and caches, and the log of what reaches the registry.
+pub(crate) fn outgoing(
+    config: &Config,
+    registry: &MemoryRegistry,
+) -> (RegistryService, Budgets, Arc<Caches>, Log) {
     let memory = registry.clone();
     let (service, log) = stub_service(move |request| memory.answer(request));
     let budgets = Budgets::new(
@@ -38,12 +48,8 @@ fn store(config: Config, registry: &MemoryRegistry) -> (Arc<Store>, Log) {
         config.max_uploads,
         config.max_uploads_per_client,
     );
-    let caches = Arc::new(Caches::for_config(&config, None));
-    let registry_service = BoxCloneSyncService::new(service);
-    (
-        Arc::new(Store::new(&config, registry_service, budgets, caches)),
-        log,
-    )
+    let caches = Arc::new(Caches::for_config(config, None));
+    (BoxCloneSyncService::new(service), budgets, caches, log)
 }
 
 /// Project `hello` in namespace `acme` of the stub registry, as alice sees it.
@@ -71,7 +77,7 @@ fn version(version: &str) -> PackageVersion {
 }
 
 /// Each request as `METHOD path`, in order.
-fn lines(log: &Log) -> Vec<String> {
+pub(crate) fn lines(log: &Log) -> Vec<String> {
     requests(log).iter().map(line).collect()
 }
 
@@ -81,7 +87,7 @@ fn line(request: &Recorded) -> String {
 
 /// A file's index entry: its manifest (named by `manifest`'s digest) and the sha256 of
 /// its bytes (`bytes`).
-fn file_entry(architecture: &str, bytes: &[u8]) -> Descriptor {
+pub(crate) fn file_entry(architecture: &str, bytes: &[u8]) -> Descriptor {
     let manifest = Digest::sha256_of(architecture.as_bytes());
     let mut entry = Descriptor::new(OCI_MANIFEST_MEDIA_TYPE, manifest, 300);
     entry.platform = Some(Platform::new(architecture, "any"));
@@ -93,7 +99,7 @@ fn file_entry(architecture: &str, bytes: &[u8]) -> Descriptor {
 }
 
 /// A version's index holding `entries`, as PyOCI writes it.
-fn index_of(entries: &[Descriptor]) -> ImageIndex {
+pub(crate) fn index_of(entries: &[Descriptor]) -> ImageIndex {
     let mut index = layout::version_index(crate::profile::Profile::Pyoci);
     for entry in entries {
         layout::add_file(&mut index, entry.clone());
@@ -102,7 +108,7 @@ fn index_of(entries: &[Descriptor]) -> ImageIndex {
 }
 
 /// The files (architectures) an index lists, in order.
-fn files_in(index: &ImageIndex) -> Vec<String> {
+pub(crate) fn files_in(index: &ImageIndex) -> Vec<String> {
     index
         .manifests
         .iter()
@@ -112,6 +118,6 @@ fn files_in(index: &ImageIndex) -> Vec<String> {
 }
 
 /// The index a request wrote.
-fn written_index(request: &Recorded) -> ImageIndex {
+pub(crate) fn written_index(request: &Recorded) -> ImageIndex {
     serde_json::from_slice(&request.body).unwrap()
 }
