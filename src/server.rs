@@ -6,13 +6,12 @@ use std::{net::SocketAddr, time::Duration};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use tokio::net::TcpListener;
 use tower::BoxError;
 
-use crate::{config::Config, stack::pyoci_service_with_metrics};
+use crate::{config::Config, connections::Connections, stack::pyoci_service_with_metrics};
 
 /// At most this many request headers.
 const MAX_HEADERS: usize = 64;
@@ -42,12 +41,13 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
         http: http.clone(),
         max_header_bytes: MAX_HEAD_BYTES as u32,
         handshake_timeout: Duration::from_secs(config.header_timeout_secs),
+        idle_timeout: Duration::from_secs(config.header_timeout_secs),
     });
     // Metrics: one set, fed by the stack and served on PYOCI_METRICS_PORT.
     let metrics = pyoci_metrics::Metrics::new();
     crate::metrics_server::start(&config, metrics.clone()).await?;
     let service = pyoci_service_with_metrics::<Incoming>(config, metrics)?;
-    let connections = GracefulShutdown::new();
+    let connections = Connections::new();
 
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
@@ -83,7 +83,10 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
             TokioIo::new(stream),
             TowerToHyperService::new(service.clone()),
         );
-        let connection = connections.watch(connection);
+        // HTTP/1: hyper's header read timeout already bounds an idle keep-alive connection.
+        let connection = connections
+            .watcher()
+            .serve(connection, std::future::pending());
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%peer, error = %err, "connection ended with an error");

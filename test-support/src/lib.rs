@@ -17,7 +17,8 @@
 //!   `HTTP_PROXY`, recording what it was asked for.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
-//! - [`TlsRegistry`]: the registry over https with a certificate from a test CA.
+//! - [`TlsRegistry`]: the registry over https with a certificate from a test CA;
+//!   [`make_certificates`]: such a CA and certificate for any server.
 //! - [`QuirkRegistry`]: a registry behind a front that behaves as a hosted registry
 //!   ([`Quirks`]: ghcr.io, Docker Hub, GitLab, ECR, ACR, Quay, Harbor, a CDN, short tokens).
 //!
@@ -72,6 +73,6 @@ pub use quirks::{
 };
 pub use registry::{Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
-pub use tls_registry::TlsRegistry;
+pub use tls_registry::{make_certificates, TlsRegistry};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
 pub use upload::{content_form, upload_form, upload_form_with_sha256};

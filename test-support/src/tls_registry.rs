@@ -95,9 +95,10 @@ impl TlsRegistry {
     }
 }
 
-/// Writes `ca.pem`, `server.pem` and `server.key` (for 127.0.0.1 and localhost) into `dir`;
-/// returns the CA's path.
-fn make_certificates(dir: &Path) -> PathBuf {
+/// Writes `ca.pem`, `server.pem` and `server.key` (for 127.0.0.1 and localhost, signed by a
+/// throwaway test CA) into `dir`; returns the CA's path. For any TLS server under test, not
+/// only the registry (PyOCI's `PYOCI_TLS_CERT`/`PYOCI_TLS_KEY`).
+pub fn make_certificates(dir: &Path) -> PathBuf {
     let path = |name: &str| dir.join(name).display().to_string();
     fs::write(
         dir.join("server.ext"),
