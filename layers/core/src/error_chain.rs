@@ -53,7 +53,9 @@ mod tests {
 
     impl Error for Wrapper {
         fn source(&self) -> Option<&(dyn Error + 'static)> {
-            self.1.as_deref().map(|source| source as &(dyn Error + 'static))
+            self.1
+                .as_deref()
+                .map(|source| source as &(dyn Error + 'static))
         }
     }
 

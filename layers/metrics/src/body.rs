@@ -8,7 +8,7 @@ use pin_project::pin_project;
 use crate::record::{ByteCount, Record};
 
 /// A request or response body whose data bytes are counted as they pass. A response body
-/// also carries its request's [`Record`], finished when the body ends or is dropped.
+/// also carries its request's record, finished when the body ends or is dropped.
 #[pin_project]
 pub struct MeteredBody<B> {
     #[pin]

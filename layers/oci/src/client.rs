@@ -186,7 +186,6 @@ impl<S: RegistryHttp> OciClient<S> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;

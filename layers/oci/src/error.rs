@@ -376,7 +376,6 @@ fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -980,10 +980,15 @@ async fn a_full_body_is_sent_again_with_the_token() {
     let service = trusting_layer().layer(service_fn(full_body_registry));
     let mut req = Request::new(Full::from("{\"manifest\":true}"));
     *req.method_mut() = Method::PUT;
-    *req.uri_mut() = "https://registry.test/v2/ns/pkg/manifests/1.0".parse().unwrap();
+    *req.uri_mut() = "https://registry.test/v2/ns/pkg/manifests/1.0"
+        .parse()
+        .unwrap();
     req.extensions_mut().insert(alice());
     let response = service.oneshot(req).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let echoed = response.into_body().collect().await.unwrap().to_bytes();
-    assert_eq!(echoed, "{\"manifest\":true}", "the copy carried the same body");
+    assert_eq!(
+        echoed, "{\"manifest\":true}",
+        "the copy carried the same body"
+    );
 }
