@@ -9,8 +9,9 @@
 //! - `reads`: versions and their indexes, through the caches; `resolve`: where a file's
 //!   bytes are; `stored`: what an index entry says about a file.
 //! - `write_window`: changing a version's index without losing concurrent changes;
-//!   `publish`: making an uploaded file visible; `listing_document`: the per-project copy
-//!   of every version's index, read by listings and kept by writers.
+//!   `upload`: sending an uploaded file's bytes; `publish`: making it visible; `delete`:
+//!   files and versions; `listing_document`: the per-project copy of every version's
+//!   index, read by listings and kept by writers.
 //! - `registry_rules`: how each registry must be written to (media types, chunked uploads).
 
 mod delete;
@@ -23,6 +24,7 @@ mod resolve;
 mod stored;
 #[cfg(test)]
 pub(crate) mod tests;
+mod upload;
 mod write_window;
 
 use std::{sync::Arc, time::Duration};
@@ -34,13 +36,12 @@ use pyoci_oci::OciClient;
 use tower::{util::BoxCloneSyncService, BoxError};
 
 pub use publish::NewFile;
-pub use registry_rules::RegistryRules;
 pub use repository::Repository;
 pub use resolve::Resolver;
 pub use stored::{Release, StoredFile};
 pub use write_window::{EditOutcome, IndexEdit};
 
-use self::listing_document::Trust;
+use self::{listing_document::Trust, registry_rules::RegistryRules};
 use crate::{cache::Caches, config::Config, package::ProjectName, route::Target, turns::Turns};
 
 /// The outgoing registry stack `stack.rs` assembles, boxed once: nothing above it names its
@@ -121,11 +122,6 @@ impl Store {
     /// The listing caches, for the page cache the handlers keep.
     pub fn caches(&self) -> &Caches {
         &self.caches
-    }
-
-    /// How each registry must be written to.
-    pub fn rules(&self) -> &RegistryRules {
-        &self.rules
     }
 }
 

@@ -99,12 +99,11 @@ async fn upload_file(
     let repository = app
         .store
         .repository(&target, filename.name().clone(), credentials);
-    let (oci, repo) = (repository.oci(), repository.path());
-    let rules = app.store.rules();
+    let repo = repository.path();
 
-    // Starting a blob upload needs push rights, so the registry checks them before anything
-    // else, even when the file turns out to exist already.
-    let blob_upload = oci.start_blob_upload(repo).await?;
+    // The registry judges the right to push first, even when the file turns out to exist
+    // already.
+    let blob_upload = repository.start_upload().await?;
     let (stored, current_index) = match repository.stored_entry(&filename).await {
         Ok(found) => found,
         Err(err) => {
@@ -140,26 +139,10 @@ async fn upload_file(
         return same_or_conflict(&filename, &stored_sha256, &received);
     }
 
-    let chunk_bytes = rules.upload_chunk_bytes(oci.registry());
-    let sent = match chunk_bytes {
-        Some(chunk_bytes) => blob_upload.send_chunks(file, chunk_bytes).await,
-        None => blob_upload.send_stream(file).await,
-    };
-    let blob_upload = match sent {
-        Ok(blob_upload) => blob_upload,
-        // When the client's body broke the stream, say so rather than blame the registry.
-        Err(err) => match digests.failure() {
-            Some(failure) => return Err(failure),
-            // A streamed body cannot be sent again: the next upload goes in chunks.
-            None if chunk_bytes.is_none() && rules.fall_back_to_chunks(oci.registry(), &err) => {
-                return Err(Error::Busy(format!(
-                    "{err}; the registry, or a proxy in front of it, limits request sizes: \
-                     PyOCI uploads to it in chunks from now on, upload again"
-                )))
-            }
-            None => return Err(err.into()),
-        },
-    };
+    // When the client's body broke the stream, say so rather than blame the registry.
+    let blob_upload = repository
+        .send_file(blob_upload, file, || digests.failure())
+        .await?;
     let checked = async {
         // A client body that broke off (stalled, too large, cut) is the cause of whatever
         // the multipart parser says next.
@@ -172,7 +155,7 @@ async fn upload_file(
         check_declared_digests(&form, &received)?;
         let core = core_metadata(&metadata, &filename)?;
         let fields = StoredFields::read(&form, &core)?;
-        let profile = rules.profile(oci.registry());
+        let profile = repository.write_profile();
         fields.check_room(current_index.as_ref(), profile, repo, &filename, &received)?;
         Ok::<_, Error>((received, core, fields))
     };

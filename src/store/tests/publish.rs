@@ -125,7 +125,7 @@ async fn a_registry_refusing_pyoci_media_types_gets_standard_ones_from_then_on()
 
     assert_eq!(taken, None);
     assert_eq!(
-        store.rules().profile(&stub_registry()),
+        store.rules.profile(&stub_registry()),
         Profile::Conservative,
         "learned for the next writes"
     );
