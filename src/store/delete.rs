@@ -3,7 +3,10 @@
 //! keep those manifests, harmlessly.
 
 use super::{
-    listing_document, reads::read_index, write_window, EditOutcome, IndexEdit, Repository,
+    listing_document,
+    reads::read_index,
+    repository::Repository,
+    write_window::{self, EditOutcome, IndexEdit},
 };
 use crate::{
     error::Error,

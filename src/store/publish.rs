@@ -9,7 +9,11 @@ use bytes::Bytes;
 use pyoci_metadata::CoreMetadata;
 use pyoci_oci::{Descriptor, Digest, ImageManifest};
 
-use super::{EditOutcome, IndexEdit, Oci, Repository};
+use super::{
+    repository::Repository,
+    shared::Oci,
+    write_window::{EditOutcome, IndexEdit},
+};
 use crate::{
     error::Error,
     layout::{self, FileFacts},

@@ -5,15 +5,40 @@
 use std::sync::Arc;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
-use pyoci_oci::{Digest, ImageIndex, OciError, TaggedIndex};
+use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError, TaggedIndex};
 
-use super::{Oci, Store};
+use super::{
+    repository::Repository,
+    shared::{Oci, Store},
+};
 use crate::{
     cache::{Caches, Project, Snapshot, TagTarget},
     error::Error,
     layout,
-    package::PackageVersion,
+    package::{DistFilename, PackageVersion},
 };
+
+impl Repository {
+    /// The project's versions, newest first by PEP 440, at most `max` (0 = all).
+    pub async fn versions(&self, max: usize) -> Result<Vec<PackageVersion>, Error> {
+        versions(&self.oci, &self.path, max).await
+    }
+
+    /// The index entry of a stored file (`None` when there is no such file), and the
+    /// version's index as read (`None` when the version does not exist), past every cache.
+    pub async fn stored_entry(
+        &self,
+        file: &DistFilename,
+    ) -> Result<(Option<Descriptor>, Option<ImageIndex>), Error> {
+        let index = read_index(&self.oci, &self.path, file.version())
+            .await?
+            .map(|(index, _)| index);
+        let entry = index
+            .as_ref()
+            .and_then(|index| layout::find_file(index, file.architecture()).cloned());
+        Ok((entry, index))
+    }
+}
 
 /// A project's versions, newest first by PEP 440, at most `max` of them (0 = all).
 /// Tags that are not versions (`latest`, signatures) are skipped.

@@ -1,22 +1,21 @@
 //! One caller's handle on one project's repository, built once per request from the route:
 //! the registry client acting as the caller, the repository's name, the project's name and
-//! its key in the caches. Every store operation a handler needs starts here.
+//! its key in the caches. Every store operation a handler needs is a method of it, defined
+//! beside what it does (`reads.rs`, `listing.rs`, `resolve.rs`, `write_window.rs`,
+//! `upload.rs`, `publish.rs`, `delete.rs`); here are the ones that only ask the registry.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError};
+use pyoci_basic_auth::Credentials;
+use pyoci_oci::{Digest, OciError};
 
-use super::{
-    listing_document, reads, resolve::Resolver, stored::StoredFile, write_window, EditOutcome,
-    IndexEdit, Oci, Release, Store,
-};
+use super::shared::{Oci, Store};
 use crate::{
-    cache::{Project, Snapshot},
+    cache::Project,
     error::Error,
     fallback::{FallbackSettings, Verdict},
-    layout,
-    package::{DistFilename, PackageVersion, ProjectName},
+    package::ProjectName,
     route::Target,
 };
 
@@ -35,8 +34,25 @@ pub struct Repository {
     pub(super) key: Project,
 }
 
+impl Store {
+    /// The repository of project `name` under `target`, as the caller sees it.
+    pub fn repository(
+        self: &Arc<Self>,
+        target: &Target,
+        name: ProjectName,
+        credentials: Credentials,
+    ) -> Repository {
+        Repository::new(
+            Arc::clone(self),
+            self.oci(target, credentials),
+            target,
+            name,
+        )
+    }
+}
+
 impl Repository {
-    pub(super) fn new(store: Arc<Store>, oci: Oci, target: &Target, name: ProjectName) -> Self {
+    fn new(store: Arc<Store>, oci: Oci, target: &Target, name: ProjectName) -> Self {
         let path = format!("{}/{}", target.namespace, name.oci_name());
         let key = Project::new(oci.registry(), &path);
         Repository {
@@ -65,61 +81,6 @@ impl Repository {
     /// The repository's key in the caches (pages are kept per repository and caller).
     pub fn cache_key(&self) -> &Project {
         &self.key
-    }
-
-    /// The project's versions, newest first by PEP 440, at most `max` (0 = all).
-    pub async fn versions(&self, max: usize) -> Result<Vec<PackageVersion>, Error> {
-        reads::versions(&self.oci, &self.path, max).await
-    }
-
-    /// The newest `PYOCI_MAX_VERSIONS` versions (0 = all) and their files, newest first.
-    /// Versions whose tag is not a PyOCI index are left out. `read` is taken before: the tag
-    /// list, read with the caller's credentials, admits them to the listing caches.
-    pub async fn releases(&self, read: Snapshot) -> Result<Vec<Release>, Error> {
-        let store = &self.store;
-        let indexes = if store.listing_document {
-            listing_document::read_indexes(self, read).await?
-        } else {
-            let versions = self.versions(store.max_versions).await?;
-            reads::read_indexes(store, &self.oci, &self.path, versions, read).await?
-        };
-        Ok(indexes
-            .into_iter()
-            .map(|(version, index)| Release {
-                files: StoredFile::all_in(&self.name, &version, &index),
-                version,
-            })
-            .collect())
-    }
-
-    /// The index entry of a stored file (`None` when there is no such file), and the
-    /// version's index as read (`None` when the version does not exist), past every cache.
-    pub async fn stored_entry(
-        &self,
-        file: &DistFilename,
-    ) -> Result<(Option<Descriptor>, Option<ImageIndex>), Error> {
-        let index = reads::read_index(&self.oci, &self.path, file.version())
-            .await?
-            .map(|(index, _)| index);
-        let entry = index
-            .as_ref()
-            .and_then(|index| layout::find_file(index, file.architecture()).cloned());
-        Ok((entry, index))
-    }
-
-    /// Where a download's bytes are, from the caches or the registry.
-    pub fn resolver(&self) -> Resolver<'_> {
-        Resolver::new(self)
-    }
-
-    /// Applies `edit` to the index of `version`, safely against concurrent writers (see
-    /// `write_window`), and records the change in the listing document.
-    pub async fn edit_index(
-        &self,
-        version: &PackageVersion,
-        edit: IndexEdit,
-    ) -> Result<EditOutcome, Error> {
-        write_window::edit_index(self, version, edit).await
     }
 
     /// Whether the registry lets the caller push to the repository: an upload session needs

@@ -14,7 +14,8 @@ use pyoci_oci::{Descriptor, Digest, ImageManifest};
 
 use super::{
     reads::{read_tag, remember_index, version_index, TagContent},
-    Oci, Repository,
+    repository::Repository,
+    shared::Oci,
 };
 use crate::{
     cache::{Caches, Project, TagTarget},
@@ -22,6 +23,13 @@ use crate::{
     layout,
     package::{DistFilename, PackageVersion},
 };
+
+impl Repository {
+    /// Where a download's bytes are, from the caches or the registry.
+    pub fn resolver(&self) -> Resolver<'_> {
+        Resolver::new(self)
+    }
+}
 
 /// Resolves a project's files for one download request, by one caller.
 pub struct Resolver<'a> {

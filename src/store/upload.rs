@@ -7,7 +7,7 @@ use futures_util::Stream;
 use pyoci_oci::BlobUpload;
 use tower::BoxError;
 
-use super::{RegistryService, Repository};
+use super::{repository::Repository, shared::RegistryService};
 use crate::{error::Error, profile::Profile};
 
 /// A blob upload session in the repository.

@@ -28,7 +28,12 @@ use pyoci_budget::RequestClass;
 use pyoci_oci::{Descriptor, Digest, Precondition};
 use pyoci_token_exchange::AuthorizeForWrite;
 
-use super::{listing_document, reads::read_index, Oci, Repository, Store};
+use super::{
+    listing_document,
+    reads::read_index,
+    repository::Repository,
+    shared::{Oci, Store},
+};
 use crate::{error::Error, layout, package::PackageVersion, profile::Profile};
 
 /// How often a change is re-applied before giving up on a registry that keeps changing.
@@ -78,10 +83,22 @@ pub enum EditOutcome {
     Annotated(Vec<String>),
 }
 
+impl Repository {
+    /// Applies `edit` to the index of `version`, safely against concurrent writers (see
+    /// `write_window`), and records the change in the listing document.
+    pub async fn edit_index(
+        &self,
+        version: &PackageVersion,
+        edit: IndexEdit,
+    ) -> Result<EditOutcome, Error> {
+        edit_index(self, version, edit).await
+    }
+}
+
 /// Applies `edit` to the index of `version` in `repository`, safely against concurrent
 /// writers, then records the version's new index in the project's listing document (when
 /// `PYOCI_LISTING_DOCUMENT` is on).
-pub(super) async fn edit_index(
+async fn edit_index(
     repository: &Repository,
     version: &PackageVersion,
     edit: IndexEdit,

@@ -1,6 +1,7 @@
 //! The listing document (`PYOCI_LISTING_DOCUMENT`): listings from it, the writers that keep
-//! it (`writer`), and the background check that catches writers that do not (`trust`). The
-//! format is [`crate::layout::listing_document`]'s, the contract docs/listing-document.md's.
+//! it (`writer`), and the background check that catches writers that do not (what it finds
+//! is kept in `store/listing_trust.rs`). The format is
+//! [`crate::layout::listing_document`]'s, the contract docs/listing-document.md's.
 //!
 //! The document is a copy, never the truth: the version tags are. A listing uses the copy
 //! only for versions the tag list (read with the caller's credentials) still names, reads the
@@ -8,10 +9,8 @@
 //! tags now and then, so a writer that does not keep the copy (the original PyOCI, oras, a
 //! replica with the setting off) cannot make a listing wrong for long.
 
-mod trust;
 mod writer;
 
-pub use trust::Trust;
 pub(super) use writer::record_version;
 
 use std::{collections::HashMap, sync::Arc};
@@ -24,7 +23,8 @@ use super::{
         approx_bytes, cached_tag, foreign_index, read_indexes as read_each, read_tag, versions,
         warn_oversized_annotations, TagContent,
     },
-    Oci, Repository, Store,
+    repository::Repository,
+    shared::{Oci, Store},
 };
 use crate::{
     cache::{Project, Snapshot, TagTarget},

@@ -12,7 +12,8 @@ use pyoci_token_exchange::AuthorizeForWrite;
 use super::{
     super::{
         reads::{read_tag, versions, TagContent},
-        Oci, Repository, Store,
+        repository::Repository,
+        shared::{Oci, Store},
     },
     read_document,
 };
