@@ -1,7 +1,7 @@
 //! The `pyoci` binary's command line: every [`Config`] field as a flag or the environment
 //! variable the original PyOCI reads. Library users build a [`Config`] in code instead.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 
@@ -20,6 +20,22 @@ pub struct Cli {
     /// The settings; their flags are declared on [`Config`]'s fields.
     #[command(flatten)]
     pub config: Config,
+
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `pyoci` can do besides serving.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Check that the PyOCI on this host answers (a container's HEALTHCHECK)
+    ///
+    /// Asks the PyOCI on this host (PORT, PYOCI_HOST; an unspecified address means loopback)
+    /// for `GET /health` and exits 0 when it answers 200, 1 otherwise: for a container's
+    /// HEALTHCHECK, where there is no shell or curl. With PYOCI_TLS_CERT set, it only
+    /// checks that the port accepts connections.
+    Healthcheck,
 }
 
 impl From<Cli> for Config {
@@ -114,5 +130,50 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("PYOCI_REGISTRIES"), "{error}");
+    }
+
+    /// Every size setting takes plain bytes or a unit, and says what it wants otherwise.
+    #[test]
+    fn sizes_take_units() {
+        let set = parse(&[
+            "--max-body",
+            "2GiB",
+            "--cache-bytes",
+            "64 KiB",
+            "--upload-chunk-bytes",
+            "500MB",
+            "--max-form-bytes",
+            "1048576",
+            "--form-memory-bytes",
+            "1MiB",
+            "--description-max-bytes",
+            "16kib",
+        ])
+        .unwrap();
+        assert_eq!(set.max_body, 2 << 30);
+        assert_eq!(set.cache_bytes, 64 << 10);
+        assert_eq!(set.upload_chunk_bytes, 500_000_000);
+        assert_eq!(
+            (set.max_form_bytes, set.form_memory_bytes),
+            (1 << 20, 1 << 20)
+        );
+        assert_eq!(set.description_max_bytes, 16 << 10);
+        let error = parse(&["--max-body", "2 gigs"]).unwrap_err().to_string();
+        assert!(error.contains("is not a size: give bytes"), "{error}");
+    }
+
+    #[test]
+    fn healthcheck_is_a_subcommand_with_its_own_help() {
+        let cli = Cli::try_parse_from(["pyoci", "--port", "9000", "healthcheck"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Healthcheck)));
+        assert_eq!(cli.config.port, 9000);
+        assert!(Cli::try_parse_from(["pyoci"]).unwrap().command.is_none());
+        let help = Cli::try_parse_from(["pyoci", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("healthcheck"), "{help}");
+        let own_help = Cli::try_parse_from(["pyoci", "healthcheck", "--help"]).unwrap_err();
+        assert_eq!(own_help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(own_help.to_string().contains("GET /health"), "{own_help}");
     }
 }

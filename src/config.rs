@@ -49,7 +49,7 @@ pub struct Config {
     pub path_prefix: String,
 
     /// Largest request body accepted, in bytes (an upload's whole multipart body).
-    #[arg(long, env = "PYOCI_MAX_BODY", default_value_t = 2 * 1024 * 1024 * 1024)]
+    #[arg(long, env = "PYOCI_MAX_BODY", default_value = "2GiB", value_parser = parse_size::<usize>)]
     pub max_body: usize,
 
     /// How many versions a project page lists, the newest by PEP 440; 0 lists all.
@@ -136,7 +136,7 @@ pub struct Config {
 
     /// Size of an upload chunk in bytes, for chunked uploads; a registry's
     /// `OCI-Chunk-Min-Bytes` raises it.
-    #[arg(long, env = "PYOCI_UPLOAD_CHUNK_BYTES", default_value_t = 50 * 1024 * 1024)]
+    #[arg(long, env = "PYOCI_UPLOAD_CHUNK_BYTES", default_value = "50MiB", value_parser = parse_size::<u64>)]
     pub upload_chunk_bytes: u64,
 
     /// After changing a version's index, how long to wait before checking that no other
@@ -207,7 +207,7 @@ pub struct Config {
 
     /// Bytes of memory the listing caches may hold (documents, tags, pages), least
     /// recently used out first.
-    #[arg(long, env = "PYOCI_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "PYOCI_CACHE_BYTES", default_value = "64MiB", value_parser = parse_size::<usize>)]
     pub cache_bytes: usize,
 
     /// Keep a listing document per project (tag `pyoci-listing`, see
@@ -235,17 +235,17 @@ pub struct Config {
     // --- Hostile input: what a request may make PyOCI hold or do (docs/limits.md) ---
     /// Largest text fields of one upload form together, in bytes (the fields twine sends
     /// before and after the file: metadata, the description); more is refused with 413.
-    #[arg(long, env = "PYOCI_MAX_FORM_BYTES", default_value_t = 2 * 1024 * 1024)]
+    #[arg(long, env = "PYOCI_MAX_FORM_BYTES", default_value = "2MiB", value_parser = parse_size::<usize>)]
     pub max_form_bytes: usize,
 
     /// Bytes of upload form fields held at once across all requests; an upload that would
     /// go beyond it is refused with 503 (retry later) instead of growing memory.
-    #[arg(long, env = "PYOCI_FORM_MEMORY", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "PYOCI_FORM_MEMORY", default_value = "64MiB", value_parser = parse_size::<usize>)]
     pub form_memory_bytes: usize,
 
     /// Largest Markdown description rendered on a project's page for people, in bytes;
     /// longer ones are shown as plain text.
-    #[arg(long, env = "PYOCI_DESCRIPTION_MAX_BYTES", default_value_t = 256 * 1024)]
+    #[arg(long, env = "PYOCI_DESCRIPTION_MAX_BYTES", default_value = "256KiB", value_parser = parse_size::<usize>)]
     pub description_max_bytes: usize,
 
     /// The public fallback (`PYOCI_FALLBACK_INDEX`, `PYOCI_PRIVATE_NAMES`, ...).
@@ -309,6 +309,19 @@ impl Config {
     pub fn fixed_registry(&self) -> Option<&Registry> {
         self.registry_allow_list().and_then(RegistryList::fixed)
     }
+}
+
+/// A size setting: plain bytes (`1048576`) or with a unit, binary (`64KiB`, `2 GiB`) or
+/// decimal (`500MB`), as `bytesize` reads them.
+fn parse_size<T: TryFrom<u64>>(text: &str) -> Result<T, String> {
+    let bytes = text
+        .trim()
+        .parse::<bytesize::ByteSize>()
+        .map_err(|_| {
+            format!("`{text}` is not a size: give bytes (`1048576`) or a number with a unit (`64KiB`, `2GiB`, `500MB`)")
+        })?
+        .as_u64();
+    T::try_from(bytes).map_err(|_| format!("`{text}` is larger than this machine can address"))
 }
 
 /// The defaults, as documented in the README; the same as the flags' defaults.

@@ -10,6 +10,7 @@ use std::{
     time::Duration,
 };
 
+use crate::config::Config;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -17,22 +18,17 @@ use tokio::{
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs the check and says what it found on stderr.
-pub async fn run() -> ExitCode {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
-    let host = std::env::var("PYOCI_HOST")
-        .ok()
-        .and_then(|host| host.parse::<IpAddr>().ok())
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |host| match host {
-            IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-            specific => specific,
-        });
-    let Ok(port) = port.parse::<u16>() else {
-        eprintln!("unhealthy: PORT={port} is not a port number");
-        return ExitCode::FAILURE;
+/// Runs the check against the server `config` describes (`PORT`, `PYOCI_HOST`,
+/// `PYOCI_TLS_CERT`, or their flags) and says what it found on stderr.
+pub async fn run(config: &Config) -> ExitCode {
+    let host = match config.host {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        specific => specific,
     };
-    match tokio::time::timeout(TIMEOUT, check(SocketAddr::new(host, port))).await {
+    let tls = config.tls_cert.is_some();
+    let address = SocketAddr::new(host, config.port);
+    match tokio::time::timeout(TIMEOUT, check(address, tls)).await {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(reason)) => {
             eprintln!("unhealthy: {reason}");
@@ -45,11 +41,11 @@ pub async fn run() -> ExitCode {
     }
 }
 
-async fn check(address: SocketAddr) -> Result<(), String> {
+async fn check(address: SocketAddr, tls: bool) -> Result<(), String> {
     let mut stream = TcpStream::connect(address)
         .await
         .map_err(|err| format!("cannot connect to {address}: {err}"))?;
-    if std::env::var_os("PYOCI_TLS_CERT").is_some_and(|cert| !cert.is_empty()) {
+    if tls {
         return Ok(());
     }
     stream

@@ -1,17 +1,18 @@
 use clap::Parser;
-use pyoci::{cli::Cli, config::LogFormat};
+use pyoci::{
+    cli::{Cli, Command},
+    config::LogFormat,
+};
 use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
     // `pyoci healthcheck`: for a container's HEALTHCHECK, where there is no shell or curl.
-    if std::env::args_os()
-        .nth(1)
-        .is_some_and(|arg| arg == "healthcheck")
-    {
-        return pyoci::healthcheck::run().await;
+    if let Some(Command::Healthcheck) = cli.command {
+        return pyoci::healthcheck::run(&cli.config).await;
     }
-    let config = Cli::parse().config;
+    let config = cli.config;
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // The spans exported as traces (`--features otel`) would prefix every log line.
     if let Ok(directive) = "pyoci::trace=off".parse() {
