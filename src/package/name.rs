@@ -9,16 +9,28 @@ pub struct ProjectName {
 
 /// A project name that cannot be a Python project name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NameError(String);
+pub enum NameError {
+    /// Characters or edges the core metadata spec does not allow (the name, cut short).
+    Invalid(String),
+    /// Longer than PyOCI takes (its first characters, its length in bytes).
+    TooLong(String, usize),
+}
 
 impl fmt::Display for NameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`{}` is not a valid Python project name: use letters, digits, `.`, `_` and `-`, \
-             starting and ending with a letter or digit",
-            self.0
-        )
+        match self {
+            NameError::Invalid(name) => write!(
+                f,
+                "`{name}` is not a valid Python project name: use letters, digits, `.`, `_` \
+                 and `-`, starting and ending with a letter or digit"
+            ),
+            NameError::TooLong(start, length) => write!(
+                f,
+                "the project name `{start}…` is {length} characters long; PyOCI takes names of \
+                 at most {} characters (OCI repository path components are limited too)",
+                ProjectName::MAX_LEN
+            ),
+        }
     }
 }
 
@@ -26,20 +38,23 @@ impl std::error::Error for NameError {}
 
 impl ProjectName {
     /// Longest name accepted; OCI repository path components are limited too.
-    const MAX_LEN: usize = 128;
+    pub const MAX_LEN: usize = 128;
 
     /// Validates `name` and normalizes it (PEP 503: runs of `-_.` become `-`, lowercase).
     pub fn parse(name: &str) -> Result<Self, NameError> {
         let valid_edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+        if name.len() > Self::MAX_LEN {
+            let start = name.chars().take(32).collect();
+            return Err(NameError::TooLong(start, name.chars().count()));
+        }
         let valid = !name.is_empty()
-            && name.len() <= Self::MAX_LEN
             && valid_edge(name.chars().next())
             && valid_edge(name.chars().last())
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
-            return Err(NameError(name.chars().take(Self::MAX_LEN).collect()));
+            return Err(NameError::Invalid(name.chars().take(Self::MAX_LEN).collect()));
         }
         // The one PEP 503 normalization the index pages use too.
         let normalized = pyoci_core::normalize_project_name(name);
@@ -98,9 +113,19 @@ mod tests {
 
     #[test]
     fn refuses_invalid_names() {
-        for raw in ["", "-a", "a-", "a b", "a/b", "ä", "..", &"a".repeat(129)] {
+        for raw in ["", "-a", "a-", "a b", "a/b", "ä", ".."] {
             let err = ProjectName::parse(raw).unwrap_err();
             assert!(err.to_string().contains("not a valid Python project name"));
         }
+    }
+
+    /// A name too long is told so, with the limit, not that it is malformed.
+    #[test]
+    fn a_name_too_long_is_told_its_limit() {
+        assert!(ProjectName::parse(&"a".repeat(128)).is_ok());
+        let err = ProjectName::parse(&"a".repeat(129)).unwrap_err().to_string();
+        assert!(err.contains("is 129 characters long"), "{err}");
+        assert!(err.contains("at most 128 characters"), "{err}");
+        assert!(!err.contains("not a valid"), "{err}");
     }
 }
