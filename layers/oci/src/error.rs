@@ -355,6 +355,13 @@ pub(crate) async fn read_within(
 /// [`OciError::Unreachable`] otherwise. Both messages name the registry.
 pub(crate) fn transport_error(origin: &str, error: &(dyn std::error::Error + 'static)) -> OciError {
     let reason = describe_chain(error);
+    if answered_tls_in_plain_http(&reason) {
+        return OciError::Unreachable(format!(
+            "registry {origin} did not answer in TLS (https): it looks like a plain-http \
+             registry; name it in the URL as {} ({reason})",
+            plain_http_segment(origin)
+        ));
+    }
     if is_timeout(error) {
         OciError::TimedOut(format!(
             "registry {origin} did not answer in time ({reason})"
@@ -362,6 +369,18 @@ pub(crate) fn transport_error(origin: &str, error: &(dyn std::error::Error + 'st
     } else {
         OciError::Unreachable(format!("registry {origin} is unreachable: {reason}"))
     }
+}
+
+/// Whether a TLS handshake failed because the other side answered in something else:
+/// rustls's words for a record whose type byte is no TLS record type, which is what the
+/// first byte of `HTTP/1.1 400 …` is.
+fn answered_tls_in_plain_http(reason: &str) -> bool {
+    reason.contains("InvalidContentType")
+}
+
+/// The URL segment that names `origin` (`host:port`) as a plain-http registry.
+fn plain_http_segment(origin: &str) -> String {
+    format!("http%3A%2F%2F{}", origin.replace(':', "%3A"))
 }
 
 fn is_timeout(error: &(dyn std::error::Error + 'static)) -> bool {

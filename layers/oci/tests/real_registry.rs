@@ -316,3 +316,22 @@ async fn a_stopped_registry_is_unreachable() {
     );
     assert_eq!(error.status_hint(), StatusCode::BAD_GATEWAY);
 }
+
+/// A plain-http registry named without its scheme is spoken to in TLS; the error says which
+/// URL segment names it as plain http (issue 19).
+#[tokio::test]
+async fn a_plain_http_registry_spoken_to_in_tls_names_the_url_to_use() {
+    let registry = RunningRegistry::start();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = OciClient::new(
+        HttpClient::new(http),
+        Registry::new("https", &registry.address).unwrap(),
+        Credentials::Anonymous,
+    );
+    let error = client.list_tags("acme/x").await.unwrap_err();
+    let message = error.to_string();
+    let segment = format!("http%3A%2F%2F{}", registry.address.replace(':', "%3A"));
+    assert!(message.contains("looks like a plain-http registry"), "{message}");
+    assert!(message.contains(&segment), "{message}");
+    assert_eq!(error.status_hint(), StatusCode::BAD_GATEWAY);
+}
