@@ -226,6 +226,9 @@ fn route_under_prefix(
     if trailing_slash {
         segments.pop();
     }
+    if let Some(hint) = registry_written_as_url(&segments) {
+        return Err(RouteError::BadRequest(hint));
+    }
     let fixed_segment = fixed.map(registry_segment_for);
     let (registry_segment, rest) = match (fixed, &fixed_segment, segments.split_first()) {
         (Some(fixed), Some(segment), Some((first, _))) if !names_a_registry(first, fixed) => {
@@ -402,6 +405,25 @@ fn target(registry_segment: &str, namespace: &[String]) -> Result<Target, RouteE
         namespace: namespace.join("/").to_ascii_lowercase(),
         link_base: String::new(),
     })
+}
+
+/// The URL to use when a path starts with a registry written as a URL (`/http://host:5001/…`,
+/// whose `//` splits it into `http:`, an empty segment and the host).
+fn registry_written_as_url(segments: &[&str]) -> Option<String> {
+    let (first, rest) = segments.split_first()?;
+    let scheme = first.strip_suffix(':')?.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.iter().find(|segment| !segment.is_empty())?;
+    let segment = match scheme.as_str() {
+        "https" => (*authority).to_owned(),
+        _ => format!("http%3A%2F%2F{}", authority.replace(':', "%3A")),
+    };
+    Some(format!(
+        "the registry is written as a URL ({scheme}://{authority}) in the path; write it as \
+         the one segment {segment}, as in /{segment}/<namespace>/"
+    ))
 }
 
 /// Whether a fixed-registry path's first segment is a registry segment: `fixed` however
@@ -716,5 +738,20 @@ mod tests {
         assert!(get("/ghcr.io/acme/hello").unwrap().target().is_none());
         let page = get("/ghcr.io/acme/hello/").unwrap();
         assert_eq!(page.target().unwrap().namespace, "acme");
+    }
+
+    /// A registry written as a URL in the path is answered with the segment to write.
+    #[test]
+    fn a_registry_written_as_a_url_is_told_its_segment() {
+        let error = get("/http://127.0.0.1:5001/ns/pkg/")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("write it as the one segment http%3A%2F%2F127.0.0.1%3A5001"),
+            "{error}"
+        );
+        let error = get("/https://ghcr.io/acme/").unwrap_err().to_string();
+        assert!(error.contains("the one segment ghcr.io,"), "{error}");
+        assert!(get("/http%3A%2F%2F127.0.0.1%3A5001/ns/pkg/").is_ok());
     }
 }
