@@ -82,7 +82,8 @@ async fn a_new_version_is_written_only_if_its_tag_is_still_absent() {
 async fn a_write_refused_with_412_is_read_again_and_merged_with_the_concurrent_change() {
     let registry = MemoryRegistry::new().honouring_conditions();
     let sdist = file_entry(".tar.gz", b"sdist");
-    registry.with_contents(|held| held.put_index(REPO, "1.0", &index_of(&[sdist.clone()])));
+    registry
+        .with_contents(|held| held.put_index(REPO, "1.0", &index_of(std::slice::from_ref(&sdist))));
     // Another writer adds its wheel between our read and our write.
     let theirs = file_entry("cp312-cp312-manylinux_2_17_x86_64.whl", b"theirs");
     let concurrent = index_of(&[sdist, theirs]);
@@ -163,7 +164,9 @@ async fn a_change_another_replica_dropped_is_applied_again_after_the_settle_dela
 async fn a_file_name_taken_by_other_bytes_is_reported_and_nothing_is_written() {
     let registry = MemoryRegistry::new();
     let stored = file_entry(".tar.gz", b"first upload");
-    registry.with_contents(|held| held.put_index(REPO, "1.0", &index_of(&[stored.clone()])));
+    registry.with_contents(|held| {
+        held.put_index(REPO, "1.0", &index_of(std::slice::from_ref(&stored)))
+    });
     let (store, log) = store(config(), &registry);
 
     let other = file_entry(".tar.gz", b"other bytes");
