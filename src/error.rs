@@ -64,7 +64,9 @@ impl fmt::Display for Error {
             Error::Upload(err @ UploadError::FormTooLarge { .. }) => {
                 write!(f, "{err} (PYOCI_MAX_FORM_BYTES)")
             }
-            Error::Upload(err @ UploadError::FormMemoryBusy) => write!(f, "{err} (PYOCI_FORM_MEMORY)"),
+            Error::Upload(err @ UploadError::FormMemoryBusy) => {
+                write!(f, "{err} (PYOCI_FORM_MEMORY)")
+            }
             Error::Upload(err) => write!(f, "{err}"),
         }
     }
@@ -117,6 +119,24 @@ impl Error {
             );
         }
         response
+    }
+}
+
+impl Error {
+    /// This error as told to a caller who sent no credentials: a registry's 401 then means
+    /// credentials are needed, not that the ones given were wrong.
+    pub fn for_anonymous_caller(self) -> Error {
+        match self {
+            Error::Registry(OciError::Unauthorized) => Error::CredentialsNeeded(
+                "the registry needs credentials for this and none were sent: give your registry \
+                 username and password or token to the client (pip and uv: in the index URL, \
+                 http://USER:TOKEN@host/..., or from keyring or .netrc; uv also \
+                 UV_INDEX_<NAME>_USERNAME and _PASSWORD; poetry: poetry config \
+                 http-basic.<source> USER TOKEN; twine: -u USER -p TOKEN)"
+                    .into(),
+            ),
+            other => other,
+        }
     }
 }
 
@@ -181,5 +201,26 @@ impl From<VersionError> for Error {
 impl From<FilenameError> for Error {
     fn from(err: FilenameError) -> Self {
         Error::BadRequest(err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_401_without_credentials_says_credentials_are_needed() {
+        let anonymous = Error::Registry(OciError::Unauthorized).for_anonymous_caller();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+        let message = anonymous.to_string();
+        assert!(message.contains("none were sent"), "{message}");
+        assert!(message.contains("poetry config http-basic"), "{message}");
+        let response = anonymous.into_response();
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            "Basic realm=\"pyoci\""
+        );
+        let refused = Error::Registry(OciError::Unauthorized).to_string();
+        assert!(refused.contains("refused the credentials"), "{refused}");
     }
 }

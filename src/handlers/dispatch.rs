@@ -51,9 +51,17 @@ impl Service<Request<Body>> for Router {
     fn call(&mut self, request: Request<Body>) -> Self::Future {
         let app = self.app.clone();
         let upload = self.upload.clone();
+        let anonymous = matches!(
+            request.extensions().get::<Credentials>(),
+            None | Some(Credentials::Anonymous)
+        );
         Box::pin(async move {
             Ok(dispatch(app, upload, request)
                 .await
+                .map_err(|err| match anonymous {
+                    true => err.for_anonymous_caller(),
+                    false => err,
+                })
                 .unwrap_or_else(Error::into_response))
         })
     }
