@@ -47,12 +47,13 @@ pub(super) async fn versions(
     repo: &str,
     max: usize,
 ) -> Result<Vec<PackageVersion>, Error> {
-    let tags = oci.list_tags(repo).await.map_err(|err| match err {
-        OciError::NotFound { .. } => Error::NotFound(format!(
-            "no such project: the registry has no repository `{repo}`"
-        )),
-        other => Error::Registry(other),
-    })?;
+    let tags = match oci.list_tags(repo).await {
+        Ok(tags) => tags,
+        Err(err @ OciError::NotFound { .. }) => {
+            return Err(no_such_repository(oci, repo, err).await)
+        }
+        Err(other) => return Err(Error::Registry(other)),
+    };
     let mut versions: Vec<PackageVersion> = tags
         .iter()
         .filter_map(|tag| PackageVersion::from_tag(tag))
@@ -62,6 +63,28 @@ pub(super) async fn versions(
         versions.truncate(max);
     }
     Ok(versions)
+}
+
+/// The tag list's 404, told as the registry meant it. A registry names the repository it
+/// does not have (`NAME_UNKNOWN`); a 404 without a code may come from a server that is no
+/// OCI registry at all (a web server, a wrong host), which its `GET /v2/` tells.
+async fn no_such_repository(oci: &Oci, repo: &str, not_found: OciError) -> Error {
+    let no_such_project = || {
+        Error::NotFound(format!(
+            "no such project: the registry has no repository `{repo}`"
+        ))
+    };
+    if not_found.not_found_code().is_some() {
+        return no_such_project();
+    }
+    match oci.check_api().await {
+        Err(OciError::NotFound { .. }) => Error::Registry(OciError::InvalidResponse(format!(
+            "{} does not answer as an OCI registry (GET /v2/ is 404 Not Found): check the \
+             registry part of the index URL",
+            oci.registry().authority()
+        ))),
+        _ => no_such_project(),
+    }
 }
 
 /// What a version's tag holds.
@@ -304,5 +327,53 @@ mod tests {
         helm.artifact_type = Some("application/vnd.cncf.helm.chart".to_owned());
         assert!(foreign_index(&helm)
             .is_some_and(|what| what.contains("application/vnd.cncf.helm.chart")));
+    }
+}
+
+#[cfg(test)]
+mod registry_or_not {
+    use pyoci_oci::{
+        test_util::{alice, requests, respond, stub_registry, stub_service},
+        OciClient,
+    };
+    use tower::util::BoxCloneSyncService;
+
+    use super::*;
+
+    /// A client of a server answering every path with `status` and `body`, and its log.
+    fn client_of(status: u16, body: &'static str) -> (Oci, pyoci_oci::test_util::Log) {
+        let (service, log) = stub_service(move |request| match request.path() {
+            "/v2/" if status == 404 && body.starts_with('{') => respond(200, &[], "{}"),
+            _ => respond(status, &[], body),
+        });
+        let oci = OciClient::new(BoxCloneSyncService::new(service), stub_registry(), alice());
+        (oci, log)
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_no_registry_is_told_apart_from_a_missing_project() {
+        let (web_server, log) = client_of(404, "<html>Not Found</html>");
+        let error = versions(&web_server, "acme/hello", 0).await.unwrap_err();
+        assert_eq!(error.status(), http::StatusCode::BAD_GATEWAY);
+        assert!(
+            error
+                .to_string()
+                .contains("does not answer as an OCI registry"),
+            "{error}"
+        );
+        let paths: Vec<String> = requests(&log).iter().map(|r| r.path().to_owned()).collect();
+        assert_eq!(paths, ["/v2/acme/hello/tags/list", "/v2/"]);
+
+        let unknown =
+            r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}"#;
+        let (registry, log) = client_of(404, unknown);
+        let error = versions(&registry, "acme/hello", 0).await.unwrap_err();
+        assert_eq!(error.status(), http::StatusCode::NOT_FOUND);
+        assert!(error.to_string().starts_with("no such project"), "{error}");
+        assert_eq!(
+            requests(&log).len(),
+            1,
+            "a registry's NAME_UNKNOWN needs no check"
+        );
     }
 }
