@@ -1,5 +1,6 @@
 //! A library user's `Config::default()` reads neither the environment nor the command line
-//! (its own process: it sets variables the binary would read).
+//! (a test binary of its own, not a module of `tests/e2e`: it sets variables the binary
+//! reads, which every `pyoci` process the end-to-end tests start would inherit).
 
 use pyoci::Config;
 

@@ -2,9 +2,10 @@
 //! OTEL_* variables PyOCI exports one server span per request and one client span per
 //! registry request beneath it, and no span carries a credential. The collector here is a
 //! small OTLP/HTTP (JSON) receiver: PyOCI's side is the real exporter.
+//!
+//! A test binary of its own rather than a module of `tests/e2e`: the `otel` feature rebuilds
+//! the library, and as a module this one test would rebuild the whole e2e binary with it.
 #![cfg(feature = "otel")]
-
-mod support;
 
 use std::{
     io::{BufRead, BufReader, Read, Write},

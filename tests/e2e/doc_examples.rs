@@ -5,12 +5,11 @@
 //! (The GitHub Actions and Renovate recipes need GitHub, ghcr.io or Renovate's own service:
 //! their README says so; the JSON API Renovate reads is checked here.)
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
 use pyoci_test_support::{run_checked, ClientHome, RegistryAuth};
-use support::{dists, Stack, PROJECT};
+
+use crate::support::{dists, Stack, PROJECT};
 
 const USER: (&str, &str) = ("example-user", "example-pw-R2d9");
 const NAMESPACE: &str = "examples";

@@ -2,15 +2,14 @@
 //! allowed, `PYOCI_REGISTRIES` limits which registries are served (and lets one fixed registry
 //! be left out of URLs), and token services on other hosts get no credentials.
 
-mod support;
-
 use std::path::Path;
 
 use pyoci_test_support::{
     basic_auth, run_checked, upload_form, ForwardProxy, HttpClient, HttpResponse, Pyoci, Registry,
     RegistryAuth, TokenIssuer, ALICE,
 };
-use support::{dists, listed, MODULE, PROJECT};
+
+use crate::support::{dists, listed, MODULE, PROJECT};
 
 const NAMESPACE: &str = "policyns";
 const ANY: (&str, &str) = ("any", "any");

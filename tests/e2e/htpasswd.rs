@@ -3,15 +3,14 @@
 //! changed at the registry ends what PyOCI's caches give the old one as soon as the
 //! registry refuses it once.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use pyoci_test_support::{
     basic_auth, content_form, run_checked, run_expecting_failure, sha256_hex, wheel_bytes,
     HttpResponse, RegistryAuth,
 };
-use support::{dists, listed, text, Stack, MODULE, PROJECT};
+
+use crate::support::{dists, listed, text, Stack, MODULE, PROJECT};
 
 const NAMESPACE: &str = "testns";
 const ALICE: (&str, &str) = ("alice", "secret");

@@ -2,10 +2,9 @@
 //! another user (with fewer rights, a wrong password, or none) is still judged by the
 //! registry on their own credentials, never answered from the first user's cache.
 
-mod support;
-
 use pyoci_test_support::{basic_auth, upload_form, RegistryAuth, Rule, TokenIssuer};
-use support::{dists, Stack, PROJECT};
+
+use crate::support::{dists, Stack, PROJECT};
 
 const OWNER: (&str, &str) = ("owner", "owner-pw-7Hs2");
 const READER_ELSEWHERE: (&str, &str) = ("reader", "reader-pw-9Kd4");

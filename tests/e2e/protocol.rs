@@ -1,8 +1,6 @@
 //! The rest of the index protocol against the real registry: project lists, packages the
 //! original PyOCI published (and foreign tags beside them), yank rights, and negotiation.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
@@ -11,7 +9,8 @@ use pyoci_oci::{
     Descriptor, Digest, HttpClient, ImageIndex, ImageManifest, OciClient, Platform, Registry,
 };
 use pyoci_test_support::{basic_auth, run_checked, RegistryAuth, TokenIssuer, ALICE, BOB};
-use support::{dists, listed, Stack, MODULE, PROJECT};
+
+use crate::support::{dists, listed, Stack, MODULE, PROJECT};
 
 #[test]
 fn the_namespace_page_lists_its_projects() {

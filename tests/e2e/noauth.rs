@@ -1,14 +1,13 @@
 //! End to end against a registry without auth: twine uploads through PyOCI, pip and uv
 //! install through it, and what lands in the registry is the PyOCI layout skopeo can read.
 
-mod support;
-
 use std::{fs, path::Path};
 
 use pyoci_test_support::{
     file_sha256, run_checked, sha256_hex, upload_form, upload_form_with_sha256, Pyoci, RegistryAuth,
 };
-use support::{dists, listed, resolve, text, Stack, MODULE, PROJECT};
+
+use crate::support::{dists, listed, resolve, text, Stack, MODULE, PROJECT};
 
 const NAMESPACE: &str = "testns";
 const ANY: (&str, &str) = ("any", "any");

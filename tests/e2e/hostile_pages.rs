@@ -6,8 +6,6 @@
 //! minutes (200,000 nested block quotes) and 4.7 s (40,000 `<div>`s) of a worker each, went
 //! on after the client left, and two of them made `/health` take 18 s.
 
-mod support;
-
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -18,7 +16,8 @@ use std::{
 };
 
 use pyoci_test_support::{write_dists, DistSpec, HttpClient, RegistryAuth};
-use support::Stack;
+
+use crate::support::Stack;
 
 const NAMESPACE: &str = "hostile";
 /// What another user's request may take while the hostile pages are asked for: generous

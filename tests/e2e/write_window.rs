@@ -11,8 +11,6 @@
 //! registry that honours them (opencontainers/distribution-spec#251), the proxy evaluates
 //! them in its place, as no registry we can run here does.
 
-mod support;
-
 use std::{
     path::Path,
     sync::Arc,
@@ -100,7 +98,7 @@ impl Race {
     fn listed(&self, version: &str) -> Vec<String> {
         let page = HttpClient::new().get(&format!("{}{PROJECT}/", self.url_b()));
         assert_eq!(page.status, 200, "{}", page.text());
-        support::links(&page.text())
+        crate::support::links(&page.text())
             .into_iter()
             .map(|link| link.filename)
             .filter(|name| name.contains(&format!("-{version}-")))

@@ -5,15 +5,14 @@
 //! A front is a mock only of what the real registry cannot be made to do; storage, digests
 //! and auth decisions stay the real registry's. Each test asserts its quirks fired.
 
-mod support;
-
 use std::{collections::BTreeSet, path::Path};
 
 use pyoci_test_support::{
     basic_auth, run_checked, upload_form, HttpClient, Pyoci, Python, QuirkRegistry, Quirks,
     RegistryAuth, TokenIssuer, Venv, ALICE,
 };
-use support::{dists, listed, MODULE, PROJECT};
+
+use crate::support::{dists, listed, MODULE, PROJECT};
 
 const GREETING_1: &str = "Hello from hello-pyoci 0.1.0 via PyOCI";
 
@@ -600,7 +599,7 @@ fn twine_big(front: &Front, namespace: &str, wheel: &Path) -> Result<(), String>
     if output.status.success() {
         Ok(())
     } else {
-        Err(support::text(&output))
+        Err(crate::support::text(&output))
     }
 }
 

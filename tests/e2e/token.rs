@@ -1,15 +1,14 @@
 //! End to end against a token-auth registry (the ghcr.io / Docker Hub scheme): PyOCI trades
 //! the client's Basic credentials for Bearer tokens at the registry's issuer, and caches them.
 
-mod support;
-
 use std::path::Path;
 
 use pyoci_test_support::{
     basic_auth, content_form, run_checked, run_expecting_failure, upload_form, wheel_bytes, Pyoci,
     RegistryAuth, TokenIssuer, ALICE, BOB,
 };
-use support::{dists, listed, text, Stack, MODULE, PROJECT};
+
+use crate::support::{dists, listed, text, Stack, MODULE, PROJECT};
 
 const NAMESPACE: &str = "testns";
 const GREETING: &str = "Hello from hello-pyoci 0.1.0 via PyOCI";

@@ -4,8 +4,6 @@
 //! without downloading a single wheel when metadata is stored, counted against a PyOCI whose
 //! conservative registry profile stores none.
 
-mod support;
-
 use std::{
     collections::BTreeMap,
     fs,
@@ -16,7 +14,8 @@ use pyoci_test_support::{
     file_sha256, run_checked, sha256_hex, wheel_core_metadata, write_dists, ClientHome, DistSpec,
     LoggedRequest, Pyoci, Venv, REQUEST_LOG_FILTER,
 };
-use support::{dists, resolve, text, Stack, PROJECT};
+
+use crate::support::{dists, resolve, text, Stack, PROJECT};
 
 fn file_name(path: &Path) -> String {
     path.file_name()

@@ -20,8 +20,7 @@ use pyoci_test_support::{
     basic_auth, wheel_bytes, Fault, FaultRule, HttpClient, HttpResponse, Pyoci,
 };
 
-mod support;
-use support::relayed::{eventually, logs, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
+use crate::support::relayed::{eventually, logs, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "cached";
 const PROJECT: &str = "cachepkg";

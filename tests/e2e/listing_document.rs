@@ -19,8 +19,7 @@ use std::{
 
 use pyoci_test_support::{basic_auth, sdist_bytes, wheel_bytes, Fault, FaultRule, Pyoci};
 
-mod support;
-use support::relayed::{eventually, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
+use crate::support::relayed::{eventually, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "listed";
 const PROJECT: &str = "docpkg";

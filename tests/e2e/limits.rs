@@ -1,8 +1,6 @@
 //! The server's limits against the real binary: header count and size, slow clients, the body
 //! limit, and a graceful stop that lets an upload in flight finish.
 
-mod support;
-
 use std::{
     io::{ErrorKind, Read, Write},
     net::TcpStream,

@@ -3,15 +3,14 @@
 //! htpasswd auth, and real pip, uv and poetry. The public index logs every request with its
 //! headers, so the tests count what reached it and check that no credential did.
 
-mod support;
-
 use std::{fs, path::Path, process::Command};
 
 use pyoci_test_support::{
     build_fixture, run_checked, run_expecting_failure, ClientHome, Fault, FaultProxy, FaultRule,
     PublicIndex, Pyoci, RegistryAuth, Venv,
 };
-use support::{dists, text, Stack, MODULE, PROJECT};
+
+use crate::support::{dists, text, Stack, MODULE, PROJECT};
 
 const NAMESPACE: &str = "testns";
 const ALICE: (&str, &str) = ("alice", "secret");

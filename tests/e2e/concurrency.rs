@@ -5,8 +5,6 @@
 //! replica's write undid, and a negative control runs the same uploads with the re-check
 //! turned off and asserts that files were lost, so these tests can fail.
 
-mod support;
-
 use std::{path::Path, sync::Arc, thread};
 
 use pyoci_test_support::{HttpClient, Multipart, Pyoci, Registry, RegistryAuth};
@@ -110,7 +108,7 @@ impl TwoReplicas {
             return Vec::new();
         }
         assert_eq!(page.status, 200, "{}", page.text());
-        support::links(&page.text())
+        crate::support::links(&page.text())
             .into_iter()
             .map(|link| link.filename)
             .collect()

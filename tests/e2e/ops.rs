@@ -3,13 +3,12 @@
 //! per line, with an access line per request and a start-up settings summary, and never a
 //! credential.
 
-mod support;
-
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use pyoci_test_support::{run_checked, HttpClient, Pyoci, RegistryAuth, Rule, TokenIssuer};
-use support::{dists, listed, resolve, Stack, PROJECT};
+
+use crate::support::{dists, listed, resolve, Stack, PROJECT};
 
 const NAMESPACE: &str = "ops";
 /// A password that cannot appear in a log by chance.

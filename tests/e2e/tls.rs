@@ -2,8 +2,6 @@
 //! (made here with the openssl CLI) serves twine, pip and uv over TLS, offers HTTP/2 by ALPN
 //! (uv takes it), and picks up a renewed certificate without a restart.
 
-mod support;
-
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -13,7 +11,8 @@ use std::{
 };
 
 use pyoci_test_support::{run_checked, Pyoci, Python, Registry, RegistryAuth};
-use support::{dists, PROJECT};
+
+use crate::support::{dists, PROJECT};
 
 const NAMESPACE: &str = "tls";
 
@@ -197,8 +196,14 @@ fn pip_uv_and_twine_over_https_with_http2_and_a_reloaded_certificate() {
         &mut python.uv_pip_install(&uv_venv, &index, &format!("{PROJECT}==0.1.0")),
         &ca_file,
     ));
-    assert_eq!(pip_venv.import_attribute(support::MODULE, "MARKER"), "tls");
-    assert_eq!(uv_venv.import_attribute(support::MODULE, "MARKER"), "tls");
+    assert_eq!(
+        pip_venv.import_attribute(crate::support::MODULE, "MARKER"),
+        "tls"
+    );
+    assert_eq!(
+        uv_venv.import_attribute(crate::support::MODULE, "MARKER"),
+        "tls"
+    );
 
     // HTTP/2 by ALPN: curl gets it, and uv used it (the access log says which version).
     assert_eq!(curl_http_version(&ca_file, &format!("{base}/health")), "2");

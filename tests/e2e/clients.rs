@@ -7,8 +7,6 @@
 //! dependency `pyoci-e2e-dep` has a newest version that needs Python 3.99, so every client
 //! must honour `requires-python` to pick 1.1.
 
-mod support;
-
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -18,7 +16,8 @@ use std::{
 use pyoci_test_support::{
     file_sha256, run_checked, run_expecting_failure, write_dists, ClientHome, DistSpec, Venv,
 };
-use support::{text, Stack};
+
+use crate::support::{text, Stack};
 
 const DEP: &str = "pyoci-e2e-dep";
 const DEP_MODULE: &str = "pyoci_e2e_dep";

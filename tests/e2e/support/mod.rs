@@ -1,7 +1,5 @@
-//! Helpers shared by the end-to-end test files: one PyOCI in front of one registry, the
-//! fixture's distributions built once per test binary, and a parser for simple-index pages.
-
-#![allow(dead_code)] // each test file uses a different subset
+//! Helpers shared by the end-to-end tests: one PyOCI in front of one registry, the
+//! fixture's distributions built once per run, and a parser for simple-index pages.
 
 pub mod relayed;
 

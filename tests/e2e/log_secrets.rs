@@ -2,8 +2,6 @@
 //! uploads, installs, refusals and bearer tokens against a token-auth registry, and the same
 //! with Basic credentials forwarded to an htpasswd registry.
 
-mod support;
-
 use std::path::Path;
 
 use base64::Engine;
@@ -34,15 +32,15 @@ fn secrets_never_reach_the_log_at_trace_level() {
     let python = Python::locate();
     let http = HttpClient::new();
     let index = pyoci.index_url(&registry, "secrets");
-    let project = format!("{index}{}/", support::PROJECT);
-    let dists = support::dists("0.3.0", "secrets");
+    let project = format!("{index}{}/", crate::support::PROJECT);
+    let dists = crate::support::dists("0.3.0", "secrets");
 
     // Upload and install with the right credentials, fail with wrong ones.
     run_checked(&mut python.twine_upload(&index, ALICE.0, ALICE.1, &[&dists.sdist, &dists.wheel]));
     let venv_dir = tempfile::tempdir().unwrap();
     let venv = python.new_venv(&venv_dir.path().join("venv"));
     let authed_index = pyoci.index_url_with_credentials(&registry, "secrets", ALICE.0, ALICE.1);
-    run_checked(&mut python.pip_install(&venv, &authed_index, support::PROJECT));
+    run_checked(&mut python.pip_install(&venv, &authed_index, crate::support::PROJECT));
     run_expecting_failure(&mut python.twine_upload(&index, BOB.0, BOB.1, &[&dists.wheel]));
     let wrong = http.get_with(
         &project,
@@ -104,15 +102,15 @@ fn basic_credentials_forwarded_to_an_htpasswd_registry_never_reach_the_log() {
     let python = Python::locate();
     let http = HttpClient::new();
     let index = pyoci.index_url(&registry, "basic-secrets");
-    let project = format!("{index}{}/", support::PROJECT);
-    let dists = support::dists("0.3.0", "basic-secrets");
+    let project = format!("{index}{}/", crate::support::PROJECT);
+    let dists = crate::support::dists("0.3.0", "basic-secrets");
 
     run_checked(&mut python.twine_upload(&index, ALICE.0, ALICE.1, &[&dists.sdist, &dists.wheel]));
     let venv_dir = tempfile::tempdir().unwrap();
     let venv = python.new_venv(&venv_dir.path().join("venv"));
     let authed_index =
         pyoci.index_url_with_credentials(&registry, "basic-secrets", ALICE.0, ALICE.1);
-    run_checked(&mut python.pip_install(&venv, &authed_index, support::PROJECT));
+    run_checked(&mut python.pip_install(&venv, &authed_index, crate::support::PROJECT));
     let bob = http.get_with(&project, &[("Authorization", &basic_auth(BOB.0, BOB.1))]);
     assert_eq!(bob.status, 200, "{}", bob.text());
     let wrong = http.get_with(

@@ -63,10 +63,9 @@ impl RawUpload {
 
     /// One text field of `size` bytes, as a part of the form.
     fn field(name: &str, size: usize) -> Vec<u8> {
-        let mut part = format!(
-            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-        )
-        .into_bytes();
+        let mut part =
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .into_bytes();
         part.resize(part.len() + size, b'x');
         part.extend_from_slice(b"\r\n");
         part
@@ -182,7 +181,10 @@ fn an_upload_to_a_refused_registry_is_refused_before_its_form_is_read() {
     let (response, sent, growth_mib) = hostile_form(&listed_elsewhere, &path, None);
     assert!(status_line(&response).contains(" 403"), "{response}");
     assert!(response.contains("is not allowed"), "{response}");
-    assert!(growth_mib < 16, "grew by {growth_mib} MiB ({sent} bytes sent)");
+    assert!(
+        growth_mib < 16,
+        "grew by {growth_mib} MiB ({sent} bytes sent)"
+    );
 
     let private_refused = start_pyoci(&[("PYOCI_ALLOW_PRIVATE_REGISTRIES", "false")]);
     let (response, sent, growth_mib) = hostile_form(&private_refused, &path, None);
@@ -249,7 +251,10 @@ fn concurrent_forms_stay_within_the_memory_budget() {
         if status_line(&head).contains(" 503") {
             busy += 1;
         } else {
-            assert!(head.is_empty(), "only 503s are expected while forms are held: {head}");
+            assert!(
+                head.is_empty(),
+                "only 503s are expected while forms are held: {head}"
+            );
         }
     }
     let peak_growth_mib = memory_kib(pyoci.pid(), "VmHWM").saturating_sub(peak_before) / 1024;

@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use pyoci_test_support::{basic_auth, sha256_hex, wheel_bytes, HttpResponse, Pyoci};
 
-mod support;
-use support::relayed::{eventually, logs, Relayed, COLLEAGUE, OWNER, STRANGER};
+use crate::support::relayed::{eventually, logs, Relayed, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "filecache";
 const PROJECT: &str = "dlpkg";

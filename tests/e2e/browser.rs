@@ -3,12 +3,11 @@
 //! chromedriver's path given, so nothing is downloaded. A package whose description carries
 //! a `<script>` and an `onerror` attribute must run nothing.
 
-mod support;
-
 use std::path::Path;
 
 use pyoci_test_support::{file_sha256, run_checked, write_dists, DistSpec};
-use support::{listed, text, Stack};
+
+use crate::support::{listed, text, Stack};
 
 const NAMESPACE: &str = "people";
 const PROJECT: &str = "browser-demo";
