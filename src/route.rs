@@ -177,6 +177,26 @@ impl fmt::Display for RouteError {
 
 const USAGE: &str = "PyOCI URLs look like /<registry>/<namespace>/<project>/, e.g. \
                      /ghcr.io/my-org/hello-world/; upload to /<registry>/<namespace>/";
+/// Where [`USAGE`]'s example URLs start, for [`RouteError::under`].
+const USAGE_PATHS: [&str; 3] = [" /<registry>/", " /ghcr.io/", "to /<registry>/"];
+
+impl RouteError {
+    /// The error as seen under `prefix` (`PYOCI_PATH` or a mount): the URLs it shows as
+    /// examples start with the prefix, as the client's URLs must.
+    fn under(self, prefix: &str) -> RouteError {
+        let prefixed = |message: String| {
+            USAGE_PATHS.iter().fold(message, |message, start| {
+                let (lead, path) = start.split_at(start.find('/').unwrap_or(0));
+                message.replace(start, &format!("{lead}{prefix}{path}"))
+            })
+        };
+        match self {
+            _ if prefix.is_empty() => self,
+            RouteError::NotFound(message) => RouteError::NotFound(prefixed(message)),
+            other => other,
+        }
+    }
+}
 const DIST_SUFFIXES: [&str; 2] = [".whl", ".tar.gz"];
 /// devpi's simple-index segment, which hatch probes before uploading.
 const DEVPI_SIMPLE: &str = "+simple";
@@ -200,7 +220,8 @@ pub fn route_with_fixed_registry(
     prefix: &str,
     fixed: Option<&Registry>,
 ) -> Result<Route, RouteError> {
-    let mut route = route_under_prefix(method, path, prefix, fixed)?;
+    let mut route =
+        route_under_prefix(method, path, prefix, fixed).map_err(|err| err.under(prefix))?;
     if let Some(target) = route.target_mut() {
         target.link_base = prefix.to_owned();
     }
@@ -341,8 +362,10 @@ fn route_under_prefix(
             Route::ProjectJson { target, project }
         });
     }
+    // `/<registry>/<namespace>` (a namespace without its slash) gets its slash, as a project
+    // URL does, once the namespace is one.
     if before.is_empty() {
-        return Err(not_found());
+        target(registry_segment, &rest)?;
     }
     Ok(Route::AddSlash {
         location: format!("{path}/"),
@@ -569,10 +592,13 @@ mod tests {
             get("/ghcr.io/").unwrap_err(),
             RouteError::NotFound(_)
         ));
-        assert!(matches!(
-            get("/ghcr.io/acme").unwrap_err(),
-            RouteError::NotFound(_)
-        ));
+        // A namespace without its slash gets it, as a project does (issue 19).
+        assert_eq!(
+            get("/ghcr.io/acme").unwrap(),
+            Route::AddSlash {
+                location: "/ghcr.io/acme/".into()
+            }
+        );
         assert!(matches!(get("/").unwrap_err(), RouteError::NotFound(_)));
         assert_eq!(get("/health").unwrap(), Route::Health);
         let devpi = get("/ghcr.io/acme/team/+simple/hello/").unwrap();
@@ -753,5 +779,35 @@ mod tests {
         let error = get("/https://ghcr.io/acme/").unwrap_err().to_string();
         assert!(error.contains("the one segment ghcr.io,"), "{error}");
         assert!(get("/http%3A%2F%2F127.0.0.1%3A5001/ns/pkg/").is_ok());
+    }
+
+    /// Under a prefix, the example URLs of a 404 start with it; a namespace without its
+    /// trailing slash is redirected to it, as a project is.
+    #[test]
+    fn mounted_404s_show_the_prefix_and_namespaces_get_their_slash() {
+        let error = route(&Method::GET, "/pypi/", "/pypi")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("look like /pypi/<registry>/<namespace>/<project>/"),
+            "{error}"
+        );
+        assert!(
+            error.contains("e.g. /pypi/ghcr.io/my-org/hello-world/"),
+            "{error}"
+        );
+        assert!(
+            error.contains("upload to /pypi/<registry>/<namespace>/"),
+            "{error}"
+        );
+        let root = route(&Method::GET, "/", "").unwrap_err().to_string();
+        assert!(root.contains("look like /<registry>/"), "{root}");
+
+        let redirect = route(&Method::GET, "/pypi/ghcr.io/acme", "/pypi").unwrap();
+        assert!(
+            matches!(&redirect, Route::AddSlash { location } if location == "/pypi/ghcr.io/acme/"),
+            "{redirect:?}"
+        );
+        assert!(route(&Method::GET, "/ghcr.io/Not%20A%20Namespace", "").is_err());
     }
 }
