@@ -36,6 +36,6 @@ mod turns;
 
 pub use body::Body;
 pub use config::Config;
-pub use mount::MountPrefix;
+pub use mount::{Mount, MountLayer, MountPrefix};
 pub use server::serve;
-pub use stack::{pyoci_service, pyoci_service_with_metrics, PyociService};
+pub use stack::{pyoci_service, pyoci_service_with_metrics, PyociService, SetupError};

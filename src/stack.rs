@@ -34,8 +34,17 @@ use crate::{
 /// The proxy as one service: requests with any body in, responses with PyOCI's body out.
 pub type PyociService<B> = BoxCloneSyncService<Request<B>, Response<Body>, Infallible>;
 
-/// Builds the proxy, ready to be served by hyper or mounted in another tower app.
-pub fn pyoci_service<B>(config: Config) -> Result<PyociService<B>, BoxError>
+/// Builds the proxy: a `Result` holding the service, ready to be served by hyper or mounted
+/// in another tower app, or why `config` cannot be served (an unreadable CA file, …).
+///
+/// ```
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let service = pyoci::pyoci_service::<String>(pyoci::Config::default())?;
+///     # drop(service);
+///     Ok(())
+/// }
+/// ```
+pub fn pyoci_service<B>(config: Config) -> Result<PyociService<B>, SetupError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -47,7 +56,32 @@ where
 pub fn pyoci_service_with_metrics<B>(
     config: Config,
     metrics: Metrics,
-) -> Result<PyociService<B>, BoxError>
+) -> Result<PyociService<B>, SetupError>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    build(config, metrics).map_err(SetupError)
+}
+
+/// Why a [`Config`] cannot be served. An ordinary error type, so `?` takes it into
+/// `Box<dyn Error>` as well as into `Box<dyn Error + Send + Sync>`.
+#[derive(Debug)]
+pub struct SetupError(BoxError);
+
+impl std::fmt::Display for SetupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+fn build<B>(config: Config, metrics: Metrics) -> Result<PyociService<B>, BoxError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,

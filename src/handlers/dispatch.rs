@@ -78,6 +78,14 @@ async fn dispatch(
         .cloned()
         .unwrap_or_default();
     let head_only = request.method() == Method::HEAD;
+    if request.extensions().get::<Option<MountPrefix>>().is_some() {
+        // `MountPrefix::stripped` returns an Option; inserted as it is, PyOCI would build
+        // every link without the prefix, silently.
+        tracing::warn!(
+            "a request carries an Option<MountPrefix>, which PyOCI does not read: insert the \
+             MountPrefix itself, or put pyoci::MountLayer in front of the service"
+        );
+    }
     let mount = request.extensions().get::<MountPrefix>();
     let mount = mount.map_or("", MountPrefix::as_str);
     let route = allowed_route(&app.config, request.method(), mount, request.uri().path())?;

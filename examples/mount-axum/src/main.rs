@@ -5,40 +5,28 @@
 //! pip install --index-url http://127.0.0.1:3000/pypi/http%3A%2F%2F127.0.0.1%3A5000/acme/ hello
 //! ```
 //!
-//! `nest_service` strips `/pypi` before PyOCI sees a request; the `MountPrefix` extension
-//! tells PyOCI what was stripped, so its links and redirects keep `/pypi`. The settings are
-//! built in code (`Config::default()` reads no environment): `PORT` and
-//! `PYOCI_EXAMPLE_REGISTRY` (the one registry served) are this example's own.
+//! `nest_service` strips `/pypi` before PyOCI sees a request; `MountLayer` tells PyOCI what
+//! was stripped, so its links and redirects keep `/pypi`. The settings are built in code
+//! (`Config::default()` reads no environment): `PORT` and `PYOCI_EXAMPLE_REGISTRY` (the one
+//! registry served) are this example's own.
 
 use std::net::SocketAddr;
 
-use axum::{
-    extract::{OriginalUri, Request},
-    routing::get,
-    Router,
-};
-use pyoci::{pyoci_service, Config, MountPrefix};
-use tower::{BoxError, ServiceBuilder};
+use axum::{routing::get, Router};
+use pyoci::{pyoci_service, Config, MountLayer};
+use tower::ServiceBuilder;
 
 #[tokio::main]
-async fn main() -> Result<(), BoxError> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::default();
     if let Ok(registry) = std::env::var("PYOCI_EXAMPLE_REGISTRY") {
         // Serve only this registry: a listed origin may be on loopback, like a test registry.
         config.registries = Some(registry.parse()?);
     }
 
-    // Tell PyOCI which prefix the router stripped: axum keeps the original URI of a nested
-    // request in its `OriginalUri` extension.
+    // The prefix the router strips, told to PyOCI.
     let pypi = ServiceBuilder::new()
-        .map_request(|mut request: Request| {
-            if let Some(OriginalUri(original)) = request.extensions().get::<OriginalUri>() {
-                if let Some(prefix) = MountPrefix::stripped(original, request.uri()) {
-                    request.extensions_mut().insert(prefix);
-                }
-            }
-            request
-        })
+        .layer(MountLayer::new("/pypi"))
         .service(pyoci_service(config)?);
 
     let app = Router::new()
