@@ -46,7 +46,7 @@ impl Tls {
                 )
             }
         };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crypto_provider();
         let certs = Arc::new(ReloadingCert::load(cert, key, provider.clone())?);
         certs.clone().watch(RELOAD_CHECK);
         let mut config = ServerConfig::builder_with_provider(provider)
@@ -58,4 +58,16 @@ impl Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
         }))
     }
+}
+
+/// The crypto provider the application installed as the process default, if any (aws-lc-rs,
+/// with post-quantum key exchange, say); else *ring*, which reqwest brings already: a second
+/// crypto library would slow every build. rustls 0.23.48 deprecates *ring*'s provider for
+/// lacking post-quantum algorithms; that is the trade, made here once.
+fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)]
+    Arc::new(rustls::crypto::ring::default_provider())
 }
