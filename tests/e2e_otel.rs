@@ -13,12 +13,12 @@ use std::{
     path::Path,
     sync::{Arc, Mutex},
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use base64::Engine;
 use pyoci_test_support::{
-    basic_auth, HttpClient, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
+    basic_auth, wait_for, HttpClient, Pyoci, Registry, RegistryAuth, Rule, TokenIssuer,
 };
 
 const ALICE: (&str, &str) = ("alice", "alice-pw-T4kq8Z");
@@ -119,24 +119,31 @@ fn requests_and_registry_calls_become_spans_without_credentials() {
     assert_eq!(response.status, 404, "{}", pyoci.log());
 
     // SERVER = 2, CLIENT = 3 in OTLP.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (server, clients) = loop {
-        let found = spans(&bodies.lock().unwrap());
-        let server = found
-            .iter()
-            .find(|span| span.1 == 2 && span.0 == "GET project_page")
-            .cloned();
-        let clients: Vec<_> = found.iter().filter(|span| span.1 == 3).cloned().collect();
-        if let Some(server) = server.filter(|_| clients.iter().any(|span| span.0 == "GET tags")) {
-            break (server, clients);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no request and registry spans exported: {found:?}\n{}",
-            pyoci.log()
-        );
-        thread::sleep(Duration::from_millis(100));
-    };
+    let mut exported = None;
+    wait_for(
+        Duration::from_millis(100),
+        Duration::from_secs(20),
+        || {
+            let found = spans(&bodies.lock().unwrap());
+            let server = found
+                .iter()
+                .find(|span| span.1 == 2 && span.0 == "GET project_page")
+                .cloned();
+            let clients: Vec<_> = found.iter().filter(|span| span.1 == 3).cloned().collect();
+            exported = server
+                .filter(|_| clients.iter().any(|span| span.0 == "GET tags"))
+                .map(|server| (server, clients));
+            exported.is_some()
+        },
+        || {
+            format!(
+                "no request and registry spans exported: {:?}\n{}",
+                spans(&bodies.lock().unwrap()),
+                pyoci.log()
+            )
+        },
+    );
+    let (server, clients) = exported.unwrap();
     assert!(server.2.contains("url.path"), "{}", server.2);
     assert!(
         server.2.contains("\"http.response.status_code\""),

@@ -13,6 +13,8 @@
 //! - [`wheel_bytes`] and [`sdist_bytes`]: a valid wheel or sdist around any payload, in memory.
 //! - [`ClientHome`]: a throwaway home for poetry, pdm and hatch, with a dead proxy.
 //! - [`answered_requests`]: the requests a PyOCI answered, from its trace log.
+//! - [`wait_for`]: waits for what another process does, and fails with the logs that say
+//!   why it never happened.
 //! - [`ForwardProxy`]: a loopback forward proxy (CONNECT and absolute-form HTTP) for
 //!   `HTTP_PROXY`, recording what it was asked for.
 //! - [`FaultProxy`]: a reverse proxy in front of a [`Registry`] that injects [`Fault`]s
@@ -63,7 +65,7 @@ pub use forward_proxy::ForwardProxy;
 pub use http::{basic_auth, HttpClient, HttpResponse, Multipart};
 pub use ports::free_port;
 pub use process::{
-    output_text, poll_until, run_checked, run_expecting_failure, without_proxy_env, PROXY_ENV,
+    output_text, run_checked, run_expecting_failure, wait_for, without_proxy_env, PROXY_ENV,
 };
 pub use public_index::{PublicIndex, PublicRequest, PUBLIC_INDEX_HOST};
 pub use pyoci::Pyoci;

@@ -18,7 +18,7 @@ pub(crate) fn wait_until(timeout: Duration, condition: impl FnMut() -> bool) -> 
 
 /// [`wait_until`] checking every `interval`: for a condition that costs something to check
 /// (an HTTP request), which a test then counts.
-pub fn poll_until(
+pub(crate) fn poll_until(
     interval: Duration,
     timeout: Duration,
     mut condition: impl FnMut() -> bool,
@@ -32,6 +32,22 @@ pub fn poll_until(
             return false;
         }
         thread::sleep(interval);
+    }
+}
+
+/// Waits for what another process does: checks `condition` every `interval` until it holds;
+/// after `timeout` the test fails with `failure()`, which says what never happened and
+/// carries the logs that tell why (read only then). A condition that costs a request, which
+/// a test may count, is checked less often than a log line.
+#[track_caller]
+pub fn wait_for(
+    interval: Duration,
+    timeout: Duration,
+    condition: impl FnMut() -> bool,
+    failure: impl FnOnce() -> String,
+) {
+    if !poll_until(interval, timeout, condition) {
+        panic!("not within {timeout:?}: {}", failure());
     }
 }
 

@@ -4,15 +4,14 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tempfile::TempDir;
 
 use crate::{
-    process::{wait_until, KillOnDrop},
+    process::{poll_until, wait_until, KillOnDrop},
     without_proxy_env, Registry,
 };
 
@@ -68,27 +67,29 @@ impl Pyoci {
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         let mut process = KillOnDrop::new(child);
 
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
+        let (mut port, mut exited) = (None, None);
+        poll_until(Duration::from_millis(20), START_TIMEOUT, || {
+            port = listening_port(&fs::read_to_string(&log_path).unwrap_or_default());
+            exited = process.exited();
+            port.is_some() || exited.is_some()
+        });
+        let Some(port) = port else {
             let log = fs::read_to_string(&log_path).unwrap_or_default();
-            if let Some(port) = listening_port(&log) {
-                return Pyoci {
-                    process,
-                    port,
-                    log_path,
-                    _dir: dir,
-                };
-            }
-            if let Some(status) = process.exited() {
-                panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}");
-            }
-            if Instant::now() > deadline {
-                panic!(
+            match exited {
+                Some(status) => {
+                    panic!("pyoci exited ({status}) before listening\n--- pyoci log ---\n{log}")
+                }
+                None => panic!(
                     "pyoci logged no `{LISTENING_ON}<port>` within {}s\n--- pyoci log ---\n{log}",
                     START_TIMEOUT.as_secs()
-                );
+                ),
             }
-            thread::sleep(Duration::from_millis(20));
+        };
+        Pyoci {
+            process,
+            port,
+            log_path,
+            _dir: dir,
         }
     }
 

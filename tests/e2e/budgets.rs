@@ -16,7 +16,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, wheel_bytes, FaultProxy, HttpClient, Multipart, Pyoci, Registry, RegistryAuth,
+    basic_auth, wait_for, wheel_bytes, FaultProxy, HttpClient, Multipart, Pyoci, Registry,
+    RegistryAuth,
 };
 
 const NAMESPACE: &str = "budget";
@@ -87,18 +88,20 @@ impl Stack {
 
     /// Waits until `condition` holds, polling the proxy's counters.
     fn wait_until(&self, what: &str, condition: impl Fn(&FaultProxy) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !condition(&self.proxy) {
-            assert!(
-                Instant::now() < deadline,
-                "never: {what} (in flight {}, blob PATCHes {}, POSTs {})\n{}",
-                self.proxy.in_flight(),
-                self.proxy.count("PATCH", BLOB_PATCH),
-                self.proxy.count("POST", BLOB_PATCH),
-                self.pyoci.log()
-            );
-            thread::sleep(Duration::from_millis(10));
-        }
+        wait_for(
+            Duration::from_millis(10),
+            Duration::from_secs(20),
+            || condition(&self.proxy),
+            || {
+                format!(
+                    "never: {what} (in flight {}, blob PATCHes {}, POSTs {})\n{}",
+                    self.proxy.in_flight(),
+                    self.proxy.count("PATCH", BLOB_PATCH),
+                    self.proxy.count("POST", BLOB_PATCH),
+                    self.pyoci.log()
+                )
+            },
+        );
     }
 }
 

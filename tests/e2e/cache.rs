@@ -16,77 +16,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pyoci_test_support::{
-    basic_auth, wheel_bytes, Fault, FaultRule, HttpClient, HttpResponse, Pyoci,
-};
+use pyoci_test_support::{basic_auth, wait_for, wheel_bytes, Fault, FaultRule, HttpClient};
 
-use crate::support::relayed::{eventually, logs, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
+use crate::support::relayed::{Stack, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "cached";
 const PROJECT: &str = "cachepkg";
-
-/// The relayed registry and PyOCI processes in front of it.
-struct Stack {
-    relay: Relayed,
-    replicas: Vec<Pyoci>,
-}
-
-impl Stack {
-    /// `replicas` PyOCI processes with `PYOCI_CACHE_TTL=ttl_secs`.
-    fn start(ttl_secs: u64, replicas: usize) -> Stack {
-        Stack::start_with(ttl_secs, replicas, &[])
-    }
-
-    /// [`Stack::start`] with more environment for PyOCI.
-    fn start_with(ttl_secs: u64, replicas: usize, env: &[(&str, &str)]) -> Stack {
-        let relay = Relayed::start();
-        let replicas = (0..replicas).map(|_| relay.pyoci(ttl_secs, env)).collect();
-        Stack { relay, replicas }
-    }
-
-    fn page_url(&self, replica: usize) -> String {
-        self.relay
-            .project_url(&self.replicas[replica], NAMESPACE, PROJECT)
-    }
-
-    fn wheel_name(version: &str) -> String {
-        format!("{PROJECT}-{version}-py3-none-any.whl")
-    }
-
-    /// Uploads a wheel of `version` through `replica` as the owner; must succeed.
-    fn upload(&self, replica: usize, version: &str) {
-        let content = wheel_bytes(PROJECT, version, format!("payload {version}").as_bytes());
-        let filename = Stack::wheel_name(version);
-        let pyoci = &self.replicas[replica];
-        self.relay
-            .upload(pyoci, NAMESPACE, (PROJECT, version), &filename, &content);
-    }
-
-    /// GET of the project page through `replica` with `headers`.
-    fn get(&self, replica: usize, headers: &[(&str, &str)]) -> HttpResponse {
-        self.relay.http.get_with(&self.page_url(replica), headers)
-    }
-
-    /// The page as JSON through `replica` for `credentials`; must be 200.
-    fn page(&self, replica: usize, credentials: (&str, &str)) -> serde_json::Value {
-        let url = self.page_url(replica);
-        self.relay
-            .json_page(&self.replicas[replica], &url, credentials)
-    }
-
-    /// The file names on the page, with `(yanked)` after yanked ones.
-    fn files(&self, replica: usize, credentials: (&str, &str)) -> Vec<String> {
-        page_files(&self.page(replica, credentials))
-    }
-
-    fn registry_requests(&self) -> Vec<String> {
-        self.relay.registry_requests()
-    }
-
-    fn logs(&self) -> String {
-        logs(&self.replicas)
-    }
-}
+/// How often a test waiting for a change asks for the page again.
+const POLL: Duration = Duration::from_millis(50);
 
 fn auth(credentials: (&str, &str)) -> Vec<(&'static str, String)> {
     vec![("Authorization", basic_auth(credentials.0, credentials.1))]
@@ -100,20 +37,20 @@ fn headers<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a st
         .collect()
 }
 
-fn wheels(versions: &[&str]) -> Vec<String> {
+fn wheels(stack: &Stack, versions: &[&str]) -> Vec<String> {
     versions
         .iter()
-        .map(|version| Stack::wheel_name(version))
+        .map(|version| stack.wheel_name(version))
         .collect()
 }
 
 #[test]
 fn warm_listings_cost_one_registry_request_and_none_while_the_page_is_cached() {
-    let stack = Stack::start(60, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
     for version in ["1.0", "1.1", "1.2"] {
         stack.upload(0, version);
     }
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     let cold = stack.page(0, OWNER);
     let cold_requests = stack.registry_requests();
     assert!(
@@ -122,21 +59,18 @@ fn warm_listings_cost_one_registry_request_and_none_while_the_page_is_cached() {
     );
 
     // The same credentials again: the cached page, no registry request at all.
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     assert_eq!(stack.page(0, OWNER), cold);
     assert_eq!(stack.registry_requests(), Vec::<String>::new());
 
     // The colleague reads the JSON API first (the registry accepts them, their token is
     // cached, and so are the project's tags and documents)...
     let json_api = format!("{}json", stack.page_url(0));
-    let api = stack
-        .relay
-        .http
-        .get_with(&json_api, &headers(&auth(COLLEAGUE)));
+    let api = stack.http.get_with(&json_api, &headers(&auth(COLLEAGUE)));
     assert_eq!(api.status, 200, "{}", api.text());
     // ...so their first page costs exactly one request: the tag list, which is where the
     // registry judges their credentials for this repository.
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     assert_eq!(stack.page(0, COLLEAGUE), cold);
     let warm_requests = stack.registry_requests();
     assert_eq!(
@@ -149,10 +83,10 @@ fn warm_listings_cost_one_registry_request_and_none_while_the_page_is_cached() {
 
 #[test]
 fn caching_off_reads_the_registry_every_time() {
-    let stack = Stack::start(0, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 0, &[]);
     stack.upload(0, "1.0");
     stack.page(0, OWNER);
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     stack.page(0, OWNER);
     let requests = stack.registry_requests();
     assert!(
@@ -163,7 +97,7 @@ fn caching_off_reads_the_registry_every_time() {
 
 #[test]
 fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
-    let stack = Stack::start(60, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
     stack.upload(0, "1.0");
     let owner = stack.get(0, &headers(&auth(OWNER)));
     assert_eq!(owner.status, 200, "{}", owner.text());
@@ -172,7 +106,7 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
         .expect("pages carry an ETag")
         .to_owned();
     // Cached now: the owner's next listing costs nothing.
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
     assert!(stack.registry_requests().is_empty());
 
@@ -185,7 +119,7 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
         ("an anonymous client", &anonymous),
     ] {
         for revalidating in [false, true] {
-            stack.relay.proxy.forget_seen();
+            stack.proxy.forget_seen();
             let mut request = headers(credentials);
             if revalidating {
                 request.push(("If-None-Match", &etag));
@@ -204,14 +138,14 @@ fn a_cached_page_goes_only_to_the_credentials_it_was_read_with() {
         }
     }
     // The owner's page is still cached for the owner.
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     assert_eq!(stack.get(0, &headers(&auth(OWNER))).status, 200);
     assert!(stack.registry_requests().is_empty());
 }
 
 #[test]
 fn pages_revalidate_with_304_and_compress_with_gzip() {
-    let stack = Stack::start(60, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
     stack.upload(0, "1.0");
     let owner = auth(OWNER);
     let first = stack.get(0, &headers(&owner));
@@ -224,7 +158,7 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
     // Clients keep pages privately and revalidate them on every use.
     assert_eq!(first.header("cache-control"), Some("private, no-cache"));
 
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     let mut revalidate = headers(&owner);
     revalidate.push(("If-None-Match", &etag));
     let not_modified = stack.get(0, &revalidate);
@@ -254,8 +188,8 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
     assert_eq!(html, changed.text());
     assert!(compressed.body.len() < changed.body.len());
     // Files are archives already: never compressed again.
-    let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
-    let file = stack.relay.http.get_with(&file_url, &gzip);
+    let file_url = stack.wheel_url(0, "1.0");
+    let file = stack.http.get_with(&file_url, &gzip);
     assert_eq!(file.status, 200);
     assert_eq!(file.header("content-encoding"), None);
 }
@@ -263,39 +197,36 @@ fn pages_revalidate_with_304_and_compress_with_gzip() {
 #[test]
 fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     // A TTL far longer than the test: only invalidation can make changes show.
-    let stack = Stack::start(600, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 600, &[]);
     stack.upload(0, "1.0");
-    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+    assert_eq!(stack.files(0, OWNER), wheels(&stack, &["1.0"]));
 
     stack.upload(0, "1.1");
     assert_eq!(
         stack.files(0, OWNER),
-        wheels(&["1.1", "1.0"]),
+        wheels(&stack, &["1.1", "1.0"]),
         "after an upload"
     );
 
     let owner = auth(OWNER);
     let yank = format!("{}+yank/1.1", stack.page_url(0));
-    let yanked = stack
-        .relay
-        .http
-        .request("POST", &yank, &headers(&owner), None);
+    let yanked = stack.http.request("POST", &yank, &headers(&owner), None);
     assert_eq!(yanked.status, 200, "{}", yanked.text());
     assert_eq!(
         stack.files(0, OWNER),
         [
-            format!("{} (yanked)", Stack::wheel_name("1.1")),
-            Stack::wheel_name("1.0")
+            format!("{} (yanked)", stack.wheel_name("1.1")),
+            stack.wheel_name("1.0")
         ],
         "after a yank"
     );
 
-    let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
-    let deleted = stack.relay.http.delete(&file_url, &headers(&owner));
+    let file_url = stack.wheel_url(0, "1.0");
+    let deleted = stack.http.delete(&file_url, &headers(&owner));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert_eq!(
         stack.files(0, OWNER),
-        [format!("{} (yanked)", Stack::wheel_name("1.1"))],
+        [format!("{} (yanked)", stack.wheel_name("1.1"))],
         "after deleting a file"
     );
 
@@ -303,16 +234,16 @@ fn uploads_deletes_and_yanks_through_this_process_show_at_once() {
     assert_eq!(
         stack.files(0, OWNER),
         [
-            Stack::wheel_name("1.2"),
-            format!("{} (yanked)", Stack::wheel_name("1.1"))
+            stack.wheel_name("1.2"),
+            format!("{} (yanked)", stack.wheel_name("1.1"))
         ],
     );
     let version_url = format!("{}1.2", stack.page_url(0));
-    let deleted = stack.relay.http.delete(&version_url, &headers(&owner));
+    let deleted = stack.http.delete(&version_url, &headers(&owner));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     assert_eq!(
         stack.files(0, OWNER),
-        [format!("{} (yanked)", Stack::wheel_name("1.1"))],
+        [format!("{} (yanked)", stack.wheel_name("1.1"))],
         "after deleting a version"
     );
 }
@@ -322,25 +253,29 @@ fn another_processs_writes_show_within_the_ttl() {
     const TTL: Duration = Duration::from_secs(3);
     // Slack for a listing that starts just before the TTL ends, on a busy machine.
     const SLACK: Duration = Duration::from_secs(3);
-    let stack = Stack::start(TTL.as_secs(), 2);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(2, TTL.as_secs(), &[]);
     stack.upload(0, "1.0");
 
     // The second process caches the page...
     let cached_at = Instant::now();
-    assert_eq!(stack.files(1, OWNER), wheels(&["1.0"]));
+    assert_eq!(stack.files(1, OWNER), wheels(&stack, &["1.0"]));
     // ...the first publishes a new version...
     stack.upload(0, "2.0");
     let published = Instant::now();
     // ...which the second shows within its TTL, after serving the cached page meanwhile.
     let mut stale_answers = 0;
-    let shown = eventually(TTL + SLACK, || {
-        let files = stack.files(1, OWNER);
-        if files == wheels(&["1.0"]) {
-            stale_answers += 1;
-        }
-        files == wheels(&["2.0", "1.0"])
-    });
-    assert!(shown, "the new version never showed\n{}", stack.logs());
+    wait_for(
+        POLL,
+        TTL + SLACK,
+        || {
+            let files = stack.files(1, OWNER);
+            if files == wheels(&stack, &["1.0"]) {
+                stale_answers += 1;
+            }
+            files == wheels(&stack, &["2.0", "1.0"])
+        },
+        || format!("the new version never showed\n{}", stack.logs()),
+    );
     assert!(published.elapsed() <= TTL + SLACK);
     if published.duration_since(cached_at) < TTL / 2 {
         assert!(stale_answers > 0, "the cache was in play");
@@ -348,20 +283,24 @@ fn another_processs_writes_show_within_the_ttl() {
 
     // Same for a deleted file.
     let cached_at = Instant::now();
-    assert_eq!(stack.files(1, OWNER), wheels(&["2.0", "1.0"]));
-    let file_url = format!("{}{}", stack.page_url(0), Stack::wheel_name("1.0"));
-    let deleted = stack.relay.http.delete(&file_url, &headers(&auth(OWNER)));
+    assert_eq!(stack.files(1, OWNER), wheels(&stack, &["2.0", "1.0"]));
+    let file_url = stack.wheel_url(0, "1.0");
+    let deleted = stack.http.delete(&file_url, &headers(&auth(OWNER)));
     assert_eq!(deleted.status, 200, "{}", deleted.text());
     let removed = Instant::now();
     let mut stale_answers = 0;
-    let gone = eventually(TTL + SLACK, || {
-        let files = stack.files(1, OWNER);
-        if files.len() == 2 {
-            stale_answers += 1;
-        }
-        files == wheels(&["2.0"])
-    });
-    assert!(gone, "the deleted file never went\n{}", stack.logs());
+    wait_for(
+        POLL,
+        TTL + SLACK,
+        || {
+            let files = stack.files(1, OWNER);
+            if files.len() == 2 {
+                stale_answers += 1;
+            }
+            files == wheels(&stack, &["2.0"])
+        },
+        || format!("the deleted file never went\n{}", stack.logs()),
+    );
     assert!(removed.elapsed() <= TTL + SLACK);
     if removed.duration_since(cached_at) < TTL / 2 {
         assert!(stale_answers > 0, "the cache was in play");
@@ -386,18 +325,18 @@ fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
             .map(|budget| ("PYOCI_MAX_REGISTRY_REQUESTS", budget))
             .into_iter()
             .collect();
-        let stack = Stack::start_with(60, 1, &env);
+        let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &env);
         for minor in 0..VERSIONS {
             stack.upload(0, &format!("1.{minor}"));
         }
         assert!(
-            stack.relay.proxy.max_in_flight() < expected,
+            stack.proxy.max_in_flight() < expected,
             "uploads ran one at a time"
         );
-        stack.relay.proxy.set(slow_manifests());
+        stack.proxy.set(slow_manifests());
         assert_eq!(stack.files(0, OWNER).len(), VERSIONS);
         assert_eq!(
-            stack.relay.proxy.max_in_flight(),
+            stack.proxy.max_in_flight(),
             expected,
             "manifest reads in flight at once (PYOCI_MAX_REGISTRY_REQUESTS={budget:?})"
         );
@@ -410,13 +349,13 @@ fn a_cold_listing_reads_its_versions_at_once_within_half_the_budget() {
 #[test]
 fn concurrent_requests_for_a_missing_page_read_it_once() {
     const CLIENTS: usize = 8;
-    let stack = Stack::start(60, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
     stack.upload(0, "1.0");
     stack.upload(0, "1.1");
     // The owner's token is cached; the page is not (the upload invalidated it).
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     // Manifest reads held, so every client asks while the first read is under way.
-    stack.relay.proxy.set(
+    stack.proxy.set(
         FaultRule::new(Fault::Delay(Duration::from_millis(500)))
             .method("GET")
             .path_contains("/manifests/"),
@@ -445,7 +384,7 @@ fn concurrent_requests_for_a_missing_page_read_it_once() {
         .filter(|request| request.ends_with("/tags/list"))
         .count();
     assert!(
-        stack.relay.proxy.faults_injected() >= 2,
+        stack.proxy.faults_injected() >= 2,
         "the manifest reads were held"
     );
     assert_eq!(
@@ -462,11 +401,11 @@ fn concurrent_requests_for_a_missing_page_read_it_once() {
 fn a_page_in_steady_use_is_read_again_before_it_expires_and_no_request_waits() {
     const TTL: Duration = Duration::from_secs(4);
     const HELD: Duration = Duration::from_secs(1);
-    let stack = Stack::start(TTL.as_secs(), 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, TTL.as_secs(), &[]);
     stack.upload(0, "1.0");
-    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
-    stack.relay.proxy.forget_seen();
-    stack.relay.proxy.set(
+    assert_eq!(stack.files(0, OWNER), wheels(&stack, &["1.0"]));
+    stack.proxy.forget_seen();
+    stack.proxy.set(
         FaultRule::new(Fault::Delay(HELD))
             .method("GET")
             .path_contains("/tags/list"),
@@ -475,11 +414,11 @@ fn a_page_in_steady_use_is_read_again_before_it_expires_and_no_request_waits() {
     let mut slowest = Duration::ZERO;
     while started.elapsed() < TTL * 5 / 2 {
         let asked = Instant::now();
-        assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+        assert_eq!(stack.files(0, OWNER), wheels(&stack, &["1.0"]));
         slowest = slowest.max(asked.elapsed());
         thread::sleep(Duration::from_millis(100));
     }
-    let reads = stack.relay.proxy.count("GET", "/tags/list");
+    let reads = stack.proxy.count("GET", "/tags/list");
     assert!(
         reads >= 2,
         "the page was read again {reads} times: the TTL did not pass in this run\n{}",
@@ -499,36 +438,40 @@ fn a_page_in_steady_use_is_read_again_before_it_expires_and_no_request_waits() {
 #[test]
 fn a_refused_refresh_drops_the_cached_page_before_its_ttl_ends() {
     const TTL: Duration = Duration::from_secs(6);
-    let stack = Stack::start(TTL.as_secs(), 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, TTL.as_secs(), &[]);
     stack.upload(0, "1.0");
     let read_at = Instant::now();
-    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
-    stack.relay.proxy.forget_seen();
+    assert_eq!(stack.files(0, OWNER), wheels(&stack, &["1.0"]));
+    stack.proxy.forget_seen();
     stack
-        .relay
         .proxy
         .set(FaultRule::new(Fault::Status(401)).path_contains("/tags/list"));
     // Time passing is the point here: the page becomes due for a refresh at half its TTL.
     thread::sleep((TTL / 2 + Duration::from_millis(200)).saturating_sub(read_at.elapsed()));
     // Answered from the cache; starts the refresh.
-    assert_eq!(stack.files(0, OWNER), wheels(&["1.0"]));
+    assert_eq!(stack.files(0, OWNER), wheels(&stack, &["1.0"]));
     let owner = auth(OWNER);
     let mut last = 200;
-    let refused = eventually(TTL / 4, || {
-        last = stack.get(0, &headers(&owner)).status;
-        last != 200
-    });
-    assert!(
-        refused,
-        "the page was still served after its refresh was refused\n{}",
-        stack.logs()
+    wait_for(
+        POLL,
+        TTL / 4,
+        || {
+            last = stack.get(0, &headers(&owner)).status;
+            last != 200
+        },
+        || {
+            format!(
+                "the page was still served after its refresh was refused\n{}",
+                stack.logs()
+            )
+        },
     );
     assert!(
         read_at.elapsed() < TTL,
         "only refused after the TTL, when the page would have expired anyway"
     );
     assert!(
-        stack.relay.proxy.faults_injected() >= 1,
+        stack.proxy.faults_injected() >= 1,
         "the refusal was injected"
     );
     assert_eq!(last, 401, "the registry's refusal is passed on");
@@ -540,24 +483,18 @@ fn a_refused_refresh_drops_the_cached_page_before_its_ttl_ends() {
 #[test]
 fn a_second_projects_first_listing_meets_no_token_challenge() {
     const OTHER: &str = "otherpkg";
-    let stack = Stack::start(60, 1);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
     stack.upload(0, "1.0");
     let other_wheel = format!("{OTHER}-1.0-py3-none-any.whl");
     let content = wheel_bytes(OTHER, "1.0", b"another project");
-    let writer = &stack.replicas[0];
-    stack
-        .relay
-        .upload(writer, NAMESPACE, (OTHER, "1.0"), &other_wheel, &content);
+    stack.upload_file(0, (OTHER, "1.0"), &other_wheel, &content);
 
-    let fresh = stack.relay.pyoci(60, &[]);
+    let fresh = stack.pyoci(60, &[]);
     let owner = basic_auth(OWNER.0, OWNER.1);
     let list = |project: &str| {
-        stack.relay.proxy.forget_seen();
-        let url = format!("{}{project}/", stack.relay.index_url(&fresh, NAMESPACE));
-        let page = stack
-            .relay
-            .http
-            .get_with(&url, &[("Authorization", &owner)]);
+        stack.proxy.forget_seen();
+        let url = format!("{}{project}/", stack.index_url(&fresh));
+        let page = stack.http.get_with(&url, &[("Authorization", &owner)]);
         assert_eq!(page.status, 200, "{}", page.text());
         stack.registry_requests()
     };

@@ -13,120 +13,14 @@
 
 use std::time::{Duration, Instant};
 
-use pyoci_test_support::{basic_auth, sha256_hex, wheel_bytes, HttpResponse, Pyoci};
+use pyoci_test_support::{basic_auth, sha256_hex, wait_for};
 
-use crate::support::relayed::{eventually, logs, Relayed, COLLEAGUE, OWNER, STRANGER};
+use crate::support::relayed::{Stack, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "filecache";
 const PROJECT: &str = "dlpkg";
-
-/// The relayed registry and PyOCI processes in front of it.
-struct Stack {
-    relay: Relayed,
-    replicas: Vec<Pyoci>,
-}
-
-impl Stack {
-    /// `replicas` PyOCI processes with `PYOCI_CACHE_TTL=ttl_secs`.
-    fn start(ttl_secs: u64, replicas: usize) -> Stack {
-        let relay = Relayed::start();
-        let replicas = (0..replicas).map(|_| relay.pyoci(ttl_secs, &[])).collect();
-        Stack { relay, replicas }
-    }
-
-    fn page_url(&self, replica: usize) -> String {
-        self.relay
-            .project_url(&self.replicas[replica], NAMESPACE, PROJECT)
-    }
-
-    fn wheel_name(version: &str) -> String {
-        format!("{PROJECT}-{version}-py3-none-any.whl")
-    }
-
-    fn file_url(&self, replica: usize, version: &str) -> String {
-        format!("{}{}", self.page_url(replica), Stack::wheel_name(version))
-    }
-
-    /// Uploads a wheel of `version` holding `payload` through `replica` as the owner; must
-    /// succeed. Returns the wheel's bytes.
-    fn upload(&self, replica: usize, version: &str, payload: &[u8]) -> Vec<u8> {
-        let content = wheel_bytes(PROJECT, version, payload);
-        let filename = Stack::wheel_name(version);
-        let pyoci = &self.replicas[replica];
-        self.relay
-            .upload(pyoci, NAMESPACE, (PROJECT, version), &filename, &content);
-        content
-    }
-
-    /// Deletes the wheel of `version` through `replica` as the owner; must succeed.
-    fn delete(&self, replica: usize, version: &str) {
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let deleted = self.relay.http.delete(
-            &self.file_url(replica, version),
-            &[("Authorization", authorization.as_str())],
-        );
-        assert_eq!(deleted.status, 200, "{}", deleted.text());
-    }
-
-    /// The project page as JSON through `replica` for the owner; must be 200. Reading it
-    /// fills the tag and document caches.
-    fn page(&self, replica: usize) -> serde_json::Value {
-        let url = self.page_url(replica);
-        self.relay.json_page(&self.replicas[replica], &url, OWNER)
-    }
-
-    fn registry_requests(&self) -> Vec<String> {
-        self.relay.registry_requests()
-    }
-
-    /// `method url` with `headers`, and the registry requests it cost.
-    fn counted(
-        &self,
-        method: &str,
-        url: &str,
-        headers: &[(&str, &str)],
-    ) -> (HttpResponse, Vec<String>) {
-        self.relay.proxy.forget_seen();
-        let response = self.relay.http.request(method, url, headers, None);
-        (response, self.registry_requests())
-    }
-
-    /// Removes a blob from the repository directly at the registry, as its garbage
-    /// collection does once nothing references it.
-    fn remove_blob(&self, sha256: &str) {
-        let repository = format!("{NAMESPACE}/{PROJECT}");
-        let issuer = self.relay.issuer.as_ref().expect("a token-auth registry");
-        let token_url = format!(
-            "{}?service={}&scope=repository:{repository}:delete",
-            issuer.realm(),
-            issuer.service()
-        );
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let token = self
-            .relay
-            .http
-            .get_with(&token_url, &[("Authorization", &authorization)]);
-        assert_eq!(token.status, 200, "{}", token.text());
-        let token = token.json()["token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let blob_url = format!(
-            "{}/v2/{repository}/blobs/sha256:{sha256}",
-            self.relay.registry.url()
-        );
-        let bearer = format!("Bearer {token}");
-        let removed = self
-            .relay
-            .http
-            .delete(&blob_url, &[("Authorization", &bearer)]);
-        assert_eq!(removed.status, 202, "{}", removed.text());
-    }
-
-    fn logs(&self) -> String {
-        logs(&self.replicas)
-    }
-}
+/// How often a test waiting for a change asks for the file again.
+const POLL: Duration = Duration::from_millis(50);
 
 fn blob_path(sha256: &str) -> String {
     format!("/v2/{NAMESPACE}/{PROJECT}/blobs/sha256:{sha256}")
@@ -171,16 +65,16 @@ impl<'a> Ask<'a> {
 
 #[test]
 fn after_a_page_read_each_download_costs_one_registry_request() {
-    let stack = Stack::start(60, 1);
-    let wheel = stack.upload(0, "1.0", b"one registry request");
-    let page = stack.page(0);
-    let url = stack.file_url(0, "1.0");
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
+    let wheel = stack.upload_with(0, "1.0", b"one registry request");
+    let page = stack.page(0, OWNER);
+    let url = stack.wheel_url(0, "1.0");
     let owner = basic_auth(OWNER.0, OWNER.1);
     let owner = [("Authorization", owner.as_str())];
     let wheel_blob = blob_path(&sha256_hex(&wheel));
 
     // uv and pip read the page, then the wheel's METADATA, then the wheel.
-    let metadata_sha256 = core_metadata_sha256(&page, &Stack::wheel_name("1.0"));
+    let metadata_sha256 = core_metadata_sha256(&page, &stack.wheel_name("1.0"));
     let (metadata, requests) = stack.counted("GET", &format!("{url}.metadata"), &owner);
     assert_eq!(metadata.status, 200, "{}", metadata.text());
     assert_eq!(sha256_hex(&metadata.body), metadata_sha256);
@@ -241,10 +135,10 @@ fn after_a_page_read_each_download_costs_one_registry_request() {
 /// first `.metadata` the blob's GET, although the owner's reads left all of it in memory.
 #[test]
 fn only_the_credentials_a_page_was_read_with_skip_the_registry() {
-    let stack = Stack::start(60, 1);
-    let wheel = stack.upload(0, "1.0", b"judged per caller");
-    let page = stack.page(0);
-    let url = stack.file_url(0, "1.0");
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
+    let wheel = stack.upload_with(0, "1.0", b"judged per caller");
+    let page = stack.page(0, OWNER);
+    let url = stack.wheel_url(0, "1.0");
     let owner = basic_auth(OWNER.0, OWNER.1);
     let metadata_url = format!("{url}.metadata");
     let (metadata, _) = stack.counted("GET", &metadata_url, &[("Authorization", &owner)]);
@@ -254,7 +148,7 @@ fn only_the_credentials_a_page_was_read_with_skip_the_registry() {
 
     let reader = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
     let reader = [("Authorization", reader.as_str())];
-    let metadata_blob = blob_path(&core_metadata_sha256(&page, &Stack::wheel_name("1.0")));
+    let metadata_blob = blob_path(&core_metadata_sha256(&page, &stack.wheel_name("1.0")));
     let (theirs, requests) = stack.counted("GET", &metadata_url, &reader);
     assert_eq!(theirs.body, metadata.body);
     // (Twice: their first request also fetches their token, after the registry's 401.)
@@ -271,10 +165,10 @@ fn only_the_credentials_a_page_was_read_with_skip_the_registry() {
 
 #[test]
 fn a_warm_cache_gives_refused_callers_the_registrys_refusal() {
-    let stack = Stack::start(60, 1);
-    let wheel = stack.upload(0, "1.0", b"for the owner only");
-    stack.page(0);
-    let url = stack.file_url(0, "1.0");
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 60, &[]);
+    let wheel = stack.upload_with(0, "1.0", b"for the owner only");
+    stack.page(0, OWNER);
+    let url = stack.wheel_url(0, "1.0");
     let metadata_url = format!("{url}.metadata");
     let etag = format!("\"{}\"", sha256_hex(&wheel));
 
@@ -348,35 +242,39 @@ fn another_processs_delete_and_reupload_show_within_the_ttl() {
     const TTL: Duration = Duration::from_secs(3);
     // Slack for a request that starts just before the TTL ends, on a busy machine.
     const SLACK: Duration = Duration::from_secs(3);
-    let stack = Stack::start(TTL.as_secs(), 2);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(2, TTL.as_secs(), &[]);
     let owner = basic_auth(OWNER.0, OWNER.1);
     let owner = [("Authorization", owner.as_str())];
 
     // The second process reads the page and the file...
-    let old = stack.upload(0, "1.0", b"deleted soon");
-    stack.page(1);
+    let old = stack.upload_with(0, "1.0", b"deleted soon");
+    stack.page(1, OWNER);
     let cached_at = Instant::now();
-    let (file, requests) = stack.counted("GET", &stack.file_url(1, "1.0"), &owner);
+    let (file, requests) = stack.counted("GET", &stack.wheel_url(1, "1.0"), &owner);
     assert_eq!(file.body, old);
     assert_eq!(requests.len(), 1, "the caches are warm: {requests:?}");
     // ...the first deletes it...
-    stack.delete(0, "1.0");
+    stack.owner_request("DELETE", &stack.wheel_url(0, "1.0"));
     let deleted = Instant::now();
     // ...and the second stops serving it within its TTL (its blob is still in the registry).
     let mut stale_answers = 0;
-    let gone = eventually(TTL + SLACK, || {
-        let answer = stack.relay.http.get_with(&stack.file_url(1, "1.0"), &owner);
-        match answer.status {
-            200 => {
-                assert_eq!(answer.body, old);
-                stale_answers += 1;
-                false
+    wait_for(
+        POLL,
+        TTL + SLACK,
+        || {
+            let answer = stack.http.get_with(&stack.wheel_url(1, "1.0"), &owner);
+            match answer.status {
+                200 => {
+                    assert_eq!(answer.body, old);
+                    stale_answers += 1;
+                    false
+                }
+                404 => true,
+                other => panic!("{other}: {}", answer.text()),
             }
-            404 => true,
-            other => panic!("{other}: {}", answer.text()),
-        }
-    });
-    assert!(gone, "the deleted file was still served\n{}", stack.logs());
+        },
+        || format!("the deleted file was still served\n{}", stack.logs()),
+    );
     assert!(deleted.elapsed() <= TTL + SLACK);
     if deleted.duration_since(cached_at) < TTL / 2 {
         assert!(stale_answers > 0, "the cache was in play");
@@ -384,35 +282,39 @@ fn another_processs_delete_and_reupload_show_within_the_ttl() {
 
     // Same for a file deleted and uploaded again with other bytes: whole old bytes until
     // the TTL ends, then whole new ones.
-    let old = stack.upload(0, "2.0", b"the first bytes");
-    stack.page(1);
+    let old = stack.upload_with(0, "2.0", b"the first bytes");
+    stack.page(1, OWNER);
     let cached_at = Instant::now();
-    let (file, requests) = stack.counted("GET", &stack.file_url(1, "2.0"), &owner);
+    let (file, requests) = stack.counted("GET", &stack.wheel_url(1, "2.0"), &owner);
     assert_eq!(file.body, old);
     assert_eq!(requests.len(), 1, "the caches are warm: {requests:?}");
-    stack.delete(0, "2.0");
-    let new = stack.upload(0, "2.0", b"the second bytes, other ones");
+    stack.owner_request("DELETE", &stack.wheel_url(0, "2.0"));
+    let new = stack.upload_with(0, "2.0", b"the second bytes, other ones");
     let replaced = Instant::now();
     let (old_sha256, new_sha256) = (sha256_hex(&old), sha256_hex(&new));
     let mut stale_answers = 0;
-    let shown = eventually(TTL + SLACK, || {
-        let answer = stack.relay.http.get_with(&stack.file_url(1, "2.0"), &owner);
-        assert_eq!(answer.status, 200, "{}", answer.text());
-        let sha256 = sha256_hex(&answer.body);
-        assert!(
-            sha256 == old_sha256 || sha256 == new_sha256,
-            "bytes of neither upload"
-        );
-        assert_eq!(
-            answer.header("etag"),
-            Some(format!("\"{sha256}\"").as_str())
-        );
-        if sha256 == old_sha256 {
-            stale_answers += 1;
-        }
-        sha256 == new_sha256
-    });
-    assert!(shown, "the new bytes never showed\n{}", stack.logs());
+    wait_for(
+        POLL,
+        TTL + SLACK,
+        || {
+            let answer = stack.http.get_with(&stack.wheel_url(1, "2.0"), &owner);
+            assert_eq!(answer.status, 200, "{}", answer.text());
+            let sha256 = sha256_hex(&answer.body);
+            assert!(
+                sha256 == old_sha256 || sha256 == new_sha256,
+                "bytes of neither upload"
+            );
+            assert_eq!(
+                answer.header("etag"),
+                Some(format!("\"{sha256}\"").as_str())
+            );
+            if sha256 == old_sha256 {
+                stale_answers += 1;
+            }
+            sha256 == new_sha256
+        },
+        || format!("the new bytes never showed\n{}", stack.logs()),
+    );
     assert!(replaced.elapsed() <= TTL + SLACK);
     if replaced.duration_since(cached_at) < TTL / 2 {
         assert!(stale_answers > 0, "the cache was in play");
@@ -422,21 +324,21 @@ fn another_processs_delete_and_reupload_show_within_the_ttl() {
 #[test]
 fn a_blob_gone_under_a_cached_tag_is_read_again() {
     // A TTL far longer than the test: only reading the tag again can show the new bytes.
-    let stack = Stack::start(600, 2);
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(2, 600, &[]);
     let owner = basic_auth(OWNER.0, OWNER.1);
     let owner = [("Authorization", owner.as_str())];
-    let old = stack.upload(0, "1.0", b"collected soon");
-    stack.page(1);
-    let (file, requests) = stack.counted("GET", &stack.file_url(1, "1.0"), &owner);
+    let old = stack.upload_with(0, "1.0", b"collected soon");
+    stack.page(1, OWNER);
+    let (file, requests) = stack.counted("GET", &stack.wheel_url(1, "1.0"), &owner);
     assert_eq!(file.body, old);
     assert_eq!(requests.len(), 1, "the caches are warm: {requests:?}");
 
     // Another process replaces the file, and the old blob is collected.
-    stack.delete(0, "1.0");
-    let new = stack.upload(0, "1.0", b"the bytes that replaced them");
+    stack.owner_request("DELETE", &stack.wheel_url(0, "1.0"));
+    let new = stack.upload_with(0, "1.0", b"the bytes that replaced them");
     stack.remove_blob(&sha256_hex(&old));
 
-    let (file, requests) = stack.counted("GET", &stack.file_url(1, "1.0"), &owner);
+    let (file, requests) = stack.counted("GET", &stack.wheel_url(1, "1.0"), &owner);
     assert_eq!(file.status, 200, "{}\n{}", file.text(), stack.logs());
     assert_eq!(file.body, new);
     assert_eq!(
@@ -449,17 +351,17 @@ fn a_blob_gone_under_a_cached_tag_is_read_again() {
         "then the tag was read again: {requests:?}"
     );
     // Cached anew.
-    let (file, requests) = stack.counted("GET", &stack.file_url(1, "1.0"), &owner);
+    let (file, requests) = stack.counted("GET", &stack.wheel_url(1, "1.0"), &owner);
     assert_eq!(file.body, new);
     assert_eq!(requests, [format!("GET {}", blob_path(&sha256_hex(&new)))]);
 }
 
 #[test]
 fn caching_off_downloads_read_the_tag_every_time() {
-    let stack = Stack::start(0, 1);
-    let wheel = stack.upload(0, "1.0", b"uncached");
-    let page = stack.page(0);
-    let url = stack.file_url(0, "1.0");
+    let stack = Stack::start(NAMESPACE, PROJECT).with_replicas(1, 0, &[]);
+    let wheel = stack.upload_with(0, "1.0", b"uncached");
+    let page = stack.page(0, OWNER);
+    let url = stack.wheel_url(0, "1.0");
     let owner = basic_auth(OWNER.0, OWNER.1);
     let owner = [("Authorization", owner.as_str())];
     let tag = format!("GET /v2/{NAMESPACE}/{PROJECT}/manifests/1.0");
@@ -471,7 +373,7 @@ fn caching_off_downloads_read_the_tag_every_time() {
         let (metadata, requests) = stack.counted("GET", &format!("{url}.metadata"), &owner);
         assert_eq!(
             sha256_hex(&metadata.body),
-            core_metadata_sha256(&page, &Stack::wheel_name("1.0"))
+            core_metadata_sha256(&page, &stack.wheel_name("1.0"))
         );
         assert_eq!(requests.first(), Some(&tag), "{requests:?}");
         assert_eq!(requests.len(), 2, "tag, blob: {requests:?}");

@@ -9,14 +9,13 @@ use std::{
     net::{Shutdown, TcpStream},
     path::{Path, PathBuf},
     process::Command,
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use pyoci_test_support::{
-    answered_requests, run_checked, sdist_bytes, sha256_hex, wheel_bytes, zip_bytes, Fault,
-    FaultProxy, FaultRule, HttpClient, HttpResponse, Multipart, Pyoci, Registry, RegistryAuth,
-    REQUEST_LOG_FILTER,
+    answered_requests, run_checked, sdist_bytes, sha256_hex, wait_for, wheel_bytes, zip_bytes,
+    Fault, FaultProxy, FaultRule, HttpClient, HttpResponse, Multipart, Pyoci, Registry,
+    RegistryAuth, REQUEST_LOG_FILTER,
 };
 
 const NAMESPACE: &str = "integrity";
@@ -159,14 +158,8 @@ impl Setup {
     }
 }
 
-/// Polls `condition` every 20 ms until it holds; panics with `what` after `limit`.
-fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+/// How often the tests look at what the registry and PyOCI did.
+const POLL: Duration = Duration::from_millis(20);
 
 // --- Nothing is written over a tag PyOCI cannot read -------------------------------------
 
@@ -515,14 +508,15 @@ fn a_client_dropping_mid_upload_leaves_no_partial_blob_in_the_registry() {
     stream.write_all(&body[..body.len() / 2]).unwrap();
 
     // The registry holds part of the file in an upload session...
-    wait_until(
+    wait_for(
+        POLL,
         Duration::from_secs(20),
-        "partial data in the registry",
         || {
             upload_sessions(&setup.registry)
                 .iter()
                 .any(|session| session_bytes(session) > 0)
         },
+        || format!("no partial data in the registry\n{}", setup.logs()),
     );
     // ...when the client goes away.
     stream.shutdown(Shutdown::Both).unwrap();
@@ -538,16 +532,18 @@ fn a_client_dropping_mid_upload_leaves_no_partial_blob_in_the_registry() {
             .filter(|(path, size)| path.ends_with("data") || *size > 1024)
             .collect()
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !partial_data().is_empty() {
-        assert!(
-            Instant::now() < deadline,
-            "the registry kept the partial upload: {:?}\n{}",
-            partial_data(),
-            setup.logs()
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        POLL,
+        Duration::from_secs(20),
+        || partial_data().is_empty(),
+        || {
+            format!(
+                "the registry kept the partial upload: {:?}\n{}",
+                partial_data(),
+                setup.logs()
+            )
+        },
+    );
     assert_eq!(setup.listed(), Vec::<String>::new());
 }
 
@@ -796,7 +792,9 @@ fn raw_upload(
     stream.write_all(body).unwrap();
     stream.write_all(extra).unwrap();
     if let Some(condition) = close_after {
-        wait_until(Duration::from_secs(20), "the moment to hang up", condition);
+        wait_for(POLL, Duration::from_secs(20), condition, || {
+            format!("never the moment to hang up\n{}", setup.logs())
+        });
         let _ = stream.shutdown(Shutdown::Write);
     }
     let mut answer = Vec::new();
@@ -807,9 +805,9 @@ fn raw_upload(
 /// The status PyOCI logged for its `n`-th answered upload POST, waiting for it.
 fn logged_upload_status(setup: &Setup, n: usize) -> u16 {
     let mut status = None;
-    wait_until(
+    wait_for(
+        POLL,
         Duration::from_secs(20),
-        "PyOCI to answer the upload",
         || {
             status = answered_requests(&setup.pyoci.log())
                 .into_iter()
@@ -818,6 +816,7 @@ fn logged_upload_status(setup: &Setup, n: usize) -> u16 {
                 .map(|request| request.status);
             status.is_some()
         },
+        || format!("PyOCI never answered upload {n}\n{}", setup.logs()),
     );
     status.unwrap_or_default()
 }

@@ -17,95 +17,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use pyoci_test_support::{basic_auth, sdist_bytes, wheel_bytes, Fault, FaultRule, Pyoci};
+use pyoci_test_support::{basic_auth, wait_for, Fault, FaultRule, Pyoci};
 
-use crate::support::relayed::{eventually, page_files, Relayed, COLLEAGUE, OWNER, STRANGER};
+use crate::support::relayed::{Stack, COLLEAGUE, OWNER, STRANGER};
 
 const NAMESPACE: &str = "listed";
 const PROJECT: &str = "docpkg";
 const DOCUMENT_ON: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "true");
 const DOCUMENT_OFF: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "false");
 const MISMATCH_WARNING: &str = "the listing document disagrees with the version tags";
-
-/// The relayed registry; PyOCI processes are started on demand.
-struct Stack {
-    relay: Relayed,
-}
-
-impl Stack {
-    fn start() -> Stack {
-        Stack {
-            relay: Relayed::start(),
-        }
-    }
-
-    /// A registry anyone may write to: the relay's check of conditional writes looks up
-    /// manifests without credentials.
-    fn start_open() -> Stack {
-        Stack {
-            relay: Relayed::start_open(),
-        }
-    }
-
-    /// A PyOCI process with `PYOCI_CACHE_TTL=ttl_secs` and `env`.
-    fn pyoci(&self, ttl_secs: u64, env: &[(&str, &str)]) -> Pyoci {
-        self.relay.pyoci(ttl_secs, env)
-    }
-
-    fn page_url(&self, pyoci: &Pyoci) -> String {
-        self.relay.project_url(pyoci, NAMESPACE, PROJECT)
-    }
-
-    /// Uploads the wheel (or with `sdist`, the sdist) of `version` through `pyoci` as the
-    /// owner; must succeed.
-    fn upload(&self, pyoci: &Pyoci, version: &str, sdist: bool) {
-        let payload = format!("payload {version} {sdist}");
-        let (content, filename) = if sdist {
-            (
-                sdist_bytes(PROJECT, version, payload.as_bytes()),
-                sdist_name(version),
-            )
-        } else {
-            (
-                wheel_bytes(PROJECT, version, payload.as_bytes()),
-                wheel_name(version),
-            )
-        };
-        self.relay
-            .upload(pyoci, NAMESPACE, (PROJECT, version), &filename, &content);
-    }
-
-    /// The page as JSON through `pyoci` for the owner; must be 200.
-    fn page(&self, pyoci: &Pyoci) -> serde_json::Value {
-        self.page_for(pyoci, OWNER)
-    }
-
-    /// The page as JSON through `pyoci` for `credentials`; must be 200.
-    fn page_for(&self, pyoci: &Pyoci, credentials: (&str, &str)) -> serde_json::Value {
-        self.relay
-            .json_page(pyoci, &self.page_url(pyoci), credentials)
-    }
-
-    /// The file names on the owner's page, with `(yanked)` after yanked ones.
-    fn files(&self, pyoci: &Pyoci) -> Vec<String> {
-        page_files(&self.page(pyoci))
-    }
-
-    fn registry_requests(&self) -> Vec<String> {
-        self.relay.registry_requests()
-    }
-
-    fn owner_request(&self, method: &str, url: &str) {
-        let authorization = basic_auth(OWNER.0, OWNER.1);
-        let response = self.relay.http.request(
-            method,
-            url,
-            &[("Authorization", authorization.as_str())],
-            None,
-        );
-        assert_eq!(response.status, 200, "{method} {url}: {}", response.text());
-    }
-}
+/// How often a test waiting for a change asks for the page again.
+const POLL: Duration = Duration::from_millis(50);
 
 /// Waits until `pyoci`'s background check found its listing document in agreement with
 /// the version tags (the first listing from a document starts one).
@@ -118,14 +40,6 @@ fn wait_for_agreeing_check(pyoci: &Pyoci) {
         "{}",
         pyoci.log()
     );
-}
-
-fn wheel_name(version: &str) -> String {
-    format!("{PROJECT}-{version}-py3-none-any.whl")
-}
-
-fn sdist_name(version: &str) -> String {
-    format!("{PROJECT}-{version}.tar.gz")
 }
 
 /// A change made through one process: what it is, how to make it, the files it leaves.
@@ -141,28 +55,27 @@ fn reads_a_version_manifest(request: &str) -> bool {
 #[test]
 fn a_cold_listing_costs_three_registry_requests_with_the_document() {
     const VERSIONS: usize = 12;
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(60, &[DOCUMENT_ON]);
     for minor in 0..VERSIONS {
-        stack.upload(&writer, &format!("1.{minor}"), false);
+        stack.upload(&writer, &format!("1.{minor}"));
     }
 
     // A fresh process's first request for the repository fetches its token: a download of
     // a version that does not exist does that without reading (and caching) any listed
     // version, so the counted listing is the listing alone.
     let fetch_token = |pyoci: &Pyoci| {
-        let url = format!("{}{}", stack.page_url(pyoci), wheel_name("9.9"));
+        let url = stack.wheel_url(pyoci, "9.9");
         let authorization = basic_auth(OWNER.0, OWNER.1);
         let response = stack
-            .relay
             .http
             .get_with(&url, &[("Authorization", &authorization)]);
         assert_eq!(response.status, 404, "{}", response.text());
     };
     let with_document = stack.pyoci(60, &[DOCUMENT_ON]);
     fetch_token(&with_document);
-    stack.relay.proxy.forget_seen();
-    let page_with = stack.page(&with_document);
+    stack.proxy.forget_seen();
+    let page_with = stack.page(&with_document, OWNER);
     // The first listing from a document checks it in the background, reading each version
     // once; counted apart.
     wait_for_agreeing_check(&with_document);
@@ -191,8 +104,8 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
 
     let without_document = stack.pyoci(60, &[DOCUMENT_OFF]);
     fetch_token(&without_document);
-    stack.relay.proxy.forget_seen();
-    let page_without = stack.page(&without_document);
+    stack.proxy.forget_seen();
+    let page_without = stack.page(&without_document, OWNER);
     let requests = stack.registry_requests();
     assert!(
         requests.len() > VERSIONS,
@@ -210,55 +123,72 @@ fn writes_through_one_process_show_in_another_within_the_ttl_from_the_document()
     const TTL: Duration = Duration::from_secs(2);
     // Slack for a listing that starts just before the TTL ends, on a busy machine.
     const SLACK: Duration = Duration::from_secs(4);
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     // No background check after the first: only the document can carry the changes.
     let reader = stack.pyoci(
         TTL.as_secs(),
         &[DOCUMENT_ON, ("PYOCI_LISTING_CHECK_SECS", "3600")],
     );
-    stack.upload(&writer, "1.0", false);
-    stack.upload(&writer, "2.0", false);
-    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    stack.upload(&writer, "1.0");
+    stack.upload(&writer, "2.0");
+    assert_eq!(
+        stack.files(&reader, OWNER),
+        [stack.wheel_name("2.0"), stack.wheel_name("1.0")]
+    );
     wait_for_agreeing_check(&reader);
 
     let page = stack.page_url(&writer);
     let changes: [Change; 4] = [
         (
             "a second file",
-            Box::new(|| stack.upload(&writer, "1.0", true)),
-            vec![wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")],
+            Box::new(|| stack.upload_sdist(&writer, "1.0")),
+            vec![
+                stack.wheel_name("2.0"),
+                stack.wheel_name("1.0"),
+                stack.sdist_name("1.0"),
+            ],
         ),
         (
             "a yank",
             Box::new(|| stack.owner_request("POST", &format!("{page}+yank/2.0"))),
             vec![
-                format!("{} (yanked)", wheel_name("2.0")),
-                wheel_name("1.0"),
-                sdist_name("1.0"),
+                format!("{} (yanked)", stack.wheel_name("2.0")),
+                stack.wheel_name("1.0"),
+                stack.sdist_name("1.0"),
             ],
         ),
         (
             "a deleted file",
-            Box::new(|| stack.owner_request("DELETE", &format!("{page}{}", wheel_name("1.0")))),
-            vec![format!("{} (yanked)", wheel_name("2.0")), sdist_name("1.0")],
+            Box::new(|| {
+                stack.owner_request("DELETE", &format!("{page}{}", stack.wheel_name("1.0")))
+            }),
+            vec![
+                format!("{} (yanked)", stack.wheel_name("2.0")),
+                stack.sdist_name("1.0"),
+            ],
         ),
         (
             "a deleted version",
             Box::new(|| stack.owner_request("DELETE", &format!("{page}2.0"))),
-            vec![sdist_name("1.0")],
+            vec![stack.sdist_name("1.0")],
         ),
     ];
     for (change, make, expected) in changes {
         make();
         let made = Instant::now();
-        stack.relay.proxy.forget_seen();
-        let shown = eventually(TTL + SLACK, || stack.files(&reader) == expected);
-        assert!(
-            shown,
-            "{change} never showed: {:?}\n{}",
-            stack.files(&reader),
-            reader.log()
+        stack.proxy.forget_seen();
+        wait_for(
+            POLL,
+            TTL + SLACK,
+            || stack.files(&reader, OWNER) == expected,
+            || {
+                format!(
+                    "{change} never showed: {:?}\n{}",
+                    stack.files(&reader, OWNER),
+                    reader.log()
+                )
+            },
         );
         assert!(made.elapsed() <= TTL + SLACK);
         let requests = stack.registry_requests();
@@ -282,7 +212,7 @@ fn a_foreign_change_to_a_version_shows_after_the_check_and_is_logged() {
     const TTL: Duration = Duration::from_secs(1);
     const CHECK: Duration = Duration::from_secs(1);
     const SLACK: Duration = Duration::from_secs(5);
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     let check = CHECK.as_secs().to_string();
     let reader = stack.pyoci(
@@ -291,22 +221,26 @@ fn a_foreign_change_to_a_version_shows_after_the_check_and_is_logged() {
     );
     // A writer that does not keep the document: a replica with the setting off.
     let foreign = stack.pyoci(600, &[DOCUMENT_OFF]);
-    stack.upload(&writer, "1.0", false);
-    assert_eq!(stack.files(&reader), [wheel_name("1.0")]);
+    stack.upload(&writer, "1.0");
+    assert_eq!(stack.files(&reader, OWNER), [stack.wheel_name("1.0")]);
     wait_for_agreeing_check(&reader);
 
-    stack.upload(&foreign, "1.0", true);
+    stack.upload_sdist(&foreign, "1.0");
     let changed = Instant::now();
-    let expected = [wheel_name("1.0"), sdist_name("1.0")];
+    let expected = [stack.wheel_name("1.0"), stack.sdist_name("1.0")];
     let mut stale_answers = 0;
-    let shown = eventually(CHECK + TTL + SLACK, || {
-        let files = stack.files(&reader);
-        if files == [wheel_name("1.0")] {
-            stale_answers += 1;
-        }
-        files == expected
-    });
-    assert!(shown, "the foreign change never showed\n{}", reader.log());
+    wait_for(
+        POLL,
+        CHECK + TTL + SLACK,
+        || {
+            let files = stack.files(&reader, OWNER);
+            if files == [stack.wheel_name("1.0")] {
+                stale_answers += 1;
+            }
+            files == expected
+        },
+        || format!("the foreign change never showed\n{}", reader.log()),
+    );
     assert!(changed.elapsed() <= CHECK + TTL + SLACK);
     assert!(
         stale_answers > 0,
@@ -321,14 +255,17 @@ fn a_foreign_change_to_a_version_shows_after_the_check_and_is_logged() {
 
 #[test]
 fn a_version_the_document_lacks_shows_at_once_on_a_cold_listing() {
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     let foreign = stack.pyoci(600, &[DOCUMENT_OFF]);
-    stack.upload(&writer, "1.0", false);
-    stack.upload(&foreign, "2.0", false);
+    stack.upload(&writer, "1.0");
+    stack.upload(&foreign, "2.0");
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.relay.proxy.forget_seen();
-    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    stack.proxy.forget_seen();
+    assert_eq!(
+        stack.files(&reader, OWNER),
+        [stack.wheel_name("2.0"), stack.wheel_name("1.0")]
+    );
     let requests = stack.registry_requests();
     assert!(
         requests
@@ -346,10 +283,10 @@ fn a_version_the_document_lacks_shows_at_once_on_a_cold_listing() {
 
 #[test]
 fn a_document_cached_for_the_owner_is_never_given_to_a_refused_caller() {
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let pyoci = stack.pyoci(60, &[DOCUMENT_ON]);
-    stack.upload(&pyoci, "1.0", false);
-    assert_eq!(stack.files(&pyoci), [wheel_name("1.0")]);
+    stack.upload(&pyoci, "1.0");
+    assert_eq!(stack.files(&pyoci, OWNER), [stack.wheel_name("1.0")]);
     let url = stack.page_url(&pyoci);
     let wrong_password = basic_auth(OWNER.0, "not-the-password");
     let stranger = basic_auth(STRANGER.0, STRANGER.1);
@@ -358,12 +295,12 @@ fn a_document_cached_for_the_owner_is_never_given_to_a_refused_caller() {
         ("a user without rights here", Some(&stranger)),
         ("an anonymous client", None),
     ] {
-        stack.relay.proxy.forget_seen();
+        stack.proxy.forget_seen();
         let headers: Vec<(&str, &str)> = authorization
             .map(|value| ("Authorization", value.as_str()))
             .into_iter()
             .collect();
-        let response = stack.relay.http.get_with(&url, &headers);
+        let response = stack.http.get_with(&url, &headers);
         assert!(
             response.status == 401 || response.status == 403,
             "{who} got {}: {}",
@@ -375,22 +312,22 @@ fn a_document_cached_for_the_owner_is_never_given_to_a_refused_caller() {
             "{who} was judged by the registry"
         );
     }
-    assert_eq!(stack.files(&pyoci), [wheel_name("1.0")]);
+    assert_eq!(stack.files(&pyoci, OWNER), [stack.wheel_name("1.0")]);
 }
 
 #[test]
 fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_document() {
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.upload(&writer, "1.0", false);
-    stack.relay.proxy.set(
+    stack.upload(&writer, "1.0");
+    stack.proxy.set(
         FaultRule::new(Fault::Status(500))
             .method("PUT")
             .path_contains("/manifests/pyoci-listing"),
     );
-    stack.upload(&writer, "1.0", true);
+    stack.upload_sdist(&writer, "1.0");
     assert!(
-        stack.relay.proxy.faults_injected() >= 1,
+        stack.proxy.faults_injected() >= 1,
         "the document update was refused"
     );
     assert!(
@@ -400,12 +337,12 @@ fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_do
         "{}",
         writer.log()
     );
-    stack.relay.proxy.clear();
+    stack.proxy.clear();
 
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
     assert_eq!(
-        stack.files(&reader),
-        [wheel_name("1.0"), sdist_name("1.0")],
+        stack.files(&reader, OWNER),
+        [stack.wheel_name("1.0"), stack.sdist_name("1.0")],
         "{}",
         writer.log()
     );
@@ -413,24 +350,23 @@ fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_do
 
 #[test]
 fn a_warm_listing_for_other_credentials_costs_only_the_tag_list() {
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let pyoci = stack.pyoci(60, &[DOCUMENT_ON]);
-    stack.upload(&pyoci, "1.0", false);
-    stack.upload(&pyoci, "1.1", false);
-    let owners = stack.page(&pyoci);
+    stack.upload(&pyoci, "1.0");
+    stack.upload(&pyoci, "1.1");
+    let owners = stack.page(&pyoci, OWNER);
     wait_for_agreeing_check(&pyoci);
     // The colleague's token is fetched by a download (which reads no listing)...
-    let file = format!("{}{}", stack.page_url(&pyoci), wheel_name("1.0"));
+    let file = stack.wheel_url(&pyoci, "1.0");
     let colleague = basic_auth(COLLEAGUE.0, COLLEAGUE.1);
     let download = stack
-        .relay
         .http
         .get_with(&file, &[("Authorization", colleague.as_str())]);
     assert_eq!(download.status, 200, "{}", download.text());
     // ...so their first page costs the tag list alone: the document's tag and the document
     // are cached from the owner's listing, used once the registry accepted the colleague.
-    stack.relay.proxy.forget_seen();
-    assert_eq!(stack.page_for(&pyoci, COLLEAGUE), owners);
+    stack.proxy.forget_seen();
+    assert_eq!(stack.page(&pyoci, COLLEAGUE), owners);
     let requests: Vec<String> = stack
         .registry_requests()
         .into_iter()
@@ -447,12 +383,12 @@ fn a_warm_listing_for_other_credentials_costs_only_the_tag_list() {
 
 #[test]
 fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.upload(&writer, "1.0", false);
-    stack.upload(&writer, "2.0", false);
+    stack.upload(&writer, "1.0");
+    stack.upload(&writer, "2.0");
     // The document's blob comes back as something else (a proxy's page, a corrupted store).
-    stack.relay.proxy.set(
+    stack.proxy.set(
         FaultRule::new(Fault::Answer {
             status: 200,
             content_type: "application/octet-stream".into(),
@@ -462,10 +398,13 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
         .path_contains("/blobs/"),
     );
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.relay.proxy.forget_seen();
-    assert_eq!(stack.files(&reader), [wheel_name("2.0"), wheel_name("1.0")]);
+    stack.proxy.forget_seen();
+    assert_eq!(
+        stack.files(&reader, OWNER),
+        [stack.wheel_name("2.0"), stack.wheel_name("1.0")]
+    );
     assert!(
-        stack.relay.proxy.faults_injected() >= 1,
+        stack.proxy.faults_injected() >= 1,
         "the document's blob was replaced"
     );
     assert!(
@@ -490,32 +429,36 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
 /// all three versions from the document.
 #[test]
 fn concurrent_document_updates_from_two_processes_keep_both_versions() {
-    let stack = Stack::start_open();
+    let stack = Stack::start_open(NAMESPACE, PROJECT);
     let first = stack.pyoci(600, &[DOCUMENT_ON]);
     let second = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.upload(&first, "1.0", false);
-    stack.relay.proxy.honour_conditionals(true);
-    stack.relay.proxy.set(
+    stack.upload(&first, "1.0");
+    stack.proxy.honour_conditionals(true);
+    stack.proxy.set(
         FaultRule::new(Fault::Delay(Duration::from_secs(1)))
             .method("PUT")
             .path_contains("/manifests/pyoci-listing"),
     );
     thread::scope(|scope| {
-        scope.spawn(|| stack.upload(&first, "2.0", false));
-        scope.spawn(|| stack.upload(&second, "3.0", false));
+        scope.spawn(|| stack.upload(&first, "2.0"));
+        scope.spawn(|| stack.upload(&second, "3.0"));
     });
     assert!(
-        stack.relay.proxy.preconditions_failed() >= 1,
+        stack.proxy.preconditions_failed() >= 1,
         "the two document updates raced\n{}\n{}",
         first.log(),
         second.log()
     );
-    stack.relay.proxy.clear();
+    stack.proxy.clear();
 
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
     assert_eq!(
-        stack.files(&reader),
-        [wheel_name("3.0"), wheel_name("2.0"), wheel_name("1.0")]
+        stack.files(&reader, OWNER),
+        [
+            stack.wheel_name("3.0"),
+            stack.wheel_name("2.0"),
+            stack.wheel_name("1.0")
+        ]
     );
     assert!(
         reader.wait_for_log("from_document=3 from_tags=0", Duration::from_secs(10)),
@@ -529,14 +472,13 @@ fn concurrent_document_updates_from_two_processes_keep_both_versions() {
 /// write builds the document afresh from every tag, and trusts it again.
 #[test]
 fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer() {
-    let stack = Stack::start();
+    let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
-    stack.upload(&writer, "1.0", false);
+    stack.upload(&writer, "1.0");
     stack
-        .relay
         .proxy
         .set(FaultRule::new(Fault::Status(500)).path_contains("/manifests/pyoci-listing"));
-    stack.upload(&writer, "1.0", true);
+    stack.upload_sdist(&writer, "1.0");
     assert!(
         writer.wait_for_log(
             "the stale listing document could not be deleted",
@@ -545,30 +487,38 @@ fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer
         "{}",
         writer.log()
     );
-    stack.relay.proxy.clear();
+    stack.proxy.clear();
     // The document in the registry still lacks the sdist; the writer does not use it.
     assert_eq!(
-        stack.files(&writer),
-        [wheel_name("1.0"), sdist_name("1.0")],
+        stack.files(&writer, OWNER),
+        [stack.wheel_name("1.0"), stack.sdist_name("1.0")],
         "{}",
         writer.log()
     );
 
-    stack.upload(&writer, "2.0", false);
+    stack.upload(&writer, "2.0");
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
     assert_eq!(
-        stack.files(&reader),
-        [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]
+        stack.files(&reader, OWNER),
+        [
+            stack.wheel_name("2.0"),
+            stack.wheel_name("1.0"),
+            stack.sdist_name("1.0")
+        ]
     );
     assert!(
         reader.wait_for_log("from_document=2 from_tags=0", Duration::from_secs(10)),
         "the next write built the document afresh\n{}",
         reader.log()
     );
-    stack.relay.proxy.forget_seen();
+    stack.proxy.forget_seen();
     assert_eq!(
-        stack.files(&writer),
-        [wheel_name("2.0"), wheel_name("1.0"), sdist_name("1.0")]
+        stack.files(&writer, OWNER),
+        [
+            stack.wheel_name("2.0"),
+            stack.wheel_name("1.0"),
+            stack.sdist_name("1.0")
+        ]
     );
     assert!(
         writer.wait_for_log("from_document=2 from_tags=0", Duration::from_secs(10)),

@@ -13,8 +13,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    run_checked, upload_form, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci, Python,
-    Registry, RegistryAuth,
+    run_checked, upload_form, wait_for, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci,
+    Python, Registry, RegistryAuth,
 };
 
 const NAMESPACE: &str = "resources";
@@ -79,19 +79,8 @@ fn wheel_form(version: &str, wheel: &[u8]) -> Multipart {
     upload_form(&path, PROJECT, version)
 }
 
-/// Polls `condition` every 20 ms until it holds or `within` passes; whether it held.
-fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+/// How often the tests look at what the registry and PyOCI did.
+const POLL: Duration = Duration::from_millis(20);
 
 fn logs(pyoci: &Pyoci, registry: &Registry) -> String {
     format!(
@@ -129,12 +118,11 @@ fn a_stalled_upload_gets_408_and_its_registry_upload_is_cancelled() {
     let stalled_at = Instant::now();
 
     // The file was streaming into a registry upload when the client stopped.
-    assert!(
-        eventually(Duration::from_secs(5), || !registry
-            .unfinished_uploads()
-            .is_empty()),
-        "no registry upload was opened\n{}",
-        logs(&pyoci, &registry)
+    wait_for(
+        POLL,
+        Duration::from_secs(5),
+        || !registry.unfinished_uploads().is_empty(),
+        || format!("no registry upload was opened\n{}", logs(&pyoci, &registry)),
     );
 
     let mut answer = Vec::new();
@@ -157,13 +145,17 @@ fn a_stalled_upload_gets_408_and_its_registry_upload_is_cancelled() {
     );
 
     // The registry keeps no partial blob, and nothing is listed.
-    assert!(
-        eventually(Duration::from_secs(5), || registry
-            .unfinished_uploads()
-            .is_empty()),
-        "the registry still holds the upload: {:?}\n{}",
-        registry.unfinished_uploads(),
-        logs(&pyoci, &registry)
+    wait_for(
+        POLL,
+        Duration::from_secs(5),
+        || registry.unfinished_uploads().is_empty(),
+        || {
+            format!(
+                "the registry still holds the upload: {:?}\n{}",
+                registry.unfinished_uploads(),
+                logs(&pyoci, &registry)
+            )
+        },
     );
     let page = HttpClient::new().get(&format!("{url}{PROJECT}/"));
     assert_eq!(page.status, 404, "{}", page.text());
@@ -773,13 +765,17 @@ fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
     let connections: Vec<TcpStream> = (0..100)
         .map(|_| TcpStream::connect(("127.0.0.1", pyoci.port())).unwrap())
         .collect();
-    assert!(
-        eventually(Duration::from_secs(5), || pyoci
-            .log()
-            .contains("accept failed")),
-        "the server never ran out of file descriptors ({} open)\n{}",
-        gauge.open_files(),
-        pyoci.log()
+    wait_for(
+        POLL,
+        Duration::from_secs(5),
+        || pyoci.log().contains("accept failed"),
+        || {
+            format!(
+                "the server never ran out of file descriptors ({} open)\n{}",
+                gauge.open_files(),
+                pyoci.log()
+            )
+        },
     );
     let failures_before = pyoci.log().matches("accept failed").count();
     let cpu_before = gauge.cpu_ticks();
@@ -796,11 +792,14 @@ fn out_of_file_descriptors_the_accept_loop_backs_off_and_recovers() {
     assert!(cpu <= 30, "{cpu} CPU ticks in {window:?}: the loop spins");
 
     drop(connections);
-    assert!(
-        eventually(Duration::from_secs(10), || HttpClient::new()
-            .try_get(&format!("{}/health", pyoci.base_url()))
-            .is_ok_and(|health| health.status == 200)),
-        "the server did not recover\n{}",
-        pyoci.log()
+    wait_for(
+        POLL,
+        Duration::from_secs(10),
+        || {
+            HttpClient::new()
+                .try_get(&format!("{}/health", pyoci.base_url()))
+                .is_ok_and(|health| health.status == 200)
+        },
+        || format!("the server did not recover\n{}", pyoci.log()),
     );
 }

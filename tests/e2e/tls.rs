@@ -6,11 +6,10 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::Command,
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use pyoci_test_support::{run_checked, Pyoci, Python, Registry, RegistryAuth};
+use pyoci_test_support::{run_checked, wait_for, Pyoci, Python, Registry, RegistryAuth};
 
 use crate::support::{dists, PROJECT};
 
@@ -226,26 +225,30 @@ fn pip_uv_and_twine_over_https_with_http2_and_a_reloaded_certificate() {
     let (renewed_cert, renewed_key) = ca.issue("second");
     fs::write(&live_cert, fs::read(&renewed_cert).unwrap()).unwrap();
     // The certificate without its key: refused, the old pair kept and still served.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !pyoci.log().contains("TLS certificate not reloaded") {
-        assert!(
-            Instant::now() < deadline,
-            "a certificate without its key was not refused:\n{}",
-            pyoci.log()
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(
+        Duration::from_millis(50),
+        Duration::from_secs(15),
+        || pyoci.log().contains("TLS certificate not reloaded"),
+        || {
+            format!(
+                "a certificate without its key was not refused:\n{}",
+                pyoci.log()
+            )
+        },
+    );
     assert!(served_subject(pyoci.port()).contains("CN=first"));
     fs::write(&live_key, fs::read(&renewed_key).unwrap()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !served_subject(pyoci.port()).contains("CN=second") {
-        assert!(
-            Instant::now() < deadline,
-            "the renewed certificate was not picked up:\n{}",
-            pyoci.log()
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
+    wait_for(
+        Duration::from_millis(100),
+        Duration::from_secs(15),
+        || served_subject(pyoci.port()).contains("CN=second"),
+        || {
+            format!(
+                "the renewed certificate was not picked up:\n{}",
+                pyoci.log()
+            )
+        },
+    );
     let log = pyoci.log();
     assert!(log.contains("TLS certificate reloaded"), "{log}");
     let again = python.new_venv(&venv_dir.path().join("again"));

@@ -19,8 +19,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    basic_auth, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci, Registry,
-    RegistryAuth, TokenIssuer, ALICE,
+    basic_auth, wait_for, wheel_bytes, Fault, FaultProxy, FaultRule, HttpClient, Multipart, Pyoci,
+    Registry, RegistryAuth, TokenIssuer, ALICE,
 };
 
 const NAMESPACE: &str = "window";
@@ -107,16 +107,18 @@ impl Race {
 
     /// Waits until the proxy has received `count` requests with `method` and `path_part`.
     fn wait_for_requests(&self, method: &str, path_part: &str, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.proxy.count(method, path_part) < count {
-            assert!(
-                Instant::now() < deadline,
-                "the proxy never saw {count} {method} {path_part}: {:?}\n--- replica A ---\n{}",
-                self.proxy.seen(),
-                self.via_proxy.log()
-            );
-            thread::sleep(Duration::from_millis(5));
-        }
+        wait_for(
+            Duration::from_millis(5),
+            Duration::from_secs(20),
+            || self.proxy.count(method, path_part) >= count,
+            || {
+                format!(
+                    "the proxy never saw {count} {method} {path_part}: {:?}\n--- replica A ---\n{}",
+                    self.proxy.seen(),
+                    self.via_proxy.log()
+                )
+            },
+        );
     }
 
     fn logs(&self) -> String {

@@ -9,8 +9,7 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::atomic::{AtomicUsize, Ordering},
-    thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
@@ -18,7 +17,7 @@ use tempfile::TempDir;
 
 use self::config::{AuthConfig, RegistryConfig, INSTANCE_HEADER};
 use crate::{
-    process::{wait_until, KillOnDrop},
+    process::{poll_until, wait_until, KillOnDrop},
     TokenIssuer,
 };
 
@@ -360,21 +359,18 @@ pub(crate) fn spawn(config_path: &Path, log_path: &Path) -> KillOnDrop {
 }
 
 fn wait_until_ready(process: &mut KillOnDrop, config: &RegistryConfig) -> Result<(), String> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if let Some(status) = process.exited() {
-            return Err(format!("the registry exited ({status})"));
-        }
-        if answers_as(config.port, &config.instance) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "no answer to GET /v2/ within {}s",
-                READY_TIMEOUT.as_secs()
-            ));
-        }
-        thread::sleep(Duration::from_millis(20));
+    let mut exited = None;
+    let answered = poll_until(Duration::from_millis(20), READY_TIMEOUT, || {
+        exited = process.exited();
+        exited.is_some() || answers_as(config.port, &config.instance)
+    });
+    match exited {
+        Some(status) => Err(format!("the registry exited ({status})")),
+        None if answered => Ok(()),
+        None => Err(format!(
+            "no answer to GET /v2/ within {}s",
+            READY_TIMEOUT.as_secs()
+        )),
     }
 }
 
