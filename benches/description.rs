@@ -10,9 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use pyoci::description::{
-    render, Shape, MAX_FORMATTING_TAGS, MAX_HTML_TAGS, MAX_MARKDOWN_DEPTH,
-};
+use pyoci::description::{render, Shape, MAX_FORMATTING_TAGS, MAX_HTML_TAGS, MAX_MARKDOWN_DEPTH};
 
 const MAX_BYTES: usize = 256 * 1024;
 
@@ -21,25 +19,51 @@ fn main() {
     if !std::env::args().any(|arg| arg == "--bench") {
         return;
     }
-    let readme = "Some *text* with `code` and [a link](https://example.org).\n\n"
-        .repeat(MAX_BYTES / 60);
+    let readme =
+        "Some *text* with `code` and [a link](https://example.org).\n\n".repeat(MAX_BYTES / 60);
     let baseline = time(&readme);
     println!("| description (largest within the bounds) | bytes | render | × the plain README |");
     println!("| --- | ---: | ---: | ---: |");
-    println!("| plain README (baseline) | {} | {:.1} ms | 1.0 |", readme.len(), ms(baseline));
-    let formatting: String = (0..MAX_FORMATTING_TAGS).map(|i| format!("<font x={i}>")).collect();
+    println!(
+        "| plain README (baseline) | {} | {:.1} ms | 1.0 |",
+        readme.len(),
+        ms(baseline)
+    );
+    let formatting: String = (0..MAX_FORMATTING_TAGS)
+        .map(|i| format!("<font x={i}>"))
+        .collect();
     let quotes = format!("{}x\n\n", "> ".repeat(MAX_MARKDOWN_DEPTH - 1));
     let cases = [
-        ("raw <table> tags, then paragraphs", "<table>".repeat(MAX_HTML_TAGS), "x\n\n"),
-        ("raw <div> tags, then paragraphs", "<div>".repeat(MAX_HTML_TAGS), "x\n\n"),
-        ("raw <ul><li>, then list items", "<ul><li>".repeat(MAX_HTML_TAGS / 2), "- a\n"),
-        ("distinct <font> tags re-opened per paragraph", formatting.clone(), "p\n\n"),
+        (
+            "raw <table> tags, then paragraphs",
+            "<table>".repeat(MAX_HTML_TAGS),
+            "x\n\n",
+        ),
+        (
+            "raw <div> tags, then paragraphs",
+            "<div>".repeat(MAX_HTML_TAGS),
+            "x\n\n",
+        ),
+        (
+            "raw <ul><li>, then list items",
+            "<ul><li>".repeat(MAX_HTML_TAGS / 2),
+            "- a\n",
+        ),
+        (
+            "distinct <font> tags re-opened per paragraph",
+            formatting.clone(),
+            "p\n\n",
+        ),
         (
             "formatting and <div> tags, then emphasis",
             formatting + &"<div>".repeat(MAX_HTML_TAGS - MAX_FORMATTING_TAGS),
             "*a* ",
         ),
-        ("block quotes nested to the limit", String::new(), quotes.as_str()),
+        (
+            "block quotes nested to the limit",
+            String::new(),
+            quotes.as_str(),
+        ),
     ];
     let mut worst = Duration::ZERO;
     for (name, prefix, filler) in cases {
@@ -53,8 +77,11 @@ fn main() {
             took.as_secs_f64() / baseline.as_secs_f64()
         );
     }
-    println!("\nworst hostile render: {:.1} ms ({:.2}× the plain README)", ms(worst),
-        worst.as_secs_f64() / baseline.as_secs_f64());
+    println!(
+        "\nworst hostile render: {:.1} ms ({:.2}× the plain README)",
+        ms(worst),
+        worst.as_secs_f64() / baseline.as_secs_f64()
+    );
 }
 
 /// `prefix` followed by as many `filler`s as keep the shape within the bounds and the size
@@ -93,7 +120,10 @@ fn time(input: &str) -> Duration {
             let started = Instant::now();
             let html = render(input, Some("text/markdown"), MAX_BYTES);
             let took = started.elapsed();
-            assert!(html.starts_with("<div class=\"description\">"), "rendered as plain text");
+            assert!(
+                html.starts_with("<div class=\"description\">"),
+                "rendered as plain text"
+            );
             took
         })
         .min()

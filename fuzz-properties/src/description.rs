@@ -31,7 +31,13 @@ pub fn check(input: Input<'_>) {
     let html = render(input.text, content_type, MAX_BYTES);
     let lower = html.to_ascii_lowercase();
     // `javascript:` as text is harmless; as an attribute's value it would run.
-    for forbidden in ["<script", "=\"javascript:", "='javascript:", "<iframe", "<style"] {
+    for forbidden in [
+        "<script",
+        "=\"javascript:",
+        "='javascript:",
+        "<iframe",
+        "<style",
+    ] {
         assert!(!lower.contains(forbidden), "{forbidden} in {html}");
     }
     assert!(
@@ -46,7 +52,9 @@ pub fn check(input: Input<'_>) {
         .find("<pre class=\"description\">")
         .unwrap_or_else(|| panic!("neither Markdown nor plain text: {html}"));
     let text = &html[pre + "<pre class=\"description\">".len()..];
-    let text = text.strip_suffix("</pre>").unwrap_or_else(|| panic!("{html}"));
+    let text = text
+        .strip_suffix("</pre>")
+        .unwrap_or_else(|| panic!("{html}"));
     assert_eq!(unescape(text), input.text);
 }
 

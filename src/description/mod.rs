@@ -82,7 +82,10 @@ impl Descriptions {
                     deadline_ms = self.deadline.as_millis() as u64,
                     "a description was not rendered in time: shown as plain text"
                 );
-                let note = format!("it was not rendered within {} ms", self.deadline.as_millis());
+                let note = format!(
+                    "it was not rendered within {} ms",
+                    self.deadline.as_millis()
+                );
                 plain_metadata(&metadata, &note)
             }
         }
@@ -111,9 +114,12 @@ impl Descriptions {
     }
 }
 
+/// A description's safe HTML, or `None` for core metadata without one.
+type Html = Option<Arc<str>>;
+
 /// Rendered descriptions by the sha256 of their core metadata, bounded in bytes.
 #[derive(Clone)]
-struct Rendered(Arc<Mutex<BoundedMap<[u8; 32], Option<Arc<str>>>>>);
+struct Rendered(Arc<Mutex<BoundedMap<[u8; 32], Html>>>);
 
 impl Rendered {
     fn kept(&self, key: &[u8; 32]) -> Option<Option<Arc<str>>> {

@@ -74,7 +74,10 @@ pub fn plain(description: &str, note: Option<&str>) -> String {
             escape(note)
         )
     });
-    format!("{note}<pre class=\"description\">{}</pre>", escape(description))
+    format!(
+        "{note}<pre class=\"description\">{}</pre>",
+        escape(description)
+    )
 }
 
 #[cfg(test)]

@@ -26,13 +26,12 @@ pub const MAX_WORK: u64 = 16_000_000;
 /// Elements the HTML parser treats as formatting: it keeps a list of the open ones and
 /// re-opens them at each run of text once something closed them implicitly.
 const FORMATTING: [&str; 14] = [
-    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt",
-    "u",
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
 ];
 /// Elements without content: they never deepen the tree.
 const VOID: [&str; 14] = [
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-    "source", "track", "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
 ];
 
 /// What a description's events would cost to clean.
@@ -146,9 +145,9 @@ impl std::fmt::Display for TooComplex {
                 "it holds {tags} HTML formatting tags (b, i, a, font, …), more than the \
                  {MAX_FORMATTING_TAGS} rendered"
             ),
-            TooComplex::Work(_) => f.write_str(
-                "its size and nesting together are more than a page for people renders",
-            ),
+            TooComplex::Work(_) => {
+                f.write_str("its size and nesting together are more than a page for people renders")
+            }
         }
     }
 }

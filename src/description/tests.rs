@@ -18,8 +18,8 @@ fn metadata(description: &str) -> Bytes {
 }
 
 fn shape_of(description: &str) -> Shape {
-    let events: Vec<_> = pulldown_cmark::Parser::new_ext(description, pulldown_cmark::Options::all())
-        .collect();
+    let events: Vec<_> =
+        pulldown_cmark::Parser::new_ext(description, pulldown_cmark::Options::all()).collect();
     Shape::of(&events)
 }
 
@@ -29,11 +29,25 @@ fn shape_of(description: &str) -> Shape {
 fn deeply_nested_descriptions_are_shown_as_plain_text() {
     let cases: Vec<(&str, String, &str)> = vec![
         ("block quotes", ">".repeat(100_000), "nests"),
-        ("lists", (0..200).map(|i| format!("{}- x\n", "  ".repeat(i))).collect(), "nests"),
+        (
+            "lists",
+            (0..200)
+                .map(|i| format!("{}- x\n", "  ".repeat(i)))
+                .collect(),
+            "nests",
+        ),
         ("quoted lists", "> - ".repeat(2_000), "nests"),
-        ("emphasis", format!("{}a{}", "*".repeat(200), "*".repeat(200)), "nests"),
+        (
+            "emphasis",
+            format!("{}a{}", "*".repeat(200), "*".repeat(200)),
+            "nests",
+        ),
         ("divs", "<div>".repeat(40_000), "HTML tags"),
-        ("nested lists in HTML", "<ul><li>".repeat(8_000), "HTML tags"),
+        (
+            "nested lists in HTML",
+            "<ul><li>".repeat(8_000),
+            "HTML tags",
+        ),
         ("tables", "<table>".repeat(2_000), "HTML tags"),
         (
             "many distinct formatting tags",
@@ -78,7 +92,8 @@ fn deeply_nested_descriptions_are_shown_as_plain_text() {
 #[test]
 fn what_is_rendered_is_within_the_bounds() {
     let inputs = [
-        "# Title\n\n".to_owned() + &"Some *text* with `code` and [a link](https://x.org).\n\n".repeat(3_000),
+        "# Title\n\n".to_owned()
+            + &"Some *text* with `code` and [a link](https://x.org).\n\n".repeat(3_000),
         "<p align=\"center\"><img src=\"https://x/logo.png\"></p>\n\n".repeat(60),
         ">".repeat(MAX_MARKDOWN_DEPTH),
         "<div>".repeat(MAX_HTML_TAGS),
@@ -116,7 +131,13 @@ fn a_real_readme_is_rendered() {
                   | a | b |\n|---|---|\n| 1 | **2** |\n\n- [x] done\n- [ ] not yet\n\n> quoted\n\n```python\nprint(1)\n```\n";
     let html = markdown(readme);
     assert!(html.starts_with("<div class=\"description\">"), "{html}");
-    for expected in ["<h1>Demo</h1>", "<table>", "<strong>2</strong>", "<blockquote>", "<img src=\"https://x.org/b.svg\""] {
+    for expected in [
+        "<h1>Demo</h1>",
+        "<table>",
+        "<strong>2</strong>",
+        "<blockquote>",
+        "<img src=\"https://x.org/b.svg\"",
+    ] {
         assert!(html.contains(expected), "{expected} in {html}");
     }
 }
@@ -137,8 +158,14 @@ async fn a_description_is_rendered_once() {
     let first = descriptions.html(metadata("*hello*")).await.unwrap();
     let second = descriptions.html(metadata("*hello*")).await.unwrap();
     assert!(first.contains("<em>hello</em>"), "{first}");
-    assert!(Arc::ptr_eq(&first, &second), "the second answer is the kept one");
-    assert_eq!(descriptions.html(Bytes::from_static(b"Name: x\n")).await, None);
+    assert!(
+        Arc::ptr_eq(&first, &second),
+        "the second answer is the kept one"
+    );
+    assert_eq!(
+        descriptions.html(Bytes::from_static(b"Name: x\n")).await,
+        None
+    );
 }
 
 /// A render that takes longer than the deadline is abandoned: the request gets plain text
@@ -151,7 +178,8 @@ async fn a_request_waits_for_a_render_at_most_the_deadline() {
     let answer = descriptions.html(slow.clone()).await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(
-        answer.starts_with("<p class=\"note\">Shown as plain text: it was not rendered within 0 ms"),
+        answer
+            .starts_with("<p class=\"note\">Shown as plain text: it was not rendered within 0 ms"),
         "{}",
         &answer[..100]
     );
@@ -159,7 +187,10 @@ async fn a_request_waits_for_a_render_at_most_the_deadline() {
     let key: [u8; 32] = Sha256::digest(&slow).into();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while descriptions.rendered.kept(&key).is_none() {
-        assert!(std::time::Instant::now() < deadline, "the render never ended");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the render never ended"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let kept = descriptions.html(slow).await.unwrap();

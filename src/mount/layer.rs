@@ -11,12 +11,15 @@ use tower::{Layer, Service};
 
 use super::MountPrefix;
 
+/// Finds the original URI of a request in its extensions.
+type FindOriginal = Arc<dyn Fn(&Extensions) -> Option<Uri> + Send + Sync>;
+
 /// Where a mounted PyOCI finds its prefix: given once, or worked out per request from the
 /// original URI an outer router keeps (axum's `OriginalUri`).
 #[derive(Clone)]
 enum Source {
     Fixed(MountPrefix),
-    Stripped(Arc<dyn Fn(&Extensions) -> Option<Uri> + Send + Sync>),
+    Stripped(FindOriginal),
 }
 
 /// Puts a [`MountPrefix`] in every request, so the links, redirects and page URLs PyOCI

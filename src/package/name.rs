@@ -54,7 +54,9 @@ impl ProjectName {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         if !valid {
-            return Err(NameError::Invalid(name.chars().take(Self::MAX_LEN).collect()));
+            return Err(NameError::Invalid(
+                name.chars().take(Self::MAX_LEN).collect(),
+            ));
         }
         // The one PEP 503 normalization the index pages use too.
         let normalized = pyoci_core::normalize_project_name(name);
@@ -123,7 +125,9 @@ mod tests {
     #[test]
     fn a_name_too_long_is_told_its_limit() {
         assert!(ProjectName::parse(&"a".repeat(128)).is_ok());
-        let err = ProjectName::parse(&"a".repeat(129)).unwrap_err().to_string();
+        let err = ProjectName::parse(&"a".repeat(129))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("is 129 characters long"), "{err}");
         assert!(err.contains("at most 128 characters"), "{err}");
         assert!(!err.contains("not a valid"), "{err}");

@@ -41,7 +41,11 @@ fn every_layer_crate_is_in_the_readme_table_and_has_a_readme() {
         );
         let dir = name.trim_start_matches("pyoci-");
         assert!(
-            workspace_root().join("layers").join(dir).join("README.md").exists(),
+            workspace_root()
+                .join("layers")
+                .join(dir)
+                .join("README.md")
+                .exists(),
             "layers/{dir} has no README.md"
         );
     }

@@ -331,7 +331,10 @@ async fn a_plain_http_registry_spoken_to_in_tls_names_the_url_to_use() {
     let error = client.list_tags("acme/x").await.unwrap_err();
     let message = error.to_string();
     let segment = format!("http%3A%2F%2F{}", registry.address.replace(':', "%3A"));
-    assert!(message.contains("looks like a plain-http registry"), "{message}");
+    assert!(
+        message.contains("looks like a plain-http registry"),
+        "{message}"
+    );
     assert!(message.contains(&segment), "{message}");
     assert_eq!(error.status_hint(), StatusCode::BAD_GATEWAY);
 }

@@ -213,7 +213,11 @@ impl Upload {
             .map_err(UploadError::from_multer)
     }
 
-    async fn read_text(&mut self, mut field: Field<'static>, name: String) -> Result<(), UploadError> {
+    async fn read_text(
+        &mut self,
+        mut field: Field<'static>,
+        name: String,
+    ) -> Result<(), UploadError> {
         if self.form.len() >= self.max_fields {
             return Err(UploadError::TooManyFields {
                 limit: self.max_fields,

@@ -583,7 +583,10 @@ async fn the_text_fields_together_are_limited() {
         .next_file()
         .await
         .unwrap_err();
-    assert!(matches!(error, UploadError::FormTooLarge { limit } if limit == 64 * 1024), "{error:?}");
+    assert!(
+        matches!(error, UploadError::FormTooLarge { limit } if limit == 64 * 1024),
+        "{error:?}"
+    );
     assert_eq!(
         error.to_string(),
         "the upload's text fields together are larger than 64 KiB; send shorter metadata \
@@ -613,7 +616,9 @@ async fn uploads_share_one_memory_budget() {
     let second = read_all(upload_of(body()).within(&memory)).await.unwrap();
     let held = memory.held();
     assert!(held > 30 * 1024 && held <= 40 * 1024, "held {held}");
-    let third = read_all(upload_of(body()).within(&memory)).await.unwrap_err();
+    let third = read_all(upload_of(body()).within(&memory))
+        .await
+        .unwrap_err();
     assert!(matches!(third, UploadError::FormMemoryBusy), "{third:?}");
     assert!(!third.is_client_error());
     assert_eq!(memory.held(), held, "the refused upload holds nothing");
