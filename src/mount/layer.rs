@@ -90,20 +90,7 @@ pub struct Mount<S> {
 }
 
 impl<S> Mount<S> {
-    /// The wrapped service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The wrapped service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The wrapped service, unwrapped.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    pyoci_core::inner_service_accessors!();
 }
 
 impl<S, B> Service<Request<B>> for Mount<S>
