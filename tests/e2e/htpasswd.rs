@@ -6,8 +6,7 @@
 use std::time::{Duration, Instant};
 
 use pyoci_test_support::{
-    basic_auth, content_form, run_checked, run_expecting_failure, sha256_hex, wheel_bytes,
-    HttpResponse, RegistryAuth,
+    basic_auth, run_checked, run_expecting_failure, sha256_hex, HttpResponse, RegistryAuth,
 };
 
 use crate::support::{dists, listed, text, Stack, MODULE, PROJECT};
@@ -127,20 +126,7 @@ fn a_refusal_of_a_changed_password_ends_what_the_caches_give_it_at_once() {
     );
     let old = basic_auth(ALICE.0, ALICE.1);
     let old = [("Authorization", old.as_str())];
-    let filename = format!("{CACHED}-1.0-py3-none-any.whl");
-    let wheel = wheel_bytes(CACHED, "1.0", b"revoked within the TTL");
-    let uploaded = stack.http.post_multipart(
-        &stack.index_url(NAMESPACE),
-        content_form(CACHED, "1.0", &filename, &wheel),
-        &old,
-    );
-    assert_eq!(
-        uploaded.status,
-        200,
-        "{}\n{}",
-        uploaded.text(),
-        stack.logs()
-    );
+    let (filename, wheel) = stack.upload_wheel(NAMESPACE, CACHED, b"revoked within the TTL", &old);
 
     let page_url = stack.project_url(NAMESPACE, CACHED);
     let file_url = format!("{page_url}{filename}");

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use pyoci_test_support::{
-    basic_auth, content_form, run_checked, run_expecting_failure, upload_form, wheel_bytes, Pyoci,
-    RegistryAuth, TokenIssuer, ALICE, BOB,
+    basic_auth, run_checked, run_expecting_failure, upload_form, Pyoci, RegistryAuth, TokenIssuer,
+    ALICE, BOB,
 };
 
 use crate::support::{dists, listed, text, Stack, MODULE, PROJECT};
@@ -144,20 +144,7 @@ fn bob_cannot_yank_even_when_the_yank_would_change_nothing() {
     let alice = [("Authorization", alice.as_str())];
     let bob = basic_auth(BOB.0, BOB.1);
     let bob = [("Authorization", bob.as_str())];
-    let filename = format!("{YANKED}-1.0-py3-none-any.whl");
-    let wheel = wheel_bytes(YANKED, "1.0", b"yanked by pushers only");
-    let uploaded = stack.http.post_multipart(
-        &stack.index_url(NAMESPACE),
-        content_form(YANKED, "1.0", &filename, &wheel),
-        &alice,
-    );
-    assert_eq!(
-        uploaded.status,
-        200,
-        "{}\n{}",
-        uploaded.text(),
-        stack.logs()
-    );
+    stack.upload_wheel(NAMESPACE, YANKED, b"yanked by pushers only", &alice);
     let page_url = stack.project_url(NAMESPACE, YANKED);
     let yanked = |who: &[(&str, &str)]| {
         let page = stack.http.get_with(

@@ -12,8 +12,9 @@ use std::{
 };
 
 use pyoci_test_support::{
-    answered_requests, basic_auth, build_fixture, run_checked, Dists, HttpClient, HttpResponse,
-    LoggedRequest, Pyoci, Python, Registry, RegistryAuth, Venv, REQUEST_LOG_FILTER,
+    answered_requests, basic_auth, build_fixture, content_form, run_checked, wheel_bytes, Dists,
+    HttpClient, HttpResponse, LoggedRequest, Pyoci, Python, Registry, RegistryAuth, Venv,
+    REQUEST_LOG_FILTER,
 };
 
 /// The fixture project's name, as uploaded and installed.
@@ -139,6 +140,26 @@ impl Stack {
     /// Uploads both distributions with twine, which must succeed.
     pub fn upload(&self, namespace: &str, credentials: (&str, &str), dists: &Dists) {
         run_checked(&mut self.twine_upload(namespace, credentials, &[&dists.sdist, &dists.wheel]));
+    }
+
+    /// Uploads a generated `project` 1.0 wheel holding `payload` with `headers` (its
+    /// credentials), asserting 200; returns its filename and bytes.
+    pub fn upload_wheel(
+        &self,
+        namespace: &str,
+        project: &str,
+        payload: &[u8],
+        headers: &[(&str, &str)],
+    ) -> (String, Vec<u8>) {
+        let filename = format!("{project}-1.0-py3-none-any.whl");
+        let wheel = wheel_bytes(project, "1.0", payload);
+        let uploaded = self.http.post_multipart(
+            &self.index_url(namespace),
+            content_form(project, "1.0", &filename, &wheel),
+            headers,
+        );
+        assert_eq!(uploaded.status, 200, "{}\n{}", uploaded.text(), self.logs());
+        (filename, wheel)
     }
 
     /// A fresh virtualenv in a new temporary directory.
