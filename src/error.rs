@@ -132,7 +132,8 @@ impl Error {
                  username and password or token to the client (pip and uv: in the index URL, \
                  http://USER:TOKEN@host/..., or from keyring or .netrc; uv also \
                  UV_INDEX_<NAME>_USERNAME and _PASSWORD; poetry: poetry config \
-                 http-basic.<source> USER TOKEN; twine: -u USER -p TOKEN)"
+                 http-basic.<source> USER TOKEN; uploads: twine upload -u USER -p TOKEN, uv \
+                 publish --username USER --password TOKEN)"
                     .into(),
             ),
             other => other,

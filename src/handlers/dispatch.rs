@@ -171,24 +171,18 @@ async fn dispatch(
 
 /// What can be decided about an upload before its body is read: the registry is reachable
 /// under the address policy and answers as an OCI registry, and it accepts the credentials
-/// (none given: it lets anyone in). So a stranger's upload is refused before a byte of its
-/// form is held (issue 17).
+/// (none given: it lets anyone in; its 401 then says credentials are needed, as for any
+/// request). So a stranger's upload is refused before a byte of its form is held (issue 17).
 async fn upload_preflight(
     app: &App,
     target: &Target,
     credentials: &Credentials,
 ) -> Result<(), Error> {
-    match app.store.oci(target, credentials.clone()).check_api().await {
-        Err(pyoci_oci::OciError::Unauthorized) if matches!(credentials, Credentials::Anonymous) => {
-            Err(Error::CredentialsNeeded(format!(
-                "the registry {} needs credentials to upload: give your registry username and \
-                 password or token (twine upload -u USER -p TOKEN, uv publish --username USER \
-                 --password TOKEN, or poetry's http-basic settings)",
-                target.registry
-            )))
-        }
-        checked => Ok(checked?),
-    }
+    Ok(app
+        .store
+        .oci(target, credentials.clone())
+        .check_api()
+        .await?)
 }
 
 /// The request's route, refused when it names a registry `PYOCI_REGISTRIES` does not list.

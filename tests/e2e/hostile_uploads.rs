@@ -156,7 +156,7 @@ fn an_anonymous_upload_is_refused_before_its_form_is_read() {
         "{response}"
     );
     assert!(
-        response.contains("needs credentials to upload"),
+        response.contains("needs credentials for this and none were sent"),
         "{response}"
     );
     assert!(
