@@ -47,13 +47,20 @@ pub(super) async fn versions(
     repo: &str,
     max: usize,
 ) -> Result<Vec<PackageVersion>, Error> {
-    let tags = match oci.list_tags(repo).await {
-        Ok(tags) => tags,
-        Err(err @ OciError::NotFound { .. }) => {
-            return Err(no_such_repository(oci, repo, err).await)
-        }
-        Err(other) => return Err(Error::Registry(other)),
-    };
+    Ok(newest_versions(&tag_list(oci, repo).await?, max))
+}
+
+/// Every tag of the project, as the registry lists them.
+pub(super) async fn tag_list(oci: &Oci, repo: &str) -> Result<Vec<String>, Error> {
+    match oci.list_tags(repo).await {
+        Ok(tags) => Ok(tags),
+        Err(err @ OciError::NotFound { .. }) => Err(no_such_repository(oci, repo, err).await),
+        Err(other) => Err(Error::Registry(other)),
+    }
+}
+
+/// The versions among `tags`, newest first by PEP 440, at most `max` of them (0 = all).
+pub(super) fn newest_versions(tags: &[String], max: usize) -> Vec<PackageVersion> {
     let mut versions: Vec<PackageVersion> = tags
         .iter()
         .filter_map(|tag| PackageVersion::from_tag(tag))
@@ -62,7 +69,7 @@ pub(super) async fn versions(
     if max > 0 {
         versions.truncate(max);
     }
-    Ok(versions)
+    versions
 }
 
 /// The tag list's 404, told as the registry meant it. A registry names the repository it

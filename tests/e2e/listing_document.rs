@@ -1,7 +1,7 @@
 //! The listing document (`PYOCI_LISTING_DOCUMENT`) against a real token-auth registry, with
 //! a request-counting relay (the fault proxy) between PyOCI and the registry:
 //!
-//! - a cold listing costs the tag list, the document's manifest and its blob, whatever the
+//! - a cold listing costs the tag list and the document's index (read at once), whatever the
 //!   number of versions, and gives the same page as without the document;
 //! - writes through one process (upload, yank, delete file, delete version) show in another
 //!   within the TTL, carried by the document (no version manifest read);
@@ -25,6 +25,8 @@ const NAMESPACE: &str = "listed";
 const PROJECT: &str = "docpkg";
 const DOCUMENT_ON: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "true");
 const DOCUMENT_OFF: (&str, &str) = ("PYOCI_LISTING_DOCUMENT", "false");
+/// The document's tag (`layout::listing_document::TAG`).
+const DOCUMENT_TAG: &str = "0-pyoci-listing";
 const MISMATCH_WARNING: &str = "the listing document disagrees with the version tags";
 /// How often a test waiting for a change asks for the page again.
 const POLL: Duration = Duration::from_millis(50);
@@ -49,11 +51,11 @@ type Change<'a> = (&'static str, Box<dyn Fn() + 'a>, Vec<String>);
 fn reads_a_version_manifest(request: &str) -> bool {
     request.starts_with("GET ")
         && request.contains("/manifests/")
-        && !request.ends_with("/manifests/pyoci-listing")
+        && !request.ends_with(&format!("/manifests/{DOCUMENT_TAG}"))
 }
 
 #[test]
-fn a_cold_listing_costs_three_registry_requests_with_the_document() {
+fn a_cold_listing_costs_two_registry_requests_with_the_document() {
     const VERSIONS: usize = 12;
     let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(60, &[DOCUMENT_ON]);
@@ -85,20 +87,16 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
         .cloned()
         .partition(|request| reads_a_version_manifest(request));
     listing.sort();
-    let [blob, manifest, tags] = listing.as_slice() else {
+    let [index, tags] = listing.as_slice() else {
         panic!(
-            "a cold listing costs 3 registry requests: {requests:?}\n{}",
+            "a cold listing costs 2 registry requests: {requests:?}\n{}",
             with_document.log()
         )
     };
     assert_eq!(tags, &format!("GET /v2/{NAMESPACE}/{PROJECT}/tags/list"));
     assert_eq!(
-        manifest,
-        &format!("GET /v2/{NAMESPACE}/{PROJECT}/manifests/pyoci-listing")
-    );
-    assert!(
-        blob.starts_with(&format!("GET /v2/{NAMESPACE}/{PROJECT}/blobs/sha256:")),
-        "{blob}"
+        index,
+        &format!("GET /v2/{NAMESPACE}/{PROJECT}/manifests/{DOCUMENT_TAG}")
     );
     assert_eq!(checked.len(), VERSIONS, "the check read each version once");
 
@@ -113,7 +111,7 @@ fn a_cold_listing_costs_three_registry_requests_with_the_document() {
     );
     assert!(!requests
         .iter()
-        .any(|request| request.contains("pyoci-listing")));
+        .any(|request| request.contains(DOCUMENT_TAG)));
     assert_eq!(page_with, page_without, "the same page with and without");
     assert_eq!(page_with["files"].as_array().map(Vec::len), Some(VERSIONS));
 }
@@ -195,7 +193,7 @@ fn writes_through_one_process_show_in_another_within_the_ttl_from_the_document()
         assert!(
             requests
                 .iter()
-                .any(|request| request.contains("pyoci-listing")),
+                .any(|request| request.contains(DOCUMENT_TAG)),
             "{change}: the reader read the document: {requests:?}"
         );
         assert!(
@@ -270,7 +268,7 @@ fn a_version_the_document_lacks_shows_at_once_on_a_cold_listing() {
     assert!(
         requests
             .iter()
-            .any(|request| request.ends_with("/manifests/pyoci-listing")),
+            .any(|request| request.ends_with(&format!("/manifests/{DOCUMENT_TAG}"))),
         "the reader used the document: {requests:?}"
     );
     assert!(
@@ -323,7 +321,7 @@ fn a_refused_document_update_keeps_the_upload_and_no_listing_trusts_the_stale_do
     stack.proxy.set(
         FaultRule::new(Fault::Status(500))
             .method("PUT")
-            .path_contains("/manifests/pyoci-listing"),
+            .path_contains(&format!("/manifests/{DOCUMENT_TAG}")),
     );
     stack.upload_sdist(&writer, "1.0");
     assert!(
@@ -387,15 +385,16 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     stack.upload(&writer, "1.0");
     stack.upload(&writer, "2.0");
-    // The document's blob comes back as something else (a proxy's page, a corrupted store).
+    // The document's index comes back holding something else (another tool's index, a
+    // corrupted store).
     stack.proxy.set(
         FaultRule::new(Fault::Answer {
             status: 200,
-            content_type: "application/octet-stream".into(),
-            body: b"{\"not\": \"a listing document\"}".to_vec(),
+            content_type: "application/vnd.oci.image.index.v1+json".into(),
+            body: br#"{"schemaVersion": 2, "manifests": [], "annotations": {"com.pyoci.listing.v1": "{\"not\": \"a listing document\"}"}}"#.to_vec(),
         })
         .method("GET")
-        .path_contains("/blobs/"),
+        .path_contains(&format!("/manifests/{DOCUMENT_TAG}")),
     );
     let reader = stack.pyoci(600, &[DOCUMENT_ON]);
     stack.proxy.forget_seen();
@@ -405,7 +404,7 @@ fn an_unreadable_document_is_ignored_and_the_listing_reads_every_version() {
     );
     assert!(
         stack.proxy.faults_injected() >= 1,
-        "the document's blob was replaced"
+        "the document's index was replaced"
     );
     assert!(
         reader.log().contains("ignoring the listing document"),
@@ -437,7 +436,7 @@ fn concurrent_document_updates_from_two_processes_keep_both_versions() {
     stack.proxy.set(
         FaultRule::new(Fault::Delay(Duration::from_secs(1)))
             .method("PUT")
-            .path_contains("/manifests/pyoci-listing"),
+            .path_contains(&format!("/manifests/{DOCUMENT_TAG}")),
     );
     thread::scope(|scope| {
         scope.spawn(|| stack.upload(&first, "2.0"));
@@ -475,9 +474,9 @@ fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer
     let stack = Stack::start(NAMESPACE, PROJECT);
     let writer = stack.pyoci(600, &[DOCUMENT_ON]);
     stack.upload(&writer, "1.0");
-    stack
-        .proxy
-        .set(FaultRule::new(Fault::Status(500)).path_contains("/manifests/pyoci-listing"));
+    stack.proxy.set(
+        FaultRule::new(Fault::Status(500)).path_contains(&format!("/manifests/{DOCUMENT_TAG}")),
+    );
     stack.upload_sdist(&writer, "1.0");
     assert!(
         writer.wait_for_log(
@@ -525,4 +524,63 @@ fn a_document_that_could_not_be_updated_nor_deleted_is_not_trusted_by_its_writer
         "the writer trusts the document it built\n{}",
         writer.log()
     );
+}
+
+/// The original PyOCI lists a project holding the document, reading the real registry as
+/// its `list_package_files` and `package_info_for_ref` (`src/pyoci.rs`) do: every tag, each
+/// read with its `Accept` header and required to be an image index (by `Content-Type`) of
+/// artifact type `application/pyoci.package.v1` whose entries all carry a platform; each
+/// entry is a file. And its JSON route (`list_package_json`, `src/app.rs`) needs a file
+/// under the last tag in sorted order.
+#[test]
+fn the_original_pyoci_lists_a_project_holding_the_document() {
+    let stack = Stack::start_open(NAMESPACE, PROJECT);
+    let writer = stack.pyoci(600, &[DOCUMENT_ON]);
+    stack.upload(&writer, "1.0");
+    stack.upload_sdist(&writer, "1.0");
+    stack.upload(&writer, "2.0");
+    let registry = stack.registry.url();
+    let repository = format!("{NAMESPACE}/{PROJECT}");
+    let tags = stack
+        .http
+        .get_with(&format!("{registry}/v2/{repository}/tags/list"), &[]);
+    assert_eq!(tags.status, 200, "{}", tags.text());
+    let mut tags: Vec<String> = serde_json::from_value(tags.json()["tags"].clone()).unwrap();
+    tags.sort();
+    assert!(tags.iter().any(|tag| tag == DOCUMENT_TAG), "{tags:?}");
+    let accept =
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    let mut files = Vec::new();
+    let mut files_of_last = 0;
+    for tag in tags.iter().rev() {
+        let response = stack.http.get_with(
+            &format!("{registry}/v2/{repository}/manifests/{tag}"),
+            &[("Accept", accept)],
+        );
+        assert_eq!(response.status, 200, "{tag}: {}", response.text());
+        assert_eq!(
+            response.header("content-type"),
+            Some("application/vnd.oci.image.index.v1+json"),
+            "{tag}: the original takes nothing else"
+        );
+        let index = response.json();
+        assert_eq!(
+            index["artifactType"], "application/pyoci.package.v1",
+            "{tag}"
+        );
+        let entries = index["manifests"].as_array().expect("manifests");
+        for entry in entries {
+            let architecture = entry["platform"]["architecture"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{tag}: an entry without a platform"));
+            files.push(format!("{tag}:{architecture}"));
+        }
+        if Some(tag) == tags.last() {
+            files_of_last = entries.len();
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(files.iter().all(|file| !file.starts_with(DOCUMENT_TAG)));
+    assert!(files_of_last > 0, "the last tag holds a file: {tags:?}");
 }

@@ -414,32 +414,39 @@ fn an_oversized_index_recorded_in_the_listing_document_is_skipped_too() {
     let oversized = foreign_index(&setup, ">=3".repeat(1024 * 1024));
     setup.push_index("2.0", &oversized);
 
-    // Another writer (an older PyOCI) recorded that index in the listing document.
-    let manifest_url = format!("{}/v2/{REPO}/manifests/pyoci-listing", setup.registry.url());
-    let manifest_type = "application/vnd.oci.image.manifest.v1+json";
-    let manifest = setup
-        .http
-        .get_with(&manifest_url, &[("Accept", manifest_type)]);
-    assert_eq!(manifest.status, 200, "{}", setup.logs());
-    let mut manifest = manifest.json();
-    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
-    let document = setup
-        .http
-        .get(&format!("{}/v2/{REPO}/blobs/{layer}", setup.registry.url()));
-    let mut document = document.json();
+    // Another writer recorded that index in the listing document: too large to inline, so
+    // in a blob the document's index names (`0-pyoci-listing`, see docs/listing-document.md).
+    let index_url = format!(
+        "{}/v2/{REPO}/manifests/0-pyoci-listing",
+        setup.registry.url()
+    );
+    let index = setup.http.get_with(&index_url, &[("Accept", INDEX_TYPE)]);
+    assert_eq!(index.status, 200, "{}", setup.logs());
+    let mut index = index.json();
+    let inline = index["annotations"]["com.pyoci.listing.v1"]
+        .as_str()
+        .expect("a small document is inline")
+        .to_owned();
+    let mut document: serde_json::Value = serde_json::from_str(&inline).unwrap();
     document["versions"]["2.0"] = serde_json::json!({
         "digest": format!("sha256:{}", sha256_hex(&serde_json::to_vec(&oversized).unwrap())),
         "index": oversized,
     });
     let document = serde_json::to_vec(&document).unwrap();
     setup.push_blob(&document);
-    manifest["layers"][0]["digest"] = format!("sha256:{}", sha256_hex(&document)).into();
-    manifest["layers"][0]["size"] = document.len().into();
+    let blob = serde_json::json!({
+        "mediaType": "application/vnd.pyoci.listing.v1+json",
+        "digest": format!("sha256:{}", sha256_hex(&document)),
+        "size": document.len(),
+    });
+    let annotations = index["annotations"].as_object_mut().unwrap();
+    annotations.remove("com.pyoci.listing.v1");
+    annotations.insert("com.pyoci.listing.v1.blob".into(), blob.to_string().into());
     let pushed = setup.http.request(
         "PUT",
-        &manifest_url,
-        &[("Content-Type", manifest_type)],
-        Some(serde_json::to_vec(&manifest).unwrap()),
+        &index_url,
+        &[("Content-Type", INDEX_TYPE)],
+        Some(serde_json::to_vec(&index).unwrap()),
     );
     assert_eq!(pushed.status, 201, "{}", pushed.text());
 

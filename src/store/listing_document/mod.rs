@@ -16,22 +16,22 @@ pub(super) use writer::record_version;
 use std::{collections::HashMap, sync::Arc};
 
 use futures_util::{stream, StreamExt, TryStreamExt};
-use pyoci_oci::{Digest, ImageIndex, ImageManifest, OciError};
+use pyoci_oci::{Descriptor, Digest, ImageIndex, ImageManifest, OciError, TaggedIndex};
 
 use super::{
     reads::{
-        approx_bytes, cached_tag, foreign_index, read_indexes as read_each, read_tag, versions,
-        warn_oversized_annotations, TagContent,
+        approx_bytes, cached_tag, foreign_index, newest_versions, read_indexes as read_each,
+        read_tag, tag_list, warn_oversized_annotations, TagContent,
     },
     repository::Repository,
     shared::{Oci, Store},
 };
 use crate::{
-    cache::{Project, Snapshot, TagTarget},
+    cache::{Caches, Project, Snapshot, TagTarget},
     error::Error,
     layout::{
         limits::{index_bytes, MAX_INDEX_BYTES},
-        listing_document::{Listing, ListingDocument, MAX_BYTES, TAG},
+        listing_document::{Listing, ListingDocument, Located, LEGACY_TAG, MAX_BYTES, TAG},
     },
     package::PackageVersion,
 };
@@ -40,9 +40,10 @@ use crate::{
 /// the project's listing document where it has them.
 ///
 /// The tag list (the caller's access check, as without a document) and the document's
-/// manifest are read at once; the document is used only once the tag list was accepted, and
+/// index are read at once; the document is used only once the tag list was accepted, and
 /// only for versions the tag list names. Versions it lacks are read one by one; a missing or
-/// unreadable document means every version is.
+/// unreadable document means every version is. A document in the legacy form is read only
+/// when the tag list names its tag and there is none in the current form.
 pub(super) async fn read_indexes(
     repository: &Repository,
     read: Snapshot,
@@ -54,11 +55,19 @@ pub(super) async fn read_indexes(
         key: project,
         ..
     } = repository;
-    let (versions, document) = tokio::join!(
-        versions(oci, repo, store.max_versions),
+    let (tags, document) = tokio::join!(
+        tag_list(oci, repo),
         find_document(store, oci, repo, project, read),
     );
-    let versions = versions?;
+    let tags = tags?;
+    let versions = newest_versions(&tags, store.max_versions);
+    let document = match document {
+        Lookup::Found(manifest, listing) => Some((manifest, listing)),
+        Lookup::Absent if tags.iter().any(|tag| tag == LEGACY_TAG) => {
+            find_legacy_document(store, oci, repo, project, read).await
+        }
+        Lookup::Absent | Lookup::Unusable => None,
+    };
     let trusted = document.filter(|(manifest, _)| store.listing_trust.trusts(project, manifest));
     let Some((manifest, listing)) = trusted else {
         return read_each(store, oci, repo, versions, read).await;
@@ -101,10 +110,78 @@ pub(super) async fn read_indexes(
     Ok(indexes)
 }
 
-/// The project's listing document and its manifest's digest, from the caches when its tag
-/// was read less than a TTL ago; `None` when there is none or it cannot be read (a listing
-/// never fails for its document).
+/// What a listing found under the document's tag.
+enum Lookup {
+    /// The document, and the digest of the index (or legacy manifest) that holds it.
+    Found(Digest, Arc<Listing>),
+    /// No document there.
+    Absent,
+    /// Something there that cannot be used (logged): the listing reads every version.
+    Unusable,
+}
+
+/// The project's listing document under [`TAG`] and its index's digest, from the caches
+/// when its tag was read less than a TTL ago. A listing never fails for its document.
 async fn find_document(
+    store: &Store,
+    oci: &Oci,
+    repo: &str,
+    project: &Project,
+    read: Snapshot,
+) -> Lookup {
+    let caches = &*store.caches;
+    let use_caches = !oci.bypasses_caches();
+    match cached_tag(caches, oci, project, TAG, read) {
+        Some(TagTarget::Skipped) => return Lookup::Absent,
+        Some(TagTarget::Index(index)) => {
+            if let Some(listing) = caches.listing(project, &index) {
+                return Lookup::Found(index, listing);
+            }
+        }
+        None => {}
+    }
+    let (index, digest) = match oci.get_tagged_index(repo, TAG).await {
+        Ok(TaggedIndex::Index(index, digest)) => (index, digest),
+        Ok(TaggedIndex::Other { media_type }) => {
+            tracing::warn!(%repo, %media_type, "ignoring what {TAG} holds (not a listing document): listing every version");
+            return Lookup::Unusable;
+        }
+        Ok(TaggedIndex::TooLarge { limit }) => {
+            tracing::warn!(%repo, "ignoring {TAG}: larger than {limit} bytes; listing every version");
+            return Lookup::Unusable;
+        }
+        Err(OciError::NotFound { .. }) => {
+            caches.store_tag(project, TAG, read, TagTarget::Skipped);
+            return Lookup::Absent;
+        }
+        Err(err) => {
+            tracing::debug!(%repo, error = %err, "the listing document could not be read: listing every version");
+            return Lookup::Unusable;
+        }
+    };
+    if let Some(listing) = use_caches
+        .then(|| caches.listing(project, &digest))
+        .flatten()
+    {
+        caches.store_tag(project, TAG, read, TagTarget::Index(digest.clone()));
+        return Lookup::Found(digest, listing);
+    }
+    let (document, bytes) = match read_document_of_index(oci, repo, &index).await {
+        Ok(found) => found,
+        Err(reason) => {
+            tracing::warn!(%repo, %reason, "ignoring the listing document: listing every version");
+            return Lookup::Unusable;
+        }
+    };
+    let listing = remember(caches, repo, project, &digest, document, bytes);
+    caches.store_tag(project, TAG, read, TagTarget::Index(digest.clone()));
+    Lookup::Found(digest, listing)
+}
+
+/// The project's listing document in the legacy form (an image manifest tagged
+/// [`LEGACY_TAG`]) and its manifest's digest, from the caches when its tag was read less
+/// than a TTL ago; `None` when there is none or it cannot be read.
+async fn find_legacy_document(
     store: &Store,
     oci: &Oci,
     repo: &str,
@@ -113,7 +190,7 @@ async fn find_document(
 ) -> Option<(Digest, Arc<Listing>)> {
     let caches = &*store.caches;
     let use_caches = !oci.bypasses_caches();
-    match cached_tag(caches, oci, project, TAG, read) {
+    match cached_tag(caches, oci, project, LEGACY_TAG, read) {
         Some(TagTarget::Skipped) => return None,
         Some(TagTarget::Index(manifest)) => {
             if let Some(listing) = caches.listing(project, &manifest) {
@@ -122,14 +199,14 @@ async fn find_document(
         }
         None => {}
     }
-    let (manifest, digest) = match oci.get_image_manifest(repo, TAG).await {
+    let (manifest, digest) = match oci.get_image_manifest(repo, LEGACY_TAG).await {
         Ok(found) => found,
         Err(OciError::NotFound { .. }) => {
-            caches.store_tag(project, TAG, read, TagTarget::Skipped);
+            caches.store_tag(project, LEGACY_TAG, read, TagTarget::Skipped);
             return None;
         }
         Err(err) => {
-            tracing::debug!(%repo, error = %err, "the listing document could not be read: listing every version");
+            tracing::debug!(%repo, error = %err, "the legacy listing document could not be read: listing every version");
             return None;
         }
     };
@@ -137,16 +214,31 @@ async fn find_document(
         .then(|| caches.listing(project, &digest))
         .flatten()
     {
-        caches.store_tag(project, TAG, read, TagTarget::Index(digest.clone()));
+        caches.store_tag(project, LEGACY_TAG, read, TagTarget::Index(digest.clone()));
         return Some((digest, listing));
     }
-    let (mut document, bytes) = match read_document(oci, repo, &manifest).await {
+    let (document, bytes) = match read_legacy_document(oci, repo, &manifest).await {
         Ok(found) => found,
         Err(reason) => {
-            tracing::warn!(%repo, %reason, "ignoring the listing document: listing every version");
+            tracing::warn!(%repo, %reason, "ignoring the legacy listing document: listing every version");
             return None;
         }
     };
+    let listing = remember(caches, repo, project, &digest, document, bytes);
+    caches.store_tag(project, LEGACY_TAG, read, TagTarget::Index(digest.clone()));
+    Some((digest, listing))
+}
+
+/// Keeps a document just read (held by the manifest or index `digest`) for listings, and
+/// its version indexes by digest; returns it as listings use it.
+fn remember(
+    caches: &Caches,
+    repo: &str,
+    project: &Project,
+    digest: &Digest,
+    mut document: ListingDocument,
+    bytes: usize,
+) -> Arc<Listing> {
     // Held to the bounds of a tag read: another writer may have recorded anything. A version
     // left out is read from its tag, which skips it.
     document.versions.retain(|tag, held| {
@@ -161,21 +253,43 @@ async fn find_document(
     for (_, (digest, index)) in listing.entries() {
         caches.store_document(project, digest, index.clone(), approx_bytes(index));
     }
-    caches.store_listing(project, &digest, listing.clone());
-    caches.store_tag(project, TAG, read, TagTarget::Index(digest.clone()));
-    Some((digest, listing))
+    caches.store_listing(project, digest, listing.clone());
+    listing
 }
 
-/// The document `manifest` holds, its blob checked against its digest, and its size in
-/// bytes; why not, when the manifest is no listing document's or its blob is unreadable.
-pub(super) async fn read_document(
+/// The document the index under [`TAG`] holds, inline or in the blob it names (checked
+/// against its digest), and its size in bytes; why not, when the index is no listing
+/// document's or its blob is unreadable.
+pub(super) async fn read_document_of_index(
+    oci: &Oci,
+    repo: &str,
+    index: &ImageIndex,
+) -> Result<(ListingDocument, usize), String> {
+    match ListingDocument::locate(index)? {
+        Located::Inline(document, bytes) => Ok((document, bytes)),
+        Located::Blob(blob) => read_blob(oci, repo, &blob).await,
+    }
+}
+
+/// The document a legacy manifest (tagged [`LEGACY_TAG`]) holds, and its size in bytes; why
+/// not, when the manifest is no listing document's or its blob is unreadable.
+async fn read_legacy_document(
     oci: &Oci,
     repo: &str,
     manifest: &ImageManifest,
 ) -> Result<(ListingDocument, usize), String> {
     let Some(blob) = ListingDocument::blob_of(manifest) else {
-        return Err(format!("{repo}:{TAG} is not a listing document"));
+        return Err(format!("{repo}:{LEGACY_TAG} is not a listing document"));
     };
+    read_blob(oci, repo, blob).await
+}
+
+/// The document in `blob`, checked against its digest, and its size in bytes.
+async fn read_blob(
+    oci: &Oci,
+    repo: &str,
+    blob: &Descriptor,
+) -> Result<(ListingDocument, usize), String> {
     if blob.size > MAX_BYTES as u64 {
         return Err(format!(
             "the listing document is {} bytes, more than the {MAX_BYTES} read",

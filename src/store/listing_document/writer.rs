@@ -6,7 +6,10 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use pyoci_oci::{Descriptor, Digest, ImageIndex, OciError, Precondition};
+use pyoci_oci::{
+    Descriptor, Digest, ImageIndex, OciError, Precondition, TaggedIndex, OCI_INDEX_MEDIA_TYPE,
+    OCI_MANIFEST_MEDIA_TYPE,
+};
 use pyoci_token_exchange::AuthorizeForWrite;
 
 use super::{
@@ -15,12 +18,15 @@ use super::{
         repository::Repository,
         shared::{Oci, Store},
     },
-    read_document,
+    read_document_of_index,
 };
 use crate::{
     cache::Project,
     error::Error,
-    layout::listing_document::{ListingDocument, MEDIA_TYPE, TAG},
+    layout::{
+        limits::index_bytes,
+        listing_document::{ListingDocument, LEGACY_TAG, MAX_INLINE_BYTES, MEDIA_TYPE, TAG},
+    },
     package::PackageVersion,
     profile::Profile,
 };
@@ -72,7 +78,8 @@ pub(in crate::store) async fn record_version(repository: &Repository, version: &
 }
 
 /// Reads the document, records `version` in it (or builds it afresh from every tag when
-/// there is none, or this process does not trust it) and writes it back.
+/// there is none, or this process does not trust it) and writes it back. A project whose
+/// version tags all sort before the document's tag keeps no document (see [`TAG`]).
 async fn update(
     store: &Store,
     oci: &Oci,
@@ -81,34 +88,48 @@ async fn update(
     version: &PackageVersion,
 ) -> Result<(), Error> {
     let mut profile = store.rules.profile(oci.registry());
+    let mut inline = true;
     let mut last_error = None;
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let current = current_document(oci, repo).await?;
-        let read_digest = current.as_ref().map(|(digest, _)| digest.clone());
-        let trusted = current
-            .and_then(|(digest, document)| document.map(|document| (digest, document)))
-            .filter(|(digest, _)| !store.listing_trust.needs_rebuild(project, Some(digest)));
+        let precondition = current.precondition();
+        let trusted = current.document.filter(|_| {
+            !store
+                .listing_trust
+                .needs_rebuild(project, current.digest.as_ref())
+        });
         let (mut document, rebuilt) = match trusted {
-            Some((_, mut document)) => {
+            Some(mut document) => {
                 document.set(&version.tag(), held(oci, repo, version).await?);
                 (document, false)
             }
             None => (full_read(store, oci, repo).await?, true),
         };
+        if !document.leaves_a_version_last() {
+            tracing::debug!(%repo, "no version tag sorts after {TAG}: keeping no listing document");
+            discard(oci, repo).await?;
+            return Ok(());
+        }
         let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
         document.updated = now.clone();
-        let precondition = match read_digest {
-            Some(digest) => Precondition::Matches(digest),
-            None => Precondition::Absent,
-        };
-        match write(oci, repo, &document, profile, &now, precondition).await {
-            Ok(()) => {
+        let written = write(oci, repo, &document, profile, &now, inline, precondition).await;
+        match written {
+            Ok(digest) => {
                 if rebuilt {
                     store.listing_trust.trust_again(project);
                 }
+                let superseded = current.digest.filter(|previous| *previous != digest);
+                clean_up(oci, repo, superseded, current.legacy_possible).await;
                 return Ok(());
             }
             Err(err) if err.is_precondition_failed() => last_error = Some(err),
+            // Too large for this registry's manifests, whatever it says: the blob form's
+            // index is small. Tried before anything else is concluded from the refusal.
+            Err(err @ OciError::Rejected { .. }) if inline => {
+                tracing::debug!(%repo, error = %err, "the registry refused the listing document inline: writing it as a blob");
+                inline = false;
+                last_error = Some(err);
+            }
             Err(err)
                 if store
                     .rules
@@ -126,31 +147,66 @@ async fn update(
     ))
 }
 
-/// The document's manifest digest and the document, read past every cache; the document is
-/// `None` when the tag holds something unreadable (it is then written afresh).
-async fn current_document(
-    oci: &Oci,
-    repo: &str,
-) -> Result<Option<(Digest, Option<ListingDocument>)>, Error> {
-    let (manifest, digest) = match oci.get_image_manifest(repo, TAG).await {
-        Ok(found) => found,
-        Err(OciError::NotFound { .. }) => return Ok(None),
-        Err(OciError::InvalidResponse(reason)) => {
-            tracing::warn!(%repo, %reason, "the listing document is unreadable: writing it afresh");
-            return Ok(None);
+/// The document under [`TAG`] as a writer finds it, read past every cache.
+struct Current {
+    /// The digest of what the tag holds, if anything.
+    digest: Option<Digest>,
+    /// The document, when the tag holds a readable one.
+    document: Option<ListingDocument>,
+    /// Whether a legacy document may be left to delete: the tag held nothing, so this
+    /// write may be the first in the current form.
+    legacy_possible: bool,
+}
+
+impl Current {
+    /// The write is conditioned on the tag holding what was read.
+    fn precondition(&self) -> Precondition {
+        match &self.digest {
+            Some(digest) => Precondition::Matches(digest.clone()),
+            None if self.legacy_possible => Precondition::Absent,
+            // Something the read could not name: written over unconditionally.
+            None => Precondition::None,
         }
+    }
+}
+
+/// What [`TAG`] holds now: a document is `None` when the tag holds something unreadable
+/// (it is then written afresh).
+async fn current_document(oci: &Oci, repo: &str) -> Result<Current, Error> {
+    let unreadable = |reason: &dyn std::fmt::Display, digest: Option<Digest>| {
+        tracing::warn!(%repo, %reason, "the listing document is unreadable: writing it afresh");
+        Current {
+            digest,
+            document: None,
+            legacy_possible: false,
+        }
+    };
+    let (index, digest) = match oci.get_tagged_index(repo, TAG).await {
+        Ok(TaggedIndex::Index(index, digest)) => (index, digest),
+        Ok(TaggedIndex::Other { media_type }) => {
+            return Ok(unreadable(&format!("{TAG} holds a {media_type}"), None))
+        }
+        Ok(TaggedIndex::TooLarge { limit }) => {
+            return Ok(unreadable(&format!("{TAG} is over {limit} bytes"), None))
+        }
+        Err(OciError::NotFound { .. }) => {
+            return Ok(Current {
+                digest: None,
+                document: None,
+                legacy_possible: true,
+            })
+        }
+        Err(OciError::InvalidResponse(reason)) => return Ok(unreadable(&reason, None)),
         Err(err) => return Err(err.into()),
     };
-    Ok(Some((
-        digest,
-        match read_document(oci, repo, &manifest).await {
-            Ok((document, _)) => Some(document),
-            Err(reason) => {
-                tracing::warn!(%repo, %reason, "the listing document is unreadable: writing it afresh");
-                None
-            }
+    Ok(match read_document_of_index(oci, repo, &index).await {
+        Ok((document, _)) => Current {
+            digest: Some(digest),
+            document: Some(document),
+            legacy_possible: false,
         },
-    )))
+        Err(reason) => unreadable(&reason, Some(digest)),
+    })
 }
 
 /// What `version`'s tag holds now, as the document records it.
@@ -183,15 +239,46 @@ async fn full_read(store: &Store, oci: &Oci, repo: &str) -> Result<ListingDocume
     Ok(document)
 }
 
-/// Pushes the document's blob and the empty config, then its manifest under [`TAG`].
+/// Writes the document's index under [`TAG`]: the document inline when `inline` and the
+/// index stays within [`MAX_INLINE_BYTES`], else its blob first (with the image manifest
+/// that keeps it through garbage collection, pushed by digest) and an index naming it.
+/// Returns the index's digest.
 async fn write(
     oci: &Oci,
     repo: &str,
     document: &ListingDocument,
     profile: Profile,
     now: &str,
+    inline: bool,
     precondition: Precondition,
-) -> Result<(), OciError> {
+) -> Result<Digest, OciError> {
+    let invalid = OciError::InvalidInput;
+    let inline_index = inline
+        .then(|| document.inline_index(profile, now))
+        .transpose()
+        .map_err(invalid)?
+        .filter(|index| index_bytes(index) <= MAX_INLINE_BYTES);
+    let index = match inline_index {
+        Some(index) => index,
+        None => {
+            let blob = push_blob_form(oci, repo, document, profile, now).await?;
+            ListingDocument::blob_index(profile, &blob, now).map_err(invalid)?
+        }
+    };
+    oci.put_index_if(repo, TAG, &index, precondition).await
+}
+
+/// Pushes the document as a blob, the empty config, and the image manifest holding the
+/// blob (by digest: a registry's garbage collection keeps what a manifest references; see
+/// docs/listing-document.md for the one that drops untagged manifests). The blob's
+/// descriptor.
+async fn push_blob_form(
+    oci: &Oci,
+    repo: &str,
+    document: &ListingDocument,
+    profile: Profile,
+    now: &str,
+) -> Result<Descriptor, OciError> {
     let bytes = document.to_bytes().map_err(OciError::InvalidInput)?;
     let blob = Descriptor::new(MEDIA_TYPE, Digest::sha256_of(&bytes), bytes.len() as u64);
     let config = Descriptor::empty_config();
@@ -203,19 +290,45 @@ async fn write(
             Bytes::from_static(pyoci_oci::EMPTY_CONFIG_BYTES)
         ),
     )?;
-    let manifest = ListingDocument::manifest(profile, blob, now);
-    let bytes = serde_json::to_vec(&manifest)
-        .map(Bytes::from)
-        .map_err(|err| OciError::InvalidInput(format!("cannot serialize a manifest: {err}")))?;
-    oci.put_manifest_if(repo, TAG, &manifest.media_type, bytes, precondition)
-        .await?;
-    Ok(())
+    let holder = ListingDocument::manifest(profile, blob.clone(), now);
+    oci.put_image_manifest(repo, &holder).await?;
+    Ok(blob)
 }
 
-/// Deletes whatever document the tag holds now, so no listing trusts a stale one.
+/// After a document was written: deletes the index it replaced (so old documents do not
+/// pile up in registries that keep untagged manifests), and, on a first write in the
+/// current form, the legacy document (so the original PyOCI can list the project again).
+/// Best effort: a registry that allows no deletes keeps them, which costs only storage.
+async fn clean_up(oci: &Oci, repo: &str, superseded: Option<Digest>, legacy_possible: bool) {
+    if let Some(digest) = superseded {
+        if let Err(err) = oci.delete_manifest(repo, &digest).await {
+            tracing::debug!(%repo, %digest, error = %err, "the replaced listing document stays");
+        }
+    }
+    if legacy_possible {
+        if let Err(err) = delete_tagged(oci, repo, LEGACY_TAG).await {
+            tracing::warn!(
+                %repo,
+                error = %err,
+                "the legacy listing document ({LEGACY_TAG}) could not be deleted: the original \
+                 PyOCI cannot list this project until it is"
+            );
+        }
+    }
+}
+
+/// Deletes whatever document the tag holds now (and a legacy one), so no listing trusts a
+/// stale one.
 async fn discard(oci: &Oci, repo: &str) -> Result<(), OciError> {
-    let digest = match oci.get_image_manifest(repo, TAG).await {
-        Ok((_, digest)) => digest,
+    delete_tagged(oci, repo, TAG).await?;
+    delete_tagged(oci, repo, LEGACY_TAG).await
+}
+
+/// Deletes the manifest `tag` points to, if any.
+async fn delete_tagged(oci: &Oci, repo: &str, tag: &str) -> Result<(), OciError> {
+    let accept = [OCI_INDEX_MEDIA_TYPE, OCI_MANIFEST_MEDIA_TYPE];
+    let digest = match oci.get_manifest(repo, tag, &accept).await {
+        Ok(manifest) => manifest.digest,
         Err(OciError::NotFound { .. }) => return Ok(()),
         Err(err) => return Err(err),
     };

@@ -35,7 +35,8 @@ impl Contents {
         self.put_manifest(repo, tag, OCI_INDEX_MEDIA_TYPE, bytes)
     }
 
-    fn put_manifest(
+    /// Stores a manifest of `media_type` under `reference` (a tag or a digest); its digest.
+    pub fn put_manifest(
         &mut self,
         repo: &str,
         reference: &str,
@@ -49,6 +50,14 @@ impl Contents {
             let tag = (repo.to_owned(), reference.to_owned());
             self.tags.insert(tag, digest.as_str().to_owned());
         }
+        digest
+    }
+
+    /// Stores a blob in `repo`, as a finished upload would; its digest.
+    pub fn put_blob(&mut self, repo: &str, bytes: Bytes) -> Digest {
+        let digest = Digest::sha256_of(&bytes);
+        self.blobs
+            .insert((repo.to_owned(), digest.as_str().to_owned()), bytes);
         digest
     }
 
@@ -69,6 +78,19 @@ impl Contents {
         };
         let (_, bytes) = self.manifests.get(&(repo.to_owned(), digest.clone()))?;
         Some((digest, bytes.clone()))
+    }
+
+    /// Removes `tag` of `repo` (pointing to `digest`), leaving the manifest.
+    pub fn delete_tag(&mut self, repo: &str, tag: &str, digest: &str) {
+        self.tags
+            .retain(|(tagged, name), held| !(tagged == repo && name == tag && held == digest));
+    }
+
+    /// The manifest `reference` of `repo` as a GET serves it: its `Content-Type` and bytes.
+    pub fn served_manifest(&self, repo: &str, reference: &str) -> Option<(String, Bytes)> {
+        let (digest, bytes) = self.manifest(repo, reference)?;
+        let (media_type, _) = self.manifests.get(&(repo.to_owned(), digest))?;
+        Some((media_type.clone(), bytes))
     }
 
     /// The blob `digest` of `repo`.
@@ -97,6 +119,9 @@ struct Inner {
     honours_conditions: bool,
     /// Whether manifests with an `artifactType` are refused (GitLab's `MANIFEST_INVALID`).
     refuses_artifact_types: bool,
+    /// Manifests larger than this are refused with `MANIFEST_INVALID`, as distribution
+    /// refuses those over 4 MiB.
+    max_manifest_bytes: usize,
     /// Done just before the next write to a tag is handled, by tag.
     before_write: HashMap<String, VecDeque<Interference>>,
     /// Done just after the next write to a tag succeeded, by tag.
@@ -113,6 +138,7 @@ impl MemoryRegistry {
             contents: Contents::default(),
             honours_conditions: false,
             refuses_artifact_types: false,
+            max_manifest_bytes: usize::MAX,
             before_write: HashMap::new(),
             after_write: HashMap::new(),
         })))
@@ -127,6 +153,12 @@ impl MemoryRegistry {
     /// A registry that refuses PyOCI's media types, as GitLab does.
     pub fn refusing_artifact_types(self) -> Self {
         self.lock().refuses_artifact_types = true;
+        self
+    }
+
+    /// A registry that refuses manifests larger than `bytes`.
+    pub fn refusing_manifests_over(self, bytes: usize) -> Self {
+        self.lock().max_manifest_bytes = bytes;
         self
     }
 
@@ -236,6 +268,9 @@ impl Inner {
                     .header("content-type")
                     .unwrap_or_default()
                     .to_owned();
+                if request.body.len() > self.max_manifest_bytes {
+                    return refused("MANIFEST_INVALID");
+                }
                 if self.refuses_artifact_types && request_has_artifact_type(&request.body) {
                     return refused("MANIFEST_INVALID");
                 }
