@@ -67,6 +67,13 @@ impl TokenCache {
         (*expires_at > now).then(|| header.clone())
     }
 
+    /// When the live token for `key` stops being used, if there is one.
+    pub(crate) fn token_until(&self, key: &TokenKey, now: Instant) -> Option<Instant> {
+        let state = self.state();
+        let (_, expires_at) = state.tokens.get(key)?;
+        (*expires_at > now).then_some(*expires_at)
+    }
+
     pub(crate) fn insert_token(
         &self,
         key: TokenKey,

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tower::Layer;
 
 use crate::cache::TokenCache;
-use crate::{RealmPolicy, TokenExchange};
+use crate::{HeldTokens, RealmPolicy, TokenExchange};
 
 /// Called with `true` when a cached token was sent, `false` when one had to be fetched.
 pub(crate) type OnTokenLookup = Arc<dyn Fn(bool) + Send + Sync>;
@@ -55,6 +55,12 @@ impl TokenExchangeLayer {
     pub fn on_token_lookup(mut self, on_lookup: impl Fn(bool) + Send + Sync + 'static) -> Self {
         self.on_lookup = LookupObserver(Some(Arc::new(on_lookup)));
         self
+    }
+
+    /// The tokens this layer's services hold, to ask how long the registry honours a
+    /// caller ([`HeldTokens::read_token_until`]).
+    pub fn held_tokens(&self) -> HeldTokens {
+        HeldTokens::new(self.cache.clone())
     }
 }
 

@@ -86,6 +86,7 @@ mod cache;
 mod challenge;
 mod error;
 mod headers;
+mod held;
 mod layer;
 mod realm;
 mod realm_policy;
@@ -93,6 +94,7 @@ mod service;
 
 pub use challenge::{parse_challenges, Challenge, ChallengeError};
 pub use error::TokenExchangeError;
+pub use held::HeldTokens;
 pub use layer::TokenExchangeLayer;
 pub use realm_policy::{host_key, RealmPolicy, Withheld};
 pub use service::{AuthorizeForWrite, ResponseFuture, TokenExchange};

@@ -992,3 +992,62 @@ async fn a_full_body_is_sent_again_with_the_token() {
         "the copy carried the same body"
     );
 }
+
+#[tokio::test]
+async fn held_tokens_tell_until_when_the_registry_honours_a_reader_and_forget_refused_ones() {
+    let generation = Arc::new(AtomicUsize::new(1));
+    let accepts = generation.clone();
+    let stub = Stub::new(
+        move |req| {
+            let current = format!("Bearer tok-{}", accepts.load(Ordering::SeqCst));
+            Ok(if authorization(req) == Some(current.as_str()) {
+                respond(StatusCode::OK, current)
+            } else {
+                bearer_challenge(&scope_for(req))
+            })
+        },
+        |_| {
+            Ok(respond(
+                StatusCode::OK,
+                r#"{"token":"tok-1","expires_in":300}"#,
+            ))
+        },
+    );
+    let layer = trusting_layer();
+    let held = layer.held_tokens();
+    let tags: http::Uri = "https://registry.test/v2/ns/pkg/tags/list".parse().unwrap();
+    assert_eq!(
+        held.read_token_until(&tags, &alice()),
+        None,
+        "nothing fetched yet"
+    );
+
+    let before = std::time::Instant::now();
+    send_ok(&layer, &stub, get(alice())).await;
+    let until = held
+        .read_token_until(&tags, &alice())
+        .expect("the pull token of ns/pkg serves its tag list too");
+    // 300 s, less the margin the layer keeps before expiry.
+    assert!(
+        until > before + Duration::from_secs(200) && until <= before + Duration::from_secs(300)
+    );
+    assert_eq!(held.read_token_until(&tags, &user("alice", "other")), None);
+    assert_eq!(held.read_token_until(&tags, &Credentials::Anonymous), None);
+    let elsewhere: http::Uri = "https://registry.test/v2/ns/other/tags/list"
+        .parse()
+        .unwrap();
+    assert_eq!(held.read_token_until(&elsewhere, &alice()), None);
+
+    // Revoked: the registry refuses every token the issuer hands out; the refused one is
+    // no longer held, nor is the useless new one.
+    accepts_only_generation(&generation, 2);
+    let (status, _) = send_ok(&layer, &stub, get(alice())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(held.read_token_until(&tags, &alice()), None);
+}
+
+/// Makes the stub registry accept only tokens of `wanted` while the issuer still hands out
+/// those of generation 1.
+fn accepts_only_generation(generation: &AtomicUsize, wanted: usize) {
+    generation.store(wanted, Ordering::SeqCst);
+}
