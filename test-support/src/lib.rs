@@ -73,7 +73,7 @@ pub use python::{Python, Venv};
 pub use quirks::{
     MissingRepository, QuirkRegistry, Quirks, Realm, TokenFields, AUTH_HOST, STORAGE_HOST,
 };
-pub use registry::{Registry, RegistryAuth};
+pub use registry::{Notify, Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
 pub use tls_registry::{make_certificates, TlsRegistry};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};

@@ -30,6 +30,17 @@ pub(crate) struct RegistryConfig {
     pub(crate) auth: AuthConfig,
     /// Whether manifest and blob deletes are allowed (ghcr.io refuses them).
     pub(crate) deletes: bool,
+    /// Where the registry sends its notifications of pushes and deletes, if anywhere.
+    pub(crate) notify: Option<Notify>,
+}
+
+/// A notification endpoint: its URL (where `{registry}` stands for the registry's own
+/// URL as one path segment, `http%3A%2F%2F127.0.0.1%3A<port>`) and the `Authorization`
+/// header value sent with each notification.
+#[derive(Clone, Debug)]
+pub struct Notify {
+    pub url: String,
+    pub authorization: String,
 }
 
 /// A YAML double-quoted scalar: JSON string syntax is valid YAML.
@@ -55,6 +66,19 @@ impl RegistryConfig {
             instance = quoted(&self.instance),
             deletes = self.deletes,
         );
+        if let Some(notify) = &self.notify {
+            let own = format!("http://127.0.0.1:{}", self.port);
+            let segment =
+                percent_encoding::utf8_percent_encode(&own, super::PATH_SEGMENT).to_string();
+            // Sent at once and retried soon: tests wait for them.
+            yaml.push_str(&format!(
+                "notifications:\n  endpoints:\n    - name: pyoci\n      url: {}\n      \
+                 headers:\n        Authorization: [{}]\n      timeout: 2s\n      \
+                 threshold: 3\n      backoff: 200ms\n",
+                quoted(&notify.url.replace("{registry}", &segment)),
+                quoted(&notify.authorization),
+            ));
+        }
         match &self.auth {
             AuthConfig::None => {}
             AuthConfig::Htpasswd { path } => {
@@ -93,6 +117,7 @@ mod tests {
             instance: "7-1".into(),
             auth,
             deletes: true,
+            notify: None,
         }
     }
 

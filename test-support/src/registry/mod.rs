@@ -15,6 +15,7 @@ use std::{
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use tempfile::TempDir;
 
+pub use self::config::Notify;
 use self::config::{AuthConfig, RegistryConfig, INSTANCE_HEADER};
 use crate::{
     process::{poll_until, wait_until, KillOnDrop},
@@ -72,16 +73,22 @@ impl Registry {
     /// Panics when `/usr/bin/docker-registry` is missing (run `scripts/test`, which installs
     /// it) or when the registry does not come up; the panic includes the registry's log.
     pub fn start(auth: RegistryAuth<'_>) -> Registry {
-        Registry::start_configured(auth, true)
+        Registry::start_configured(auth, true, None)
+    }
+
+    /// [`Registry::start`] for a registry that sends notifications of its pushes and
+    /// deletes to `notify`.
+    pub fn start_notifying(auth: RegistryAuth<'_>, notify: Notify) -> Registry {
+        Registry::start_configured(auth, true, Some(notify))
     }
 
     /// [`Registry::start`] for a registry that refuses deletes with `405 UNSUPPORTED`, as
     /// ghcr.io does.
     pub fn start_without_deletes(auth: RegistryAuth<'_>) -> Registry {
-        Registry::start_configured(auth, false)
+        Registry::start_configured(auth, false, None)
     }
 
-    fn start_configured(auth: RegistryAuth<'_>, deletes: bool) -> Registry {
+    fn start_configured(auth: RegistryAuth<'_>, deletes: bool, notify: Option<Notify>) -> Registry {
         if !Path::new(REGISTRY_BINARY).exists() {
             panic!(
                 "docker-registry not found: run scripts/test, which installs it \
@@ -123,6 +130,7 @@ impl Registry {
                 instance,
                 auth: auth_config.clone(),
                 deletes,
+                notify: notify.clone(),
             };
             let config_path = dir.path().join("config.yml");
             write_file(&config_path, config.render().as_bytes());

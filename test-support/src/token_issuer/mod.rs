@@ -44,6 +44,7 @@ pub struct TokenIssuerBuilder {
     users: BTreeMap<String, (String, Vec<Rule>)>,
     anonymous: Vec<Rule>,
     realm_host: String,
+    token_lifetime: u64,
 }
 
 impl TokenIssuerBuilder {
@@ -69,6 +70,12 @@ impl TokenIssuerBuilder {
         self
     }
 
+    /// Seconds each token is valid (`expires_in` and the JWT's `exp`; 300 by default).
+    pub fn token_lifetime(mut self, seconds: u64) -> Self {
+        self.token_lifetime = seconds;
+        self
+    }
+
     /// Generates the signing key and starts serving on a free loopback port.
     pub fn start(self) -> TokenIssuer {
         let dir = tempfile::Builder::new()
@@ -91,6 +98,8 @@ impl TokenIssuerBuilder {
             key,
             requests: AtomicUsize::new(0),
             grants: Mutex::new(Vec::new()),
+            token_lifetime: self.token_lifetime,
+            revoked: Mutex::default(),
         });
         let (shutdown, shutdown_signal) = oneshot::channel();
         let server_state = Arc::clone(&state);
@@ -146,7 +155,20 @@ impl TokenIssuer {
             users: BTreeMap::new(),
             anonymous: Vec::new(),
             realm_host: "127.0.0.1".to_owned(),
+            token_lifetime: server::TOKEN_LIFETIME_SECONDS,
         }
+    }
+
+    /// From now on `user`'s password gets no token (401), as when an account is disabled;
+    /// tokens already issued stay valid until they expire, as the registry checks only
+    /// their signature and expiry.
+    pub fn revoke(&self, user: &str) {
+        self.running
+            .state
+            .revoked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(user.to_owned());
     }
 
     /// The usual cast: [`ALICE`] may do everything, [`BOB`] may only pull, and anonymous

@@ -26,7 +26,8 @@ use super::{
 };
 use crate::timefmt::{rfc3339, unix_now};
 
-const TOKEN_LIFETIME_SECONDS: u64 = 300;
+/// How long tokens are valid unless the builder says otherwise.
+pub(super) const TOKEN_LIFETIME_SECONDS: u64 = 300;
 
 type Reply = Response<Full<Bytes>>;
 
@@ -42,6 +43,10 @@ pub(super) struct IssuerState {
     pub(super) key: SigningKey,
     pub(super) requests: AtomicUsize,
     pub(super) grants: Mutex<Vec<Grant>>,
+    /// Seconds each token is valid.
+    pub(super) token_lifetime: u64,
+    /// Users whose password no longer gets a token.
+    pub(super) revoked: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl IssuerState {
@@ -140,7 +145,7 @@ fn handle(state: &IssuerState, request: &Request<Incoming>) -> Reply {
         iss: state.issuer.clone(),
         sub: user.clone().unwrap_or_default(),
         aud: state.service.clone(),
-        exp: now + TOKEN_LIFETIME_SECONDS,
+        exp: now + state.token_lifetime,
         nbf: now,
         iat: now,
         jti: format!("{}-{}", now, state.requests.load(Ordering::SeqCst)),
@@ -158,7 +163,7 @@ fn handle(state: &IssuerState, request: &Request<Incoming>) -> Reply {
     let body = serde_json::json!({
         "token": token,
         "access_token": token,
-        "expires_in": TOKEN_LIFETIME_SECONDS,
+        "expires_in": state.token_lifetime,
         "issued_at": rfc3339(now),
     });
     json(StatusCode::OK, &body)
@@ -171,8 +176,13 @@ fn authenticate<'s>(state: &'s IssuerState, request: &Request<Incoming>) -> Opti
         return Some((None, &state.anonymous));
     };
     let (user, password) = authorization.to_str().ok().and_then(parse_basic)?;
+    let revoked = state
+        .revoked
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .contains(&user);
     match state.users.get(&user) {
-        Some((expected, rules)) if *expected == password => Some((Some(user), rules)),
+        Some((expected, rules)) if *expected == password && !revoked => Some((Some(user), rules)),
         _ => None,
     }
 }
