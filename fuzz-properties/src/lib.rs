@@ -23,6 +23,7 @@ pub mod filename;
 pub mod link_header;
 pub mod multipart;
 pub mod oci_documents;
+pub mod registry_events;
 pub mod render;
 pub mod route;
 pub mod version_tag;
@@ -73,6 +74,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "oci_documents",
         run: |data| run(data, oci_documents::check),
+    },
+    Target {
+        name: "registry_events",
+        run: |data| run(data, registry_events::check),
     },
     Target {
         name: "render",
