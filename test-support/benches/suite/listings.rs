@@ -173,7 +173,7 @@ pub(crate) fn delayed(settings: &Settings, setup: &Setup, projects: &[Project]) 
     setup.relay.clear();
     setup.relay.forget_seen();
     println!();
-    println!("(PYOCI_CACHE_TTL=2 for these rows, so the third column shows a listing after the tag cache expired. Rows with PYOCI_LISTING_DOCUMENT=true read the project's listing document: the tag list, its manifest and its blob; the first listing from it also checks it against every version tag in the background.)");
+    println!("(PYOCI_CACHE_TTL=2 for these rows, so the third column shows a listing after the tag cache expired. Rows with PYOCI_LISTING_DOCUMENT=true read the project's listing document: the tag list and its index, at once; the first listing from it also checks it against every version tag in the background.)");
     println!();
 }
 
