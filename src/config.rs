@@ -252,6 +252,10 @@ pub struct Config {
     #[command(flatten)]
     pub fallback: crate::fallback::FallbackSettings,
 
+    /// Registry change notifications (`PYOCI_EVENTS_PORT`, `PYOCI_EVENT_REGISTRIES`, ...).
+    #[command(flatten)]
+    pub events: crate::events::EventSettings,
+
     // --- Operations: metrics, logs (issue 11) ---
     /// Port of a listener of its own serving Prometheus metrics at `/metrics` (nothing
     /// else), so that metrics never share the index's URL space; unset: no metrics.
@@ -358,6 +362,7 @@ impl Default for Config {
             form_memory_bytes: 64 * 1024 * 1024,
             description_max_bytes: 256 * 1024,
             fallback: crate::fallback::FallbackSettings::default(),
+            events: crate::events::EventSettings::default(),
             metrics_port: None,
             metrics_host: None,
             log_format: LogFormat::Text,

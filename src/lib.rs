@@ -14,6 +14,7 @@ mod connections;
 pub mod credential_realms;
 pub mod description;
 mod error;
+pub mod events;
 pub mod fallback;
 mod handlers;
 pub mod healthcheck;

@@ -11,7 +11,7 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tower::BoxError;
 
-use crate::{config::Config, connections::Connections, stack::pyoci_service_with_metrics};
+use crate::{config::Config, connections::Connections};
 
 /// At most this many request headers.
 const MAX_HEADERS: usize = 64;
@@ -46,7 +46,10 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
     // Metrics: one set, fed by the stack and served on PYOCI_METRICS_PORT.
     let metrics = pyoci_metrics::Metrics::new();
     crate::metrics_server::start(&config, metrics.clone()).await?;
-    let service = pyoci_service_with_metrics::<Incoming>(config, metrics)?;
+    let settings = config.clone();
+    let (service, caches) = crate::stack::build::<Incoming>(config, metrics)?;
+    // Registry events: on PYOCI_EVENTS_PORT, dropping what the stack's caches hold.
+    crate::events::start(&settings, caches).await?;
     let connections = Connections::new();
 
     let shutdown = shutdown_signal();

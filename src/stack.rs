@@ -4,14 +4,14 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{Request, Response};
-use pyoci_basic_auth::ExtractCredentialsLayer;
+use pyoci_basic_auth::{Credentials, ExtractCredentialsLayer};
 use pyoci_body_timeout::RequestBodyIdleTimeoutLayer;
 use pyoci_budget::{BudgetLayer, Budgets};
 use pyoci_index::RenderIndexLayer;
 use pyoci_metrics::{Metrics, RegistryMetricsLayer, RequestMetricsLayer};
 use pyoci_oci::{AddressPolicy, HttpClient};
 use pyoci_retry::RetryReadsLayer;
-use pyoci_token_exchange::{RealmPolicy, TokenExchangeLayer};
+use pyoci_token_exchange::{HeldTokens, RealmPolicy, TokenExchangeLayer};
 use pyoci_upload::{FormMemory, ParseUploadLayer};
 use tower::{util::BoxCloneSyncService, BoxError, ServiceBuilder};
 use tower_http::{
@@ -24,7 +24,7 @@ use tower_http::{
 use crate::{
     app::App,
     body::Body,
-    cache::{Caches, ForgetRefusedLayer, LookupObserver},
+    cache::{Caches, ForgetRefusedLayer, LookupObserver, Project, TokenWindow},
     config::Config,
     handlers::{Router, UploadHandler},
     route::route_with_fixed_registry,
@@ -61,7 +61,9 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    build(config, metrics).map_err(SetupError)
+    build(config, metrics)
+        .map(|(service, _)| service)
+        .map_err(SetupError)
 }
 
 /// Why a [`Config`] cannot be served. An ordinary error type, so `?` takes it into
@@ -81,7 +83,11 @@ impl std::error::Error for SetupError {
     }
 }
 
-fn build<B>(config: Config, metrics: Metrics) -> Result<PyociService<B>, BoxError>
+/// The service, and the caches it fills (which registry events invalidate).
+pub(crate) fn build<B>(
+    config: Config,
+    metrics: Metrics,
+) -> Result<(PyociService<B>, Arc<Caches>), BoxError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -116,17 +122,19 @@ where
     // Metrics: listing cache hits and misses, by cache.
     let count_lookup: LookupObserver =
         Arc::new(move |cache, hit| cache_metrics.count_cache_lookup(cache, hit));
-    let caches = Arc::new(Caches::for_config(&config, Some(count_lookup)));
+    let token_exchange = TokenExchangeLayer::new()
+        .credential_realms(realms)
+        .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit));
+    let caches = Arc::new(
+        Caches::for_config(&config, Some(count_lookup))
+            .with_token_window(token_window(token_exchange.held_tokens())),
+    );
     // Boxed once: nothing above names these layers, and tests put a stub registry here.
     let registry: RegistryService = BoxCloneSyncService::new(
         ServiceBuilder::new()
             // A refusal of credentials, by any request, ends what the caches give them.
             .layer(ForgetRefusedLayer::new(caches.clone()))
-            .layer(
-                TokenExchangeLayer::new()
-                    .credential_realms(realms)
-                    .on_token_lookup(move |hit| token_metrics.count_token_lookup(hit)),
-            )
+            .layer(token_exchange)
             .layer(RetryReadsLayer::new().attempt_timeout(registry_timeout))
             .layer(BudgetLayer::new(budgets.clone()))
             // Metrics: every request on the wire (retries, token fetches) by kind and outcome.
@@ -142,6 +150,7 @@ where
     if let Some(username) = &config.bearer_username {
         credentials = credentials.bearer_username(username.clone());
     }
+    let caches_for_events = caches.clone();
     let app = Arc::new(App::new(config, registry, budgets, caches));
 
     // The upload endpoint reads its multipart body as a stream, never whole.
@@ -176,7 +185,22 @@ where
         // Handlers return typed pages; this renders them as HTML or JSON per `Accept`.
         .layer(RenderIndexLayer::new())
         .service(Router::new(app, BoxCloneSyncService::new(upload)));
-    Ok(BoxCloneSyncService::new(service))
+    Ok((BoxCloneSyncService::new(service), caches_for_events))
+}
+
+/// How long the registry honours a caller's read of a project: as long as the token held
+/// for them there, for its tag list (the request a listing makes with their credentials).
+fn token_window(tokens: HeldTokens) -> TokenWindow {
+    Arc::new(move |project: &Project, credentials: &Credentials| {
+        let tag_list: http::Uri = format!(
+            "{}/v2/{}/tags/list",
+            project.registry(),
+            project.repository()
+        )
+        .parse()
+        .ok()?;
+        tokens.read_token_until(&tag_list, credentials)
+    })
 }
 
 /// Trusts the CAs of `PYOCI_REGISTRY_CA_FILE` too, when set. Registries offering HTTP/2

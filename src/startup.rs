@@ -27,6 +27,16 @@ pub fn log_config_summary(config: &Config) {
         redirect_downloads = config.redirect_downloads,
         listing_document = config.listing_document,
         listing_check_secs = config.listing_check_secs,
+        cache_ttl_secs = config.cache_ttl_secs,
+        events_port = %config
+            .events
+            .events_port
+            .map_or_else(|| "off".to_owned(), |port| port.to_string()),
+        event_registries = %config
+            .events
+            .registries()
+            .map_or_else(|| "none".to_owned(), ToString::to_string),
+        event_cache_ttl_secs = config.events.event_cache_ttl_secs,
         metrics_port = %config
             .metrics_port
             .map_or_else(|| "off".to_owned(), |port| port.to_string()),

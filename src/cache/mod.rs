@@ -32,6 +32,7 @@
 
 pub(crate) mod bounded;
 mod fingerprint;
+mod lifetimes;
 mod refusals;
 
 use std::{
@@ -51,6 +52,8 @@ use pyoci_oci::{Digest, ImageIndex, ImageManifest};
 use crate::{layout::listing_document::Listing, turns::Turns};
 use bounded::BoundedMap;
 pub use fingerprint::{Fingerprint, FingerprintKey};
+use lifetimes::Lifetimes;
+pub use lifetimes::TokenWindow;
 pub use refusals::{ForgetRefusedLayer, RefusalScope};
 use refusals::{Refusals, Withdrawn};
 
@@ -62,12 +65,23 @@ pub struct Project {
 }
 
 impl Project {
-    /// `repository` in the registry written as `registry` (its URL form).
+    /// `repository` in the registry written as `registry` (its URL form, in any case: one
+    /// registry has one key, and events about it find it).
     pub fn new(registry: impl ToString, repository: &str) -> Project {
         Project {
-            registry: registry.to_string(),
+            registry: registry.to_string().to_ascii_lowercase(),
             repository: repository.to_owned(),
         }
+    }
+
+    /// The registry, `scheme://authority`, lowercased.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// The repository's path in the registry.
+    pub fn repository(&self) -> &str {
+        &self.repository
     }
 }
 
@@ -148,17 +162,22 @@ pub const SMALL_BLOB_LIMIT: usize = 256 * 1024;
 
 struct Inner {
     entries: BoundedMap<Key, Value>,
-    /// The epoch of the last write to each project through this process, and when it was
-    /// made; a record older than the TTL is dropped, every entry it could refuse has
-    /// expired by then.
+    /// The epoch of the last write to each project through this process (or event about
+    /// it), and when it was made; a record older than the longest lifetime is dropped,
+    /// every entry it could refuse has expired by then.
     writes: HashMap<Project, Snapshot>,
+    /// When `writes` would grow past its bound: everything read before this epoch is
+    /// refused, as if every project had been written.
+    all_written: u64,
+    /// The size of `writes` at which expired records are next swept out.
+    sweep_writes_at: usize,
     /// The registry's refusals of credentials, less than a TTL ago.
     refusals: Refusals,
 }
 
 /// The listing caches of one process. See the module docs.
 pub struct Caches {
-    ttl: Duration,
+    lifetimes: Lifetimes,
     fingerprints: Option<FingerprintKey>,
     epoch: AtomicU64,
     inner: Mutex<Inner>,
@@ -171,6 +190,13 @@ pub struct Caches {
 /// Told of a cache lookup: the cache (`page`, `tag`, `document`, `manifest`) and whether
 /// it hit.
 pub type LookupObserver = Arc<dyn Fn(&'static str, bool) + Send + Sync>;
+
+/// The most projects whose last write (or event) is remembered one by one; see
+/// `Inner::all_written`.
+const MAX_WRITE_RECORDS: usize = 65_536;
+
+/// `writes` is never swept below this size (not worth it).
+const MIN_WRITES_SWEEP: usize = 1024;
 
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
 const ENTRY_OVERHEAD: usize = 128;
@@ -189,7 +215,7 @@ impl Caches {
             key
         };
         Caches {
-            ttl,
+            lifetimes: Lifetimes::new(ttl),
             fingerprints,
             epoch: AtomicU64::new(0),
             page_turns: Turns::default(),
@@ -197,26 +223,54 @@ impl Caches {
             inner: Mutex::new(Inner {
                 entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
                 writes: HashMap::new(),
+                all_written: 0,
+                sweep_writes_at: MIN_WRITES_SWEEP,
                 refusals: Refusals::default(),
             }),
         }
     }
 
-    /// The caches `config` asks for (`PYOCI_CACHE_TTL`, `PYOCI_CACHE_BYTES`), telling
-    /// `on_lookup` of every lookup (metrics).
+    /// The caches `config` asks for (`PYOCI_CACHE_TTL`, `PYOCI_CACHE_BYTES`, the event
+    /// settings), telling `on_lookup` of every lookup (metrics).
     pub fn for_config(config: &crate::config::Config, on_lookup: Option<LookupObserver>) -> Caches {
-        Caches {
+        let caches = Caches {
             on_lookup,
             ..Caches::new(
                 Duration::from_secs(config.cache_ttl_secs),
                 config.cache_bytes,
             )
+        };
+        match config.events.registries() {
+            Some(registries) => caches.with_events(
+                registries.iter().map(ToString::to_string),
+                Duration::from_secs(config.events.event_cache_ttl_secs),
+            ),
+            None => caches,
         }
+    }
+
+    /// Keeps what listings read of `registries` for `event_ttl` (halved, see
+    /// `Lifetimes::content`): they announce their changes, which drop entries at once
+    /// ([`Caches::changed`]).
+    pub fn with_events(
+        mut self,
+        registries: impl IntoIterator<Item = String>,
+        event_ttl: Duration,
+    ) -> Caches {
+        self.lifetimes = self.lifetimes.with_events(registries, event_ttl);
+        self
+    }
+
+    /// Lets a caller's acceptance by the registry last as long as the registry token held
+    /// for them (where it outlasts `PYOCI_CACHE_TTL`), for registries with events.
+    pub fn with_token_window(mut self, tokens: TokenWindow) -> Caches {
+        self.lifetimes = self.lifetimes.with_tokens(tokens);
+        self
     }
 
     /// Whether anything is cached at all.
     pub fn enabled(&self) -> bool {
-        !self.ttl.is_zero()
+        !self.lifetimes.ttl.is_zero()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -242,32 +296,36 @@ impl Caches {
         }
     }
 
-    /// Taken before a page is read again ahead of its expiry: see [`Snapshot::rereads_tags`].
-    pub fn refresh_snapshot(&self) -> Snapshot {
+    /// Taken before a page of `project` is read again ahead of its expiry: see
+    /// [`Snapshot::rereads_tags`]. With events, tags are fresh for half the event TTL and
+    /// the page for the other half, so it reads them from the cache.
+    pub fn refresh_snapshot(&self, project: &Project) -> Snapshot {
         Snapshot {
-            rereads_tags: true,
+            rereads_tags: !self.lifetimes.evented(project),
             ..self.snapshot()
         }
     }
 
-    /// Whether what was read at `read` may still be given out (to `credentials`, for an
-    /// entry that is theirs only).
+    /// Whether what was read at `read` may still be given out: to anyone, or for an entry
+    /// that is a caller's only, to them.
     fn fresh(
         &self,
         inner: &Inner,
         project: &Project,
-        credentials: Option<&Fingerprint>,
+        caller: Option<(&Fingerprint, &Credentials)>,
         read: &Snapshot,
     ) -> bool {
-        if read.at.elapsed() >= self.ttl {
+        let credentials = caller.map(|(_, credentials)| credentials);
+        if Instant::now() >= self.lifetimes.until(project, credentials, read) {
             return false;
         }
-        let written = inner
-            .writes
-            .get(project)
-            .is_some_and(|write| read.epoch < write.epoch);
+        let written = read.epoch < inner.all_written
+            || inner
+                .writes
+                .get(project)
+                .is_some_and(|write| read.epoch < write.epoch);
         let refused =
-            credentials.is_some_and(|credentials| inner.refusals.since(project, credentials, read));
+            caller.is_some_and(|(fingerprint, _)| inner.refusals.since(project, fingerprint, read));
         !written && !refused
     }
 
@@ -280,7 +338,12 @@ impl Caches {
         credentials: &Credentials,
     ) -> Option<PageKey> {
         let fingerprint = self.fingerprint(credentials)?;
-        Some(PageKey(project, fingerprint, path.to_owned()))
+        Some(PageKey {
+            project,
+            fingerprint,
+            path: path.to_owned(),
+            credentials: credentials.clone(),
+        })
     }
 
     /// The keyed fingerprint of `credentials`; `None` when nothing is cached.
@@ -294,28 +357,45 @@ impl Caches {
     }
 
     fn fresh_page(&self, key: &PageKey) -> Option<CachedPage> {
-        let cache_key = Key::Page(key.0.clone(), key.1, key.2.clone());
-        let (page, read) = self.fresh_entry(&cache_key, &key.0, |value| match value {
-            Value::Page(page, read) => Some((page.clone(), *read)),
-            _ => None,
-        })?;
+        let (page, read) = self.fresh_entry(
+            &key.cache_key(),
+            &key.project,
+            Some(&key.credentials),
+            |value| match value {
+                Value::Page(page, read) => Some((page.clone(), *read)),
+                _ => None,
+            },
+        )?;
+        // Past half of its life: replaced before it ends, under steady use.
+        let life = self
+            .lifetimes
+            .until(&key.project, Some(&key.credentials), &read)
+            .saturating_duration_since(read.at);
         Some(CachedPage {
             page,
-            refresh_due: read.at.elapsed() >= self.ttl / 2,
+            refresh_due: read.at.elapsed() >= life / 2,
         })
     }
 
     /// The dated entry at `key` (a tag, a page, an acceptance) as `pick` takes it, if it is
-    /// still fresh for `project`; a stale one is removed.
+    /// still fresh for `project` (and for `credentials`, the caller's, when the entry is a
+    /// caller's only); a stale one is removed.
     fn fresh_entry<T>(
         &self,
         key: &Key,
         project: &Project,
+        credentials: Option<&Credentials>,
         pick: impl FnOnce(&Value) -> Option<(T, Snapshot)>,
     ) -> Option<(T, Snapshot)> {
+        let caller = match (key.credentials(), credentials) {
+            (None, _) => None,
+            (Some(fingerprint), Some(credentials)) => Some((fingerprint, credentials)),
+            // A caller's entry, asked for without their credentials: nobody's to take.
+            (Some(_), None) => return None,
+        };
         let mut inner = self.lock();
         let (value, read) = pick(inner.entries.get(key)?)?;
-        if self.fresh(&inner, project, key.credentials(), &read) {
+        if self.fresh(&inner, project, caller, &read) {
             return Some((value, read));
         }
         inner.entries.remove(key);
@@ -344,9 +424,7 @@ impl Caches {
     /// Forgets the page of `key`: reading it again failed (the credentials may have been
     /// revoked), so it is not given out for the rest of its TTL.
     pub fn drop_page(&self, key: &PageKey) {
-        self.lock()
-            .entries
-            .remove(&Key::Page(key.0.clone(), key.1, key.2.clone()));
+        self.lock().entries.remove(&key.cache_key());
     }
 
     /// The turn to read the page of `key` from the registry. Requests for a page that is
@@ -366,20 +444,19 @@ impl Caches {
     /// Keeps `page`, read since `read`, for its caller.
     pub fn store_page(&self, key: PageKey, read: Snapshot, page: SharedPage) {
         // Its renderings double it, about (HTML and JSON are each near the model's size).
-        let weight = ENTRY_OVERHEAD + key.2.len() + 3 * page_weight(page.page());
+        let weight = ENTRY_OVERHEAD + key.path.len() + 3 * page_weight(page.page());
         let mut inner = self.lock();
-        if self.fresh(&inner, &key.0, Some(&key.1), &read) {
+        let caller = Some((&key.fingerprint, &key.credentials));
+        if self.fresh(&inner, &key.project, caller, &read) {
             // Reading the page, the registry accepted these credentials for the project.
             inner.entries.insert(
-                Key::Accepted(key.0.clone(), key.1),
+                Key::Accepted(key.project.clone(), key.fingerprint),
                 Value::Accepted(read),
-                ENTRY_OVERHEAD + project_weight(&key.0),
+                ENTRY_OVERHEAD + project_weight(&key.project),
             );
-            inner.entries.insert(
-                Key::Page(key.0, key.1, key.2),
-                Value::Page(page, read),
-                weight,
-            );
+            inner
+                .entries
+                .insert(key.cache_key(), Value::Page(page, read), weight);
         }
     }
 
@@ -393,7 +470,7 @@ impl Caches {
             return false;
         };
         let key = Key::Accepted(project.clone(), fingerprint);
-        self.fresh_entry(&key, project, |value| match value {
+        self.fresh_entry(&key, project, Some(credentials), |value| match value {
             Value::Accepted(read) => Some(((), *read)),
             _ => None,
         })
@@ -432,7 +509,7 @@ impl Caches {
 
     fn fresh_tag(&self, project: &Project, tag: &str) -> Option<TagTarget> {
         let key = Key::Tag(project.clone(), tag.to_owned());
-        let (target, _) = self.fresh_entry(&key, project, |value| match value {
+        let (target, _) = self.fresh_entry(&key, project, None, |value| match value {
             Value::Tag(target, read) => Some((target.clone(), *read)),
             _ => None,
         })?;
@@ -511,6 +588,12 @@ impl Caches {
         self.keep(key, Value::Listing(listing), weight);
     }
 
+    /// Invalidates `project` because its registry said it changed (an event).
+    pub fn changed(&self, project: &Project) {
+        tracing::debug!(registry = %project.registry, repository = %project.repository, "registry event: cached listings dropped");
+        self.invalidate(project);
+    }
+
     /// A write to `project` through this process completed (or may have): its tags and
     /// pages are not given out any more, and listings already under way store nothing.
     pub fn invalidate(&self, project: &Project) {
@@ -519,8 +602,19 @@ impl Caches {
         }
         let now = self.next_epoch();
         let mut inner = self.lock();
-        let ttl = self.ttl;
-        inner.writes.retain(|_, write| write.at.elapsed() < ttl);
+        if inner.writes.len() >= inner.sweep_writes_at {
+            // Swept when the map has doubled since the last sweep: linear work only every
+            // so often, so a burst of events stays cheap per event.
+            let longest = self.lifetimes.longest();
+            inner.writes.retain(|_, write| write.at.elapsed() < longest);
+            inner.sweep_writes_at = (2 * inner.writes.len()).max(MIN_WRITES_SWEEP);
+        }
+        if inner.writes.len() >= MAX_WRITE_RECORDS {
+            // More projects changed within a lifetime than are worth remembering one by
+            // one (events can name many): forget them all and refuse every earlier read.
+            inner.writes.clear();
+            inner.all_written = now.epoch;
+        }
         inner.writes.insert(project.clone(), now);
     }
 
@@ -553,7 +647,7 @@ impl Caches {
         let now = self.next_epoch();
         self.lock()
             .refusals
-            .record(fingerprint, withdrawn, now, self.ttl);
+            .record(fingerprint, withdrawn, now, self.lifetimes.longest());
     }
 
     /// A new epoch, now: what was read before it can be told from what is read after.
@@ -593,9 +687,42 @@ impl Drop for InvalidateOnDrop<'_> {
     }
 }
 
-/// Which cached page a caller may get: the project and their credentials' fingerprint.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub struct PageKey(Project, Fingerprint, String);
+/// Which cached page a caller may get: the project, the page's path and the caller (their
+/// credentials' fingerprint, and the credentials, to ask how long the registry honours
+/// them). Compared by fingerprint: equal fingerprints are equal credentials.
+#[derive(Clone, Debug)]
+pub struct PageKey {
+    project: Project,
+    fingerprint: Fingerprint,
+    path: String,
+    credentials: Credentials,
+}
+
+impl PageKey {
+    /// The project whose page this is.
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    fn cache_key(&self) -> Key {
+        Key::Page(self.project.clone(), self.fingerprint, self.path.clone())
+    }
+}
+
+impl PartialEq for PageKey {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.project, &self.fingerprint, &self.path)
+            == (&other.project, &other.fingerprint, &other.path)
+    }
+}
+
+impl Eq for PageKey {}
+
+impl std::hash::Hash for PageKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.project, &self.fingerprint, &self.path).hash(state);
+    }
+}
 
 fn project_weight(project: &Project) -> usize {
     project.registry.len() + project.repository.len()
@@ -707,6 +834,35 @@ mod tests {
     }
 
     #[test]
+    fn changes_to_more_projects_than_are_remembered_refuse_every_earlier_read() {
+        let caches = Caches::new(Duration::from_secs(60), 1 << 20);
+        let quiet = project("acme/quiet");
+        caches.store_tag(&quiet, "1.0", caches.snapshot(), TagTarget::Skipped);
+        for index in 0..MAX_WRITE_RECORDS {
+            caches.changed(&project(&format!("acme/p{index}")));
+        }
+        assert!(
+            caches.tag(&quiet, "1.0").is_some(),
+            "not named, not over the bound"
+        );
+        assert_eq!(caches.lock().writes.len(), MAX_WRITE_RECORDS);
+        caches.changed(&project("acme/one-more"));
+        assert!(
+            caches.lock().writes.len() <= 1,
+            "the records were folded into one epoch"
+        );
+        assert!(
+            caches.tag(&quiet, "1.0").is_none(),
+            "everything read before is refused"
+        );
+        caches.store_tag(&quiet, "1.0", caches.snapshot(), TagTarget::Skipped);
+        assert!(
+            caches.tag(&quiet, "1.0").is_some(),
+            "reads after it are kept again"
+        );
+    }
+
+    #[test]
     fn entries_expire_after_the_ttl_and_zero_turns_caching_off() {
         let caches = Caches::new(Duration::from_millis(30), 1 << 20);
         let demo = project("acme/demo");
@@ -735,7 +891,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(110));
         assert!(caches.page(&key).unwrap().refresh_due);
         // A refresh stores the page read again; it is not due any more.
-        let refresh = caches.refresh_snapshot();
+        let refresh = caches.refresh_snapshot(&project("acme/demo"));
         assert!(refresh.rereads_tags() && !caches.snapshot().rereads_tags());
         caches.store_page(key.clone(), refresh, page());
         assert!(!caches.page(&key).unwrap().refresh_due);

@@ -84,7 +84,7 @@ fn refresh_ahead(app: &Arc<App>, key: PageKey, target: Target, repository: Repos
     tokio::spawn(async move {
         let _turn = turn;
         let caches = app.store.caches();
-        let read = caches.refresh_snapshot();
+        let read = caches.refresh_snapshot(key.project());
         match read_project_page(&app, target, repository, read).await {
             Ok(mut response) => {
                 if keep_page(&app, key.clone(), read, &mut response).is_none() {

@@ -17,6 +17,7 @@ mod concurrency;
 mod container;
 mod digests;
 mod doc_examples;
+mod events;
 mod fallback;
 mod faults;
 mod file_cache;
