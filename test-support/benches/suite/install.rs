@@ -1,32 +1,44 @@
 //! Section 5 of the report: `uv pip install` of a dependency chain, beside pypiserver.
 
-use std::{fs, process::Command, time::Instant};
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::Command,
+    time::Instant,
+};
 
-use pyoci_test_support::{write_dists, DistSpec, Fault, ALICE};
+use pyoci_test_support::{write_dists, DistSpec, Fault, Pyoci, ALICE};
 
 use crate::{index_base, start_pyoci, tools::PypiServer, Settings, Setup, NAMESPACE, RELAY_DELAY};
 
-pub(crate) fn install_chain(settings: &Settings, setup: &Setup) {
-    let length = settings.chain;
-    println!("## 5. `uv pip install` of a {length}-package dependency chain, cold client cache");
-    println!();
-    let files = setup.work.path().join("chain");
+/// Writes the wheels of a `length`-package dependency chain, `{prefix}00` requiring
+/// `{prefix}01` and so on, into a directory of their own, and publishes them through
+/// `pyoci` to the registry `registry_segment` names. Returns the directory (for uv's
+/// `--find-links`); `{prefix}00` installs the whole chain.
+pub(crate) fn publish_chain(
+    setup: &Setup,
+    pyoci: &Pyoci,
+    registry_segment: &str,
+    prefix: &str,
+    length: usize,
+) -> PathBuf {
+    let files = setup.work.path().join(prefix);
     fs::create_dir_all(&files).expect("chain dir");
+    let name = |i: usize| format!("{prefix}{i:02}");
     let specs: Vec<DistSpec> = (0..length)
         .map(|i| {
-            let spec = DistSpec::new(&format!("chain{i:02}"), "1.0.0");
+            let spec = DistSpec::new(&name(i), "1.0.0");
             if i + 1 < length {
-                spec.requires(&format!("chain{:02}", i + 1))
+                spec.requires(&name(i + 1))
             } else {
                 spec
             }
         })
         .collect();
     let dists = write_dists(&files, &specs);
-    let pyoci = start_pyoci(settings, &[]);
-    let base = index_base(&pyoci, &setup.registry.url_segment());
-    for (dist, spec) in dists.iter().zip(0..) {
-        let form = pyoci_test_support::upload_form(dist, &format!("chain{spec:02}"), "1.0.0");
+    let base = index_base(pyoci, registry_segment);
+    for (i, dist) in dists.iter().enumerate() {
+        let form = pyoci_test_support::upload_form(dist, &name(i), "1.0.0");
         let response = setup.http.post_multipart(
             &format!("{base}/"),
             form,
@@ -34,33 +46,58 @@ pub(crate) fn install_chain(settings: &Settings, setup: &Setup) {
         );
         assert_eq!(response.status, 200, "{}", response.text());
     }
-    let pypiserver = PypiServer::start(settings, &files);
+    files
+}
+
+/// `pyoci`'s index of the bench namespace in the registry `registry_segment` names, with
+/// ALICE's credentials in the URL, as uv takes them.
+pub(crate) fn uv_index(pyoci: &Pyoci, registry_segment: &str) -> String {
     let (user, password) = ALICE;
-    let pyoci_index = format!(
-        "http://{user}:{password}@127.0.0.1:{}/{}/{NAMESPACE}/",
-        pyoci.port(),
-        setup.registry.url_segment()
+    format!(
+        "http://{user}:{password}@127.0.0.1:{}/{registry_segment}/{NAMESPACE}/",
+        pyoci.port()
+    )
+}
+
+/// Seconds `uv pip install --no-cache` of `top` (and so of its whole chain) takes into a
+/// fresh target directory, from `source` (`--index-url ...` or
+/// `--no-index --find-links ...`).
+pub(crate) fn uv_install(settings: &Settings, work: &Path, source: &[&str], top: &str) -> f64 {
+    let target = tempfile::tempdir_in(work).expect("target dir");
+    let started = Instant::now();
+    let output = Command::new(&settings.uv)
+        .args(["pip", "install", "--no-cache", "--target"])
+        .arg(target.path())
+        .args(source)
+        .arg(top)
+        .env("UV_NO_CONFIG", "1")
+        .output()
+        .expect("run uv");
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        output.status.success(),
+        "uv pip install from {source:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
     );
+    seconds
+}
+
+pub(crate) fn install_chain(settings: &Settings, setup: &Setup) {
+    let length = settings.chain;
+    println!("## 5. `uv pip install` of a {length}-package dependency chain, cold client cache");
+    println!();
+    let pyoci = start_pyoci(settings, &[]);
+    let files = publish_chain(
+        setup,
+        &pyoci,
+        &setup.registry.url_segment(),
+        "chain",
+        length,
+    );
+    let pypiserver = PypiServer::start(settings, &files);
+    let pyoci_index = uv_index(&pyoci, &setup.registry.url_segment());
     let pypi_index = pypiserver.url("/simple/");
-    let install_from = |source: &[&str]| {
-        let target = tempfile::tempdir_in(setup.work.path()).expect("target dir");
-        let started = Instant::now();
-        let output = Command::new(&settings.uv)
-            .args(["pip", "install", "--no-cache", "--target"])
-            .arg(target.path())
-            .args(source)
-            .arg("chain00")
-            .env("UV_NO_CONFIG", "1")
-            .output()
-            .expect("run uv");
-        let seconds = started.elapsed().as_secs_f64();
-        assert!(
-            output.status.success(),
-            "uv pip install from {source:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        seconds
-    };
+    let install_from = |source: &[&str]| uv_install(settings, setup.work.path(), source, "chain00");
     let install = |index: &str| install_from(&["--index-url", index]);
     // uv's own work with no server at all: the same wheels from a local directory. No index
     // can make an install faster than this.
@@ -94,11 +131,7 @@ pub(crate) fn install_chain(settings: &Settings, setup: &Setup) {
     // serves from that far, so the rows compare a fresh PyOCI with one already warm.
     setup.relay.set(Fault::Delay(RELAY_DELAY));
     let far = start_pyoci(settings, &[]);
-    let far_index = format!(
-        "http://{user}:{password}@127.0.0.1:{}/{}/{NAMESPACE}/",
-        far.port(),
-        setup.relay.url_segment()
-    );
+    let far_index = uv_index(&far, &setup.relay.url_segment());
     setup.relay.forget_seen();
     let cold = install(&far_index);
     let cold_requests = setup.relay.seen().len();

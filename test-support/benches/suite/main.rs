@@ -10,8 +10,10 @@
 //! - `BENCH_GIB` (default 1): size of the download and upload files, in GiB (fractions
 //!   allowed: 0.1 for a quick run); `BENCH_SECONDS` (default 10): each wrk run's duration;
 //!   `BENCH_VERSIONS` (default `100,1000`): project sizes listed; `BENCH_CHAIN` (default
-//!   20): length of the `uv pip install` dependency chain; `BENCH_ONLY`: a comma-separated
-//!   subset of `listing,delayed,download,upload,install,hostile`.
+//!   20): length of the `uv pip install` dependency chain; `BENCH_STEADY_INSTALLS`
+//!   (default 4) and `BENCH_STEADY_INTERVAL_SECS` (default 15): how many installs of the
+//!   chain the steady-use section times, and how far apart they start; `BENCH_ONLY`: a
+//!   comma-separated subset of `listing,delayed,download,upload,install,hostile,steady`.
 //!
 //! The registry is the CNCF distribution registry with token auth, as in the tests. A relay
 //! ([`FaultProxy`]) stands in front of it: it counts the requests PyOCI makes, and delays
@@ -26,6 +28,7 @@ use pyoci_test_support::{
 mod hostile;
 mod install;
 mod listings;
+mod steady;
 mod tools;
 mod transfers;
 
@@ -42,6 +45,8 @@ struct Settings {
     seconds: u32,
     versions: Vec<usize>,
     chain: usize,
+    steady_installs: u32,
+    steady_interval: Duration,
     only: Option<Vec<String>>,
 }
 
@@ -60,6 +65,14 @@ impl Settings {
                 .map(|n| n.trim().parse().expect("BENCH_VERSIONS: numbers"))
                 .collect(),
             chain: var("BENCH_CHAIN", "20").parse().expect("BENCH_CHAIN"),
+            steady_installs: var("BENCH_STEADY_INSTALLS", "4")
+                .parse()
+                .expect("BENCH_STEADY_INSTALLS: a number"),
+            steady_interval: Duration::from_secs_f64(
+                var("BENCH_STEADY_INTERVAL_SECS", "15")
+                    .parse()
+                    .expect("BENCH_STEADY_INTERVAL_SECS: a number of seconds"),
+            ),
             only: env::var("BENCH_ONLY")
                 .ok()
                 .map(|only| only.split(',').map(str::to_owned).collect()),
@@ -126,6 +139,9 @@ fn main() {
     }
     if settings.runs("hostile") {
         hostile::hostile(&settings, &setup);
+    }
+    if settings.runs("steady") {
+        steady::steady(&settings, &setup);
     }
 }
 
