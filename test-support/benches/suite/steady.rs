@@ -292,6 +292,8 @@ fn kinds(requests: &[SeenRequest]) -> String {
         let path = request.path.trim_end_matches('/');
         let kind = if path.ends_with("/tags/list") {
             "tag list"
+        } else if path.ends_with("/manifests/0-pyoci-listing") {
+            "listing document"
         } else if path.contains("/manifests/sha256:") {
             "manifest by digest"
         } else if path.contains("/manifests/") {
