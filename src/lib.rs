@@ -21,6 +21,7 @@ pub mod healthcheck;
 mod idle;
 mod layout;
 mod metrics_server;
+pub mod mirror;
 mod mount;
 #[cfg(feature = "otel")]
 pub mod otel;

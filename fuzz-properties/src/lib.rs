@@ -23,6 +23,7 @@ pub mod filename;
 pub mod link_header;
 pub mod multipart;
 pub mod oci_documents;
+pub mod public_page;
 pub mod registry_events;
 pub mod render;
 pub mod route;
@@ -74,6 +75,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "oci_documents",
         run: |data| run(data, oci_documents::check),
+    },
+    Target {
+        name: "public_page",
+        run: |data| run(data, public_page::check),
     },
     Target {
         name: "registry_events",

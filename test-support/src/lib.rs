@@ -21,6 +21,8 @@
 //!   (error statuses, delays, dropped connections, answers cut halfway) on demand.
 //! - [`TlsRegistry`]: the registry over https with a certificate from a test CA;
 //!   [`make_certificates`]: such a CA and certificate for any server.
+//! - [`StaticIndex`]: a PEP 691 JSON public index served from distribution files on a
+//!   loopback address, with upload times, a request log and [`StaticFault`]s (for the mirror).
 //! - [`QuirkRegistry`]: a registry behind a front that behaves as a hosted registry
 //!   ([`Quirks`]: ghcr.io, Docker Hub, GitLab, ECR, ACR, Quay, Harbor, a CDN, short tokens).
 //!
@@ -51,6 +53,7 @@ mod python;
 mod quirks;
 mod registry;
 mod request_log;
+mod static_index;
 mod timefmt;
 mod tls_registry;
 mod token_issuer;
@@ -75,6 +78,7 @@ pub use quirks::{
 };
 pub use registry::{Notify, Registry, RegistryAuth};
 pub use request_log::{answered_requests, LoggedRequest, REQUEST_LOG_FILTER};
+pub use static_index::{StaticFault, StaticIndex, StaticRequest};
 pub use tls_registry::{make_certificates, TlsRegistry};
 pub use token_issuer::{Access, Grant, Rule, TokenIssuer, TokenIssuerBuilder, ALICE, BOB};
 pub use upload::{content_form, upload_form, upload_form_with_sha256};

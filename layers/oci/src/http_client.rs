@@ -58,7 +58,36 @@ pub struct HttpClient {
     follows_redirects: bool,
     budget: Option<ConnectionBudget>,
     body_idle_timeout: Option<Duration>,
+    max_redirects: usize,
 }
+
+/// A request was redirected more often than the client follows: a loop, most likely.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TooManyRedirects {
+    /// The redirects followed before giving up.
+    pub limit: usize,
+}
+
+impl std::fmt::Display for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "gave up after {} redirects", self.limit)
+    }
+}
+
+/// The message, as the error was plain text before it had a type of its own (logs and
+/// callers print boxed errors with `{:?}`).
+impl std::fmt::Debug for TooManyRedirects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::error::Error for TooManyRedirects {}
+
+/// In a response's extensions: the URL that answered, after any redirects followed, for
+/// callers that resolve relative links in the body (a package index's pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinalUrl(pub Url);
 
 impl HttpClient {
     /// Wraps `client`, which may connect anywhere and handles redirects as it was built to
@@ -70,6 +99,7 @@ impl HttpClient {
             follows_redirects: false,
             budget: None,
             body_idle_timeout: None,
+            max_redirects: MAX_REDIRECTS,
         }
     }
 
@@ -93,6 +123,7 @@ impl HttpClient {
             follows_redirects: true,
             budget: Some(budget),
             body_idle_timeout: None,
+            max_redirects: MAX_REDIRECTS,
         })
     }
 
@@ -100,6 +131,14 @@ impl HttpClient {
     /// is bounded elsewhere, e.g. by the retry layer's attempt timeout).
     pub fn response_body_idle_timeout(mut self, idle: Duration) -> HttpClient {
         self.body_idle_timeout = Some(idle);
+        self
+    }
+
+    /// Follows at most `limit` redirects (10 unless set) before failing with
+    /// [`TooManyRedirects`] in the error's source chain: for peers that are not registries
+    /// and are allowed fewer hops (a public package index).
+    pub fn max_redirects(mut self, limit: usize) -> HttpClient {
+        self.max_redirects = limit;
         self
     }
 }
@@ -124,6 +163,7 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
         let follows_redirects = self.follows_redirects;
         let budget = self.budget.clone();
         let body_idle_timeout = self.body_idle_timeout;
+        let max_redirects = self.max_redirects;
         Box::pin(async move {
             let hands_over = request.extensions().get::<HandOverRedirects>().is_some();
             let mut request = reqwest::Request::try_from(request).map_err(|e| e.without_url())?;
@@ -160,15 +200,16 @@ impl Service<http::Request<reqwest::Body>> for HttpClient {
                 }
                 .filter(|next| !(hands_over && hand_over(&previous, next.url())));
                 let Some(next) = next else {
-                    return Ok(with_body_guards(
-                        http::Response::from(response),
-                        in_flight,
-                        body_idle_timeout,
-                    ));
+                    let mut response = http::Response::from(response);
+                    response.extensions_mut().insert(FinalUrl(previous));
+                    return Ok(with_body_guards(response, in_flight, body_idle_timeout));
                 };
                 redirects += 1;
-                if redirects > MAX_REDIRECTS {
-                    return Err(format!("gave up after {MAX_REDIRECTS} redirects").into());
+                if redirects > max_redirects {
+                    return Err(TooManyRedirects {
+                        limit: max_redirects,
+                    }
+                    .into());
                 }
                 request = next;
             }

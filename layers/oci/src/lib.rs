@@ -130,7 +130,9 @@ pub use blobs::BlobDownload;
 pub use client::{BypassCaches, OciClient, RegistryHttp};
 pub use digest::Digest;
 pub use error::{error_for_status, read_body, OciError};
-pub use http_client::{HandOverRedirects, HttpClient, HttpClientFuture};
+pub use http_client::{
+    FinalUrl, HandOverRedirects, HttpClient, HttpClientFuture, TooManyRedirects,
+};
 pub use manifests::{
     Precondition, TaggedIndex, DOCKER_MANIFEST_LIST_MEDIA_TYPE, DOCKER_MANIFEST_MEDIA_TYPE,
 };

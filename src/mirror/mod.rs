@@ -1,0 +1,3 @@
+//! The pull-through mirror (issue 21) — being built.
+
+pub mod public;
