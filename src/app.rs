@@ -9,6 +9,7 @@ use crate::{
     cache::Caches,
     config::Config,
     description::Descriptions,
+    mirror::Mirror,
     store::{RegistryService, Store},
 };
 
@@ -19,6 +20,8 @@ pub struct App {
     pub store: Arc<Store>,
     /// Descriptions rendered for the pages for people, once each, off the async workers.
     pub descriptions: Descriptions,
+    /// The pull-through mirror of a public index (`PYOCI_MIRROR_INDEX`), when on.
+    pub mirror: Option<Mirror>,
 }
 
 impl App {
@@ -33,7 +36,14 @@ impl App {
         App {
             store: Arc::new(Store::new(&config, registry, budgets, caches)),
             descriptions: Descriptions::new(config.description_max_bytes),
+            mirror: None,
             config,
         }
+    }
+
+    /// With `mirror` serving the projects the registry does not have.
+    pub fn with_mirror(mut self, mirror: Option<Mirror>) -> Self {
+        self.mirror = mirror;
+        self
     }
 }

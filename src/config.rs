@@ -252,6 +252,10 @@ pub struct Config {
     #[command(flatten)]
     pub fallback: crate::fallback::FallbackSettings,
 
+    /// The pull-through mirror (`PYOCI_MIRROR_INDEX`, `PYOCI_MIRROR_NAMESPACE`, ...).
+    #[command(flatten)]
+    pub mirror: crate::mirror::MirrorSettings,
+
     /// Registry change notifications (`PYOCI_EVENTS_PORT`, `PYOCI_EVENT_REGISTRIES`, ...).
     #[command(flatten)]
     pub events: crate::events::EventSettings,
@@ -363,6 +367,7 @@ impl Default for Config {
             description_max_bytes: 256 * 1024,
             fallback: crate::fallback::FallbackSettings::default(),
             events: crate::events::EventSettings::default(),
+            mirror: crate::mirror::MirrorSettings::default(),
             metrics_port: None,
             metrics_host: None,
             log_format: LogFormat::Text,

@@ -41,6 +41,8 @@ pub enum Error {
     Registry(OciError),
     /// The upload body could not be read as the upload API.
     Upload(UploadError),
+    /// The public index the mirror reads failed or answered what it cannot use.
+    PublicIndex(String),
 }
 
 impl fmt::Display for Error {
@@ -54,7 +56,8 @@ impl fmt::Display for Error {
             | Error::TooLarge(message)
             | Error::BodyTimedOut(message)
             | Error::CredentialsNeeded(message)
-            | Error::Busy(message) => f.write_str(message),
+            | Error::Busy(message)
+            | Error::PublicIndex(message) => f.write_str(message),
             Error::Registry(err) => write!(f, "{err}"),
             Error::Upload(err) if exceeded_body_limit(err) => write!(
                 f,
@@ -88,6 +91,7 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::PublicIndex(_) => StatusCode::BAD_GATEWAY,
             Error::CredentialsNeeded(_) => StatusCode::UNAUTHORIZED,
             Error::Upload(err) => upload_status(err),
             Error::Registry(err) => err.status_hint(),

@@ -21,6 +21,10 @@ use tower_http::{
     ServiceBuilderExt,
 };
 
+use crate::mirror::{
+    public::{PublicIndexClient, PublicLimits},
+    Mirror,
+};
 use crate::{
     app::App,
     body::Body,
@@ -99,6 +103,8 @@ where
     // writes), over a pooled HTTP client that connects only where the address policy
     // allows (no open proxy).
     let (addresses, realms) = outgoing_policies(&config);
+    // The public index and the file URLs its pages name go where registries may.
+    let public_addresses = addresses.clone();
     let registry_timeout = Duration::from_secs(config.registry_timeout_secs);
     // Answers that stop moving midway fail after PYOCI_REGISTRY_IDLE_TIMEOUT_SECS; the pool
     // keeps few idle connections, so requests naming many hosts cannot pile up sockets.
@@ -151,7 +157,8 @@ where
         credentials = credentials.bearer_username(username.clone());
     }
     let caches_for_events = caches.clone();
-    let app = Arc::new(App::new(config, registry, budgets, caches));
+    let mirror = mirror(&config, public_addresses)?;
+    let app = Arc::new(App::new(config, registry, budgets, caches).with_mirror(mirror));
 
     // The upload endpoint reads its multipart body as a stream, never whole.
     let upload = ServiceBuilder::new()
@@ -186,6 +193,28 @@ where
         .layer(RenderIndexLayer::new())
         .service(Router::new(app, BoxCloneSyncService::new(upload)));
     Ok((BoxCloneSyncService::new(service), caches_for_events))
+}
+
+/// The mirror `config` asks for (`PYOCI_MIRROR_INDEX`), reading the public index through a
+/// client of its own that connects where `addresses` allows and never sends credentials.
+fn mirror(config: &Config, addresses: AddressPolicy) -> Result<Option<Mirror>, BoxError> {
+    let settings = &config.mirror;
+    let Some(index) = settings.mirror_index.clone() else {
+        return Ok(None);
+    };
+    let http = HttpClient::with_address_policy(
+        reqwest::Client::builder()
+            .user_agent(concat!("pyoci/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(config.registry_timeout_secs)),
+        addresses,
+    )?;
+    let public = PublicIndexClient::new(
+        index,
+        http,
+        Duration::from_secs(settings.mirror_page_ttl_secs),
+        PublicLimits::default(),
+    );
+    Ok(Some(Mirror::new(settings, public)?))
 }
 
 /// How long the registry honours a caller's read of a project: as long as the token held

@@ -21,6 +21,7 @@ use crate::{
     error::Error,
     mount::MountPrefix,
     route::{route_with_fixed_registry, Route, Target},
+    store::Repository,
 };
 
 /// The upload endpoint, built with its body-parsing layer in `stack.rs`.
@@ -114,7 +115,15 @@ async fn dispatch(
                 range: request.headers().get(http::header::RANGE).cloned(),
                 if_none_match: request.headers().get(http::header::IF_NONE_MATCH).cloned(),
             };
-            handlers::get_file(&app, repository(&target, project), filename, request).await
+            let repository = repository(&target, project);
+            match handlers::get_file(&app, repository.clone(), filename.clone(), request.clone())
+                .await
+            {
+                Err(Error::NotFound(message)) => {
+                    mirrored_file(&app, &target, &repository, filename, request, message).await
+                }
+                answer => answer,
+            }
         }
         Route::DeleteFile {
             target,
@@ -213,6 +222,31 @@ fn allowed_route(
         }
     }
     Ok(route)
+}
+
+/// A file of a project the registry does not have in the caller's namespace, from the
+/// mirror (`PYOCI_MIRROR_INDEX`), under the fallback's rule: private names and any registry
+/// error never reach the public index. Else the registry's 404 (`message`) stands.
+async fn mirrored_file(
+    app: &App,
+    target: &Target,
+    repository: &Repository,
+    filename: String,
+    request: FileRequest,
+    message: String,
+) -> Result<Response<Body>, Error> {
+    let settings = &app.config.fallback;
+    let Some(mirror) = &app.mirror else {
+        return Err(Error::NotFound(message));
+    };
+    if settings.private_names.matches(repository.name())
+        || !repository.lacks_repository(settings).await?
+    {
+        return Err(Error::NotFound(message));
+    }
+    mirror
+        .file(app, target, repository, filename, request)
+        .await
 }
 
 #[cfg(test)]

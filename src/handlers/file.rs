@@ -17,6 +17,7 @@ use crate::{
 };
 
 /// What the client asked of the file besides its name.
+#[derive(Clone)]
 pub struct FileRequest {
     /// `HEAD`: headers only; the blob is not fetched.
     pub head_only: bool,

@@ -21,6 +21,7 @@ pub use file::{get_file, FileRequest};
 pub use json::project_json;
 pub use list::project_list;
 pub use page::project_page;
+pub(crate) use upload::core_metadata;
 pub use upload::{UploadHandler, UploadTarget};
 pub use yank::yank;
 
@@ -33,7 +34,7 @@ use crate::{
 /// A file named in a URL under `name`'s project page: 404 when it belongs to another project.
 /// Download, delete and yank all resolve a file name here, so they agree on which spellings
 /// name which file (see [`DistFilename`]'s equality).
-fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Error> {
+pub(crate) fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Error> {
     let file = DistFilename::parse(filename)?;
     if file.name() != name {
         return Err(Error::NotFound(format!(
@@ -44,7 +45,7 @@ fn project_file(name: &ProjectName, filename: &str) -> Result<DistFilename, Erro
 }
 
 /// The URL path of a project page, under the prefix PyOCI is reached at.
-fn project_path(target: &Target, name: &ProjectName) -> String {
+pub(crate) fn project_path(target: &Target, name: &ProjectName) -> String {
     format!(
         "{}/{}/{}/{}/",
         target.link_base, target.registry_segment, target.namespace, name

@@ -115,16 +115,16 @@ async fn read_project_page(
             // project `team` in `acme`.
             let namespace = Target {
                 namespace: format!("{}/{}", target.namespace, name.normalized()),
-                ..target
+                ..target.clone()
             };
             let credentials = repository.oci().credentials().clone();
             return match project_list(app, namespace, credentials).await {
                 Ok(list) => Ok(list),
-                Err(_) => elsewhere(app, &repository, message).await,
+                Err(_) => elsewhere(app, &target, &repository, message).await,
             };
         }
         Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
-            return elsewhere(app, &repository, err.to_string()).await;
+            return elsewhere(app, &target, &repository, err.to_string()).await;
         }
         releases => releases?,
     };
@@ -152,19 +152,24 @@ async fn read_project_page(
 /// does not exist and the name may fall back (see [`crate::fallback`]), else 404.
 async fn elsewhere(
     app: &App,
+    target: &Target,
     repository: &Repository,
     message: String,
 ) -> Result<Response<Body>, Error> {
     let settings = &app.config.fallback;
     let name = repository.name();
-    let Some(redirect) = settings.page_redirect(name) else {
+    if app.mirror.is_none() && settings.fallback_index.is_none() {
         return Err(Error::NotFound(message));
-    };
+    }
     if let Some(refusal) = settings.private_name_refusal(name, repository.path()) {
         return Err(refusal);
     }
-    match repository.lacks_repository(settings).await? {
-        true => Ok(redirect),
-        false => Err(Error::NotFound(message)),
+    if !repository.lacks_repository(settings).await? {
+        return Err(Error::NotFound(message));
+    }
+    match (&app.mirror, settings.page_redirect(name)) {
+        (Some(mirror), _) => mirror.page(app, target, repository).await,
+        (None, Some(redirect)) => Ok(redirect),
+        (None, None) => Err(Error::NotFound(message)),
     }
 }

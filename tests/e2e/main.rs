@@ -30,6 +30,7 @@ mod integrity;
 mod limits;
 mod listing_document;
 mod log_secrets;
+mod mirror;
 mod noauth;
 mod ops;
 mod policy;

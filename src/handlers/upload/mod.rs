@@ -200,7 +200,7 @@ async fn upload_file(
 /// which must be readable and name the same project and version as the filename. Anything
 /// else is not a distribution (random bytes, an empty file, a zip without metadata), and is
 /// refused, whatever the registry's profile, before anything becomes visible.
-fn core_metadata(
+pub(crate) fn core_metadata(
     metadata: &MetadataHandle,
     filename: &DistFilename,
 ) -> Result<CoreMetadata, Error> {

@@ -1,0 +1,394 @@
+//! The pull-through mirror (`PYOCI_MIRROR_INDEX`) against the real distribution registry
+//! and a local public index (`StaticIndex`: a PEP 691 JSON tree with files and upload
+//! times, able to fail on demand). Never the internet.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    thread,
+    time::{Duration, SystemTime},
+};
+
+use pyoci_test_support::{
+    content_form, run_checked, write_dists, DistSpec, HttpClient, Pyoci, Python, Registry,
+    RegistryAuth, StaticFault, StaticIndex, PUBLIC_INDEX_HOST,
+};
+
+const PRIVATE: &str = "acme";
+const MIRROR: &str = "pypi";
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// A registry, a public index serving `public`, and a PyOCI mirroring it into `pypi`.
+struct Mirrored {
+    registry: Registry,
+    public: StaticIndex,
+    pyoci: Pyoci,
+    http: HttpClient,
+    _dir: tempfile::TempDir,
+}
+
+/// A public file: its project, path, how long ago it was uploaded, and its yank reason.
+type PublicFile<'a> = (&'a str, &'a Path, Duration, Option<&'a str>);
+
+impl Mirrored {
+    fn start(public: &[PublicFile<'_>], env: &[(&str, &str)]) -> Mirrored {
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("mirror-password");
+        std::fs::write(&password, "mirror-password\n").unwrap();
+        let now = SystemTime::now();
+        let listed: Vec<(&str, &Path, SystemTime, Option<&str>)> = public
+            .iter()
+            .map(|(project, path, age, yanked)| (*project, *path, now - *age, *yanked))
+            .collect();
+        let public = StaticIndex::start(PUBLIC_INDEX_HOST, &listed);
+        let registry = Registry::start(RegistryAuth::None);
+        let index = public.url();
+        let password = password.display().to_string();
+        let mut all = vec![
+            ("PYOCI_MIRROR_INDEX", index.as_str()),
+            ("PYOCI_MIRROR_NAMESPACE", MIRROR),
+            ("PYOCI_MIRROR_USERNAME", "mirror"),
+            ("PYOCI_MIRROR_PASSWORD_FILE", password.as_str()),
+            ("PYOCI_WRITE_SETTLE_MS", "0"),
+        ];
+        all.extend_from_slice(env);
+        let pyoci = Pyoci::start(Path::new(env!("CARGO_BIN_EXE_pyoci")), &all);
+        Mirrored {
+            registry,
+            public,
+            pyoci,
+            http: HttpClient::new(),
+            _dir: dir,
+        }
+    }
+
+    fn index_url(&self) -> String {
+        self.pyoci.index_url(&self.registry, PRIVATE)
+    }
+
+    fn upload_private(&self, wheel: &Path, project: &str, version: &str) {
+        let filename = wheel.file_name().unwrap().to_str().unwrap();
+        let bytes = std::fs::read(wheel).unwrap();
+        let response = self.http.post_multipart(
+            &self.index_url(),
+            content_form(project, version, filename, &bytes),
+            &[],
+        );
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+
+    /// The tags of `project` kept in the mirror namespace, straight from the registry.
+    fn kept_versions(&self, project: &str) -> Vec<String> {
+        let response = self.http.get(&format!(
+            "{}/v2/{MIRROR}/{project}/tags/list",
+            self.registry.url()
+        ));
+        if response.status == 404 {
+            return Vec::new();
+        }
+        assert_eq!(response.status, 200, "{}", response.text());
+        let tags: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        let mut versions: Vec<String> = tags["tags"]
+            .as_array()
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|tag| tag.as_str())
+                    .filter(|tag| {
+                        tag.starts_with(|c: char| c.is_ascii_digit()) && !tag.contains("pyoci")
+                    })
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        versions.sort();
+        versions
+    }
+
+    /// The filenames on `project`'s page through PyOCI (JSON), which must answer 200.
+    fn listed(&self, project: &str) -> Vec<String> {
+        let url = format!("{}{project}/", self.index_url());
+        let response = self
+            .http
+            .get_with(&url, &[("Accept", "application/vnd.pypi.simple.v1+json")]);
+        assert_eq!(
+            response.status,
+            200,
+            "{}\n{}",
+            response.text(),
+            self.pyoci.log()
+        );
+        let page: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
+        page["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|file| file["filename"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn file_url(&self, project: &str, filename: &str) -> String {
+        format!("{}{project}/{filename}", self.index_url())
+    }
+}
+
+fn dists(dir: &Path, specs: &[DistSpec]) -> Vec<PathBuf> {
+    write_dists(dir, specs)
+}
+
+#[test]
+fn pip_and_uv_install_private_and_public_packages_through_one_url_then_from_the_registry_alone() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[
+            DistSpec::new("privapp", "1.0").requires("pubdep"),
+            DistSpec::new("pubdep", "1.0"),
+            DistSpec::new("pubdep", "2.0"),
+        ],
+    );
+    let (privapp, pubdep_1, pubdep_2) = (&files[0], &files[1], &files[2]);
+    let mirrored = Mirrored::start(
+        &[
+            ("pubdep", pubdep_1, 30 * DAY, None),
+            // Published an hour ago: held back by the cooldown.
+            ("pubdep", pubdep_2, Duration::from_secs(3600), None),
+        ],
+        &[
+            ("PYOCI_MIRROR_MIN_AGE", "7d"),
+            // Short, so the page is read again below, when the public index is down.
+            ("PYOCI_MIRROR_PAGE_TTL", "1"),
+            ("PYOCI_CACHE_TTL", "1"),
+        ],
+    );
+    mirrored.upload_private(privapp, "privapp", "1.0");
+    assert_eq!(mirrored.listed("pubdep"), ["pubdep-1.0-py3-none-any.whl"]);
+
+    let python = Python::locate();
+    for client in ["pip", "uv"] {
+        let target = tempfile::tempdir().unwrap();
+        let venv = python.new_venv(&target.path().join("venv"));
+        let mut install = match client {
+            "pip" => python.pip_install(&venv, &mirrored.index_url(), "privapp"),
+            _ => python.uv_pip_install(&venv, &mirrored.index_url(), "privapp"),
+        };
+        run_checked(&mut install);
+        assert_eq!(
+            venv.import_attribute("pubdep", "VERSION"),
+            "1.0",
+            "{client}"
+        );
+        assert_eq!(
+            venv.import_attribute("privapp", "VERSION"),
+            "1.0",
+            "{client}"
+        );
+    }
+    assert_eq!(
+        mirrored.kept_versions("pubdep"),
+        ["1.0"],
+        "kept in the registry"
+    );
+    assert_eq!(
+        mirrored.kept_versions("privapp"),
+        Vec::<String>::new(),
+        "private stays private"
+    );
+    let fetched = mirrored
+        .public
+        .requests()
+        .iter()
+        .filter(|request| request.path.ends_with(".whl"))
+        .count();
+    assert_eq!(fetched, 1, "one public fetch for both installs");
+    assert!(
+        mirrored
+            .public
+            .requests()
+            .iter()
+            .all(|request| !request.authorization),
+        "credentials reached the public index"
+    );
+    assert!(
+        mirrored
+            .public
+            .requests()
+            .iter()
+            .all(|request| !request.path.contains("privapp")),
+        "a private name reached the public index"
+    );
+
+    // The public index goes away (and its page expires here): what was kept still installs.
+    mirrored.public.set_fault(StaticFault::Down);
+    thread::sleep(Duration::from_millis(1100));
+    let target = tempfile::tempdir().unwrap();
+    let venv = python.new_venv(&target.path().join("venv"));
+    run_checked(&mut python.pip_install(&venv, &mirrored.index_url(), "privapp"));
+    assert_eq!(venv.import_attribute("pubdep", "VERSION"), "1.0");
+    assert!(
+        mirrored.pyoci.log().contains("page may be incomplete"),
+        "{}",
+        mirrored.pyoci.log()
+    );
+}
+
+#[test]
+fn a_wrong_hash_a_short_file_or_a_stall_stores_nothing_and_the_next_request_tries_again() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(work.path(), &[DistSpec::new("faulty", "1.0")]);
+    let mirrored = Mirrored::start(&[("faulty", &files[0], 30 * DAY, None)], &[]);
+    let wheel = "faulty-1.0-py3-none-any.whl";
+    let url = mirrored.file_url("faulty", wheel);
+    for fault in [
+        StaticFault::WrongHash,
+        StaticFault::Truncated,
+        StaticFault::Stall,
+    ] {
+        mirrored.public.set_fault(fault.clone());
+        let response = mirrored.http.get(&url);
+        assert!(
+            response.status == 502
+                || (response.status == 200
+                    && response.body.len() != std::fs::metadata(&files[0]).unwrap().len() as usize),
+            "{fault:?}: {} {}",
+            response.status,
+            response.text()
+        );
+        assert_eq!(
+            mirrored.kept_versions("faulty"),
+            Vec::<String>::new(),
+            "{fault:?} stored something"
+        );
+        assert!(
+            mirrored.registry.unfinished_uploads().is_empty(),
+            "{fault:?} left an upload session: {:?}",
+            mirrored.registry.unfinished_uploads()
+        );
+    }
+    mirrored.public.set_fault(StaticFault::None);
+    let response = mirrored.http.get(&url);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.body, std::fs::read(&files[0]).unwrap());
+    assert_eq!(mirrored.kept_versions("faulty"), ["1.0"]);
+}
+
+#[test]
+fn twenty_concurrent_first_downloads_make_one_public_fetch() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(work.path(), &[DistSpec::new("popular", "1.0")]);
+    let mirrored = Arc::new(Mirrored::start(
+        &[("popular", &files[0], 30 * DAY, None)],
+        &[],
+    ));
+    let url = mirrored.file_url("popular", "popular-1.0-py3-none-any.whl");
+    let expected = std::fs::read(&files[0]).unwrap();
+    let downloads: Vec<_> = (0..20)
+        .map(|_| {
+            let (url, mirrored) = (url.clone(), Arc::clone(&mirrored));
+            thread::spawn(move || mirrored.http.get(&url))
+        })
+        .collect();
+    for download in downloads {
+        let response = download.join().unwrap();
+        assert_eq!(response.status, 200, "{}", response.text());
+        assert_eq!(response.body, expected);
+    }
+    let fetches = mirrored
+        .public
+        .requests()
+        .iter()
+        .filter(|request| request.path.ends_with(".whl"))
+        .count();
+    assert_eq!(fetches, 1);
+}
+
+#[test]
+fn the_cooldown_hides_young_and_undated_releases_and_an_exception_shows_one() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[
+            DistSpec::new("fresh", "1.0"),
+            DistSpec::new("fresh", "1.1"),
+            DistSpec::new("fresh", "1.2"),
+        ],
+    );
+    let mirrored = Mirrored::start(
+        &[
+            ("fresh", &files[0], 30 * DAY, None),
+            ("fresh", &files[1], DAY, None),
+            ("fresh", &files[2], DAY, Some("broken")),
+        ],
+        &[
+            ("PYOCI_MIRROR_MIN_AGE", "7d"),
+            ("PYOCI_MIRROR_EXCEPTIONS", "fresh==1.2"),
+        ],
+    );
+    assert_eq!(
+        mirrored.listed("fresh"),
+        ["fresh-1.0-py3-none-any.whl", "fresh-1.2-py3-none-any.whl"]
+    );
+    let hidden = mirrored
+        .http
+        .get(&mirrored.file_url("fresh", "fresh-1.1-py3-none-any.whl"));
+    assert_eq!(hidden.status, 404, "{}", hidden.text());
+    assert!(
+        hidden.text().contains("PYOCI_MIRROR_MIN_AGE"),
+        "{}",
+        hidden.text()
+    );
+    // The exception's file is yanked upstream, and said so.
+    let url = format!("{}fresh/", mirrored.index_url());
+    let page = mirrored
+        .http
+        .get_with(&url, &[("Accept", "application/vnd.pypi.simple.v1+json")]);
+    let page: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    assert_eq!(page["files"][1]["yanked"], "broken");
+}
+
+#[test]
+fn private_names_and_registry_errors_never_reach_the_public_index() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[
+            DistSpec::new("acme-internal", "1.0"),
+            DistSpec::new("other", "1.0"),
+        ],
+    );
+    let mirrored = Mirrored::start(
+        &[
+            ("acme-internal", &files[0], 30 * DAY, None),
+            ("other", &files[1], 30 * DAY, None),
+        ],
+        &[("PYOCI_PRIVATE_NAMES", "acme-*")],
+    );
+    let private = mirrored
+        .http
+        .get(&format!("{}acme-internal/", mirrored.index_url()));
+    assert_eq!(private.status, 404, "{}", private.text());
+    let file = mirrored
+        .http
+        .get(&mirrored.file_url("acme-internal", "acme_internal-1.0-py3-none-any.whl"));
+    assert_eq!(file.status, 404, "{}", file.text());
+    // A registry that is down is an error, never the public index.
+    let mut registry_down = Mirrored::start(&[("other", &files[1], 30 * DAY, None)], &[]);
+    registry_down.registry.stop();
+    let down = registry_down
+        .http
+        .get(&format!("{}other/", registry_down.index_url()));
+    assert!(down.status >= 500, "{} {}", down.status, down.text());
+    for mirrored in [&mirrored, &registry_down] {
+        let reached: Vec<String> = mirrored
+            .public
+            .requests()
+            .iter()
+            .map(|request| request.path.clone())
+            .collect();
+        assert!(
+            reached
+                .iter()
+                .all(|path| !path.contains("acme") && !path.contains("other")),
+            "reached the public index: {reached:?}"
+        );
+    }
+}
