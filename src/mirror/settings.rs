@@ -8,7 +8,7 @@ use pyoci_basic_auth::{Credentials, Secret};
 use crate::{fallback::BaseUrl, package::PackageVersion, package::ProjectName};
 
 /// Where public packages come from, where they are kept, and which are held back.
-#[derive(Clone, Debug, Default, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct MirrorSettings {
     /// A public PEP 691 JSON simple index to mirror, e.g. `https://pypi.org/simple/`:
     /// projects the registry does not have are served from it and kept in the registry on
@@ -46,6 +46,20 @@ pub struct MirrorSettings {
     /// Seconds a public project page is kept before the public index is asked again.
     #[arg(long, env = "PYOCI_MIRROR_PAGE_TTL", default_value_t = 300)]
     pub mirror_page_ttl_secs: u64,
+}
+
+impl Default for MirrorSettings {
+    fn default() -> Self {
+        MirrorSettings {
+            mirror_index: None,
+            mirror_namespace: None,
+            mirror_username: None,
+            mirror_password_file: None,
+            mirror_min_age: None,
+            mirror_exceptions: Vec::new(),
+            mirror_page_ttl_secs: 300,
+        }
+    }
 }
 
 impl MirrorSettings {
