@@ -105,6 +105,7 @@ where
     let (addresses, realms) = outgoing_policies(&config);
     // The public index and the file URLs its pages name go where registries may.
     let public_addresses = addresses.clone();
+    let mirror_metrics = metrics.clone();
     let registry_timeout = Duration::from_secs(config.registry_timeout_secs);
     // Answers that stop moving midway fail after PYOCI_REGISTRY_IDLE_TIMEOUT_SECS; the pool
     // keeps few idle connections, so requests naming many hosts cannot pile up sockets.
@@ -157,7 +158,7 @@ where
         credentials = credentials.bearer_username(username.clone());
     }
     let caches_for_events = caches.clone();
-    let mirror = mirror(&config, public_addresses)?;
+    let mirror = mirror(&config, public_addresses, mirror_metrics)?;
     let app = Arc::new(App::new(config, registry, budgets, caches).with_mirror(mirror));
 
     // The upload endpoint reads its multipart body as a stream, never whole.
@@ -197,7 +198,11 @@ where
 
 /// The mirror `config` asks for (`PYOCI_MIRROR_INDEX`), reading the public index through a
 /// client of its own that connects where `addresses` allows and never sends credentials.
-fn mirror(config: &Config, addresses: AddressPolicy) -> Result<Option<Mirror>, BoxError> {
+fn mirror(
+    config: &Config,
+    addresses: AddressPolicy,
+    metrics: Metrics,
+) -> Result<Option<Mirror>, BoxError> {
     let settings = &config.mirror;
     let Some(index) = settings.mirror_index.clone() else {
         return Ok(None);
@@ -214,7 +219,7 @@ fn mirror(config: &Config, addresses: AddressPolicy) -> Result<Option<Mirror>, B
         Duration::from_secs(settings.mirror_page_ttl_secs),
         PublicLimits::default(),
     );
-    Ok(Some(Mirror::new(settings, public)?))
+    Ok(Some(Mirror::new(settings, public, metrics)?))
 }
 
 /// How long the registry honours a caller's read of a project: as long as the token held

@@ -228,7 +228,7 @@ fn allowed_route(
 /// mirror (`PYOCI_MIRROR_INDEX`), under the fallback's rule: private names and any registry
 /// error never reach the public index. Else the registry's 404 (`message`) stands.
 async fn mirrored_file(
-    app: &App,
+    app: &Arc<App>,
     target: &Target,
     repository: &Repository,
     filename: String,

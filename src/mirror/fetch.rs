@@ -1,6 +1,7 @@
-//! A mirrored project's files: served from the registry once kept there; the first download
-//! of another fetches it from the public index and keeps it, checked against the sha256 the
-//! public page gave, before anything of it is visible.
+//! A mirrored project's files: served from the registry once kept there. The first download
+//! of another fetches it from the public index once, streams it to its client while keeping
+//! it, and commits it under the sha256 the public page gave before anything of it is
+//! visible; the others wait for it and get it from the registry.
 
 use std::{
     collections::BTreeMap,
@@ -11,10 +12,16 @@ use std::{
     time::SystemTime,
 };
 
-use futures_util::{StreamExt, TryStreamExt};
-use http::Response;
+use bytes::Bytes;
+use futures_util::{stream, StreamExt, TryStreamExt};
+use http::{header, HeaderValue, Response};
+use http_body_util::{Full, StreamBody};
 use pyoci_metadata::{ExpectedRelease, MetadataTap};
+use pyoci_metrics::MirrorEvent;
 use pyoci_oci::Digest;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::{mpsc, oneshot, OwnedMutexGuard};
+use tower::BoxError;
 
 use super::{
     public::{PublicError, PublicFile},
@@ -35,6 +42,16 @@ use crate::{
 pub const UPSTREAM_URL_ANNOTATION: &str = "com.pyoci.mirror.url";
 pub const UPSTREAM_UPLOAD_TIME_ANNOTATION: &str = "com.pyoci.mirror.upload-time";
 
+/// Chunks on their way to the first client while the file is kept: a slow client slows the
+/// fetch (and the keeping) rather than filling memory.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// The largest `.metadata` file passed on from the public index.
+const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
+/// What the first client's body carries.
+type Chunk = Result<Bytes, BoxError>;
+
 impl Mirror {
     /// `filename` of `repository`'s project, which the registry does not have in the
     /// caller's namespace: from the mirror, fetching it from the public index first if it is
@@ -42,21 +59,23 @@ impl Mirror {
     /// file; the public index never sees them.
     pub async fn file(
         &self,
-        app: &App,
+        app: &Arc<App>,
         target: &Target,
         repository: &Repository,
         filename: String,
         request: FileRequest,
     ) -> Result<Response<Body>, Error> {
         let mirrored = self.mirrored(&app.store, target, repository);
-        match get_file(app, mirrored.clone(), filename.clone(), request.clone()).await {
-            Err(Error::NotFound(_)) => {}
-            kept => return kept,
+        if let Some(kept) = self.kept(app, &mirrored, &filename, &request).await? {
+            return Ok(kept);
         }
         // Not kept yet. The registry answered the caller 404, not 401/403, so it lets them
         // read the mirror's repository.
         let name = repository.name();
-        let wanted = filename.strip_suffix(METADATA_SUFFIX).unwrap_or(&filename);
+        let (wanted, metadata) = match filename.strip_suffix(METADATA_SUFFIX) {
+            Some(wheel) => (wheel, true),
+            None => (filename.as_str(), false),
+        };
         let public = self
             .public
             .project(name)
@@ -77,49 +96,242 @@ impl Mirror {
             .cooldown
             .hides(name, &file.filename, file.upload_time, SystemTime::now())
         {
+            self.metrics.count_mirror(MirrorEvent::HeldBack);
             return Err(Error::NotFound(format!(
                 "`{wanted}` is held back: it was published on the public index less than \
                  PYOCI_MIRROR_MIN_AGE ago (or without an upload time). Ask the operator for an \
                  exception (PYOCI_MIRROR_EXCEPTIONS) if it is urgent"
             )));
         }
+        if metadata {
+            // Kept with its wheel; until then passed on, checked against the page's sha256.
+            return self.public_metadata(file).await;
+        }
         let key = format!("{}/{wanted}", mirrored.cache_key().repository());
-        let _turn = self.fetches.take(key).await;
+        let turn = self.fetches.take(key).await;
         // Whoever had the turn before may have kept it.
-        match get_file(app, mirrored.clone(), filename.clone(), request.clone()).await {
-            Err(Error::NotFound(_)) => {}
-            kept => return kept,
+        if let Some(kept) = self.kept(app, &mirrored, &filename, &request).await? {
+            return Ok(kept);
         }
         let writable = self.writable(&app.store, target, repository);
-        self.keep(&writable, file).await?;
-        // The caches may say the version has no such file: they were read before it was kept.
+        let whole_file =
+            !request.head_only && request.range.is_none() && request.if_none_match.is_none();
+        if whole_file {
+            return self
+                .stream_while_keeping(app, writable, mirrored, file.clone(), turn)
+                .await;
+        }
+        // A range or a HEAD: kept first, then answered from the registry like any file.
+        self.keep(&writable, file, None).await?;
+        drop(turn);
         app.store.caches().invalidate(mirrored.cache_key());
         get_file(app, mirrored, filename, request).await
     }
 
-    /// Fetches `file` from the public index into `writable`, the mirror's repository as the
-    /// mirror writes it. The blob is committed under the sha256 the public page gave: bytes
-    /// that hash otherwise are refused by the registry and nothing is kept.
-    async fn keep(&self, writable: &Repository, file: &PublicFile) -> Result<(), Error> {
-        let filename = project_file(writable.name(), &file.filename)?;
-        let Some(sha256) = &file.sha256 else {
+    /// The kept file, served from the registry (`None` when it is not kept).
+    async fn kept(
+        &self,
+        app: &App,
+        mirrored: &Repository,
+        filename: &str,
+        request: &FileRequest,
+    ) -> Result<Option<Response<Body>>, Error> {
+        match get_file(app, mirrored.clone(), filename.to_owned(), request.clone()).await {
+            Err(Error::NotFound(_)) => Ok(None),
+            Ok(response) => {
+                self.metrics.count_mirror(MirrorEvent::Hit);
+                Ok(Some(response))
+            }
+            Err(refused) => Err(refused),
+        }
+    }
+
+    /// Streams `file` to the client while it is kept. The answer starts once the public
+    /// index answered and the registry opened the upload; a failure before that is the
+    /// client's error. A failure after it breaks the client's body off (never a short file
+    /// presented as whole), and nothing is kept. A registry that refuses the mirror's upload
+    /// still gets the client the file, straight from the public index.
+    async fn stream_while_keeping(
+        &self,
+        app: &Arc<App>,
+        writable: Repository,
+        mirrored: Repository,
+        file: PublicFile,
+        turn: OwnedMutexGuard<()>,
+    ) -> Result<Response<Body>, Error> {
+        let (chunks, body) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
+        let (started, answer) = oneshot::channel::<Result<(), Error>>();
+        let size = file.size;
+        let app = Arc::clone(app);
+        tokio::spawn(async move {
+            let _turn = turn;
+            let Some(mirror) = app.mirror.as_ref() else {
+                return;
+            };
+            let tee = Arc::new(Tee {
+                chunks,
+                started: Mutex::new(Some(started)),
+                held: Mutex::new(None),
+            });
+            let kept = mirror.keep(&writable, &file, Some(&tee)).await;
+            match kept {
+                Ok(()) => {}
+                Err(KeepError::Store(err)) if tee.was_started() => {
+                    // The client's copy may be short: broken off, its retry gets a whole one.
+                    tracing::warn!(file = %file.filename, error = %err, "a mirrored file could not be kept");
+                    mirror.metrics.count_mirror(MirrorEvent::StoreFailed);
+                    tee.fail(err).await;
+                }
+                Err(KeepError::Store(err)) => {
+                    tracing::warn!(file = %file.filename, error = %err, "the registry refused the mirror's upload: the file is passed on from the public index, not kept");
+                    mirror.metrics.count_mirror(MirrorEvent::StoreFailed);
+                    mirror.pass_on(&file, &tee).await;
+                }
+                Err(KeepError::Fetch(err)) => {
+                    mirror.metrics.count_mirror(MirrorEvent::FetchFailed);
+                    tee.fail(err).await;
+                }
+            }
+            app.store.caches().invalidate(mirrored.cache_key());
+        });
+        answer.await.unwrap_or_else(|_| {
+            Err(Error::PublicIndex(
+                "the mirror's fetch ended before it started: try again".to_owned(),
+            ))
+        })?;
+        let stream = stream::unfold(body, |mut body| async move {
+            let chunk = body.recv().await?;
+            Some((chunk.map(http_body::Frame::data), body))
+        });
+        let mut response = Response::new(Body::new(StreamBody::new(stream)));
+        let headers = response.headers_mut();
+        if let Some(size) = size {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        }
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        Ok(response)
+    }
+
+    /// Passes `file` on from the public index to the tee's client, keeping nothing; the last
+    /// chunk only once the bytes match the page's sha256.
+    async fn pass_on(&self, file: &PublicFile, tee: &Tee) {
+        let download = match self.public.file(file).await {
+            Ok(download) => download,
+            Err(err) => {
+                tee.fail(KeepError::fetch(file, err).into_error()).await;
+                return;
+            }
+        };
+        tee.start();
+        let mut hasher = Sha256::new();
+        let mut body = download.body;
+        while let Some(chunk) = body.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    hasher.update(&chunk);
+                    tee.pass(chunk).await;
+                }
+                Err(err) => {
+                    tee.fail(KeepError::fetch(file, err).into_error()).await;
+                    return;
+                }
+            }
+        }
+        let matches = file
+            .sha256
+            .as_ref()
+            .is_some_and(|expected| *expected == hex(&hasher.finalize()));
+        if matches {
+            tee.finish().await;
+        } else {
+            let mismatch = format!(
+                "the public index served bytes for `{}` that do not match the sha256 its page gives",
+                file.filename
+            );
+            tee.fail(Error::PublicIndex(mismatch)).await;
+        }
+    }
+
+    /// The public `.metadata` of a wheel not kept yet, read whole and checked against the
+    /// sha256 the public page gave for it.
+    async fn public_metadata(&self, file: &PublicFile) -> Result<Response<Body>, Error> {
+        let not_offered = || {
+            Error::NotFound(format!(
+                "no metadata file for `{}`: the public index offers none with a sha256",
+                file.filename
+            ))
+        };
+        let metadata = file.metadata_file().ok_or_else(not_offered)?;
+        let expected = metadata.sha256.clone().ok_or_else(not_offered)?;
+        let download = self
+            .public
+            .file(&metadata)
+            .await
+            .map_err(|err| KeepError::fetch(&metadata, err).into_error())?;
+        let mut bytes = Vec::new();
+        let mut body = download.body;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|err| KeepError::fetch(&metadata, err).into_error())?;
+            if bytes.len() + chunk.len() > MAX_METADATA_BYTES {
+                return Err(Error::PublicIndex(format!(
+                    "the public index's `{}` is larger than {MAX_METADATA_BYTES} bytes",
+                    metadata.filename
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if Digest::sha256_of(&bytes).hex() != expected {
             return Err(Error::PublicIndex(format!(
+                "the public index served `{}` that does not match the sha256 its page gives",
+                metadata.filename
+            )));
+        }
+        let mut response = Response::new(Body::new(Full::new(Bytes::from(bytes))));
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-cache"),
+        );
+        Ok(response)
+    }
+
+    /// Fetches `file` from the public index into `writable`, the mirror's repository as the
+    /// mirror writes it, passing each chunk on to `tee`'s client as it goes. The blob is
+    /// committed under the sha256 the public page gave: bytes that hash otherwise are
+    /// refused by the registry and nothing is kept.
+    async fn keep(
+        &self,
+        writable: &Repository,
+        file: &PublicFile,
+        tee: Option<&Arc<Tee>>,
+    ) -> Result<(), KeepError> {
+        let filename = project_file(writable.name(), &file.filename).map_err(KeepError::Fetch)?;
+        let Some(sha256) = &file.sha256 else {
+            return Err(KeepError::Fetch(Error::PublicIndex(format!(
                 "the public index gives no sha256 for `{}`: PyOCI keeps only files it can check",
                 file.filename
-            )));
+            ))));
         };
-        let digest = Digest::from_hex(sha256)?;
-        let download = self.public.file(file).await.map_err(|err| {
-            Error::PublicIndex(format!("fetching `{}` failed: {err}", file.filename))
-        })?;
-        let upload = writable.start_upload().await.inspect_err(|err| {
-            tracing::warn!(file = %file.filename, error = %err, "the registry refused the mirror's upload");
-        })?;
+        let digest = Digest::from_hex(sha256).map_err(|err| KeepError::Fetch(err.into()))?;
+        let upload = writable.start_upload().await.map_err(KeepError::Store)?;
+        let download = match self.public.file(file).await {
+            Ok(download) => download,
+            Err(err) => {
+                upload.cancel().await;
+                return Err(KeepError::fetch(file, err));
+            }
+        };
+        if let Some(tee) = tee {
+            tee.start();
+        }
         let received = Arc::new(AtomicU64::new(0));
         let counted = received.clone();
         // What broke the public answer, if it broke: then that is the error, not the upload.
         let broke = Arc::new(Mutex::new(None::<PublicError>));
         let noted = broke.clone();
+        let to_client = tee.cloned();
         let body = download
             .body
             .inspect_ok(move |chunk| {
@@ -129,7 +341,16 @@ impl Mirror {
                 if let Ok(mut noted) = noted.lock() {
                     *noted = Some(err.clone());
                 }
-                Box::new(err) as tower::BoxError
+                Box::new(err) as BoxError
+            })
+            .then(move |chunk| {
+                let to_client = to_client.clone();
+                async move {
+                    if let (Some(to_client), Ok(bytes)) = (&to_client, &chunk) {
+                        to_client.pass(bytes.clone()).await;
+                    }
+                    chunk
+                }
             });
         let (body, metadata) = MetadataTap::new(
             body.boxed(),
@@ -147,28 +368,33 @@ impl Mirror {
                 file.filename
             )))
         };
-        let upload = writable.send_file(upload, body, public_failure).await?;
+        let upload = match writable.send_file(upload, body, public_failure).await {
+            Ok(upload) => upload,
+            Err(err @ Error::PublicIndex(_)) => return Err(KeepError::Fetch(err)),
+            Err(err) => return Err(KeepError::Store(err)),
+        };
+        let fetched = received.load(Ordering::Relaxed);
+        self.metrics.count_mirror_bytes(fetched);
         let core = match core_metadata(&metadata, &filename) {
             Ok(core) => core,
             Err(err) => {
                 upload.cancel().await;
-                return Err(Error::PublicIndex(format!(
+                return Err(KeepError::Fetch(Error::PublicIndex(format!(
                     "the public index served `{}` that is not a valid distribution: {err}",
                     file.filename
-                )));
+                ))));
             }
         };
         if let Err(refusal) = upload.commit(&digest).await {
             return Err(match refusal.code() {
-                Some("DIGEST_INVALID") => Error::PublicIndex(format!(
+                Some("DIGEST_INVALID") => KeepError::Fetch(Error::PublicIndex(format!(
                     "the public index served bytes for `{}` that do not match the sha256 its \
                      page gives; nothing was kept",
                     file.filename
-                )),
-                _ => refusal.into(),
+                ))),
+                _ => KeepError::Store(refusal.into()),
             });
         }
-        let created = file.upload_time.unwrap_or_else(SystemTime::now);
         let mut labels = BTreeMap::new();
         labels.insert(UPSTREAM_URL_ANNOTATION.to_owned(), file.url.to_string());
         if let Some(uploaded) = file.upload_time {
@@ -177,9 +403,10 @@ impl Mirror {
                 humantime::format_rfc3339_micros(uploaded).to_string(),
             );
         }
+        let created = file.upload_time.unwrap_or_else(SystemTime::now);
         let facts = FileFacts {
             sha256: sha256.clone(),
-            size: received.load(Ordering::Relaxed),
+            size: fetched,
             created: humantime::format_rfc3339_micros(created).to_string(),
             project_urls: None,
             requires_python: file
@@ -196,13 +423,110 @@ impl Mirror {
                 labels,
                 core: &core,
             })
-            .await?;
+            .await
+            .map_err(KeepError::Store)?;
+        self.metrics.count_mirror(MirrorEvent::Fetched);
+        if let Some(tee) = tee {
+            tee.finish().await;
+        }
         tracing::info!(
             repository = %writable.path(),
             file = %file.filename,
-            size = received.load(Ordering::Relaxed),
+            size = fetched,
             "mirrored a public file"
         );
         Ok(())
     }
+}
+
+/// Why a file was not kept: the public index's fault (the client cannot have the file), or
+/// the registry's (the client may still get it from the public index).
+enum KeepError {
+    Fetch(Error),
+    Store(Error),
+}
+
+impl KeepError {
+    fn fetch(file: &PublicFile, err: PublicError) -> KeepError {
+        KeepError::Fetch(Error::PublicIndex(format!(
+            "fetching `{}` from the public index failed: {err}; nothing was kept, try again",
+            file.filename
+        )))
+    }
+
+    fn into_error(self) -> Error {
+        match self {
+            KeepError::Fetch(err) | KeepError::Store(err) => err,
+        }
+    }
+}
+
+impl From<KeepError> for Error {
+    fn from(err: KeepError) -> Error {
+        err.into_error()
+    }
+}
+
+/// The first client of a file being kept: told once whether its answer starts, then given
+/// the chunks, all but the last as they come. The last is sent once the file is committed
+/// under its sha256, so a file that turns out wrong reaches its client short of its length
+/// (a broken transfer, never a whole file with other bytes).
+struct Tee {
+    chunks: mpsc::Sender<Chunk>,
+    started: Mutex<Option<oneshot::Sender<Result<(), Error>>>>,
+    held: Mutex<Option<Bytes>>,
+}
+
+impl Tee {
+    /// Passes on the chunk held back before `chunk`, and holds `chunk` back. A client gone
+    /// keeps nothing from being kept.
+    async fn pass(&self, chunk: Bytes) {
+        let previous = self
+            .held
+            .lock()
+            .ok()
+            .and_then(|mut held| held.replace(chunk));
+        if let Some(previous) = previous {
+            let _ = self.chunks.send(Ok(previous)).await;
+        }
+    }
+
+    /// The file is kept: the last chunk goes too, and the body ends.
+    async fn finish(&self) {
+        let last = self.held.lock().ok().and_then(|mut held| held.take());
+        if let Some(last) = last {
+            let _ = self.chunks.send(Ok(last)).await;
+        }
+    }
+
+    /// The answer starts: the public index answered and the upload is open.
+    fn start(&self) {
+        if let Some(started) = self.started.lock().ok().and_then(|mut s| s.take()) {
+            let _ = started.send(Ok(()));
+        }
+    }
+
+    fn was_started(&self) -> bool {
+        self.started
+            .lock()
+            .map_or(true, |started| started.is_none())
+    }
+
+    /// Fails the client: its error answer if nothing was sent yet, else its body breaks off.
+    async fn fail(&self, err: Error) {
+        let unstarted = self.started.lock().ok().and_then(|mut s| s.take());
+        match unstarted {
+            Some(started) => {
+                let _ = started.send(Err(err));
+            }
+            None => {
+                let _ = self.chunks.send(Err(err.to_string().into())).await;
+            }
+        }
+    }
+}
+
+/// Lowercase hex, as sha256 digests are written on pages.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -30,6 +30,7 @@ pub mod settings;
 use std::sync::Arc;
 
 use pyoci_basic_auth::Credentials;
+use pyoci_metrics::Metrics;
 
 use self::{cooldown::Cooldown, public::PublicIndexClient};
 use crate::{
@@ -48,18 +49,24 @@ pub struct Mirror {
     cooldown: Cooldown,
     /// One fetch per file at a time: concurrent first downloads wait for it.
     fetches: Turns<String>,
+    metrics: Metrics,
 }
 
 impl Mirror {
     /// The mirror `settings` ask for, reading from `public`; `Ok(None)` when it is off, an
     /// error saying what is missing when it cannot work.
-    pub fn new(settings: &MirrorSettings, public: PublicIndexClient) -> Result<Mirror, String> {
+    pub fn new(
+        settings: &MirrorSettings,
+        public: PublicIndexClient,
+        metrics: Metrics,
+    ) -> Result<Mirror, String> {
         Ok(Mirror {
             namespace: settings.namespace()?.to_owned(),
             credentials: settings.credentials()?,
             public,
             cooldown: Cooldown::new(settings),
             fetches: Turns::default(),
+            metrics,
         })
     }
 

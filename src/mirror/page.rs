@@ -7,7 +7,10 @@ use std::{collections::BTreeMap, time::SystemTime};
 use http::Response;
 use pyoci_index::{DistributionFile, ProjectPage, Yanked};
 
-use super::{public::PublicFile, Mirror};
+use super::{
+    public::{CoreMetadataHint, PublicFile},
+    Mirror,
+};
 use crate::{
     app::App,
     body::Body,
@@ -73,6 +76,8 @@ impl Mirror {
                 )))
             }
             Err(err) => {
+                self.metrics
+                    .count_mirror(pyoci_metrics::MirrorEvent::IndexDown);
                 tracing::warn!(
                     project = %name,
                     error = %err,
@@ -87,8 +92,7 @@ impl Mirror {
 }
 
 /// A public file as the page lists it: at `url` (PyOCI's), with what the public index says
-/// of it. Its core metadata is not offered until the file is mirrored (clients then read
-/// the wheel itself), so every byte a client gets comes through the registry.
+/// of it, its core metadata (PEP 658) where the public page gives that file's sha256.
 fn listed(file: &PublicFile, url: String) -> DistributionFile {
     let mut listed = DistributionFile::new(file.filename.clone(), url);
     listed.sha256 = file.sha256.clone();
@@ -100,6 +104,10 @@ fn listed(file: &PublicFile, url: String) -> DistributionFile {
         Some(reason) => Yanked::WithReason(reason.clone()),
     };
     listed.upload_time = file.upload_time.map(simple_api_time);
+    // Passed on from the public index until the wheel is kept, checked against this sha256.
+    if let CoreMetadataHint::Sha256(sha256) = &file.core_metadata {
+        listed.core_metadata_sha256 = Some(sha256.clone());
+    }
     listed
 }
 

@@ -32,16 +32,28 @@ type PublicFile<'a> = (&'a str, &'a Path, Duration, Option<&'a str>);
 
 impl Mirrored {
     fn start(public: &[PublicFile<'_>], env: &[(&str, &str)]) -> Mirrored {
+        Mirrored::start_with(RegistryAuth::None, "mirror-password", public, env)
+    }
+
+    /// [`Mirrored::start`] on a registry with `auth`, the mirror user `mirror` writing with
+    /// `password`.
+    fn start_with(
+        auth: RegistryAuth<'_>,
+        password: &str,
+        public: &[PublicFile<'_>],
+        env: &[(&str, &str)],
+    ) -> Mirrored {
         let dir = tempfile::tempdir().unwrap();
-        let password = dir.path().join("mirror-password");
-        std::fs::write(&password, "mirror-password\n").unwrap();
+        let password_file = dir.path().join("mirror-password");
+        std::fs::write(&password_file, format!("{password}\n")).unwrap();
+        let password = password_file;
         let now = SystemTime::now();
         let listed: Vec<(&str, &Path, SystemTime, Option<&str>)> = public
             .iter()
             .map(|(project, path, age, yanked)| (*project, *path, now - *age, *yanked))
             .collect();
         let public = StaticIndex::start(PUBLIC_INDEX_HOST, &listed);
-        let registry = Registry::start(RegistryAuth::None);
+        let registry = Registry::start(auth);
         let index = public.url();
         let password = password.display().to_string();
         let mut all = vec![
@@ -244,15 +256,18 @@ fn a_wrong_hash_a_short_file_or_a_stall_stores_nothing_and_the_next_request_trie
         StaticFault::Stall,
     ] {
         mirrored.public.set_fault(fault.clone());
-        let response = mirrored.http.get(&url);
-        assert!(
-            response.status == 502
-                || (response.status == 200
-                    && response.body.len() != std::fs::metadata(&files[0]).unwrap().len() as usize),
-            "{fault:?}: {} {}",
-            response.status,
-            response.text()
-        );
+        // The first client's answer streams as the file is fetched: a fault shows as an
+        // error answer, or as a body broken off short of its length, never a whole file.
+        match mirrored.http.try_request("GET", &url, &[], None) {
+            Ok(response) => {
+                assert_eq!(response.status, 502, "{fault:?}: {}", response.text());
+                assert!(response.text().contains(wheel), "{}", response.text());
+            }
+            Err(broken) => assert!(
+                broken.contains("status 200, then the body broke off"),
+                "{fault:?}: {broken}"
+            ),
+        }
         assert_eq!(
             mirrored.kept_versions("faulty"),
             Vec::<String>::new(),
@@ -391,4 +406,77 @@ fn private_names_and_registry_errors_never_reach_the_public_index() {
             "reached the public index: {reached:?}"
         );
     }
+}
+
+#[test]
+fn callers_read_the_mirror_with_their_own_credentials_and_a_refused_store_still_serves_the_file() {
+    const ALICE: (&str, &str) = ("alice", "alice-pw-mirror-3");
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(work.path(), &[DistSpec::new("guarded", "1.0")]);
+    let metrics_port = pyoci_test_support::free_port().to_string();
+    // The mirror's password file is wrong: the registry refuses every write of the mirror.
+    let mirrored = Mirrored::start_with(
+        RegistryAuth::Htpasswd(&[ALICE, ("mirror", "the-right-password")]),
+        "a-wrong-password",
+        &[("guarded", &files[0], 30 * DAY, None)],
+        &[("PYOCI_METRICS_PORT", &metrics_port)],
+    );
+    let page_url = format!("{}guarded/", mirrored.index_url());
+    let wheel = "guarded-1.0-py3-none-any.whl";
+    let anonymous = mirrored.http.get(&page_url);
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    let anonymous = mirrored.http.get(&mirrored.file_url("guarded", wheel));
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text());
+    assert!(
+        mirrored.public.requests().is_empty(),
+        "a caller the registry refused reached the public index: {:?}",
+        mirrored.public.requests()
+    );
+
+    let auth = pyoci_test_support::basic_auth(ALICE.0, ALICE.1);
+    let alice = [("Authorization", auth.as_str())];
+    let page = mirrored.http.get_with(&page_url, &alice);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains(wheel), "{}", page.text());
+    let file = mirrored
+        .http
+        .get_with(&mirrored.file_url("guarded", wheel), &alice);
+    assert_eq!(
+        file.status,
+        200,
+        "{}\n{}",
+        file.text(),
+        mirrored.pyoci.log()
+    );
+    assert_eq!(
+        file.body,
+        std::fs::read(&files[0]).unwrap(),
+        "passed on whole"
+    );
+    assert!(
+        mirrored.pyoci.log().contains("refused the mirror's upload"),
+        "{}",
+        mirrored.pyoci.log()
+    );
+    let tags = mirrored.http.get_with(
+        &format!("{}/v2/{MIRROR}/guarded/tags/list", mirrored.registry.url()),
+        &alice,
+    );
+    assert_eq!(tags.status, 404, "nothing kept: {}", tags.text());
+    let scrape = mirrored
+        .http
+        .get(&format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .text();
+    assert!(
+        scrape.contains("pyoci_mirror_events_total{event=\"store_failed\"} 1"),
+        "{scrape}"
+    );
+    assert!(
+        mirrored
+            .public
+            .requests()
+            .iter()
+            .all(|request| !request.authorization),
+        "credentials reached the public index"
+    );
 }

@@ -70,7 +70,7 @@ mod request_layer;
 mod request_service;
 
 pub use body::MeteredBody;
-pub use metrics::Metrics;
+pub use metrics::{Metrics, MirrorEvent};
 pub use registry_layer::RegistryMetricsLayer;
 pub use registry_service::{registry_request_kind, RegistryMetrics, RegistryMetricsFuture};
 pub use request_future::RequestMetricsFuture;

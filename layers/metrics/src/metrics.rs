@@ -58,6 +58,43 @@ struct CacheLookupLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MirrorLabels {
+    event: &'static str,
+}
+
+/// What the pull-through mirror did, for [`Metrics::count_mirror`]: a fixed set, so no
+/// input can create label values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MirrorEvent {
+    /// A file was served from what the mirror keeps in the registry.
+    Hit,
+    /// A file was fetched from the public index and kept.
+    Fetched,
+    /// Fetching a file from the public index failed (refused, broken off, wrong hash).
+    FetchFailed,
+    /// A fetched file could not be kept (the registry refused the mirror's write); the
+    /// client got it from the public index directly.
+    StoreFailed,
+    /// A file was held back by the cooldown.
+    HeldBack,
+    /// The public index failed while a page was built from what is kept: it may be incomplete.
+    IndexDown,
+}
+
+impl MirrorEvent {
+    fn label(self) -> &'static str {
+        match self {
+            MirrorEvent::Hit => "hit",
+            MirrorEvent::Fetched => "fetched",
+            MirrorEvent::FetchFailed => "fetch_failed",
+            MirrorEvent::StoreFailed => "store_failed",
+            MirrorEvent::HeldBack => "held_back",
+            MirrorEvent::IndexDown => "index_down",
+        }
+    }
+}
+
 /// Every metric PyOCI exports, in one Prometheus registry. Cheap to clone: clones share the
 /// counters.
 #[derive(Clone)]
@@ -76,6 +113,8 @@ pub(crate) struct Inner {
     pub(crate) registry_duration: HistogramFamily<RegistryLabels>,
     token_cache: Family<LookupLabels, Counter>,
     listing_cache: Family<CacheLookupLabels, Counter>,
+    mirror_events: Family<MirrorLabels, Counter>,
+    mirror_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -151,6 +190,21 @@ impl Metrics {
              from memory, miss = read from the registry",
             listing_cache.clone(),
         );
+        let mirror_events = Family::<MirrorLabels, Counter>::default();
+        registry.register(
+            "mirror_events",
+            "The pull-through mirror (PYOCI_MIRROR_INDEX): files served from the registry \
+             (hit), fetched and kept, failed fetches and stores, files held back by the \
+             cooldown, pages built while the public index was down",
+            mirror_events.clone(),
+        );
+        let mirror_bytes = Counter::default();
+        registry.register_with_unit(
+            "mirror_fetched",
+            "Bytes of files fetched from the public index",
+            Unit::Bytes,
+            mirror_bytes.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry,
@@ -163,6 +217,8 @@ impl Metrics {
                 registry_duration,
                 token_cache,
                 listing_cache,
+                mirror_events,
+                mirror_bytes,
             }),
         }
     }
@@ -194,6 +250,21 @@ impl Metrics {
             .listing_cache
             .get_or_create(&CacheLookupLabels { cache, outcome })
             .inc();
+    }
+
+    /// Counts what the mirror did.
+    pub fn count_mirror(&self, event: MirrorEvent) {
+        self.inner
+            .mirror_events
+            .get_or_create(&MirrorLabels {
+                event: event.label(),
+            })
+            .inc();
+    }
+
+    /// Counts bytes fetched from the public index.
+    pub fn count_mirror_bytes(&self, bytes: u64) {
+        self.inner.mirror_bytes.inc_by(bytes);
     }
 
     pub(crate) fn inner(&self) -> &Inner {
