@@ -10,9 +10,9 @@ use crate::{
     app::App,
     body::Body,
     error::Error,
-    package::DistKind,
+    package::{DistKind, ProjectName},
     route::Target,
-    store::{Repository, StoredFile},
+    store::{Release, Repository, StoredFile},
 };
 
 /// `{"info": {...}, "releases": {"<version>": [file, ...]}, "urls": [newest files]}`.
@@ -25,17 +25,30 @@ pub async fn project_json(
     let page_path = project_path(&target, name);
     let read = app.store.caches().snapshot();
     let releases = match repository.releases(read).await {
+        // As for pages: with the mirror on, a project the registry lacks may be mirrored.
+        Err(err @ Error::NotFound(_)) if app.mirror.is_some() => {
+            return elsewhere(app, &target, &repository, err).await;
+        }
         Err(err) if app.config.fallback.may_be_unknown(&target.registry, &err) => {
-            return elsewhere(app, &repository, err).await;
+            return elsewhere(app, &target, &repository, err).await;
         }
         releases => releases?,
     };
-    let Some(newest) = releases.iter().find(|release| !release.files.is_empty()) else {
-        return Err(Error::NotFound(format!(
-            "project `{name}` has no versions in `{repo}`"
-        )));
-    };
-    let file_json = |file: &StoredFile| file_json(file, &page_path);
+    let served_name = |file: &StoredFile| file.filename.to_string();
+    json_document(name, &page_path, &releases, &served_name)
+        .ok_or_else(|| Error::NotFound(format!("project `{name}` has no versions in `{repo}`")))
+}
+
+/// The JSON API's answer for `releases` (newest first) of `name`, whose files are under
+/// `page_path` by the name `served_name` gives; `None` when no release has a file.
+pub(crate) fn json_document(
+    name: &ProjectName,
+    page_path: &str,
+    releases: &[Release],
+    served_name: &dyn Fn(&StoredFile) -> String,
+) -> Option<Response<Body>> {
+    let newest = releases.iter().find(|release| !release.files.is_empty())?;
+    let file_json = |file: &StoredFile| file_json(file, &served_name(file), page_path);
     let project_urls: Map<String, Value> = newest
         .files
         .iter()
@@ -72,13 +85,15 @@ pub async fn project_json(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    Some(response)
 }
 
-/// A project the registry did not list: the public JSON API when the registry says it does
-/// not exist and the name may fall back (see [`crate::fallback`]), else the error.
+/// A project the registry did not list: when the registry says it does not exist and the
+/// name may go public (see [`crate::fallback`]), the mirror's answer if it is on, else the
+/// redirect to the public JSON API; otherwise the error.
 async fn elsewhere(
     app: &App,
+    target: &Target,
     repository: &Repository,
     err: Error,
 ) -> Result<Response<Body>, Error> {
@@ -87,14 +102,17 @@ async fn elsewhere(
     if let Some(refusal) = settings.private_name_refusal(name, repo) {
         return Err(refusal);
     }
-    match repository.lacks_repository(settings).await? {
-        true => settings.json_redirect(name, repo),
-        false => Err(err),
+    if !repository.lacks_repository(settings).await? {
+        return Err(err);
+    }
+    match &app.mirror {
+        Some(mirror) => mirror.json(app, target, repository).await,
+        None => settings.json_redirect(name, repo),
     }
 }
 
-/// One file in the PyPI JSON shape.
-fn file_json(file: &StoredFile, page_path: &str) -> Value {
+/// One file in the PyPI JSON shape, served as `filename` under `page_path`.
+fn file_json(file: &StoredFile, filename: &str, page_path: &str) -> Value {
     let (packagetype, python_version) = match file.filename.kind() {
         DistKind::Wheel => ("bdist_wheel", file.filename.python_tag().unwrap_or("py3")),
         DistKind::Sdist => ("sdist", "source"),
@@ -111,8 +129,8 @@ fn file_json(file: &StoredFile, page_path: &str) -> Value {
         .and_then(|time| time.get(..19))
         .map(str::to_owned);
     json!({
-        "filename": file.filename.to_string(),
-        "url": format!("{page_path}{}", file.filename),
+        "filename": filename,
+        "url": format!("{page_path}{filename}"),
         "digests": { "sha256": file.sha256 },
         "size": file.size,
         "packagetype": packagetype,

@@ -19,15 +19,7 @@ pub async fn project_list(
         .oci(&target, credentials)
         .catalog()
         .await
-        .map_err(|err| match err {
-            OciError::NotFound { .. } | OciError::DeleteUnsupported => Error::NotFound(format!(
-                "the registry {} does not list its repositories (no _catalog), so PyOCI cannot \
-             list the projects of `{}`; project pages (/<registry>/<namespace>/<project>/) \
-             still work",
-                target.registry, target.namespace
-            )),
-            other => Error::Registry(other),
-        })?;
+        .map_err(|err| catalog_error(&target, err))?;
     let mut projects = projects_in(&target.namespace, &repositories);
     if projects.is_empty() {
         return Err(Error::NotFound(format!(
@@ -40,8 +32,22 @@ pub async fn project_list(
     Ok(super::index_page(ProjectList::new(projects)))
 }
 
+/// A failed catalog read: for a registry without one, that the list is unavailable and what
+/// still works.
+pub(crate) fn catalog_error(target: &Target, err: OciError) -> Error {
+    match err {
+        OciError::NotFound { .. } | OciError::DeleteUnsupported => Error::NotFound(format!(
+            "the registry {} does not list its repositories (no _catalog), so PyOCI cannot \
+             list the projects of `{}`; project pages (/<registry>/<namespace>/<project>/) \
+             still work",
+            target.registry, target.namespace
+        )),
+        other => Error::Registry(other),
+    }
+}
+
 /// The normalized names of the repositories exactly one level below `namespace`.
-fn projects_in(namespace: &str, repositories: &[String]) -> Vec<String> {
+pub(crate) fn projects_in(namespace: &str, repositories: &[String]) -> Vec<String> {
     let prefix = format!("{namespace}/");
     repositories
         .iter()

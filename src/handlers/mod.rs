@@ -18,6 +18,7 @@ pub use about::{about_namespace, about_project, Site};
 pub use delete::{delete_file, delete_version};
 pub use dispatch::Router;
 pub use file::{get_file, FileRequest};
+pub(crate) use json::json_document;
 pub use json::project_json;
 pub use list::project_list;
 pub use page::project_page;

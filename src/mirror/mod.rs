@@ -23,6 +23,7 @@
 
 pub mod cooldown;
 mod fetch;
+mod json;
 mod page;
 pub mod public;
 pub mod settings;

@@ -10,8 +10,8 @@ use std::{
 };
 
 use pyoci_test_support::{
-    content_form, run_checked, write_dists, DistSpec, HttpClient, Pyoci, Python, Registry,
-    RegistryAuth, StaticFault, StaticIndex, PUBLIC_INDEX_HOST,
+    content_form, run_checked, write_dists, ClientHome, DistSpec, HttpClient, Pyoci, Python,
+    Registry, RegistryAuth, StaticFault, StaticIndex, Venv, PUBLIC_INDEX_HOST,
 };
 
 const PRIVATE: &str = "acme";
@@ -195,6 +195,30 @@ fn pip_and_uv_install_private_and_public_packages_through_one_url_then_from_the_
             "{client}"
         );
     }
+    // poetry, with PyOCI as its primary source (PyPI off).
+    let home = ClientHome::new();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("pyproject.toml"),
+        format!(
+            "[project]\nname = \"mirror-consumer\"\nversion = \"0.1.0\"\n\
+             requires-python = \">=3.8\"\ndependencies = [\"privapp\"]\n\n\
+             [tool.poetry]\npackage-mode = false\n\n\
+             [[tool.poetry.source]]\nname = \"pyoci\"\nurl = \"{}\"\npriority = \"primary\"\n",
+            mirrored.index_url()
+        ),
+    )
+    .unwrap();
+    let mut poetry = home.command(&python, "poetry", project.path());
+    poetry
+        .args(["install", "--no-root"])
+        .env("POETRY_VIRTUALENVS_IN_PROJECT", "true")
+        .env("POETRY_VIRTUALENVS_OPTIONS_NO_PIP", "true");
+    run_checked(&mut poetry);
+    let venv = Venv::at(&project.path().join(".venv"));
+    assert_eq!(venv.import_attribute("pubdep", "VERSION"), "1.0", "poetry");
+    assert_eq!(venv.import_attribute("privapp", "VERSION"), "1.0", "poetry");
+
     assert_eq!(
         mirrored.kept_versions("pubdep"),
         ["1.0"],
@@ -408,6 +432,227 @@ fn private_names_and_registry_errors_never_reach_the_public_index() {
     }
 }
 
+/// `<project>/json` through PyOCI, which must answer 200.
+fn project_json(mirrored: &Mirrored, project: &str) -> serde_json::Value {
+    let response = mirrored
+        .http
+        .get(&format!("{}{project}/json", mirrored.index_url()));
+    assert_eq!(
+        response.status,
+        200,
+        "{}\n{}",
+        response.text(),
+        mirrored.pyoci.log()
+    );
+    response.json()
+}
+
+#[test]
+fn json_of_a_mirrored_project_lists_kept_and_shown_public_releases_as_renovate_reads_them() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[
+            DistSpec::new("jsondep", "1.0"),
+            DistSpec::new("jsondep", "1.1"),
+            DistSpec::new("jsondep", "2.0"),
+        ],
+    );
+    let mirrored = Mirrored::start(
+        &[
+            ("jsondep", &files[0], 30 * DAY, None),
+            ("jsondep", &files[1], 20 * DAY, Some("broken")),
+            // Published an hour ago: held back by the cooldown.
+            ("jsondep", &files[2], Duration::from_secs(3600), None),
+        ],
+        &[("PYOCI_MIRROR_MIN_AGE", "7d")],
+    );
+    // 1.0 is kept in the registry; 1.1 is on the public index only.
+    let kept = mirrored
+        .http
+        .get(&mirrored.file_url("jsondep", "jsondep-1.0-py3-none-any.whl"));
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    assert_eq!(mirrored.kept_versions("jsondep"), ["1.0"]);
+
+    let json = project_json(&mirrored, "jsondep");
+    assert_eq!(json["info"]["name"], "jsondep");
+    assert_eq!(json["info"]["version"], "1.1", "{json:#}");
+    let releases = json["releases"].as_object().unwrap();
+    let mut versions: Vec<&str> = releases.keys().map(String::as_str).collect();
+    versions.sort();
+    assert_eq!(versions, ["1.0", "1.1"], "2.0 is held back: {json:#}");
+
+    // Upload times are the public index's, for kept and public files alike.
+    let public_page = mirrored.http.get_with(
+        &format!("{}jsondep/", mirrored.public.url()),
+        &[("Accept", "application/vnd.pypi.simple.v1+json")],
+    );
+    let public_page = public_page.json();
+    let public_time = |filename: &str| {
+        public_page["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|file| file["filename"] == filename)
+            .and_then(|file| file["upload-time"].as_str())
+            .map(|time| time[..19].to_owned())
+            .unwrap_or_else(|| panic!("no upload time for {filename}: {public_page:#}"))
+    };
+    for (version, filename) in [
+        ("1.0", "jsondep-1.0-py3-none-any.whl"),
+        ("1.1", "jsondep-1.1-py3-none-any.whl"),
+    ] {
+        let file = &releases[version][0];
+        assert_eq!(file["filename"], filename);
+        assert_eq!(file["upload_time"], public_time(filename), "{file:#}");
+        assert!(
+            file["upload_time_iso_8601"]
+                .as_str()
+                .is_some_and(|time| time.starts_with(&public_time(filename))),
+            "{file:#}"
+        );
+        assert_eq!(file["packagetype"], "bdist_wheel");
+        assert_eq!(file["digests"]["sha256"].as_str().unwrap().len(), 64);
+    }
+    assert_eq!(releases["1.0"][0]["yanked"], false);
+    assert_eq!(releases["1.1"][0]["yanked"], true);
+    assert_eq!(releases["1.1"][0]["yanked_reason"], "broken");
+    assert_eq!(json["urls"][0]["filename"], "jsondep-1.1-py3-none-any.whl");
+
+    // The URLs point at PyOCI, and the public one downloads through the mirror.
+    let url = releases["1.1"][0]["url"].as_str().unwrap();
+    assert!(
+        url.ends_with("/acme/jsondep/jsondep-1.1-py3-none-any.whl"),
+        "{url}"
+    );
+    let download = mirrored
+        .http
+        .get(&format!("{}{url}", mirrored.pyoci.base_url()));
+    assert_eq!(download.status, 200, "{}", download.text());
+    assert_eq!(download.body, std::fs::read(&files[1]).unwrap());
+}
+
+#[test]
+fn json_of_a_private_name_or_project_with_the_mirror_on_never_reaches_the_public_index() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[
+            DistSpec::new("acme-secret", "1.0"),
+            DistSpec::new("ownlib", "1.0"),
+            DistSpec::new("ownlib", "2.0"),
+        ],
+    );
+    let mirrored = Mirrored::start(
+        &[
+            ("acme-secret", &files[0], 30 * DAY, None),
+            ("ownlib", &files[2], 30 * DAY, None),
+        ],
+        &[("PYOCI_PRIVATE_NAMES", "acme-*")],
+    );
+    let private_name = mirrored
+        .http
+        .get(&format!("{}acme-secret/json", mirrored.index_url()));
+    assert_eq!(private_name.status, 404, "{}", private_name.text());
+    assert!(
+        private_name.text().contains("PYOCI_PRIVATE_NAMES"),
+        "{}",
+        private_name.text()
+    );
+    // A project the registry has is private: its own versions only, never merged.
+    mirrored.upload_private(&files[1], "ownlib", "1.0");
+    let json = project_json(&mirrored, "ownlib");
+    let versions: Vec<&String> = json["releases"].as_object().unwrap().keys().collect();
+    assert_eq!(versions, ["1.0"], "{json:#}");
+    let reached: Vec<String> = mirrored
+        .public
+        .requests()
+        .iter()
+        .map(|request| request.path.clone())
+        .collect();
+    assert!(reached.is_empty(), "reached the public index: {reached:?}");
+}
+
+#[test]
+fn about_pages_say_what_is_mirrored_and_from_where() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[
+            DistSpec::new("aboutdep", "1.0"),
+            DistSpec::new("aboutdep", "1.1"),
+            DistSpec::new("ownapp", "1.0"),
+        ],
+    );
+    let mirrored = Mirrored::start(
+        &[
+            ("aboutdep", &files[0], 30 * DAY, None),
+            ("aboutdep", &files[1], 20 * DAY, None),
+        ],
+        &[],
+    );
+    mirrored.upload_private(&files[2], "ownapp", "1.0");
+    let namespace = mirrored
+        .http
+        .get(&format!("{}+about/", mirrored.index_url()));
+    assert_eq!(namespace.status, 200, "{}", namespace.text());
+    assert!(
+        namespace.text().contains("id=\"mirrored-none\""),
+        "nothing kept yet: {}",
+        namespace.text()
+    );
+
+    let kept = mirrored
+        .http
+        .get(&mirrored.file_url("aboutdep", "aboutdep-1.0-py3-none-any.whl"));
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    let namespace = mirrored
+        .http
+        .get(&format!("{}+about/", mirrored.index_url()))
+        .text();
+    let public_index = mirrored.public.url();
+    assert!(namespace.contains("id=\"mirrored\""), "{namespace}");
+    assert!(namespace.contains(&public_index), "{namespace}");
+    assert!(
+        namespace.contains("<a class=\"mirrored-project\" href=\"aboutdep/\">aboutdep</a>"),
+        "{namespace}"
+    );
+    assert!(
+        namespace.contains("<a class=\"project\" href=\"ownapp/\">ownapp</a>"),
+        "{namespace}"
+    );
+    assert!(
+        !namespace.contains("class=\"mirrored-project\" href=\"ownapp/\""),
+        "a private project is not mirrored: {namespace}"
+    );
+
+    let project = mirrored
+        .http
+        .get(&format!("{}+about/aboutdep/", mirrored.index_url()));
+    assert_eq!(
+        project.status,
+        200,
+        "{}\n{}",
+        project.text(),
+        mirrored.pyoci.log()
+    );
+    let project = project.text();
+    assert!(project.contains("id=\"mirrored\""), "{project}");
+    assert!(
+        project.contains(&format!("{public_index}aboutdep/")),
+        "{project}"
+    );
+    // Kept and public releases both, newest first.
+    assert!(project.contains("id=\"v1.1\""), "{project}");
+    assert!(project.contains("id=\"v1.0\""), "{project}");
+    // A private project's page says nothing of the mirror.
+    let own = mirrored
+        .http
+        .get(&format!("{}+about/ownapp/", mirrored.index_url()))
+        .text();
+    assert!(!own.contains("id=\"mirrored\""), "{own}");
+}
+
 #[test]
 fn callers_read_the_mirror_with_their_own_credentials_and_a_refused_store_still_serves_the_file() {
     const ALICE: (&str, &str) = ("alice", "alice-pw-mirror-3");
@@ -479,4 +724,35 @@ fn callers_read_the_mirror_with_their_own_credentials_and_a_refused_store_still_
             .all(|request| !request.authorization),
         "credentials reached the public index"
     );
+}
+
+#[test]
+fn a_public_index_answering_garbage_html_a_redirect_loop_or_503_is_a_clear_error_and_tried_again() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(work.path(), &[DistSpec::new("shaky", "1.0")]);
+    // Pages kept for 1 s, so each fault below is met by a fresh request.
+    let mirrored = Mirrored::start(
+        &[("shaky", &files[0], 30 * DAY, None)],
+        &[("PYOCI_MIRROR_PAGE_TTL", "1"), ("PYOCI_CACHE_TTL", "1")],
+    );
+    let url = format!("{}shaky/", mirrored.index_url());
+    for (fault, says) in [
+        (StaticFault::Garbage, "JSON"),
+        (StaticFault::Html, "text/html"),
+        (StaticFault::RedirectLoop, "redirect"),
+        (StaticFault::Status(503), "503"),
+    ] {
+        mirrored.public.set_fault(fault.clone());
+        thread::sleep(Duration::from_millis(1100));
+        let response = mirrored.http.get(&url);
+        assert_eq!(response.status, 502, "{fault:?}: {}", response.text());
+        let text = response.text();
+        assert!(
+            text.contains("public index") && text.contains(says),
+            "{fault:?}: {text}"
+        );
+    }
+    mirrored.public.set_fault(StaticFault::None);
+    thread::sleep(Duration::from_millis(1100));
+    assert_eq!(mirrored.listed("shaky"), ["shaky-1.0-py3-none-any.whl"]);
 }

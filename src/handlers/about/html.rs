@@ -36,6 +36,10 @@ pub struct ProjectView<'a> {
     pub releases: &'a [Release],
     /// Sanitized HTML of the description, if there is one.
     pub description: Option<std::sync::Arc<str>>,
+    /// For a mirrored project, its page on the public index it is mirrored from.
+    pub mirrored_from: Option<&'a str>,
+    /// The name each file is listed and downloaded under.
+    pub served_name: &'a dyn Fn(&StoredFile) -> String,
 }
 
 /// The project page.
@@ -50,9 +54,20 @@ pub fn project_page(view: &ProjectView<'_>) -> String {
     let latest = newest
         .map(|r| escape(&r.version.to_string()))
         .unwrap_or_default();
+    let mirrored = view
+        .mirrored_from
+        .map(|from| {
+            let from = escape(from);
+            format!(
+                "<p class=\"muted\" id=\"mirrored\">Mirrored from the public index: \
+                 <a href=\"{from}\">{from}</a>. Files are kept in the registry on first \
+                 download.</p>\n"
+            )
+        })
+        .unwrap_or_default();
     let mut body = format!(
         "<nav><a href=\"../\">{namespace}</a> / {name}</nav>\n\
-         <h1>{name} <span class=\"muted\" id=\"latest\">{latest}</span></h1>\n{summary}\
+         <h1>{name} <span class=\"muted\" id=\"latest\">{latest}</span></h1>\n{summary}{mirrored}\
          <section id=\"install\">\n<h2>Install</h2>\n\
          <p>pip</p><pre><code id=\"install-pip\">pip install --index-url {index} {name}</code></pre>\n\
          <p>uv</p><pre><code id=\"install-uv\">uv pip install --index-url {index} {name}</code></pre>\n\
@@ -70,7 +85,7 @@ pub fn project_page(view: &ProjectView<'_>) -> String {
     }
     body.push_str("<section id=\"versions\">\n<h2>Versions</h2>\n");
     for release in view.releases.iter().filter(|r| !r.files.is_empty()) {
-        release_html(&mut body, release, view.simple_path);
+        release_html(&mut body, release, view);
     }
     let _ = write!(
         body,
@@ -80,7 +95,7 @@ pub fn project_page(view: &ProjectView<'_>) -> String {
     document(&format!("{} · PyOCI", view.name), &body)
 }
 
-fn release_html(body: &mut String, release: &Release, simple_path: &str) {
+fn release_html(body: &mut String, release: &Release, view: &ProjectView<'_>) {
     let version = escape(&release.version.to_string());
     let uploaded = release
         .files
@@ -116,13 +131,13 @@ fn release_html(body: &mut String, release: &Release, simple_path: &str) {
         escape(&uploaded)
     );
     for file in &release.files {
-        file_row(body, file, simple_path);
+        file_row(body, file, view);
     }
     body.push_str("</table>\n</article>\n");
 }
 
-fn file_row(body: &mut String, file: &StoredFile, simple_path: &str) {
-    let filename = file.filename.to_string();
+fn file_row(body: &mut String, file: &StoredFile, view: &ProjectView<'_>) {
+    let filename = (view.served_name)(file);
     let yanked = match &file.yanked {
         Yanked::No => String::new(),
         Yanked::Yes => " <span class=\"yanked\">yanked</span>".to_owned(),
@@ -134,15 +149,28 @@ fn file_row(body: &mut String, file: &StoredFile, simple_path: &str) {
         body,
         "<tr><td><a class=\"file\" href=\"{href}\">{name}</a>{yanked}</td><td>{size}</td>\
          <td class=\"hash\"><code>{sha}</code></td></tr>",
-        href = escape(&format!("{simple_path}{}", percent_path(&filename))),
+        href = escape(&format!("{}{}", view.simple_path, percent_path(&filename))),
         name = escape(&filename),
         size = file.size.map(readable_size).unwrap_or_default(),
         sha = escape(file.sha256.as_deref().unwrap_or("")),
     );
 }
 
-/// What the namespace page shows: each project and its newest version.
-pub fn namespace_page(namespace: &str, projects: &[(String, Option<String>)]) -> String {
+/// What the namespace page says of the mirror, when it is on.
+pub struct MirrorView<'a> {
+    /// The public index mirrored.
+    pub index_url: &'a str,
+    /// The projects the mirror keeps (normalized names), from the registry's catalog.
+    pub kept: &'a [String],
+}
+
+/// What the namespace page shows: each project and its newest version, and what the mirror
+/// keeps.
+pub fn namespace_page(
+    namespace: &str,
+    projects: &[(String, Option<String>)],
+    mirror: Option<&MirrorView<'_>>,
+) -> String {
     let mut body = format!(
         "<h1>{}</h1>\n<table id=\"projects\">\n<tr><th>Project</th><th>Latest version</th></tr>\n",
         escape(namespace)
@@ -157,7 +185,36 @@ pub fn namespace_page(namespace: &str, projects: &[(String, Option<String>)]) ->
         );
     }
     body.push_str("</table>\n");
+    if let Some(mirror) = mirror {
+        mirror_section(&mut body, mirror);
+    }
     document(&format!("{namespace} · PyOCI"), &body)
+}
+
+/// The mirrored projects, linked to their pages under this namespace (where they are
+/// served).
+fn mirror_section(body: &mut String, mirror: &MirrorView<'_>) {
+    let from = escape(mirror.index_url);
+    let _ = write!(
+        body,
+        "<section id=\"mirrored\">\n<h2>Mirrored</h2>\n<p class=\"muted\">Projects not in this \
+         namespace come from <a href=\"{from}\">{from}</a>. Kept in the registry:</p>\n"
+    );
+    match mirror.kept {
+        [] => body.push_str("<p id=\"mirrored-none\">None yet.</p>\n"),
+        kept => {
+            body.push_str("<ul id=\"mirrored-projects\">\n");
+            for project in kept {
+                let project = escape(project);
+                let _ = writeln!(
+                    body,
+                    "<li><a class=\"mirrored-project\" href=\"{project}/\">{project}</a></li>"
+                );
+            }
+            body.push_str("</ul>\n");
+        }
+    }
+    body.push_str("</section>\n");
 }
 
 /// `+` in a local version would read as a space in some decoders: encode it.
@@ -204,10 +261,40 @@ mod tests {
             readable_time("2024-01-02T03:04:05.000000Z"),
             "2024-01-02 03:04:05 UTC"
         );
-        let page = namespace_page("acme", &[("<x>".into(), Some("1.0".into()))]);
+        let page = namespace_page("acme", &[("<x>".into(), Some("1.0".into()))], None);
         assert!(
             page.contains("&lt;x&gt;") && !page.contains("<x>"),
             "{page}"
         );
+    }
+
+    #[test]
+    fn the_mirror_section_lists_kept_projects_escaped_or_says_none() {
+        let kept = ["<evil>".to_owned(), "requests".to_owned()];
+        let mirror = MirrorView {
+            index_url: "https://pypi.example/simple/?a=\"b\"",
+            kept: &kept,
+        };
+        let page = namespace_page("acme", &[], Some(&mirror));
+        assert!(
+            page.contains("href=\"https://pypi.example/simple/?a=&quot;b&quot;\""),
+            "{page}"
+        );
+        assert!(
+            page.contains(">&lt;evil&gt;</a>") && !page.contains("<evil>"),
+            "{page}"
+        );
+        assert!(page.contains("href=\"requests/\">requests</a>"), "{page}");
+        let none = namespace_page(
+            "acme",
+            &[],
+            Some(&MirrorView {
+                kept: &[],
+                ..mirror
+            }),
+        );
+        assert!(none.contains("id=\"mirrored-none\""), "{none}");
+        let off = namespace_page("acme", &[], None);
+        assert!(!off.contains("id=\"mirrored\""), "{off}");
     }
 }

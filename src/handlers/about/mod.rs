@@ -10,14 +10,17 @@ use futures_util::{stream, StreamExt};
 use http::{header, HeaderValue, Request, Response};
 use pyoci_basic_auth::Credentials;
 
-use super::project_path;
+use super::{
+    list::{catalog_error, projects_in},
+    project_path,
+};
 use crate::{
     app::App,
     body::Body,
     error::Error,
     package::ProjectName,
     route::Target,
-    store::{Release, Repository},
+    store::{Release, Repository, StoredFile},
 };
 /// How many projects' newest versions the namespace page looks up at once.
 const CONCURRENT_LOOKUPS: usize = 8;
@@ -62,27 +65,113 @@ pub async fn about_project(
     site: Site,
 ) -> Result<Response<Body>, Error> {
     let (name, repo) = (repository.name(), repository.path());
-    let releases = repository.releases(app.store.caches().snapshot()).await?;
+    let releases = match repository.releases(app.store.caches().snapshot()).await {
+        Err(Error::NotFound(message)) if app.mirror.is_some() => {
+            return mirrored_project(app, target, repository, site, message).await;
+        }
+        releases => releases?,
+    };
     if releases.iter().all(|release| release.files.is_empty()) {
         return Err(Error::NotFound(format!(
             "project `{name}` has no PyOCI packages in `{repo}`"
         )));
     }
     let description = description_html(app, &repository, &releases).await;
-    let simple_path = project_path(&target, name);
+    let served_name = |file: &StoredFile| file.filename.to_string();
+    let page = project_html(
+        &target,
+        name,
+        &site,
+        &releases,
+        description,
+        None,
+        &served_name,
+    );
+    Ok(html_response(page))
+}
+
+/// The page of a project the registry does not have in the namespace, from the mirror,
+/// under the rule pages follow (see [`crate::fallback`]): a private name, a registry error
+/// or a project the registry has stays the registry's answer (`message`).
+async fn mirrored_project(
+    app: &App,
+    target: Target,
+    repository: Repository,
+    site: Site,
+    message: String,
+) -> Result<Response<Body>, Error> {
+    let Some(mirror) = &app.mirror else {
+        return Err(Error::NotFound(message));
+    };
+    let settings = &app.config.fallback;
+    let (name, repo) = (repository.name(), repository.path());
+    if let Some(refusal) = settings.private_name_refusal(name, repo) {
+        return Err(refusal);
+    }
+    if !repository.lacks_repository(settings).await? {
+        return Err(Error::NotFound(message));
+    }
+    let listing = mirror.releases(app, &target, &repository).await?;
+    if listing
+        .releases
+        .iter()
+        .all(|release| release.files.is_empty())
+    {
+        return Err(Error::NotFound(format!(
+            "project `{name}` has no files the mirror may serve yet: none is kept in the \
+             registry, and the public index's are held back by the cooldown \
+             (PYOCI_MIRROR_MIN_AGE)"
+        )));
+    }
+    let kept = mirror.kept_repository(app, &target, &repository);
+    let description = description_html(app, &kept, &listing.releases).await;
+    let public_page = public_project_page(app, name);
+    let served_name = |file: &StoredFile| listing.served_name(file);
+    let page = project_html(
+        &target,
+        name,
+        &site,
+        &listing.releases,
+        description,
+        Some(&public_page),
+        &served_name,
+    );
+    Ok(html_response(page))
+}
+
+/// `name`'s page on the public index the mirror pulls through.
+fn public_project_page(app: &App, name: &ProjectName) -> String {
+    match &app.config.mirror.mirror_index {
+        Some(index) => index.join_dir(name.normalized()),
+        // The mirror is built from this setting; without it there is no mirror to name.
+        None => "the public index".to_owned(),
+    }
+}
+
+fn project_html(
+    target: &Target,
+    name: &ProjectName,
+    site: &Site,
+    releases: &[Release],
+    description: Option<std::sync::Arc<str>>,
+    mirrored_from: Option<&str>,
+    served_name: &dyn Fn(&StoredFile) -> String,
+) -> String {
+    let simple_path = project_path(target, name);
     let index_url = format!(
         "{}{}/{}/{}/",
         site.origin, target.link_base, target.registry_segment, target.namespace
     );
-    let page = html::project_page(&html::ProjectView {
+    html::project_page(&html::ProjectView {
         name: name.normalized(),
         namespace: &target.namespace,
         index_url: &index_url,
         simple_path: &simple_path,
-        releases: &releases,
+        releases,
         description,
-    });
-    Ok(html_response(page))
+        mirrored_from,
+        served_name,
+    })
 }
 
 /// The namespace's page for people: its projects (from the catalog) and newest versions.
@@ -96,7 +185,8 @@ pub async fn about_namespace(
         .store
         .oci(&target, credentials.clone())
         .catalog()
-        .await?;
+        .await
+        .map_err(|err| catalog_error(&target, err))?;
     let prefix = format!("{}/", target.namespace);
     let mut names: Vec<ProjectName> = repositories
         .iter()
@@ -106,6 +196,7 @@ pub async fn about_namespace(
         .collect();
     names.sort_by(|a, b| a.normalized().cmp(b.normalized()));
     names.dedup_by(|a, b| a.normalized() == b.normalized());
+    let mirrored = mirrored_projects(app, &target, &repositories, &names);
     let (target, credentials) = (&target, &credentials);
     let projects: Vec<(String, Option<String>)> = stream::iter(names)
         .map(|name| async move {
@@ -122,10 +213,43 @@ pub async fn about_namespace(
         .buffered(CONCURRENT_LOOKUPS)
         .collect()
         .await;
+    let mirror_view = mirrored
+        .as_ref()
+        .map(|(index_url, kept)| html::MirrorView { index_url, kept });
     Ok(html_response(html::namespace_page(
         &target.namespace,
         &projects,
+        mirror_view.as_ref(),
     )))
+}
+
+/// With the mirror on, the public index's URL and the projects the mirror keeps that are
+/// served under `target`'s namespace: those in the mirror namespace of the same catalog,
+/// less the namespace's own `private` projects and `PYOCI_PRIVATE_NAMES` (both are never
+/// served from the mirror). `None` when the mirror is off, or on the mirror namespace's own
+/// page (its projects are the list above).
+fn mirrored_projects(
+    app: &App,
+    target: &Target,
+    repositories: &[String],
+    private: &[ProjectName],
+) -> Option<(String, Vec<String>)> {
+    let mirror = app.mirror.as_ref()?;
+    if target.namespace == mirror.namespace() {
+        return None;
+    }
+    let index_url = app.config.mirror.mirror_index.as_ref()?.to_string();
+    let private_names = &app.config.fallback.private_names;
+    let mut kept: Vec<String> = projects_in(mirror.namespace(), repositories)
+        .into_iter()
+        .filter(|kept| {
+            !private.iter().any(|name| name.normalized() == kept)
+                && ProjectName::parse(kept).is_ok_and(|name| !private_names.matches(&name))
+        })
+        .collect();
+    kept.sort();
+    kept.dedup();
+    Some((index_url, kept))
 }
 
 /// The newest version's description, from the first of its files with stored core
