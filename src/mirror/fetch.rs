@@ -33,6 +33,7 @@ use crate::{
     error::Error,
     handlers::{core_metadata, get_file, project_file, FileRequest},
     layout::FileFacts,
+    package::DistFilename,
     route::{Target, METADATA_SUFFIX},
     store::{NewFile, Repository},
 };
@@ -87,7 +88,14 @@ impl Mirror {
                 ))
             })?
             .ok_or_else(|| Error::NotFound(format!("no project `{name}` on the public index")))?;
-        let Some(file) = public.files.iter().find(|file| file.filename == wanted) else {
+        // By parsed name: a client may spell it as the public index does, or as PyOCI keeps it.
+        let wanted_file = DistFilename::parse(wanted).ok();
+        let Some(file) = public.files.iter().find(|file| {
+            file.filename == wanted
+                || wanted_file.as_ref().is_some_and(|wanted| {
+                    DistFilename::parse(&file.filename).is_ok_and(|public| public == *wanted)
+                })
+        }) else {
             return Err(Error::NotFound(format!(
                 "no file `{wanted}` of `{name}` in the registry or on the public index"
             )));

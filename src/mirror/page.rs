@@ -16,6 +16,7 @@ use crate::{
     body::Body,
     error::Error,
     handlers::{index_page, project_path},
+    package::DistFilename,
     route::Target,
     store::Repository,
 };
@@ -48,11 +49,19 @@ impl Mirror {
                 (filename, file.to_index_file(url))
             })
             .collect();
+        // Kept files by parsed name: the public index may spell a file otherwise
+        // (`PyYAML-6.0.tar.gz`) than PyOCI keeps it.
+        let kept_names: Vec<&DistFilename> = kept
+            .iter()
+            .flat_map(|release| &release.files)
+            .map(|file| &file.filename)
+            .collect();
         match self.public.project(name).await {
             Ok(Some(public)) => {
                 let now = SystemTime::now();
                 for file in &public.files {
                     if files.contains_key(&file.filename)
+                        || is_kept(&kept_names, &file.filename)
                         || self
                             .cooldown
                             .hides(name, &file.filename, file.upload_time, now)
@@ -91,6 +100,11 @@ impl Mirror {
     }
 }
 
+/// Whether the public file `filename` is one of `kept`, however either is spelled.
+pub(super) fn is_kept(kept: &[&DistFilename], filename: &str) -> bool {
+    DistFilename::parse(filename).is_ok_and(|public| kept.iter().any(|kept| **kept == public))
+}
+
 /// A public file as the page lists it: at `url` (PyOCI's), with what the public index says
 /// of it, its core metadata (PEP 658) where the public page gives that file's sha256.
 fn listed(file: &PublicFile, url: String) -> DistributionFile {
@@ -121,6 +135,16 @@ mod tests {
     use std::time::UNIX_EPOCH;
 
     use super::*;
+
+    #[test]
+    fn a_kept_file_is_found_under_the_public_index_spelling_of_its_name() {
+        let kept = DistFilename::parse("pyyaml-6.0.tar.gz").unwrap();
+        let kept = [&kept];
+        assert!(is_kept(&kept, "PyYAML-6.0.tar.gz"));
+        assert!(is_kept(&kept, "pyyaml-6.0.tar.gz"));
+        assert!(!is_kept(&kept, "PyYAML-6.0.1.tar.gz"));
+        assert!(!is_kept(&kept, "not a file name"));
+    }
 
     #[test]
     fn upload_times_are_written_as_the_simple_api_writes_them() {
