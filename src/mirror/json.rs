@@ -12,7 +12,7 @@ use http::Response;
 use pyoci_index::Yanked;
 
 use super::{
-    public::{PublicError, PublicFile},
+    public::{CoreMetadataHint, PublicError, PublicFile},
     Mirror,
 };
 use crate::{
@@ -32,9 +32,22 @@ pub struct MirroredReleases {
     /// otherwise (`PyYAML-6.0.tar.gz`), by the name PyOCI writes: a file not kept yet is
     /// downloaded under the name the public page gives it.
     public_spellings: HashMap<String, String>,
+    /// The sha256 of the core metadata (PEP 658) the public index serves for each public
+    /// wheel not kept yet, by the name PyOCI writes: passed on until the wheel is kept.
+    public_metadata: HashMap<String, String>,
 }
 
 impl MirroredReleases {
+    /// The sha256 of `file`'s core metadata as a simple page names it: the kept file's own,
+    /// else the public index's for a file not kept yet.
+    pub fn core_metadata_sha256(&self, file: &StoredFile) -> Option<String> {
+        file.core_metadata_sha256.clone().or_else(|| {
+            self.public_metadata
+                .get(&file.filename.to_string())
+                .cloned()
+        })
+    }
+
     /// The name `file` is listed and downloaded under.
     pub fn served_name(&self, file: &StoredFile) -> String {
         let written = file.filename.to_string();
@@ -162,6 +175,7 @@ fn merge(
             .extend(release.files);
     }
     let mut public_spellings = HashMap::new();
+    let mut public_metadata = HashMap::new();
     for file in public.iter().filter(|file| shown(file)) {
         let Ok(filename) = DistFilename::parse(&file.filename) else {
             continue;
@@ -172,6 +186,9 @@ fn merge(
         let written = filename.to_string();
         if !listed.insert(written.clone()) {
             continue;
+        }
+        if let CoreMetadataHint::Sha256(sha256) = &file.core_metadata {
+            public_metadata.insert(written.clone(), sha256.clone());
         }
         if written != file.filename {
             public_spellings.insert(written, file.filename.clone());
@@ -192,6 +209,7 @@ fn merge(
     MirroredReleases {
         releases,
         public_spellings,
+        public_metadata,
     }
 }
 
@@ -223,7 +241,6 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
-    use crate::mirror::public::CoreMetadataHint;
 
     fn public(filename: &str, uploaded_secs: u64, yanked: Option<&str>) -> PublicFile {
         PublicFile {

@@ -261,7 +261,7 @@ fn pip_and_uv_install_private_and_public_packages_through_one_url_then_from_the_
     run_checked(&mut python.pip_install(&venv, &mirrored.index_url(), "privapp"));
     assert_eq!(venv.import_attribute("pubdep", "VERSION"), "1.0");
     assert!(
-        mirrored.pyoci.log().contains("page may be incomplete"),
+        mirrored.pyoci.log().contains("may be incomplete"),
         "{}",
         mirrored.pyoci.log()
     );
@@ -364,7 +364,8 @@ fn the_cooldown_hides_young_and_undated_releases_and_an_exception_shows_one() {
     );
     assert_eq!(
         mirrored.listed("fresh"),
-        ["fresh-1.0-py3-none-any.whl", "fresh-1.2-py3-none-any.whl"]
+        ["fresh-1.2-py3-none-any.whl", "fresh-1.0-py3-none-any.whl"],
+        "newest first"
     );
     let hidden = mirrored
         .http
@@ -381,7 +382,7 @@ fn the_cooldown_hides_young_and_undated_releases_and_an_exception_shows_one() {
         .http
         .get_with(&url, &[("Accept", "application/vnd.pypi.simple.v1+json")]);
     let page: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
-    assert_eq!(page["files"][1]["yanked"], "broken");
+    assert_eq!(page["files"][0]["yanked"], "broken");
 }
 
 #[test]
@@ -755,4 +756,44 @@ fn a_public_index_answering_garbage_html_a_redirect_loop_or_503_is_a_clear_error
     mirrored.public.set_fault(StaticFault::None);
     thread::sleep(Duration::from_millis(1100));
     assert_eq!(mirrored.listed("shaky"), ["shaky-1.0-py3-none-any.whl"]);
+}
+
+#[test]
+fn the_core_metadata_of_a_wheel_not_kept_yet_is_passed_on_checked_and_then_served_kept() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(
+        work.path(),
+        &[DistSpec::new("meta", "1.0").requires("other")],
+    );
+    let mirrored = Mirrored::start(&[("meta", &files[0], 30 * DAY, None)], &[]);
+    let wheel = "meta-1.0-py3-none-any.whl";
+    let expected = pyoci_test_support::wheel_core_metadata(&files[0]);
+    let url = format!("{}meta/", mirrored.index_url());
+    let page = mirrored
+        .http
+        .get_with(&url, &[("Accept", "application/vnd.pypi.simple.v1+json")]);
+    let page: serde_json::Value = serde_json::from_slice(&page.body).unwrap();
+    let sha256 = pyoci_test_support::sha256_hex(&expected);
+    assert_eq!(page["files"][0]["core-metadata"]["sha256"], sha256.as_str());
+
+    let metadata = mirrored
+        .http
+        .get(&format!("{}.metadata", mirrored.file_url("meta", wheel)));
+    assert_eq!(metadata.status, 200, "{}", metadata.text());
+    assert_eq!(metadata.body, expected);
+    assert_eq!(mirrored.public.requests_for(".metadata").len(), 1);
+    assert_eq!(
+        mirrored.kept_versions("meta"),
+        Vec::<String>::new(),
+        "passed on, not kept"
+    );
+
+    // Kept with its wheel: then served from the registry, the public index not asked.
+    let file = mirrored.http.get(&mirrored.file_url("meta", wheel));
+    assert_eq!(file.status, 200, "{}", file.text());
+    let metadata = mirrored
+        .http
+        .get(&format!("{}.metadata", mirrored.file_url("meta", wheel)));
+    assert_eq!(metadata.body, expected);
+    assert_eq!(mirrored.public.requests_for(".metadata").len(), 1);
 }
