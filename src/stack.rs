@@ -217,7 +217,11 @@ fn mirror(
         index,
         http,
         Duration::from_secs(settings.mirror_page_ttl_secs),
-        PublicLimits::default(),
+        // A public file is bounded like an upload (PYOCI_MAX_BODY).
+        PublicLimits {
+            max_file_bytes: config.max_body as u64,
+            ..PublicLimits::default()
+        },
     );
     Ok(Some(Mirror::new(settings, public, metrics)?))
 }

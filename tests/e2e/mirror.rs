@@ -797,3 +797,22 @@ fn the_core_metadata_of_a_wheel_not_kept_yet_is_passed_on_checked_and_then_serve
     assert_eq!(metadata.body, expected);
     assert_eq!(mirrored.public.requests_for(".metadata").len(), 1);
 }
+
+#[test]
+fn a_public_file_larger_than_an_upload_may_be_is_refused_before_it_is_fetched() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(work.path(), &[DistSpec::new("bulky", "1.0")]);
+    let size = std::fs::metadata(&files[0]).unwrap().len();
+    let limit = (size - 1).to_string();
+    let mirrored = Mirrored::start(
+        &[("bulky", &files[0], 30 * DAY, None)],
+        &[("PYOCI_MAX_BODY", &limit)],
+    );
+    let response = mirrored
+        .http
+        .get(&mirrored.file_url("bulky", "bulky-1.0-py3-none-any.whl"));
+    assert_eq!(response.status, 502, "{}", response.text());
+    assert!(response.text().contains("larger"), "{}", response.text());
+    assert_eq!(mirrored.kept_versions("bulky"), Vec::<String>::new());
+    assert!(mirrored.registry.unfinished_uploads().is_empty());
+}
