@@ -440,3 +440,52 @@ fn a_revoked_token_user_stops_when_the_token_held_for_them_expires() {
         "answered past the held token's end"
     );
 }
+
+#[test]
+fn with_events_and_long_ttls_a_cached_page_still_goes_to_no_one_else() {
+    const ALICE: (&str, &str) = ("alice", "alice-pw-events-3");
+    const STRANGER: (&str, &str) = ("stranger", "stranger-pw-events-3");
+    let issuer = TokenIssuer::builder()
+        .user(ALICE.0, ALICE.1, vec![Rule::everything()])
+        .user(
+            STRANGER.0,
+            STRANGER.1,
+            vec![Rule::repositories("elsewhere/", &["pull"])],
+        )
+        .start();
+    let registry = Registry::start(RegistryAuth::Token(issuer));
+    let pyoci = evented_pyoci(&registry, free_port(), &[]);
+    let alice = basic_auth(ALICE.0, ALICE.1);
+    upload(
+        &pyoci,
+        &registry,
+        "guarded",
+        "1.0",
+        &[("Authorization", alice.as_str())],
+    );
+    let page_of = |auth: Option<String>| {
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|auth| vec![("Authorization", auth)])
+            .unwrap_or_default();
+        page(&pyoci, &registry, "guarded", &headers).status
+    };
+    assert_eq!(page_of(Some(alice.clone())), 200);
+    assert_eq!(page_of(Some(alice.clone())), 200, "cached, for minutes");
+    for (who, auth) in [
+        (
+            "a wrong password",
+            Some(basic_auth(ALICE.0, "not-her-password")),
+        ),
+        ("another user", Some(basic_auth(STRANGER.0, STRANGER.1))),
+        ("an anonymous caller", None),
+    ] {
+        let status = page_of(auth);
+        assert!(status == 401 || status == 403, "{who} got {status}");
+    }
+    assert_eq!(
+        page_of(Some(alice)),
+        200,
+        "the owner's cached page is still hers"
+    );
+}
