@@ -13,7 +13,12 @@
 //!   20): length of the `uv pip install` dependency chain; `BENCH_STEADY_INSTALLS`
 //!   (default 4) and `BENCH_STEADY_INTERVAL_SECS` (default 15): how many installs of the
 //!   chain the steady-use section times, and how far apart they start; `BENCH_ONLY`: a
-//!   comma-separated subset of `listing,delayed,download,upload,install,hostile,steady`.
+//!   comma-separated subset of
+//!   `listing,delayed,download,upload,install,hostile,steady,mixed,scale`.
+//! - Mixed load and scale (`BENCH_ONLY=mixed`, `scale`): `BENCH_MIXED_CLIENTS` (default
+//!   200) and `BENCH_MIXED_SECONDS` (60); `BENCH_SCALE_PROJECTS` (1000),
+//!   `BENCH_SCALE_VERSIONS` (20), `BENCH_SCALE_LOOP_SECS` (30) and `BENCH_SCALE_CACHES`
+//!   (`64MiB,16MiB`).
 //!
 //! The registry is the CNCF distribution registry with token auth, as in the tests. A relay
 //! ([`FaultProxy`]) stands in front of it: it counts the requests PyOCI makes, and delays
@@ -28,6 +33,8 @@ use pyoci_test_support::{
 mod hostile;
 mod install;
 mod listings;
+mod mixed;
+mod scale;
 mod steady;
 mod tools;
 mod transfers;
@@ -142,6 +149,12 @@ fn main() {
     }
     if settings.runs("steady") {
         steady::steady(&settings, &setup);
+    }
+    if settings.runs("mixed") {
+        mixed::mixed(&settings, &setup);
+    }
+    if settings.runs("scale") {
+        scale::scale(&settings, &setup);
     }
 }
 

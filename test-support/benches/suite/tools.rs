@@ -100,6 +100,11 @@ impl PypiServer {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
+
+    /// The server's process id (for `/proc/<pid>/...`).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for PypiServer {
