@@ -21,7 +21,7 @@ pub struct App {
     /// Descriptions rendered for the pages for people, once each, off the async workers.
     pub descriptions: Descriptions,
     /// The pull-through mirror of a public index (`PYOCI_MIRROR_INDEX`), when on.
-    pub mirror: Option<Mirror>,
+    pub mirror: Option<Arc<Mirror>>,
 }
 
 impl App {
@@ -43,7 +43,7 @@ impl App {
 
     /// With `mirror` serving the projects the registry does not have.
     pub fn with_mirror(mut self, mirror: Option<Mirror>) -> Self {
-        self.mirror = mirror;
+        self.mirror = mirror.map(Arc::new);
         self
     }
 }

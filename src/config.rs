@@ -254,7 +254,7 @@ pub struct Config {
 
     /// The pull-through mirror (`PYOCI_MIRROR_INDEX`, `PYOCI_MIRROR_NAMESPACE`, ...).
     #[command(flatten)]
-    pub mirror: crate::mirror::MirrorSettings,
+    pub mirror: crate::fallback::MirrorSettings,
 
     /// Registry change notifications (`PYOCI_EVENTS_PORT`, `PYOCI_EVENT_REGISTRIES`, ...).
     #[command(flatten)]
@@ -367,7 +367,7 @@ impl Default for Config {
             description_max_bytes: 256 * 1024,
             fallback: crate::fallback::FallbackSettings::default(),
             events: crate::events::EventSettings::default(),
-            mirror: crate::mirror::MirrorSettings::default(),
+            mirror: crate::fallback::MirrorSettings::default(),
             metrics_port: None,
             metrics_host: None,
             log_format: LogFormat::Text,

@@ -49,7 +49,7 @@ pub async fn serve(config: Config) -> Result<(), BoxError> {
     let settings = config.clone();
     let (service, caches) = crate::stack::build::<Incoming>(config, metrics)?;
     // Registry events: on PYOCI_EVENTS_PORT, dropping what the stack's caches hold.
-    crate::events::start(&settings, caches).await?;
+    crate::events::start(&settings.events, settings.host, caches).await?;
     let connections = Connections::new();
 
     let shutdown = shutdown_signal();

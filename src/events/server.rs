@@ -1,7 +1,12 @@
 //! The event listener: [`pyoci_events::RegistryEvents`] on a port of its own, telling the
 //! caches which repositories changed.
 
-use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -12,9 +17,9 @@ use pyoci_events::{RegistryEvents, Secret};
 use tokio::net::TcpListener;
 use tower::{BoxError, ServiceExt};
 
+use super::EventSettings;
 use crate::{
     cache::{Caches, Project},
-    config::Config,
     registry_list::{same_registry, RegistryList},
 };
 
@@ -24,10 +29,14 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a sender may take to send its whole request (at most 1 MiB).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Binds the event listener if `PYOCI_EVENTS_PORT` is set, and serves it in the background
-/// for as long as the process runs. Settings that cannot work stop the start.
-pub(crate) async fn start(config: &Config, caches: Arc<Caches>) -> Result<(), BoxError> {
-    let settings = &config.events;
+/// Binds the event listener if `PYOCI_EVENTS_PORT` is set (on `PYOCI_EVENTS_HOST`, else
+/// `default_host`), and serves it in the background for as long as the process runs.
+/// Settings that cannot work stop the start.
+pub(crate) async fn start(
+    settings: &EventSettings,
+    default_host: IpAddr,
+    caches: Arc<Caches>,
+) -> Result<(), BoxError> {
     let Some(port) = settings.events_port else {
         return Ok(());
     };
@@ -40,7 +49,7 @@ pub(crate) async fn start(config: &Config, caches: Arc<Caches>) -> Result<(), Bo
     };
     let secret = Secret::new(settings.secret()?)
         .ok_or("the event secret is shorter than 16 bytes: use a long random string")?;
-    let address = SocketAddr::new(settings.events_host.unwrap_or(config.host), port);
+    let address = SocketAddr::new(settings.events_host.unwrap_or(default_host), port);
     let listener = TcpListener::bind(address)
         .await
         .map_err(|err| format!("cannot listen for registry events on {address}: {err}"))?;

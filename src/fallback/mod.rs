@@ -20,9 +20,11 @@
 //! decision is in one place and the handlers stay as they were. Asking the registry again
 //! is the store's (`store::registry_lacks`): this module decides, it does not read.
 
+pub mod mirror;
 mod names;
 mod settings;
 
+pub use mirror::MirrorSettings;
 pub use names::NamePatterns;
 pub use settings::{BaseUrl, FallbackSettings};
 

@@ -244,9 +244,7 @@ async fn mirrored_file(
     {
         return Err(Error::NotFound(message));
     }
-    mirror
-        .file(app, target, repository, filename, request)
-        .await
+    handlers::mirrored::file(app, mirror, target, repository, filename, request).await
 }
 
 #[cfg(test)]

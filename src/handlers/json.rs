@@ -106,7 +106,7 @@ async fn elsewhere(
         return Err(err);
     }
     match &app.mirror {
-        Some(mirror) => mirror.json(app, target, repository).await,
+        Some(mirror) => super::mirrored::json(app, mirror, target, repository).await,
         None => settings.json_redirect(name, repo),
     }
 }

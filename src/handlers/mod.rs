@@ -8,6 +8,7 @@ mod dispatch;
 mod file;
 mod json;
 mod list;
+pub(crate) mod mirrored;
 mod page;
 #[cfg(test)]
 mod tests;
@@ -22,7 +23,6 @@ pub(crate) use json::json_document;
 pub use json::project_json;
 pub use list::project_list;
 pub use page::project_page;
-pub(crate) use upload::core_metadata;
 pub use upload::{UploadHandler, UploadTarget};
 pub use yank::yank;
 

@@ -168,7 +168,7 @@ async fn elsewhere(
         return Err(Error::NotFound(message));
     }
     match (&app.mirror, settings.page_redirect(name)) {
-        (Some(mirror), _) => mirror.page(app, target, repository).await,
+        (Some(mirror), _) => super::mirrored::page(app, mirror, target, repository).await,
         (None, Some(redirect)) => Ok(redirect),
         (None, None) => Err(Error::NotFound(message)),
     }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::settings::{MirrorSettings, Release};
+use crate::fallback::mirror::{MirrorSettings, Release};
 use crate::package::{DistFilename, ProjectName};
 
 /// Which public files are held back.
@@ -58,7 +58,7 @@ impl Cooldown {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mirror::settings::Age;
+    use crate::fallback::mirror::Age;
 
     const DAY: Duration = Duration::from_secs(86_400);
 

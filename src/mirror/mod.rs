@@ -22,11 +22,11 @@
 //! that connects only to public addresses (unless private registries are allowed).
 
 pub mod cooldown;
-mod fetch;
-mod json;
-mod page;
+mod keep;
 pub mod public;
-pub mod settings;
+mod releases;
+
+pub use releases::MirroredReleases;
 
 use std::sync::Arc;
 
@@ -34,12 +34,12 @@ use pyoci_basic_auth::Credentials;
 use pyoci_metrics::Metrics;
 
 use self::{cooldown::Cooldown, public::PublicIndexClient};
+use crate::fallback::MirrorSettings;
 use crate::{
     route::Target,
     store::{Repository, Store},
     turns::Turns,
 };
-pub use settings::MirrorSettings;
 
 /// The mirror of one process: its public index, where it keeps what it fetched, and with
 /// which credentials it writes there.
@@ -72,13 +72,23 @@ impl Mirror {
     }
 
     /// Where `repository`'s project is kept in the mirror, as its caller sees it.
-    fn mirrored(&self, store: &Arc<Store>, target: &Target, repository: &Repository) -> Repository {
+    pub(crate) fn mirrored(
+        &self,
+        store: &Arc<Store>,
+        target: &Target,
+        repository: &Repository,
+    ) -> Repository {
         let credentials = repository.oci().credentials().clone();
         store.repository(&self.target(target), repository.name().clone(), credentials)
     }
 
     /// The same repository, as the mirror writes it.
-    fn writable(&self, store: &Arc<Store>, target: &Target, repository: &Repository) -> Repository {
+    pub(crate) fn writable(
+        &self,
+        store: &Arc<Store>,
+        target: &Target,
+        repository: &Repository,
+    ) -> Repository {
         store.repository(
             &self.target(target),
             repository.name().clone(),

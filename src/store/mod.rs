@@ -35,4 +35,5 @@ pub use repository::Repository;
 pub use resolve::Resolver;
 pub use shared::{RegistryService, Store};
 pub use stored::{Release, StoredFile};
+pub use upload::checked_core_metadata;
 pub use write_window::{EditOutcome, IndexEdit};

@@ -4,11 +4,16 @@
 
 use bytes::Bytes;
 use futures_util::Stream;
+use pyoci_metadata::{CoreMetadata, MetadataHandle};
 use pyoci_oci::BlobUpload;
 use tower::BoxError;
 
 use super::{repository::Repository, shared::RegistryService};
-use crate::{error::Error, profile::Profile};
+use crate::{
+    error::Error,
+    package::{DistFilename, DistKind, PackageVersion, ProjectName},
+    profile::Profile,
+};
 
 /// A blob upload session in the repository.
 pub type FileUpload = BlobUpload<RegistryService>;
@@ -57,4 +62,73 @@ impl Repository {
     pub fn write_profile(&self) -> Profile {
         self.store.rules.profile(self.oci.registry())
     }
+}
+
+/// The file's own core metadata: a wheel's `.dist-info/METADATA` or an sdist's `PKG-INFO`,
+/// which must be readable and name the same project and version as the filename. Anything
+/// else is not a distribution (random bytes, an empty file, a zip without metadata), and is
+/// refused, whatever the registry's profile, before anything becomes visible.
+pub fn checked_core_metadata(
+    metadata: &MetadataHandle,
+    filename: &DistFilename,
+) -> Result<CoreMetadata, Error> {
+    let expected = match filename.kind() {
+        DistKind::Wheel => format!(
+            "a wheel must hold `{}-{}.dist-info/METADATA`",
+            filename.name().oci_name(),
+            filename.version()
+        ),
+        DistKind::Sdist => format!(
+            "an sdist must be a gzipped tar holding `{}-{}/PKG-INFO`",
+            filename.name().oci_name(),
+            filename.version()
+        ),
+    };
+    let not_a_distribution = |why: String| {
+        Error::BadRequest(format!(
+            "{filename} is not a valid distribution: {why}; {expected} that names the project \
+             and version. Nothing was stored"
+        ))
+    };
+    let core = match metadata.result() {
+        Ok(Some(core)) => core,
+        Ok(None) => {
+            return Err(not_a_distribution(
+                "its core metadata file is missing".into(),
+            ))
+        }
+        Err(err) => {
+            return Err(not_a_distribution(format!(
+                "its core metadata cannot be read ({err})"
+            )))
+        }
+    };
+    for (field, value) in [
+        ("Metadata-Version", &core.metadata_version),
+        ("Name", &core.name),
+        ("Version", &core.version),
+    ] {
+        if value.is_none() {
+            return Err(not_a_distribution(format!(
+                "its core metadata has no `{field}` field"
+            )));
+        }
+    }
+    if let Some(name) = &core.name {
+        if ProjectName::parse(name).ok().as_ref() != Some(filename.name()) {
+            return Err(Error::BadRequest(format!(
+                "the file's metadata names the project `{name}`, but the file is {filename}"
+            )));
+        }
+    }
+    if let Some(version) = &core.version {
+        let same = PackageVersion::parse(version)
+            .is_ok_and(|version| version.tag() == filename.version().tag());
+        if !same {
+            return Err(Error::BadRequest(format!(
+                "the file's metadata says version `{version}`, but the file is {filename}"
+            )));
+        }
+    }
+    Ok(core)
 }

@@ -111,7 +111,7 @@ async fn mirrored_project(
     if !repository.lacks_repository(settings).await? {
         return Err(Error::NotFound(message));
     }
-    let listing = mirror.releases(app, &target, &repository).await?;
+    let listing = mirror.releases(&app.store, &target, &repository).await?;
     if listing
         .releases
         .iter()
@@ -123,7 +123,7 @@ async fn mirrored_project(
              (PYOCI_MIRROR_MIN_AGE)"
         )));
     }
-    let kept = mirror.kept_repository(app, &target, &repository);
+    let kept = mirror.kept_repository(&app.store, &target, &repository);
     let description = description_html(app, &kept, &listing.releases).await;
     let public_page = public_project_page(app, name);
     let served_name = |file: &StoredFile| listing.served_name(file);

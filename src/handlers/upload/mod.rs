@@ -19,7 +19,7 @@ use std::{
 use futures_util::TryStreamExt;
 use http::{Request, Response, StatusCode};
 use pyoci_basic_auth::Credentials;
-use pyoci_metadata::{CoreMetadata, ExpectedRelease, MetadataHandle, MetadataTap};
+use pyoci_metadata::{ExpectedRelease, MetadataTap};
 use pyoci_oci::Digest;
 use pyoci_upload::Upload;
 use tower::Service;
@@ -35,9 +35,9 @@ use crate::{
     body::Body,
     error::Error,
     layout,
-    package::{DistFilename, DistKind, PackageVersion, ProjectName},
+    package::DistFilename,
     route::Target,
-    store::NewFile,
+    store::{checked_core_metadata, NewFile},
 };
 
 /// The upload's namespace, put in the request extensions by the router.
@@ -153,7 +153,7 @@ async fn upload_file(
         let received = digests.result()?;
         check_form_agrees(&form, &filename)?;
         check_declared_digests(&form, &received)?;
-        let core = core_metadata(&metadata, &filename)?;
+        let core = checked_core_metadata(&metadata, &filename)?;
         let fields = StoredFields::read(&form, &core)?;
         let profile = repository.write_profile();
         fields.check_room(current_index.as_ref(), profile, repo, &filename, &received)?;
@@ -194,75 +194,6 @@ async fn upload_file(
     }
     tracing::info!(%repo, %filename, size = received.size, "uploaded file");
     Ok(text(StatusCode::OK, format!("uploaded {filename}")))
-}
-
-/// The file's own core metadata: a wheel's `.dist-info/METADATA` or an sdist's `PKG-INFO`,
-/// which must be readable and name the same project and version as the filename. Anything
-/// else is not a distribution (random bytes, an empty file, a zip without metadata), and is
-/// refused, whatever the registry's profile, before anything becomes visible.
-pub(crate) fn core_metadata(
-    metadata: &MetadataHandle,
-    filename: &DistFilename,
-) -> Result<CoreMetadata, Error> {
-    let expected = match filename.kind() {
-        DistKind::Wheel => format!(
-            "a wheel must hold `{}-{}.dist-info/METADATA`",
-            filename.name().oci_name(),
-            filename.version()
-        ),
-        DistKind::Sdist => format!(
-            "an sdist must be a gzipped tar holding `{}-{}/PKG-INFO`",
-            filename.name().oci_name(),
-            filename.version()
-        ),
-    };
-    let not_a_distribution = |why: String| {
-        Error::BadRequest(format!(
-            "{filename} is not a valid distribution: {why}; {expected} that names the project \
-             and version. Nothing was stored"
-        ))
-    };
-    let core = match metadata.result() {
-        Ok(Some(core)) => core,
-        Ok(None) => {
-            return Err(not_a_distribution(
-                "its core metadata file is missing".into(),
-            ))
-        }
-        Err(err) => {
-            return Err(not_a_distribution(format!(
-                "its core metadata cannot be read ({err})"
-            )))
-        }
-    };
-    for (field, value) in [
-        ("Metadata-Version", &core.metadata_version),
-        ("Name", &core.name),
-        ("Version", &core.version),
-    ] {
-        if value.is_none() {
-            return Err(not_a_distribution(format!(
-                "its core metadata has no `{field}` field"
-            )));
-        }
-    }
-    if let Some(name) = &core.name {
-        if ProjectName::parse(name).ok().as_ref() != Some(filename.name()) {
-            return Err(Error::BadRequest(format!(
-                "the file's metadata names the project `{name}`, but the file is {filename}"
-            )));
-        }
-    }
-    if let Some(version) = &core.version {
-        let same = PackageVersion::parse(version)
-            .is_ok_and(|version| version.tag() == filename.version().tag());
-        if !same {
-            return Err(Error::BadRequest(format!(
-                "the file's metadata says version `{version}`, but the file is {filename}"
-            )));
-        }
-    }
-    Ok(core)
 }
 
 /// PyPI's rule: the same bytes again are a success, other bytes under the name are refused.

@@ -1,11 +1,14 @@
-//! The mirror's settings, as flags and environment variables (flattened into `Config`).
+//! The pull-through mirror's settings (`PYOCI_MIRROR_*`), as flags and environment
+//! variables (flattened into `Config`). The mirror extends the fallback: the names that
+//! would be redirected to the public index are served from a mirror of it instead.
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::Args;
 use pyoci_basic_auth::{Credentials, Secret};
 
-use crate::{fallback::BaseUrl, package::PackageVersion, package::ProjectName};
+use super::BaseUrl;
+use crate::package::{PackageVersion, ProjectName};
 
 /// Where public packages come from, where they are kept, and which are held back.
 #[derive(Clone, Debug, Args)]

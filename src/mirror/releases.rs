@@ -1,14 +1,14 @@
 //! A mirrored project's releases in one listing: what of it the registry keeps, and the
-//! public index's files the cooldown lets through. The JSON API (`/json`, which Renovate
-//! reads for versions, upload times and yanks) and the page for people (`+about`) are built
-//! from it, as the simple page is built from the same two sources.
+//! public index's files the cooldown lets through. The simple page, the JSON API (`/json`,
+//! which Renovate reads for versions, upload times and yanks) and the page for people
+//! (`+about`) are all built from it.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
     time::SystemTime,
 };
 
-use http::Response;
 use pyoci_index::Yanked;
 
 use super::{
@@ -16,13 +16,10 @@ use super::{
     Mirror,
 };
 use crate::{
-    app::App,
-    body::Body,
     error::Error,
-    handlers::{json_document, project_path},
     package::{DistFilename, PackageVersion, ProjectName},
     route::Target,
-    store::{Release, Repository, StoredFile},
+    store::{Release, Repository, Store, StoredFile},
 };
 
 /// A mirrored project's releases, newest first, kept files and public ones together.
@@ -68,11 +65,11 @@ impl Mirror {
     /// credentials (for the core metadata of kept files).
     pub fn kept_repository(
         &self,
-        app: &App,
+        store: &Arc<Store>,
         target: &Target,
         repository: &Repository,
     ) -> Repository {
-        self.mirrored(&app.store, target, repository)
+        self.mirrored(store, target, repository)
     }
 
     /// The releases of `repository`'s project, which the registry does not have in the
@@ -82,13 +79,13 @@ impl Mirror {
     /// kept either, that failure.
     pub async fn releases(
         &self,
-        app: &App,
+        store: &Arc<Store>,
         target: &Target,
         repository: &Repository,
     ) -> Result<MirroredReleases, Error> {
         let name = repository.name();
-        let mirrored = self.mirrored(&app.store, target, repository);
-        let kept = match mirrored.releases(app.store.caches().snapshot()).await {
+        let mirrored = self.mirrored(store, target, repository);
+        let kept = match mirrored.releases(store.caches().snapshot()).await {
             Ok(releases) => releases,
             // Nothing of the project is mirrored yet.
             Err(Error::NotFound(_)) => Vec::new(),
@@ -123,28 +120,6 @@ impl Mirror {
                 .hides(name, &file.filename, file.upload_time, now)
         };
         Ok(merge(name, kept, public_files, shown))
-    }
-
-    /// The JSON API's answer (as [`crate::handlers::project_json`] gives for private
-    /// projects) for `repository`'s project, which the registry does not have in the
-    /// caller's namespace.
-    pub async fn json(
-        &self,
-        app: &App,
-        target: &Target,
-        repository: &Repository,
-    ) -> Result<Response<Body>, Error> {
-        let name = repository.name();
-        let listing = self.releases(app, target, repository).await?;
-        let page_path = project_path(target, name);
-        let served_name = |file: &StoredFile| listing.served_name(file);
-        json_document(name, &page_path, &listing.releases, &served_name).ok_or_else(|| {
-            Error::NotFound(format!(
-                "project `{name}` has no files the mirror may serve yet: none is kept in the \
-                 registry, and the public index's are held back by the cooldown \
-                 (PYOCI_MIRROR_MIN_AGE)"
-            ))
-        })
     }
 }
 

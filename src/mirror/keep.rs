@@ -1,7 +1,6 @@
-//! A mirrored project's files: served from the registry once kept there. The first download
-//! of another fetches it from the public index once, streams it to its client while keeping
-//! it, and commits it under the sha256 the public page gave before anything of it is
-//! visible; the others wait for it and get it from the registry.
+//! Keeping a public file: fetched from the public index once, streamed into the mirror's
+//! repository (and to its first client at once), committed under the sha256 the public page
+//! gave before anything of it is visible.
 
 use std::{
     collections::BTreeMap,
@@ -28,14 +27,11 @@ use super::{
     Mirror,
 };
 use crate::{
-    app::App,
     body::Body,
     error::Error,
-    handlers::{core_metadata, get_file, project_file, FileRequest},
     layout::FileFacts,
-    package::DistFilename,
-    route::{Target, METADATA_SUFFIX},
-    store::{NewFile, Repository},
+    package::{DistFilename, ProjectName},
+    store::{checked_core_metadata, NewFile, Repository, Store},
 };
 
 /// Annotations of a mirrored file's manifest: where it came from, and when the public index
@@ -54,29 +50,14 @@ const MAX_METADATA_BYTES: usize = 1024 * 1024;
 type Chunk = Result<Bytes, BoxError>;
 
 impl Mirror {
-    /// `filename` of `repository`'s project, which the registry does not have in the
-    /// caller's namespace: from the mirror, fetching it from the public index first if it is
-    /// not kept yet. The caller's credentials judge every registry read, as for a private
-    /// file; the public index never sees them.
-    pub async fn file(
+    /// The public file a client asked for as `wanted` (spelled as the public index or as
+    /// PyOCI writes it) of project `name`: a 404 saying so when it is not there or is held
+    /// back by the cooldown; the public index's failure as a 502.
+    pub(crate) async fn public_file(
         &self,
-        app: &Arc<App>,
-        target: &Target,
-        repository: &Repository,
-        filename: String,
-        request: FileRequest,
-    ) -> Result<Response<Body>, Error> {
-        let mirrored = self.mirrored(&app.store, target, repository);
-        if let Some(kept) = self.kept(app, &mirrored, &filename, &request).await? {
-            return Ok(kept);
-        }
-        // Not kept yet. The registry answered the caller 404, not 401/403, so it lets them
-        // read the mirror's repository.
-        let name = repository.name();
-        let (wanted, metadata) = match filename.strip_suffix(METADATA_SUFFIX) {
-            Some(wheel) => (wheel, true),
-            None => (filename.as_str(), false),
-        };
+        name: &ProjectName,
+        wanted: &str,
+    ) -> Result<PublicFile, Error> {
         let public = self
             .public
             .project(name)
@@ -88,7 +69,6 @@ impl Mirror {
                 ))
             })?
             .ok_or_else(|| Error::NotFound(format!("no project `{name}` on the public index")))?;
-        // By parsed name: a client may spell it as the public index does, or as PyOCI keeps it.
         let wanted_file = DistFilename::parse(wanted).ok();
         let Some(file) = public.files.iter().find(|file| {
             file.filename == wanted
@@ -111,47 +91,17 @@ impl Mirror {
                  exception (PYOCI_MIRROR_EXCEPTIONS) if it is urgent"
             )));
         }
-        if metadata {
-            // Kept with its wheel; until then passed on, checked against the page's sha256.
-            return self.public_metadata(file).await;
-        }
-        let key = format!("{}/{wanted}", mirrored.cache_key().repository());
-        let turn = self.fetches.take(key).await;
-        // Whoever had the turn before may have kept it.
-        if let Some(kept) = self.kept(app, &mirrored, &filename, &request).await? {
-            return Ok(kept);
-        }
-        let writable = self.writable(&app.store, target, repository);
-        let whole_file =
-            !request.head_only && request.range.is_none() && request.if_none_match.is_none();
-        if whole_file {
-            return self
-                .stream_while_keeping(app, writable, mirrored, file.clone(), turn)
-                .await;
-        }
-        // A range or a HEAD: kept first, then answered from the registry like any file.
-        self.keep(&writable, file, None).await?;
-        drop(turn);
-        app.store.caches().invalidate(mirrored.cache_key());
-        get_file(app, mirrored, filename, request).await
+        Ok(file.clone())
     }
 
-    /// The kept file, served from the registry (`None` when it is not kept).
-    async fn kept(
-        &self,
-        app: &App,
-        mirrored: &Repository,
-        filename: &str,
-        request: &FileRequest,
-    ) -> Result<Option<Response<Body>>, Error> {
-        match get_file(app, mirrored.clone(), filename.to_owned(), request.clone()).await {
-            Err(Error::NotFound(_)) => Ok(None),
-            Ok(response) => {
-                self.metrics.count_mirror(MirrorEvent::Hit);
-                Ok(Some(response))
-            }
-            Err(refused) => Err(refused),
-        }
+    /// The turn to fetch the file `key` names: one fetch per file at a time.
+    pub(crate) async fn fetch_turn(&self, key: String) -> OwnedMutexGuard<()> {
+        self.fetches.take(key).await
+    }
+
+    /// Counts what the mirror did.
+    pub(crate) fn count(&self, event: MirrorEvent) {
+        self.metrics.count_mirror(event);
     }
 
     /// Streams `file` to the client while it is kept. The answer starts once the public
@@ -159,9 +109,9 @@ impl Mirror {
     /// client's error. A failure after it breaks the client's body off (never a short file
     /// presented as whole), and nothing is kept. A registry that refuses the mirror's upload
     /// still gets the client the file, straight from the public index.
-    async fn stream_while_keeping(
-        &self,
-        app: &Arc<App>,
+    pub(crate) async fn stream_while_keeping(
+        self: &Arc<Self>,
+        store: &Arc<Store>,
         writable: Repository,
         mirrored: Repository,
         file: PublicFile,
@@ -170,12 +120,9 @@ impl Mirror {
         let (chunks, body) = mpsc::channel::<Chunk>(CHUNKS_IN_FLIGHT);
         let (started, answer) = oneshot::channel::<Result<(), Error>>();
         let size = file.size;
-        let app = Arc::clone(app);
+        let (mirror, store) = (Arc::clone(self), Arc::clone(store));
         tokio::spawn(async move {
             let _turn = turn;
-            let Some(mirror) = app.mirror.as_ref() else {
-                return;
-            };
             let tee = Arc::new(Tee {
                 chunks,
                 started: Mutex::new(Some(started)),
@@ -200,7 +147,7 @@ impl Mirror {
                     tee.fail(err).await;
                 }
             }
-            app.store.caches().invalidate(mirrored.cache_key());
+            store.caches().invalidate(mirrored.cache_key());
         });
         answer.await.unwrap_or_else(|_| {
             Err(Error::PublicIndex(
@@ -265,7 +212,7 @@ impl Mirror {
 
     /// The public `.metadata` of a wheel not kept yet, read whole and checked against the
     /// sha256 the public page gave for it.
-    async fn public_metadata(&self, file: &PublicFile) -> Result<Response<Body>, Error> {
+    pub(crate) async fn public_metadata(&self, file: &PublicFile) -> Result<Response<Body>, Error> {
         let not_offered = || {
             Error::NotFound(format!(
                 "no metadata file for `{}`: the public index offers none with a sha256",
@@ -309,13 +256,22 @@ impl Mirror {
     /// mirror writes it, passing each chunk on to `tee`'s client as it goes. The blob is
     /// committed under the sha256 the public page gave: bytes that hash otherwise are
     /// refused by the registry and nothing is kept.
-    async fn keep(
+    pub(crate) async fn keep(
         &self,
         writable: &Repository,
         file: &PublicFile,
         tee: Option<&Arc<Tee>>,
     ) -> Result<(), KeepError> {
-        let filename = project_file(writable.name(), &file.filename).map_err(KeepError::Fetch)?;
+        let filename = DistFilename::parse(&file.filename)
+            .ok()
+            .filter(|filename| filename.name() == writable.name())
+            .ok_or_else(|| {
+                KeepError::Fetch(Error::PublicIndex(format!(
+                    "the public index lists `{}`, which is not a file name of `{}`",
+                    file.filename,
+                    writable.name()
+                )))
+            })?;
         let Some(sha256) = &file.sha256 else {
             return Err(KeepError::Fetch(Error::PublicIndex(format!(
                 "the public index gives no sha256 for `{}`: PyOCI keeps only files it can check",
@@ -383,7 +339,7 @@ impl Mirror {
         };
         let fetched = received.load(Ordering::Relaxed);
         self.metrics.count_mirror_bytes(fetched);
-        let core = match core_metadata(&metadata, &filename) {
+        let core = match checked_core_metadata(&metadata, &filename) {
             Ok(core) => core,
             Err(err) => {
                 upload.cancel().await;
@@ -449,7 +405,7 @@ impl Mirror {
 
 /// Why a file was not kept: the public index's fault (the client cannot have the file), or
 /// the registry's (the client may still get it from the public index).
-enum KeepError {
+pub(crate) enum KeepError {
     Fetch(Error),
     Store(Error),
 }
@@ -479,7 +435,7 @@ impl From<KeepError> for Error {
 /// the chunks, all but the last as they come. The last is sent once the file is committed
 /// under its sha256, so a file that turns out wrong reaches its client short of its length
 /// (a broken transfer, never a whole file with other bytes).
-struct Tee {
+pub(crate) struct Tee {
     chunks: mpsc::Sender<Chunk>,
     started: Mutex<Option<oneshot::Sender<Result<(), Error>>>>,
     held: Mutex<Option<Bytes>>,
