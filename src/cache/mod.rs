@@ -198,6 +198,13 @@ const MAX_WRITE_RECORDS: usize = 65_536;
 /// `writes` is never swept below this size (not worth it).
 const MIN_WRITES_SWEEP: usize = 1024;
 
+/// The entries' weights estimate the heap they hold, and undercount it: with a full cache
+/// the scale benchmark (`BENCH_ONLY=scale`) measured 1.5 times the estimates in resident
+/// memory, and more while entries churn (what the allocator keeps of freed ones). So the
+/// estimates are held to a share of `PYOCI_CACHE_BYTES`, and the setting bounds what the
+/// caches really hold.
+const ESTIMATES_PER_BUDGET: usize = 2;
+
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
 const ENTRY_OVERHEAD: usize = 128;
 
@@ -221,7 +228,11 @@ impl Caches {
             page_turns: Turns::default(),
             on_lookup: None,
             inner: Mutex::new(Inner {
-                entries: BoundedMap::new(if ttl.is_zero() { 0 } else { bytes }),
+                entries: BoundedMap::new(if ttl.is_zero() {
+                    0
+                } else {
+                    bytes / ESTIMATES_PER_BUDGET
+                }),
                 writes: HashMap::new(),
                 all_written: 0,
                 sweep_writes_at: MIN_WRITES_SWEEP,
@@ -1107,14 +1118,16 @@ mod tests {
         assert!(caches.manifest(&demo, &digest).is_some());
 
         // A large annotation weighs what it holds: few such manifests fit the bound.
-        let bound = 20_000;
+        let bound = 40_000;
         let caches = Caches::new(Duration::from_secs(60), bound);
         let digests: Vec<Digest> = (0..10)
             .map(|i| Digest::sha256_of(format!("{i}").as_bytes()))
             .collect();
+        // Estimates are held to a share of the budget (ESTIMATES_PER_BUDGET).
+        let held = bound / ESTIMATES_PER_BUDGET;
         for digest in &digests {
             caches.store_manifest(&demo, digest, Arc::new(file_manifest(5_000)));
-            assert!(caches.bytes() <= bound, "{} bytes", caches.bytes());
+            assert!(caches.bytes() <= held, "{} bytes", caches.bytes());
         }
         assert!(
             caches.bytes() > 15_000,
