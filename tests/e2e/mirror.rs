@@ -816,3 +816,39 @@ fn a_public_file_larger_than_an_upload_may_be_is_refused_before_it_is_fetched() 
     assert_eq!(mirrored.kept_versions("bulky"), Vec::<String>::new());
     assert!(mirrored.registry.unfinished_uploads().is_empty());
 }
+
+#[test]
+fn with_one_listed_registry_mirrored_projects_are_served_at_the_short_url_too() {
+    let work = tempfile::tempdir().unwrap();
+    let files = dists(work.path(), &[DistSpec::new("shortcut", "1.0")]);
+    // A second PyOCI beside the first, listing the registry (known once it runs) as the
+    // only one, so URLs may leave it out.
+    let mirrored = Mirrored::start(&[("shortcut", &files[0], 30 * DAY, None)], &[]);
+    let registry_url = mirrored.registry.url();
+    let dir = tempfile::tempdir().unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "x\n").unwrap();
+    let index = mirrored.public.url();
+    let password = password.display().to_string();
+    let fixed = Pyoci::start(
+        Path::new(env!("CARGO_BIN_EXE_pyoci")),
+        &[
+            ("PYOCI_REGISTRIES", registry_url.as_str()),
+            ("PYOCI_MIRROR_INDEX", index.as_str()),
+            ("PYOCI_MIRROR_NAMESPACE", MIRROR),
+            ("PYOCI_MIRROR_USERNAME", "mirror"),
+            ("PYOCI_MIRROR_PASSWORD_FILE", password.as_str()),
+        ],
+    );
+    let short = format!("{}/{PRIVATE}/shortcut/", fixed.base_url());
+    let page = mirrored
+        .http
+        .get_with(&short, &[("Accept", "application/vnd.pypi.simple.v1+json")]);
+    assert_eq!(page.status, 200, "{}\n{}", page.text(), fixed.log());
+    let wheel = mirrored
+        .http
+        .get(&format!("{short}shortcut-1.0-py3-none-any.whl"));
+    assert_eq!(wheel.status, 200, "{}", wheel.text());
+    assert_eq!(wheel.body, std::fs::read(&files[0]).unwrap());
+    assert_eq!(mirrored.kept_versions("shortcut"), ["1.0"]);
+}
