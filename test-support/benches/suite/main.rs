@@ -14,11 +14,14 @@
 //!   (default 4) and `BENCH_STEADY_INTERVAL_SECS` (default 15): how many installs of the
 //!   chain the steady-use section times, and how far apart they start; `BENCH_ONLY`: a
 //!   comma-separated subset of
-//!   `listing,delayed,download,upload,install,hostile,steady,mixed,scale`.
+//!   `listing,delayed,download,upload,install,hostile,steady,mixed,scale,mirror`.
 //! - Mixed load and scale (`BENCH_ONLY=mixed`, `scale`): `BENCH_MIXED_CLIENTS` (default
 //!   200) and `BENCH_MIXED_SECONDS` (60); `BENCH_SCALE_PROJECTS` (1000),
 //!   `BENCH_SCALE_VERSIONS` (20), `BENCH_SCALE_LOOP_SECS` (30) and `BENCH_SCALE_CACHES`
 //!   (`64MiB,16MiB`).
+//! - The pull-through mirror (`BENCH_ONLY=mirror`, issue 21): a `BENCH_CHAIN`-package public
+//!   chain installed through `PYOCI_MIRROR_INDEX`, first and later installs, beside the
+//!   public index itself and private packages.
 //!
 //! The registry is the CNCF distribution registry with token auth, as in the tests. A relay
 //! ([`FaultProxy`]) stands in front of it: it counts the requests PyOCI makes, and delays
@@ -33,6 +36,7 @@ use pyoci_test_support::{
 mod hostile;
 mod install;
 mod listings;
+mod mirror;
 mod mixed;
 mod scale;
 mod steady;
@@ -155,6 +159,9 @@ fn main() {
     }
     if settings.runs("scale") {
         scale::scale(&settings, &setup);
+    }
+    if settings.runs("mirror") {
+        mirror::mirror(&settings, &setup);
     }
 }
 
