@@ -133,6 +133,8 @@ enum Key {
     Accepted(Project, Fingerprint),
     /// A small blob's bytes (a wheel's METADATA), by digest.
     SmallBlob(Project, String),
+    /// The registry said it has no such repository (404 `NAME_UNKNOWN`).
+    Lacking(Project),
 }
 
 impl Key {
@@ -154,6 +156,7 @@ enum Value {
     Page(SharedPage, Snapshot),
     Accepted(Snapshot),
     SmallBlob(Bytes),
+    Lacking(Snapshot),
 }
 
 /// The largest blob kept in memory by [`Caches::store_small_blob`]: METADATA files are a
@@ -513,6 +516,31 @@ impl Caches {
         self.keep(key, Value::SmallBlob(bytes), weight);
     }
 
+    /// Whether the registry said, less than a TTL ago (and since the last write to it
+    /// through this process or event about it), that it has no repository `project`. Like a
+    /// tag, this is what the registry holds, not whom it lets read: who may read what is
+    /// served instead (the mirror) is judged there.
+    pub fn lacking(&self, project: &Project) -> bool {
+        let key = Key::Lacking(project.clone());
+        let found = self
+            .fresh_entry(&key, project, None, |value| match value {
+                Value::Lacking(read) => Some(((), *read)),
+                _ => None,
+            })
+            .is_some();
+        self.observed("lacking", found.then_some(())).is_some()
+    }
+
+    /// Keeps that the registry, asked since `read`, has no repository `project`.
+    pub fn store_lacking(&self, project: &Project, read: Snapshot) {
+        let weight = ENTRY_OVERHEAD + project_weight(project);
+        let mut inner = self.lock();
+        if self.fresh(&inner, project, None, &read) {
+            let key = Key::Lacking(project.clone());
+            inner.entries.insert(key, Value::Lacking(read), weight);
+        }
+    }
+
     /// What `tag` of `project` held, if read less than a TTL ago.
     pub fn tag(&self, project: &Project, tag: &str) -> Option<TagTarget> {
         self.observed("tag", self.fresh_tag(project, tag))
@@ -842,6 +870,21 @@ mod tests {
         let after = caches.snapshot();
         caches.store_page(key.clone(), after, page());
         assert!(caches.page(&key).is_some());
+    }
+
+    #[test]
+    fn a_repository_found_lacking_is_remembered_until_the_ttl_or_a_write() {
+        let caches = Caches::new(Duration::from_millis(200), 1 << 20);
+        let demo = project("acme/demo");
+        assert!(!caches.lacking(&demo));
+        caches.store_lacking(&demo, caches.snapshot());
+        assert!(caches.lacking(&demo));
+        assert!(!caches.lacking(&project("acme/other")));
+        caches.invalidate(&demo);
+        assert!(!caches.lacking(&demo), "a write (or an event) ends it");
+        caches.store_lacking(&demo, caches.snapshot());
+        std::thread::sleep(Duration::from_millis(210));
+        assert!(!caches.lacking(&demo), "the TTL ends it");
     }
 
     #[test]

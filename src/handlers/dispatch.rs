@@ -116,6 +116,11 @@ async fn dispatch(
                 if_none_match: request.headers().get(http::header::IF_NONE_MATCH).cloned(),
             };
             let repository = repository(&target, project);
+            if app.mirror.is_some() && repository.known_lacking() {
+                // Not a private project, as the registry said less than a TTL ago.
+                let message = String::new();
+                return mirrored_file(&app, &target, &repository, filename, request, message).await;
+            }
             match handlers::get_file(&app, repository.clone(), filename.clone(), request.clone())
                 .await
             {

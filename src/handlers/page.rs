@@ -109,6 +109,11 @@ async fn read_project_page(
     let name = repository.name();
     let page_path = project_path(&target, name);
     let repo = repository.path();
+    // The registry said less than a TTL ago that it has no such repository: straight to the
+    // mirror, which judges the caller on its own namespace.
+    if app.mirror.is_some() && repository.known_lacking() {
+        return elsewhere(app, &target, &repository, String::new()).await;
+    }
     let releases = match repository.releases(read).await {
         Err(Error::NotFound(message)) => {
             // `/<registry>/acme/team/` may name the namespace `acme/team` rather than the

@@ -124,7 +124,7 @@ impl Mirror {
         tokio::spawn(async move {
             let _turn = turn;
             let tee = Arc::new(Tee {
-                chunks,
+                chunks: Mutex::new(Some(chunks)),
                 started: Mutex::new(Some(started)),
                 held: Mutex::new(None),
             });
@@ -359,6 +359,11 @@ impl Mirror {
                 _ => KeepError::Store(refusal.into()),
             });
         }
+        // The registry found the bytes to be what the page said: the first client gets the
+        // last chunk now, and does not wait while the file is made visible.
+        if let Some(tee) = tee {
+            tee.finish().await;
+        }
         let mut labels = BTreeMap::new();
         labels.insert(UPSTREAM_URL_ANNOTATION.to_owned(), file.url.to_string());
         if let Some(uploaded) = file.upload_time {
@@ -390,9 +395,6 @@ impl Mirror {
             .await
             .map_err(KeepError::Store)?;
         self.metrics.count_mirror(MirrorEvent::Fetched);
-        if let Some(tee) = tee {
-            tee.finish().await;
-        }
         tracing::info!(
             repository = %writable.path(),
             file = %file.filename,
@@ -436,7 +438,8 @@ impl From<KeepError> for Error {
 /// under its sha256, so a file that turns out wrong reaches its client short of its length
 /// (a broken transfer, never a whole file with other bytes).
 pub(crate) struct Tee {
-    chunks: mpsc::Sender<Chunk>,
+    /// Taken (and so closed) once the client has the whole file.
+    chunks: Mutex<Option<mpsc::Sender<Chunk>>>,
     started: Mutex<Option<oneshot::Sender<Result<(), Error>>>>,
     held: Mutex<Option<Bytes>>,
 }
@@ -450,17 +453,22 @@ impl Tee {
             .lock()
             .ok()
             .and_then(|mut held| held.replace(chunk));
-        if let Some(previous) = previous {
-            let _ = self.chunks.send(Ok(previous)).await;
+        if let (Some(previous), Some(chunks)) = (previous, self.sender()) {
+            let _ = chunks.send(Ok(previous)).await;
         }
     }
 
-    /// The file is kept: the last chunk goes too, and the body ends.
+    /// The bytes are what the page said: the last chunk goes too, and the body ends.
     async fn finish(&self) {
         let last = self.held.lock().ok().and_then(|mut held| held.take());
-        if let Some(last) = last {
-            let _ = self.chunks.send(Ok(last)).await;
+        let chunks = self.chunks.lock().ok().and_then(|mut chunks| chunks.take());
+        if let (Some(last), Some(chunks)) = (last, chunks) {
+            let _ = chunks.send(Ok(last)).await;
         }
+    }
+
+    fn sender(&self) -> Option<mpsc::Sender<Chunk>> {
+        self.chunks.lock().ok()?.clone()
     }
 
     /// The answer starts: the public index answered and the upload is open.
@@ -484,7 +492,9 @@ impl Tee {
                 let _ = started.send(Err(err));
             }
             None => {
-                let _ = self.chunks.send(Err(err.to_string().into())).await;
+                if let Some(chunks) = self.sender() {
+                    let _ = chunks.send(Err(err.to_string().into())).await;
+                }
             }
         }
     }

@@ -101,16 +101,31 @@ impl Repository {
             .ok()
     }
 
+    /// Whether the registry said less than a TTL ago that it has no such repository (see
+    /// [`Repository::lacks_repository`]), so a request for it may go straight to the mirror.
+    pub fn known_lacking(&self) -> bool {
+        !self.oci.bypasses_caches() && self.store.caches.lacking(&self.key)
+    }
+
     /// Asks the registry again whether it knows the repository: `Ok(true)` only for a
     /// definite "no such repository" ([`FallbackSettings::verdict`]); `Ok(false)` when it
     /// knows the repository or answers 404 otherwise (the caller's own 404 stands); the
     /// registry's error for anything else. Re-asking costs one request on this path only,
     /// and bases the decision on the registry's own answer rather than on how a handler
-    /// summarized an earlier one.
+    /// summarized an earlier one. A "no such repository" is kept like a tag, for the
+    /// listing caches' lifetime, and dropped by a write to the project through this process
+    /// or an event about it.
     pub async fn lacks_repository(&self, settings: &FallbackSettings) -> Result<bool, Error> {
+        if self.known_lacking() {
+            return Ok(true);
+        }
+        let read = self.store.caches.snapshot();
         let listing = self.oci.list_tags(&self.path).await;
         match (settings.verdict(self.oci.registry(), &listing), listing) {
-            (Verdict::Unknown, _) => Ok(true),
+            (Verdict::Unknown, _) => {
+                self.store.caches.store_lacking(&self.key, read);
+                Ok(true)
+            }
             (Verdict::Private, Ok(_) | Err(OciError::NotFound { .. })) => Ok(false),
             (Verdict::Private, Err(err)) => Err(Error::Registry(err)),
         }

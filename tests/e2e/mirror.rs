@@ -116,6 +116,23 @@ impl Mirrored {
         versions
     }
 
+    /// Waits until the registry holds exactly `versions` of `project` in the mirror
+    /// namespace: a first client has the file as soon as the registry checked its bytes,
+    /// and the file is made visible just after.
+    fn kept_soon(&self, project: &str, versions: &[&str]) {
+        pyoci_test_support::wait_for(
+            Duration::from_millis(20),
+            Duration::from_secs(5),
+            || self.kept_versions(project) == versions,
+            || {
+                format!(
+                    "{project} kept {:?}, not {versions:?}",
+                    self.kept_versions(project)
+                )
+            },
+        );
+    }
+
     /// The filenames on `project`'s page through PyOCI (JSON), which must answer 200.
     fn listed(&self, project: &str) -> Vec<String> {
         let url = format!("{}{project}/", self.index_url());
@@ -219,11 +236,7 @@ fn pip_and_uv_install_private_and_public_packages_through_one_url_then_from_the_
     assert_eq!(venv.import_attribute("pubdep", "VERSION"), "1.0", "poetry");
     assert_eq!(venv.import_attribute("privapp", "VERSION"), "1.0", "poetry");
 
-    assert_eq!(
-        mirrored.kept_versions("pubdep"),
-        ["1.0"],
-        "kept in the registry"
-    );
+    mirrored.kept_soon("pubdep", &["1.0"]);
     assert_eq!(
         mirrored.kept_versions("privapp"),
         Vec::<String>::new(),
@@ -307,7 +320,7 @@ fn a_wrong_hash_a_short_file_or_a_stall_stores_nothing_and_the_next_request_trie
     let response = mirrored.http.get(&url);
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.body, std::fs::read(&files[0]).unwrap());
-    assert_eq!(mirrored.kept_versions("faulty"), ["1.0"]);
+    mirrored.kept_soon("faulty", &["1.0"]);
 }
 
 #[test]
@@ -473,7 +486,7 @@ fn json_of_a_mirrored_project_lists_kept_and_shown_public_releases_as_renovate_r
         .http
         .get(&mirrored.file_url("jsondep", "jsondep-1.0-py3-none-any.whl"));
     assert_eq!(kept.status, 200, "{}", kept.text());
-    assert_eq!(mirrored.kept_versions("jsondep"), ["1.0"]);
+    mirrored.kept_soon("jsondep", &["1.0"]);
 
     let json = project_json(&mirrored, "jsondep");
     assert_eq!(json["info"]["name"], "jsondep");
@@ -850,5 +863,5 @@ fn with_one_listed_registry_mirrored_projects_are_served_at_the_short_url_too() 
         .get(&format!("{short}shortcut-1.0-py3-none-any.whl"));
     assert_eq!(wheel.status, 200, "{}", wheel.text());
     assert_eq!(wheel.body, std::fs::read(&files[0]).unwrap());
-    assert_eq!(mirrored.kept_versions("shortcut"), ["1.0"]);
+    mirrored.kept_soon("shortcut", &["1.0"]);
 }
