@@ -201,12 +201,12 @@ const MAX_WRITE_RECORDS: usize = 65_536;
 /// `writes` is never swept below this size (not worth it).
 const MIN_WRITES_SWEEP: usize = 1024;
 
-/// The entries' weights estimate the heap they hold, and undercount it: with a full cache
-/// the scale benchmark (`BENCH_ONLY=scale`) measured 1.5 times the estimates in resident
-/// memory, and more while entries churn (what the allocator keeps of freed ones). So the
-/// estimates are held to a share of `PYOCI_CACHE_BYTES`, and the setting bounds what the
-/// caches really hold.
-const ESTIMATES_PER_BUDGET: usize = 2;
+/// The entries' weights estimate the heap they hold, and undercount it: the scale benchmark
+/// (`BENCH_ONLY=scale`, pages churning through the cache under 16 clients) measured resident
+/// memory growing by 2.9 times the estimates, counting what the allocator keeps of freed
+/// entries. So the estimates are held to a third of `PYOCI_CACHE_BYTES`, and the setting
+/// bounds what the caches really hold.
+const ESTIMATES_PER_BUDGET: usize = 3;
 
 /// A rough per-entry cost beyond the strings it holds: map slots, keys, allocations.
 const ENTRY_OVERHEAD: usize = 128;
@@ -1161,7 +1161,7 @@ mod tests {
         assert!(caches.manifest(&demo, &digest).is_some());
 
         // A large annotation weighs what it holds: few such manifests fit the bound.
-        let bound = 40_000;
+        let bound = 60_000;
         let caches = Caches::new(Duration::from_secs(60), bound);
         let digests: Vec<Digest> = (0..10)
             .map(|i| Digest::sha256_of(format!("{i}").as_bytes()))
