@@ -279,8 +279,10 @@ impl Mirror {
             ))));
         };
         let digest = Digest::from_hex(sha256).map_err(|err| KeepError::Fetch(err.into()))?;
-        let upload = writable.start_upload().await.map_err(KeepError::Store)?;
-        let download = match self.public.file(file).await {
+        // Both at once: a first download waits for one round trip, not two.
+        let (upload, download) = tokio::join!(writable.start_upload(), self.public.file(file));
+        let upload = upload.map_err(KeepError::Store)?;
+        let download = match download {
             Ok(download) => download,
             Err(err) => {
                 upload.cancel().await;
