@@ -98,11 +98,19 @@ pub async fn file(
         None => (filename.as_str(), false),
     };
     let file = mirror.public_file(repository.name(), wanted).await?;
+    let key = format!("{}/{wanted}", mirrored.cache_key().repository());
     if metadata {
+        // The wheel being kept now (its turn taken) is in the registry, metadata and all,
+        // once its turn is given back: wait for that rather than ask the public index.
+        if mirror.try_fetch_turn(key.clone()).is_none() {
+            drop(mirror.fetch_turn(key).await);
+            if let Some(kept) = kept(app, mirror, &mirrored, &filename, &request).await? {
+                return Ok(kept);
+            }
+        }
         // Kept with its wheel; until then passed on, checked against the page's sha256.
         return mirror.public_metadata(&file).await;
     }
-    let key = format!("{}/{wanted}", mirrored.cache_key().repository());
     let turn = mirror.fetch_turn(key).await;
     // Whoever had the turn before may have kept it.
     if let Some(kept) = kept(app, mirror, &mirrored, &filename, &request).await? {

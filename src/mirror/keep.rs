@@ -99,6 +99,11 @@ impl Mirror {
         self.fetches.take(key).await
     }
 
+    /// The turn to fetch the file `key` names if nobody has it now.
+    pub(crate) fn try_fetch_turn(&self, key: String) -> Option<OwnedMutexGuard<()>> {
+        self.fetches.try_take(key)
+    }
+
     /// Counts what the mirror did.
     pub(crate) fn count(&self, event: MirrorEvent) {
         self.metrics.count_mirror(event);
