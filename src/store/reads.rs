@@ -19,9 +19,21 @@ use crate::{
 };
 
 impl Repository {
-    /// The project's versions, newest first by PEP 440, at most `max` (0 = all).
+    /// The project's versions, newest first by PEP 440, at most `max` (0 = all). A
+    /// registry that says it has no such repository (`NAME_UNKNOWN`) is remembered as such
+    /// ([`Repository::known_lacking`]), as the fallback and the mirror would ask it again.
     pub async fn versions(&self, max: usize) -> Result<Vec<PackageVersion>, Error> {
-        versions(&self.oci, &self.path, max).await
+        let read = self.store.caches.snapshot();
+        match self.oci.list_tags(&self.path).await {
+            Ok(tags) => Ok(newest_versions(&tags, max)),
+            Err(err @ OciError::NotFound { .. }) => {
+                if err.not_found_code() == Some("NAME_UNKNOWN") {
+                    self.store.caches.store_lacking(&self.key, read);
+                }
+                Err(no_such_repository(&self.oci, &self.path, err).await)
+            }
+            Err(other) => Err(Error::Registry(other)),
+        }
     }
 
     /// The index entry of a stored file (`None` when there is no such file), and the

@@ -86,6 +86,7 @@ struct Shared {
     address: SocketAddr,
     files: Vec<ServedFile>,
     fault: Mutex<StaticFault>,
+    delay: Mutex<Duration>,
     requests: Mutex<Vec<StaticRequest>>,
     /// The accept loop and the connections, aborted to go [`StaticFault::Down`].
     tasks: Mutex<Vec<AbortHandle>>,
@@ -126,6 +127,7 @@ impl StaticIndex {
             address,
             files: served,
             fault: Mutex::new(StaticFault::None),
+            delay: Mutex::new(Duration::ZERO),
             requests: Mutex::new(Vec::new()),
             tasks: Mutex::new(Vec::new()),
         });
@@ -159,6 +161,12 @@ impl StaticIndex {
             .iter()
             .find(|file| file.filename == filename)
             .map(|file| file.sha256.clone())
+    }
+
+    /// Delays every answer by `delay` from now on (zero: none), as a public index that far
+    /// away would.
+    pub fn set_delay(&self, delay: Duration) {
+        *lock(&self.shared.delay) = delay;
     }
 
     /// Applies `fault` from now on, replacing the last one.
@@ -317,7 +325,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let connection = tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let shared = for_service.clone();
-                async move { Ok::<_, Infallible>(answer(&shared, &request)) }
+                async move {
+                    // As far away as a public index on the internet, when asked to be.
+                    let delay = *lock(&shared.delay);
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Ok::<_, Infallible>(answer(&shared, &request))
+                }
             });
             // Errors here are the faults themselves (or a client going away).
             let _ = http1::Builder::new()
