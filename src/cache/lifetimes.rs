@@ -93,6 +93,11 @@ impl Lifetimes {
             return content;
         };
         let by_ttl = read.at + self.ttl;
+        if content <= by_ttl {
+            // No token can carry an entry past its content's bound: nothing to ask (this
+            // runs on every cache hit of every caller).
+            return content;
+        }
         let by_token = self
             .tokens
             .as_ref()

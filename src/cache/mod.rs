@@ -522,13 +522,11 @@ impl Caches {
     /// served instead (the mirror) is judged there.
     pub fn lacking(&self, project: &Project) -> bool {
         let key = Key::Lacking(project.clone());
-        let found = self
-            .fresh_entry(&key, project, None, |value| match value {
-                Value::Lacking(read) => Some(((), *read)),
-                _ => None,
-            })
-            .is_some();
-        self.observed("lacking", found.then_some(())).is_some()
+        let found = self.fresh_entry(&key, project, None, |value| match value {
+            Value::Lacking(read) => Some(((), *read)),
+            _ => None,
+        });
+        self.observed("lacking", found).is_some()
     }
 
     /// Keeps that the registry, asked since `read`, has no repository `project`.

@@ -99,10 +99,7 @@ async fn elsewhere(
 ) -> Result<Response<Body>, Error> {
     let settings = &app.config.fallback;
     let (name, repo) = (repository.name(), repository.path());
-    if let Some(refusal) = settings.private_name_refusal(name, repo) {
-        return Err(refusal);
-    }
-    if !repository.lacks_repository(settings).await? {
+    if !super::page::may_go_public(app, repository).await? {
         return Err(err);
     }
     match &app.mirror {

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 
 use http::Response;
-use pyoci_index::ProjectPage;
 use pyoci_metrics::MirrorEvent;
 
-use super::{get_file, index_page, json_document, project_path, FileRequest};
+use super::{get_file, json_document, page::releases_page, project_path, FileRequest};
 use crate::{
     app::App,
     body::Body,
@@ -30,28 +29,14 @@ pub async fn page(
     let name = repository.name();
     let page_path = project_path(target, name);
     let listing = mirror.releases(&app.store, target, repository).await?;
-    let files = listing
-        .releases
-        .iter()
-        .flat_map(|release| &release.files)
-        .map(|file| {
-            let served = listing.served_name(file);
-            let mut listed = file.to_index_file(format!("{page_path}{served}"));
-            listed.filename = served;
-            // Until the wheel is kept, passed on from the public index, checked.
-            listed.core_metadata_sha256 = listing.core_metadata_sha256(file);
-            listed
-        })
-        .collect();
-    let versions = listing
-        .releases
-        .iter()
-        .filter(|release| !release.files.is_empty())
-        .map(|release| release.version.to_string())
-        .collect();
-    Ok(index_page(
-        ProjectPage::new(name.normalized(), files).with_versions(versions),
-    ))
+    Ok(releases_page(name, &listing.releases, |file| {
+        let served = listing.served_name(file);
+        let mut listed = file.to_index_file(format!("{page_path}{served}"));
+        listed.filename = served;
+        // Until the wheel is kept, passed on from the public index, checked.
+        listed.core_metadata_sha256 = listing.core_metadata_sha256(file);
+        listed
+    }))
 }
 
 /// The JSON API's answer (as [`super::project_json`] gives for private projects) for

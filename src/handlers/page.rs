@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use http::Response;
-use pyoci_index::{ProjectPage, SharedPage};
+use pyoci_index::{DistributionFile, ProjectPage, SharedPage};
 
 use super::{index_page, project_list, project_path, redirect};
 use crate::{
@@ -11,8 +11,9 @@ use crate::{
     body::Body,
     cache::{PageKey, Snapshot},
     error::Error,
+    package::ProjectName,
     route::Target,
-    store::{Release, Repository},
+    store::{Release, Repository, StoredFile},
 };
 
 /// Lists every file of the newest versions, newest version first. The page itself is
@@ -138,19 +139,41 @@ async fn read_project_page(
             "project `{name}` has no PyOCI packages in `{repo}`"
         )));
     }
+    Ok(releases_page(name, &releases, |file| {
+        file.to_index_file(format!("{page_path}{}", file.filename))
+    }))
+}
+
+/// The simple page of `releases`, each file as `listed` lists it, with the versions that
+/// have files (PEP 700).
+pub(super) fn releases_page(
+    name: &ProjectName,
+    releases: &[Release],
+    listed: impl Fn(&StoredFile) -> DistributionFile,
+) -> Response<Body> {
     let files = releases
         .iter()
         .flat_map(|release| &release.files)
-        .map(|file| file.to_index_file(format!("{page_path}{}", file.filename)))
+        .map(listed)
         .collect();
     let versions = releases
         .iter()
         .filter(|release| !release.files.is_empty())
         .map(|Release { version, .. }| version.to_string())
         .collect();
-    Ok(index_page(
-        ProjectPage::new(name.normalized(), files).with_versions(versions),
-    ))
+    index_page(ProjectPage::new(name.normalized(), files).with_versions(versions))
+}
+
+/// Whether `repository`'s project may be served from the public index (the mirror, or the
+/// fallback's redirect), by the fallback's rule: a private name is refused outright;
+/// otherwise only a registry that says it has no such repository lets it go (`false`: the
+/// caller's own answer stands; a registry error is that error).
+pub(super) async fn may_go_public(app: &App, repository: &Repository) -> Result<bool, Error> {
+    let settings = &app.config.fallback;
+    if let Some(refusal) = settings.private_name_refusal(repository.name(), repository.path()) {
+        return Err(refusal);
+    }
+    repository.lacks_repository(settings).await
 }
 
 /// A project the registry did not list: the public index's page when the registry says it
@@ -166,10 +189,7 @@ async fn elsewhere(
     if app.mirror.is_none() && settings.fallback_index.is_none() {
         return Err(Error::NotFound(message));
     }
-    if let Some(refusal) = settings.private_name_refusal(name, repository.path()) {
-        return Err(refusal);
-    }
-    if !repository.lacks_repository(settings).await? {
+    if !may_go_public(app, repository).await? {
         return Err(Error::NotFound(message));
     }
     match (&app.mirror, settings.page_redirect(name)) {

@@ -200,10 +200,9 @@ impl Mirror {
                 }
             }
         }
-        let matches = file
-            .sha256
-            .as_ref()
-            .is_some_and(|expected| *expected == hex(&hasher.finalize()));
+        let matches = file.sha256.as_ref().is_some_and(|expected| {
+            *expected == Digest::from_sha256(hasher.finalize().into()).hex()
+        });
         if matches {
             tee.finish().await;
         } else {
@@ -333,11 +332,7 @@ impl Mirror {
         );
         let public_failure = || {
             let failure = broke.lock().ok()?.take()?;
-            Some(Error::PublicIndex(format!(
-                "fetching `{}` from the public index failed: {failure}; nothing was kept, try \
-                 again",
-                file.filename
-            )))
+            Some(KeepError::fetch(file, failure).into_error())
         };
         let upload = match writable.send_file(upload, body, public_failure).await {
             Ok(upload) => upload,
@@ -505,9 +500,4 @@ impl Tee {
             }
         }
     }
-}
-
-/// Lowercase hex, as sha256 digests are written on pages.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -61,17 +61,6 @@ impl Mirror {
         &self.namespace
     }
 
-    /// Where `repository`'s project is kept in the mirror, read with its caller's
-    /// credentials (for the core metadata of kept files).
-    pub fn kept_repository(
-        &self,
-        store: &Arc<Store>,
-        target: &Target,
-        repository: &Repository,
-    ) -> Repository {
-        self.mirrored(store, target, repository)
-    }
-
     /// The releases of `repository`'s project, which the registry does not have in the
     /// caller's namespace: what the mirror keeps (read with the caller's credentials, so the
     /// registry's refusal is theirs) and the public files the cooldown shows (read with

@@ -123,7 +123,7 @@ async fn mirrored_project(
              (PYOCI_MIRROR_MIN_AGE)"
         )));
     }
-    let kept = mirror.kept_repository(&app.store, &target, &repository);
+    let kept = mirror.mirrored(&app.store, &target, &repository);
     let description = description_html(app, &kept, &listing.releases).await;
     let public_page = public_project_page(app, name);
     let served_name = |file: &StoredFile| listing.served_name(file);
